@@ -1,0 +1,112 @@
+"""The `publisher` command line: a thin layer over the library.
+
+Library exceptions become one-line `error: ...` messages here and nowhere else; the exit
+code is the exception's (2 for input a person can fix, 1 for the environment). `--debug`
+shows the traceback instead. `--config`, `--now` and `--debug` are accepted before the
+command name and after it, so every command can time-travel.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .config import Config, load_config
+from .errors import PublisherError
+
+# Each module defines a `commands` list of click commands; kept apart so they stay small.
+COMMAND_MODULES = ["site"]
+
+
+@dataclass
+class Options:
+    config: str | None = None
+    now: str | None = None
+    debug: bool = False
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value not in (None, False):
+            setattr(ctx.find_root().ensure_object(Options), name, value)
+
+    return callback
+
+
+def common_options(command: Callable) -> Callable:
+    """Add --config/--now/--debug to a command (they are also accepted before it)."""
+    options = [
+        click.option(
+            "--config",
+            metavar="FILE",
+            expose_value=False,
+            callback=_store("config"),
+            help="Config file (default config/site.toml or $PUBLISHER_CONFIG).",
+        ),
+        click.option(
+            "--now",
+            metavar="TIME",
+            expose_value=False,
+            callback=_store("now"),
+            help="Pretend it is this ISO 8601 time (or $PUBLISHER_NOW).",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("debug"),
+            help="Show tracebacks.",
+        ),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), options, command)
+
+
+def get_config() -> Config:
+    """The configuration for the running command, honouring --config and --now."""
+    options = click.get_current_context().find_root().ensure_object(Options)
+    return load_config(options.config, options.now)
+
+
+def echo_error(message: str) -> None:
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
+
+
+class PublisherGroup(click.Group):
+    """Turns library errors into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PublisherError as exc:
+            if ctx.ensure_object(Options).debug:
+                traceback.print_exc()
+            else:
+                echo_error(str(exc))
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=PublisherGroup)
+@common_options
+@click.version_option(package_name="publisher")
+def main() -> None:
+    """Blog and newsletter engine: build the site, keep subscribers, send on time."""
+
+
+for _name in COMMAND_MODULES:
+    for _command in importlib.import_module(f"publisher.commands.{_name}").commands:
+        main.add_command(_command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

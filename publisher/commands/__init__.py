@@ -1,0 +1,1 @@
+"""Click commands, one module per area; `publisher.cli` assembles them."""

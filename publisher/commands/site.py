@@ -1,0 +1,3 @@
+"""Commands for the web site: build, check, new, serve."""
+
+commands: list = []

@@ -1,0 +1,352 @@
+"""The site configuration: `config/site.toml`, then `PUBLISHER_<SECTION>_<KEY>` variables.
+
+Every key is declared once below, as a dataclass field with a default and a one-line doc
+(`doc=`). That single declaration drives parsing, validation, environment overrides and the
+reference in the README (a test checks that every key is documented). All problems in a
+file are collected and reported together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+
+def key(default: Any, doc: str, choices: tuple[str, ...] = ()) -> Any:
+    """Declare a config key: its default, its one-line documentation, its allowed values."""
+    return field(default=default, metadata={"doc": doc, "choices": choices})
+
+
+@dataclass(frozen=True)
+class SiteSection:
+    title: str = key("My blog", "Site title, shown in every page header and email.")
+    url: str = key("http://127.0.0.1:8000", "Public base URL of the site, without a trailing /.")
+    description: str = key("", "One-sentence description for the home page and feeds.")
+    language: str = key("en", "Language code of the content (html lang, feeds).")
+    timezone: str = key("UTC", "IANA time zone in which dates are written and shown.")
+    posts_per_page: int = key(10, "Posts per page of the index.")
+    output: Path = key(Path("public"), "Folder the site is built into.")
+    deploy: str = key("", "Optional shell command run after each successful scheduled build.")
+
+
+@dataclass(frozen=True)
+class NewsletterSection:
+    from_name: str = key("", "Sender name shown in the From header.")
+    from_address: str = key("", "Sender address of every newsletter.")
+    reply_to: str = key("", "Optional Reply-To address.")
+    postal_address: str = key("", "Postal address printed in each email footer (CAN-SPAM).")
+    content: str = key("full", "Post emails carry the full text or an excerpt.", ("full", "excerpt"))
+    frequency: str = key("each", "Default frequency of new subscribers.", ("each", "digest"))
+    utm: bool = key(True, "Add UTM parameters to links to the site.")
+    digest_subject: str = key("Stay connected: new on {title}, {date}", "Digest subject template.")
+    announce_max_age: timedelta = key(
+        timedelta(days=2), "Only announce posts that went live this recently (e.g. '2d', '36h')."
+    )
+    secret_env: str = key("PUBLISHER_SECRET_KEY", "Environment variable holding the signing key.")
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    every: str = key("monday", "Digest period: 'day', a weekday name, or 'month'.")
+    at: time = key(time(9, 0), "Local time of day the digest is sent (HH:MM).")
+    max_posts: int = key(10, "Most posts in one digest.")
+    grace: timedelta = key(timedelta(days=1), "How late a missed digest may still be sent.")
+
+
+@dataclass(frozen=True)
+class DeliverySection:
+    transport: str = key("file", "How mail leaves: 'file' outbox or 'smtp' relay.", ("file", "smtp"))
+    outbox: Path = key(Path("data/outbox"), "Maildir-style folder of the file transport.")
+    connections: int = key(1, "Parallel SMTP connections.")
+    rate_per_second: float = key(0.0, "Most messages per second across connections (0: no limit).")
+    max_per_hour: int = key(0, "Most messages per hour (0: no limit).")
+    max_attempts: int = key(5, "Attempts before a temporarily failing delivery is marked failed.")
+    envelope_from: str = key("", "SMTP envelope sender (bounce address); default from_address.")
+
+
+@dataclass(frozen=True)
+class SmtpSection:
+    host: str = key("localhost", "SMTP relay host.")
+    port: int = key(587, "SMTP relay port.")
+    security: str = key("starttls", "Connection security.", ("starttls", "ssl", "none"))
+    username: str = key("", "SMTP user name; empty for no AUTH.")
+    password_env: str = key("PUBLISHER_SMTP_PASSWORD", "Environment variable holding the password.")
+    timeout: float = key(30.0, "Seconds before any network step gives up.")
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = key("sqlite:///data/publisher.db", "SQLAlchemy URL of the subscriber store.")
+
+
+@dataclass(frozen=True)
+class WebSection:
+    url: str = key("http://127.0.0.1:8000", "Public base URL of the subscriber web app.")
+    host: str = key("127.0.0.1", "Address `publisher web` listens on.")
+    port: int = key(8000, "Port `publisher web` listens on.")
+
+
+@dataclass(frozen=True)
+class DkimSection:
+    domain: str = key("", "Signing domain (d=); empty disables DKIM.")
+    selector: str = key("", "DKIM selector (s=).")
+    private_key_path: Path = key(Path(""), "PEM private key file.")
+
+
+@dataclass(frozen=True)
+class SchedulerSection:
+    interval: int = key(60, "Seconds between passes of `publisher run`.")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, plus where the site lives and what time it is."""
+
+    root: Path
+    now: datetime
+    site: SiteSection = SiteSection()
+    newsletter: NewsletterSection = NewsletterSection()
+    digest: DigestSection = DigestSection()
+    delivery: DeliverySection = DeliverySection()
+    smtp: SmtpSection = SmtpSection()
+    database: DatabaseSection = DatabaseSection()
+    web: WebSection = WebSection()
+    dkim: DkimSection = DkimSection()
+    scheduler: SchedulerSection = SchedulerSection()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    @property
+    def posts_dir(self) -> Path:
+        return self.root / "posts"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.site.output
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` (aware) in the site's time zone."""
+        return moment.astimezone(self.tz)
+
+
+SECTIONS: dict[str, type] = {
+    name: hint
+    for name, hint in get_type_hints(Config).items()
+    if dataclasses.is_dataclass(hint)
+}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '15m', '36h', '2d', '1w' (or a bare number of seconds) as a timedelta."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    unit = text[-1:] if text[-1:] in units else "s"
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        return timedelta(seconds=float(number) * units[unit])
+    except ValueError:
+        raise ValueError("expected a duration such as '2d', '36h' or '15m'") from None
+
+
+def parse_now(text: str | None) -> datetime:
+    """`--now` / PUBLISHER_NOW as an aware UTC datetime; naive values are UTC."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--now: expected an ISO 8601 time such as 2026-03-02T09:00:00+00:00, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _convert(value: Any, kind: type, from_env: bool) -> Any:
+    """Turn a TOML or environment value into the declared type, or raise ValueError."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return str(value).lower() in ("1", "true", "yes", "on")
+        raise ValueError("expected true or false")
+    if kind is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or from_env):
+            raise ValueError("expected a whole number")
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if kind is float:
+        if isinstance(value, bool) or not (isinstance(value, int | float) or from_env):
+            raise ValueError("expected a number")
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if kind is timedelta:
+        return parse_duration(str(value))
+    if kind is time:
+        if isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError("expected a time of day such as 09:00") from None
+    if not isinstance(value, str):
+        raise ValueError("expected a string in quotes")
+    return Path(value) if kind is Path else value
+
+
+def _section(
+    name: str, cls: type, table: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
+) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for unknown in sorted(set(table) - known):
+        problems.append(f"[{name}] {unknown}: unknown key (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        env_name = f"PUBLISHER_{name}_{f.name}".upper()
+        if env_name in env:
+            raw, origin, from_env = env[env_name], env_name, True
+        elif f.name in table:
+            raw, origin, from_env = table[f.name], f"[{name}] {f.name}", False
+        else:
+            continue
+        try:
+            value = _convert(raw, hints[f.name], from_env)
+        except ValueError as exc:
+            problems.append(f"{origin}: {exc}, got {raw!r}")
+            continue
+        choices = f.metadata["choices"]
+        if choices and value not in choices:
+            problems.append(f"{origin}: expected one of {', '.join(choices)}, got {raw!r}")
+            continue
+        values[f.name] = value
+    return cls(**values)
+
+
+def _validate(config: Config, problems: list[str]) -> None:
+    try:
+        ZoneInfo(config.site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"[site] timezone: unknown time zone {config.site.timezone!r}; "
+            "write an IANA name such as 'America/Chicago'"
+        )
+    for section, name in (("site", "url"), ("web", "url")):
+        url = getattr(getattr(config, section), name)
+        if not url.startswith(("http://", "https://")):
+            problems.append(f"[{section}] {name}: expected an http:// or https:// URL, got {url!r}")
+    if config.site.posts_per_page < 1:
+        problems.append("[site] posts_per_page: expected at least 1")
+    if config.digest.max_posts < 1:
+        problems.append("[digest] max_posts: expected at least 1")
+    if config.delivery.connections < 1:
+        problems.append("[delivery] connections: expected at least 1")
+    every = config.digest.every.lower()
+    if every not in ("day", "month", *WEEKDAYS):
+        problems.append(
+            f"[digest] every: expected 'day', 'month' or a weekday name, got {config.digest.every!r}"
+        )
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("PUBLISHER_CONFIG") or "config/site.toml")
+
+
+def site_root(config_path: Path) -> Path:
+    """The folder holding `config/`; relative paths in the config resolve against it."""
+    folder = config_path.resolve().parent
+    return folder.parent if folder.name == "config" else folder
+
+
+def load_config(
+    path: Path | str | None = None,
+    now: datetime | str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Read the config file, apply `PUBLISHER_*` overrides, validate, and resolve paths.
+
+    A missing file is allowed only when `path` was not given: every key has a default.
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or "PUBLISHER_CONFIG" in env
+    config_path = Path(path) if path is not None else default_config_path(env)
+    data: dict[str, Any] = {}
+    if config_path.is_file():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{config_path}: not UTF-8 text; save it as UTF-8") from None
+    elif explicit:
+        raise ConfigError(f"{config_path}: no such config file")
+
+    problems: list[str] = []
+    for unknown in sorted(set(data) - set(SECTIONS)):
+        problems.append(f"[{unknown}]: unknown section (known: {', '.join(SECTIONS)})")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            problems.append(f"{name}: expected a [{name}] table")
+            table = {}
+        sections[name] = _section(name, cls, table, env, problems)
+
+    root = site_root(config_path)
+    moment = now if isinstance(now, datetime) else parse_now(now or env.get("PUBLISHER_NOW"))
+    config = Config(root=root, now=moment.astimezone(UTC), **sections)
+    _validate(config, problems)
+    if problems:
+        raise ConfigError("\n".join(f"{config_path}: {p}" for p in problems))
+    return _resolve_paths(config)
+
+
+def _resolve_paths(config: Config) -> Config:
+    """Make every Path key absolute, relative to the site root."""
+    changes = {}
+    for name in SECTIONS:
+        section = getattr(config, name)
+        paths = {
+            f.name: config.root / getattr(section, f.name)
+            for f in dataclasses.fields(section)
+            if isinstance(getattr(section, f.name), Path) and str(getattr(section, f.name)) != "."
+        }
+        if paths:
+            changes[name] = dataclasses.replace(section, **paths)
+    return dataclasses.replace(config, **changes)
+
+
+def documented_keys() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, doc) for every key: the README's reference is built from this."""
+    return [
+        (name, f.name, f.default, f.metadata["doc"])
+        for name, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+    ]

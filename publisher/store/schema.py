@@ -1,0 +1,136 @@
+"""The store's tables, as SQLAlchemy Core metadata shared by SQLite and PostgreSQL.
+
+Times are stored as naive UTC and read back as aware UTC (`UTCDateTime`), so both
+databases agree and no local time ever reaches the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# Integer primary keys autoincrement on SQLite (rowid) and PostgreSQL (identity) alike.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out; naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),  # display form, domain lower-cased
+    Column("email_key", String(320), nullable=False, unique=True),  # fully lower-cased
+    Column("name", String(200), nullable=False, default=""),
+    Column("status", String(16), nullable=False),  # pending|active|unsubscribed|bounced|complained
+    Column("frequency", String(8), nullable=False),  # each|digest
+    Column("source", String(64), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("unsubscribed_at", UTCDateTime),
+    Column("confirm_sent_at", UTCDateTime),  # limits confirmation emails per address
+    Column("bounce_count", Integer, nullable=False, default=0),
+    Index("subscribers_status_frequency", "status", "frequency", "id"),
+)
+
+# Append-only: rows are inserted, never updated; erasure nulls subscriber_id and detail.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("kind", String(16), nullable=False),  # subscribed|confirmed|unsubscribed|...
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(64), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+# Addresses that must never be re-imported, kept after erasure as a salted hash only.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("reason", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per newsletter; `key` (post:<slug>, digest:<period>) makes a second one impossible.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),  # post|digest
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),  # inlined, with per-recipient placeholders
+    Column("text", Text, nullable=False),
+    Column("headers", Text, nullable=False, default="{}"),  # JSON of campaign-wide headers
+    Column("status", String(12), nullable=False),  # sending|paused|done
+    Column("note", Text, nullable=False, default=""),  # why it paused
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("total", Integer, nullable=False, default=0),
+)
+
+# The ledger: one row per recipient, written at campaign creation (a snapshot).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(10), nullable=False),  # queued|sending|sent|deferred|failed|skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_at", UTCDateTime),  # lease start while `sending`
+    Column("claimed_by", String(64)),
+    Column("sent_at", UTCDateTime),
+    Column("smtp_code", Integer),
+    Column("smtp_reply", Text),
+    UniqueConstraint("campaign_id", "subscriber_id"),
+    Index("deliveries_work", "campaign_id", "state", "id"),
+)
+
+# Posts the scheduler has seen go live, so each is announced at most once and the back
+# catalogue found on the first run is never announced.
+published = Table(
+    "published",
+    metadata,
+    Column("slug", String(200), primary_key=True),
+    Column("live_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("announce", Boolean, nullable=False),
+)
