@@ -1,3 +1,3 @@
-"""Commands for the web site: build, check, new, serve."""
+"""Commands for the web site: build, serve."""
 
 commands: list = []

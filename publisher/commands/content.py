@@ -1,0 +1,3 @@
+"""Commands: check, new."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Commands: preview."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Commands: send, campaigns."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Commands: subscribers add/remove/forget/list/count/import/export."""
+
+commands: list = []

@@ -1,0 +1,236 @@
+"""Shared fixtures: a temporary site, a real SMTP server, a real browser, both databases.
+
+Everything is real: files in a temp folder, aiosmtpd on a loopback port, Debian's Chromium
+driven by Playwright, SQLite files, and PostgreSQL when PUBLISHER_TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import textwrap
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("PUBLISHER_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(root: Path, extra: str = "") -> Path:
+    """A minimal but complete config for a test site; `extra` TOML is appended."""
+    path = root / "config" / "site.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        textwrap.dedent(
+            """\
+            [site]
+            title = "Test Clinic Blog"
+            url = "https://blog.example.org"
+            description = "A test site."
+            timezone = "America/Chicago"
+
+            [newsletter]
+            from_name = "Test Clinic"
+            from_address = "news@example.org"
+            postal_address = "1 Main St, Springfield"
+
+            [web]
+            url = "https://blog.example.org"
+            """
+        )
+        + textwrap.dedent(extra),
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_post(root: Path, name: str, front: str, body: str = "Hello **world**.\n") -> Path:
+    """Write posts/<name> with the given front matter (YAML, without the --- lines)."""
+    path = root / "posts" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\n{textwrap.dedent(front).strip()}\n---\n\n{body}", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty site root (config, no posts) as the working directory, env cleaned."""
+    for name in list(os.environ):
+        if name.startswith("PUBLISHER_") and name != "PUBLISHER_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key")
+    write_config(tmp_path)
+    (tmp_path / "posts").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def sample_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the repository's sample site (config, posts, templates) as the cwd."""
+    root = tmp_path / "sample"
+    for name in ("config", "posts", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    for name in list(os.environ):
+        if name.startswith("PUBLISHER_") and name != "PUBLISHER_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key")
+    monkeypatch.chdir(root)
+    return root
+
+
+# --- SMTP ---------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    recipients: list[str]
+    data: bytes
+    at: float
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=policy.default)
+
+
+@dataclass
+class SmtpServer:
+    """A real aiosmtpd server on loopback; tests tweak `reject`, `defer` and `delay`."""
+
+    host: str
+    port: int
+    received: list[Received] = field(default_factory=list)
+    reject: set[str] = field(default_factory=set)  # RCPT answered 550
+    defer: set[str] = field(default_factory=set)  # RCPT answered 451
+    delay: float = 0.0  # seconds to wait in DATA
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def messages(self) -> list[EmailMessage]:
+        with self.lock:
+            return [r.message for r in self.received]
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [rcpt for r in self.received for rcpt in r.recipients]
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer):
+        self.server = server
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.server.reject:
+            return "550 5.1.1 No such user"
+        if address in self.server.defer:
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        import time
+
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
+        with self.server.lock:
+            self.server.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.time())
+            )
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    server = SmtpServer("127.0.0.1", port)
+    controller = Controller(_Handler(server), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+# --- Browser ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Folder for screenshots kept after the run (test-artifacts/, git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+# --- Databases ----------------------------------------------------------------------
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("PUBLISHER_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new schema on the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'publisher.db'}"
+        return
+    base = _postgres_url()
+    if not base:
+        pytest.skip("PUBLISHER_TEST_DATABASE_URL not set")
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(base).set(drivername="postgresql+psycopg")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
