@@ -44,7 +44,9 @@ class NewsletterSection:
     from_address: str = key("", "Sender address of every newsletter.")
     reply_to: str = key("", "Optional Reply-To address.")
     postal_address: str = key("", "Postal address printed in each email footer (CAN-SPAM).")
-    content: str = key("full", "Post emails carry the full text or an excerpt.", ("full", "excerpt"))
+    content: str = key(
+        "full", "Post emails carry the full text or an excerpt.", ("full", "excerpt")
+    )
     frequency: str = key("each", "Default frequency of new subscribers.", ("each", "digest"))
     utm: bool = key(True, "Add UTM parameters to links to the site.")
     digest_subject: str = key("Stay connected: new on {title}, {date}", "Digest subject template.")
@@ -64,7 +66,9 @@ class DigestSection:
 
 @dataclass(frozen=True)
 class DeliverySection:
-    transport: str = key("file", "How mail leaves: 'file' outbox or 'smtp' relay.", ("file", "smtp"))
+    transport: str = key(
+        "file", "How mail leaves: 'file' outbox or 'smtp' relay.", ("file", "smtp")
+    )
     outbox: Path = key(Path("data/outbox"), "Maildir-style folder of the file transport.")
     connections: int = key(1, "Parallel SMTP connections.")
     rate_per_second: float = key(0.0, "Most messages per second across connections (0: no limit).")
@@ -149,9 +153,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {
-    name: hint
-    for name, hint in get_type_hints(Config).items()
-    if dataclasses.is_dataclass(hint)
+    name: hint for name, hint in get_type_hints(Config).items() if dataclasses.is_dataclass(hint)
 }
 
 
