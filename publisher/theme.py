@@ -1,0 +1,71 @@
+"""The Jinja environments shared by the site, the emails and the web app.
+
+Templates are looked up in the site's own `templates/` first, then in the default theme
+shipped beside the package, so a site overrides only the files it wants to change.
+Autoescape is on and undefined names are errors (`StrictUndefined`), so a typo in a
+template fails the build with the template's name and line instead of printing nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urljoin
+
+import jinja2
+
+from .config import Config
+from .errors import TemplateError
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def environment(config: Config, folder: str) -> jinja2.Environment:
+    """An environment over `<site>/templates/<folder>` and the default theme's `<folder>`."""
+    paths = [config.templates_dir / folder, DEFAULT_TEMPLATES / folder]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in dict.fromkeys(paths) if p.is_dir()]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["localtime"] = lambda moment, fmt="%B %-d, %Y": local_format(config, moment, fmt)
+    env.filters["absolute"] = lambda url: absolute_url(config.site.url, url)
+    env.globals["site"] = config.site
+    return env
+
+
+def local_format(config: Config, moment: datetime, fmt: str) -> str:
+    """Format an aware time in the site's time zone."""
+    return config.local(moment).strftime(fmt)
+
+
+def absolute_url(base: str, url: str) -> str:
+    """`url` made absolute against the site's base URL (which may have a path)."""
+    return urljoin(base.rstrip("/") + "/", url.lstrip("/")) if "://" not in url else url
+
+
+def render(env: jinja2.Environment, name: str, **context: object) -> str:
+    """Render a template, turning Jinja's errors into a one-line TemplateError."""
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from exc
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template not found: {exc.name}") from exc
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{_template_location(exc, name)}: {exc.message}") from exc
+
+
+def _template_location(exc: BaseException, fallback: str) -> str:
+    """The template file and line where a render error happened, from the traceback."""
+    tb = exc.__traceback__
+    location = fallback
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".xml", ".txt")):
+            location = f"{Path(filename).name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return location
