@@ -22,7 +22,7 @@ from .config import Config, load_config
 from .errors import PublisherError
 
 # Each module defines a `commands` list of click commands; kept apart so they stay small.
-COMMAND_MODULES = ["content", "site", "newsletter", "subscribers", "send"]
+COMMAND_MODULES = ["content", "site", "newsletter", "subscribers", "send", "schedule", "web"]
 
 
 @dataclass

@@ -1,0 +1,3 @@
+"""Commands: tick, run, queue."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Commands: web."""
+
+commands: list = []
