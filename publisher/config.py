@@ -75,6 +75,7 @@ class DeliverySection:
     max_per_hour: int = key(0, "Most messages per hour (0: no limit).")
     max_attempts: int = key(5, "Attempts before a temporarily failing delivery is marked failed.")
     envelope_from: str = key("", "SMTP envelope sender (bounce address); default from_address.")
+    bounce_limit: int = key(3, "Hard bounces after which a subscriber is marked bounced.")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class SmtpSection:
     username: str = key("", "SMTP user name; empty for no AUTH.")
     password_env: str = key("PUBLISHER_SMTP_PASSWORD", "Environment variable holding the password.")
     timeout: float = key(30.0, "Seconds before any network step gives up.")
+    max_per_connection: int = key(100, "Messages sent over one connection before reconnecting.")
 
 
 @dataclass(frozen=True)
