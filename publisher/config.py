@@ -99,6 +99,8 @@ class WebSection:
     url: str = key("http://127.0.0.1:8000", "Public base URL of the subscriber web app.")
     host: str = key("127.0.0.1", "Address `publisher web` listens on.")
     port: int = key(8000, "Port `publisher web` listens on.")
+    subscribe_per_minute: int = key(10, "Most subscribe requests per client IP per minute.")
+    trusted_proxies: str = key("", "Comma-separated proxy IPs whose X-Forwarded-For is trusted.")
 
 
 @dataclass(frozen=True)
