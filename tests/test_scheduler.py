@@ -1,0 +1,251 @@
+"""The scheduler's rules, by time travel: DST weeks in America/Chicago, months, outages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from publisher.config import Config, load_config
+from publisher.content import Post
+from publisher.scheduler import (
+    last_digest_due,
+    local_instant,
+    new_publications,
+    period_after,
+    period_at,
+    period_of_key,
+    plan_digest,
+)
+
+from conftest import write_config
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def chicago(*args: int) -> datetime:
+    """A Chicago wall time (first occurrence when ambiguous) as aware UTC."""
+    return datetime(*args, tzinfo=CHICAGO).astimezone(UTC)
+
+
+def make_config(tmp_path: Path, digest: str = "", newsletter: str = "") -> Config:
+    path = write_config(tmp_path, f"[digest]\n{digest}\n")
+    if newsletter:
+        text = path.read_text().replace("[newsletter]\n", f"[newsletter]\n{newsletter}\n")
+        path.write_text(text)
+    return load_config(path, now="2026-01-01T00:00:00Z", env={})
+
+
+def make_post(slug: str, when: datetime, email: bool = True, draft: bool = False) -> Post:
+    return Post(
+        source=Path(f"posts/{slug}.md"),
+        slug=slug,
+        title=slug.title(),
+        date=when,
+        tags=(),
+        summary="",
+        description="",
+        author="",
+        image="",
+        draft=draft,
+        email=email,
+        html="<p>x</p>",
+        toc="",
+        word_count=1,
+        reading_time=1,
+        digest=slug,
+    )
+
+
+def simulate(
+    config: Config, posts: list[Post], start: datetime, end: datetime, step: timedelta
+) -> list[tuple[datetime, str, list[str]]]:
+    """Tick every `step` from `start` to `end` as `tick` does; each digest sent, in order."""
+    sent: list[tuple[datetime, str, list[str]]] = []
+    keys: set[str] = set()
+    now = start
+    while now <= end:
+        plan = plan_digest(config, now, posts, keys)
+        if plan.status == "due":
+            keys.add(plan.period.key)
+            sent.append((now, plan.period.id, [p.slug for p in plan.posts]))
+        now += step
+    return sent
+
+
+# --- Local time ----------------------------------------------------------------------
+
+
+def test_local_instant_on_ordinary_days() -> None:
+    assert local_instant(date(2026, 3, 2), time(9), CHICAGO) == datetime(2026, 3, 2, 15, tzinfo=UTC)
+    assert local_instant(date(2026, 3, 9), time(9), CHICAGO) == datetime(2026, 3, 9, 14, tzinfo=UTC)
+
+
+def test_a_skipped_wall_time_fires_at_the_change() -> None:
+    # 2026-03-08: clocks jump from 02:00 CST to 03:00 CDT (08:00 UTC); 02:30 never happens.
+    moment = local_instant(date(2026, 3, 8), time(2, 30), CHICAGO)
+    assert moment == datetime(2026, 3, 8, 8, 0, tzinfo=UTC)
+    assert moment.astimezone(CHICAGO).strftime("%H:%M %Z") == "03:00 CDT"
+
+
+def test_a_repeated_wall_time_gives_its_first_occurrence() -> None:
+    # 2026-11-01: 01:30 happens at 06:30 UTC (CDT) and again at 07:30 UTC (CST).
+    moment = local_instant(date(2026, 11, 1), time(1, 30), CHICAGO)
+    assert moment == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
+
+
+# --- Digest periods ------------------------------------------------------------------
+
+
+def test_weekly_digest_at_nine_local_across_spring_forward(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "monday"\nat = "09:00"\ngrace = "1d"')
+    posts = [
+        make_post("before-dst", chicago(2026, 3, 4, 10)),
+        make_post("dst-sunday", chicago(2026, 3, 8, 12)),
+        make_post("late-march", chicago(2026, 3, 18, 10)),
+        # nothing between 2026-03-23 09:00 and 2026-03-30 09:00: that week sends nothing
+    ]
+    sent = simulate(
+        config, posts, chicago(2026, 3, 2, 0), chicago(2026, 4, 1, 0), timedelta(minutes=15)
+    )
+    assert [
+        (when.astimezone(CHICAGO).strftime("%a %m-%d %H:%M %Z"), pid) for when, pid, _ in sent
+    ] == [
+        ("Mon 03-09 09:00 CDT", "2026-03-09"),
+        ("Mon 03-23 09:00 CDT", "2026-03-23"),
+    ]
+    assert [slugs for _, _, slugs in sent] == [["dst-sunday", "before-dst"], ["late-march"]]
+
+
+def test_weekly_digest_at_nine_local_across_fall_back(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "monday"\nat = "09:00"')
+    posts = [make_post(f"p{day}", chicago(2026, 10, day, 12)) for day in (20, 28)]
+    posts += [
+        make_post("p-nov-1", chicago(2026, 11, 1, 1, 30)),
+        make_post("p-nov-5", chicago(2026, 11, 5, 8)),
+    ]
+    sent = simulate(
+        config, posts, chicago(2026, 10, 19, 0), chicago(2026, 11, 10, 0), timedelta(minutes=15)
+    )
+    assert [(when, pid, slugs) for when, pid, slugs in sent] == [
+        (datetime(2026, 10, 26, 14, tzinfo=UTC), "2026-10-26", ["p20"]),
+        (datetime(2026, 11, 2, 15, tzinfo=UTC), "2026-11-02", ["p-nov-1", "p28"]),
+        (datetime(2026, 11, 9, 15, tzinfo=UTC), "2026-11-09", ["p-nov-5"]),
+    ]
+
+
+def test_daily_digest_at_a_skipped_time_fires_once_at_the_change(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "day"\nat = "02:30"\ngrace = "1h"')
+    posts = [make_post(f"p{day}", chicago(2026, 3, day, 12)) for day in range(5, 11)]
+    sent = simulate(
+        config, posts, chicago(2026, 3, 6, 0), chicago(2026, 3, 10, 0), timedelta(minutes=5)
+    )
+    local = [when.astimezone(CHICAGO).strftime("%m-%d %H:%M") for when, _, _ in sent]
+    assert local == ["03-06 02:30", "03-07 02:30", "03-08 03:00", "03-09 02:30"]
+
+
+def test_daily_digest_at_a_repeated_time_fires_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "day"\nat = "01:30"\ngrace = "1h"')
+    posts = [make_post(f"p{day}", chicago(2026, 10, day, 12)) for day in range(29, 32)]
+    sent = simulate(
+        config, posts, chicago(2026, 10, 31, 0), chicago(2026, 11, 1, 12), timedelta(minutes=5)
+    )
+    assert [(when, pid) for when, pid, _ in sent] == [
+        (datetime(2026, 10, 31, 6, 30, tzinfo=UTC), "2026-10-31"),
+        (datetime(2026, 11, 1, 6, 30, tzinfo=UTC), "2026-11-01"),
+    ]
+
+
+def test_monthly_periods(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "month"\nat = "08:00"')
+    assert period_at(config, chicago(2026, 11, 30, 23)).id == "2026-11"
+    december = period_after(config, chicago(2026, 11, 30, 23))
+    assert (december.key, december.due) == ("digest:2026-12", chicago(2026, 12, 1, 8))
+    assert period_after(config, chicago(2026, 12, 1, 8)).id == "2027-01"
+    posts = [make_post(f"p{m}", chicago(2026, m, 10)) for m in (10, 11, 12)]
+    sent = simulate(
+        config, posts, chicago(2026, 10, 1, 0), chicago(2027, 1, 2, 0), timedelta(hours=1)
+    )
+    assert [(pid, slugs) for _, pid, slugs in sent] == [
+        ("2026-11", ["p10"]),
+        ("2026-12", ["p11"]),
+        ("2027-01", ["p12"]),
+    ]
+
+
+def test_missed_three_days_gives_one_digest_with_everything(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "day"\nat = "07:00"\nmax_posts = 3')
+    posts = [
+        make_post(f"p{day}-{h}", chicago(2026, 6, day, h)) for day in range(1, 6) for h in (10, 18)
+    ]
+    keys = {"digest:2026-06-02"}
+    # The machine was off from 2026-06-02 08:00 to 2026-06-05 12:00.
+    plan = plan_digest(config, chicago(2026, 6, 5, 12), posts, keys)
+    assert (plan.status, plan.period.id) == ("due", "2026-06-05")
+    assert plan.since == chicago(2026, 6, 2, 7)
+    assert [p.slug for p in plan.posts] == ["p4-18", "p4-10", "p3-18"]  # newest, max_posts
+    keys.add(plan.period.key)
+    assert plan_digest(config, chicago(2026, 6, 5, 12, 1), posts, keys).status == "done"
+
+
+def test_a_digest_beyond_grace_is_missed(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "monday"\ngrace = "1d"')
+    posts = [make_post("p", chicago(2026, 6, 3, 10))]
+    assert plan_digest(config, chicago(2026, 6, 8, 10), posts, set()).status == "due"
+    assert plan_digest(config, chicago(2026, 6, 11, 10), posts, set()).status == "missed"
+
+
+def test_digest_leaves_out_drafts_and_posts_without_email(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "day"')
+    posts = [
+        make_post("quiet", chicago(2026, 6, 1, 12), email=False),
+        make_post("draft", chicago(2026, 6, 1, 12), draft=True),
+    ]
+    plan = plan_digest(config, chicago(2026, 6, 2, 10), posts, set())
+    assert (plan.status, plan.posts) == ("empty", [])
+
+
+def test_period_of_key_and_last_digest_due(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "monday"\nat = "09:00"')
+    assert period_of_key(config, "digest:2026-03-09").due == chicago(2026, 3, 9, 9)
+    assert period_of_key(config, "post:hello") is None
+    keys = ["post:x", "digest:2026-03-02", "digest:2026-03-09", "digest:2026-03-16"]
+    assert last_digest_due(config, keys, chicago(2026, 3, 16, 9)) == chicago(2026, 3, 9, 9)
+    assert last_digest_due(config, [], chicago(2026, 3, 16, 9)) is None
+
+
+# --- Announcements -------------------------------------------------------------------
+
+
+@pytest.fixture
+def announce_config(tmp_path: Path) -> Config:
+    return make_config(tmp_path, newsletter='announce_max_age = "2d"')
+
+
+def test_first_run_records_the_back_catalogue_without_announcing(announce_config: Config) -> None:
+    now = chicago(2026, 6, 10, 12)
+    posts = [make_post(f"old{i}", now - timedelta(days=i)) for i in range(20)]
+    posts.append(make_post("queued", now + timedelta(hours=1)))
+    found = new_publications(announce_config, posts, set(), now, first_run=True)
+    assert len(found) == 20 and not any(p.announce for p in found)
+    assert [p.slug for p in found][-1] == "old0"  # oldest first
+
+
+def test_later_runs_announce_only_recent_emailable_posts(announce_config: Config) -> None:
+    now = chicago(2026, 6, 10, 12)
+    posts = [
+        make_post("known", now - timedelta(hours=1)),
+        make_post("fresh", now - timedelta(minutes=1)),
+        make_post("quiet", now - timedelta(minutes=1), email=False),
+        make_post("backdated", now - timedelta(days=3)),
+        make_post("draft", now - timedelta(minutes=1), draft=True),
+        make_post("queued", now + timedelta(minutes=1)),
+    ]
+    found = new_publications(announce_config, posts, {"known"}, now, first_run=False)
+    assert {p.slug: p.announce for p in found} == {
+        "backdated": False,
+        "fresh": True,
+        "quiet": False,
+    }
