@@ -1,13 +1,33 @@
 """Posts: Markdown files with YAML front matter, read and rendered once for every output.
 
-(Interface laid down first; the reader and renderer are being written.)
+`scan` reads every `posts/**/*.md`, reuses what the cache already holds for unchanged
+files (same bytes, same renderer settings), parses the rest (across all cores when there
+are many), and reports every problem of every post at once. `load_posts` is the same for
+callers that only want good posts or an exception.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import frontmatter
+from .config import Config
+from .errors import ContentError, ContentErrors, PublisherError
+
+log = logging.getLogger("publisher")
+
+PARALLEL_THRESHOLD = 64  # fewer posts to parse than this: not worth starting processes
+CACHE_NAME = "posts.pickle"
+WORDS_PER_MINUTE = 220
 
 
 @dataclass(frozen=True)
@@ -34,3 +54,258 @@ class Post:
     def is_live(self, now: datetime) -> bool:
         """Published: not a draft and its date has come."""
         return not self.draft and self.date <= now
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Everything found in `posts/`: good posts newest first, and every problem."""
+
+    posts: list[Post]
+    errors: list[ContentError]
+    warnings: list[str]
+    parsed: int  # files parsed by this call; the others came from the cache
+    files: int  # post files found, good or bad
+
+
+@dataclass
+class FileResult:
+    """What parsing one file gave; cached as is. Problems are (line, message) pairs."""
+
+    source: str
+    digest: str
+    post: Post | None = None
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    slug_line: int = 1  # where a duplicate slug is reported
+
+
+def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
+    """Read and render one post; every problem found is in the result, nothing raises."""
+    result = FileResult(source, hashlib.blake2b(data, digest_size=16).hexdigest())
+    fields = frontmatter.read(source, data, tz)
+    result.errors, result.warnings, result.slug_line = (
+        fields.errors,
+        fields.warnings,
+        fields.slug_line,
+    )
+    if fields.errors or fields.date is None:
+        return result
+
+    from . import markup
+
+    rendered = markup.render(fields.body)
+    words = markup.count_words(rendered.html)
+    summary = fields.summary or markup.first_paragraph(rendered.html)
+    result.post = Post(
+        source=Path(source),
+        slug=fields.slug,
+        title=fields.title,
+        date=fields.date,
+        tags=fields.tags,
+        summary=summary,
+        description=fields.description or summary,
+        author=fields.author,
+        image=fields.image,
+        draft=fields.draft,
+        email=fields.email,
+        html=rendered.html,
+        toc=rendered.toc,
+        word_count=words,
+        reading_time=max(1, round(words / WORDS_PER_MINUTE)),
+        digest=result.digest,
+    )
+    return result
+
+
+# --- Many files: cache, processes, cross-file checks ---------------------------------
+
+
+def _parse_many(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult]:
+    tz = ZoneInfo(timezone)
+    return [parse_post(source, data, tz) for source, data in items]
+
+
+def _parse_all(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult]:
+    """Parse in this process, or across all cores when there are many posts.
+
+    Posts go out in contiguous chunks (a few per worker, to even out uneven posts) and
+    come back in order, so the result is the same as the serial path's.
+    """
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if len(items) <= PARALLEL_THRESHOLD or (workers or 1) < 2:
+        return _parse_many(items, timezone)
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(workers) as pool:
+        parts = pool.map(_parse_many, chunks, [timezone] * len(chunks))
+        return [result for part in parts for result in part]
+
+
+# Files whose content decides how a post is parsed and rendered, besides its own bytes.
+_RENDERER_FILES = [
+    ("markdown", "__meta__.py"),
+    ("pygments", "__init__.py"),
+    ("yaml", "__init__.py"),
+]
+
+
+def _cache_key(config: Config) -> str:
+    """A hash of this code, the renderer's versions and the time zone (naive dates use it).
+
+    Read from the files rather than imported, so a fully cached run never imports Markdown.
+    """
+    from importlib.util import find_spec
+
+    here = Path(__file__).parent
+    paths = [here / "content.py", here / "frontmatter.py", here / "markup.py"]
+    for package, name in _RENDERER_FILES:
+        spec = find_spec(package)
+        paths.append(Path(spec.submodule_search_locations[0]) / name)  # type: ignore[union-attr]
+    key = hashlib.blake2b(config.site.timezone.encode(), digest_size=16)
+    for path in paths:
+        key.update(path.read_bytes())
+    return key.hexdigest()
+
+
+def _load_cache(path: Path, key: str) -> dict[str, FileResult]:
+    try:
+        with path.open("rb") as file:
+            stored = pickle.load(file)
+    except FileNotFoundError:
+        return {}
+    except Exception:  # a cache from another version or a torn file is just a miss
+        log.debug("ignoring unreadable cache %s", path, exc_info=True)
+        return {}
+    return stored["files"] if stored.get("key") == key else {}
+
+
+def _save_cache(path: Path, key: str, files: dict[str, FileResult]) -> None:
+    """Write atomically: a crash mid-write leaves the old cache, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".posts-", delete=False) as file:
+        pickle.dump({"key": key, "files": files}, file, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(file.name, path)
+
+
+def _sources(config: Config) -> list[Path]:
+    """Every post file, in a stable order; hidden files (editor backups) are skipped."""
+    return sorted(
+        path
+        for path in config.posts_dir.rglob("*.md")
+        if not any(part.startswith(".") for part in path.relative_to(config.posts_dir).parts)
+    )
+
+
+def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
+    first: dict[str, FileResult] = {}
+    errors = []
+    for result in results:
+        if result.post is None:
+            continue
+        slug = result.post.slug
+        if slug in first:
+            errors.append(
+                ContentError(
+                    result.source,
+                    result.slug_line,
+                    f"slug '{slug}' is also used by {first[slug].source}; "
+                    f"add a different slug: line to one of them",
+                )
+            )
+        else:
+            first[slug] = result
+    return errors
+
+
+def scan(config: Config) -> Scan:
+    """Read every post, from the cache when unchanged; collect all problems of all posts."""
+    cache_path = config.data_dir / "cache" / CACHE_NAME
+    key = _cache_key(config)
+    cached = _load_cache(cache_path, key)
+    results: dict[str, FileResult] = {}
+    pending: list[tuple[str, bytes]] = []
+    for path in _sources(config):
+        source = path.relative_to(config.root).as_posix()
+        data = path.read_bytes()
+        hit = cached.get(source)
+        if hit and hit.digest == hashlib.blake2b(data, digest_size=16).hexdigest():
+            results[source] = hit
+        else:
+            pending.append((source, data))
+    for result in _parse_all(pending, config.site.timezone):
+        results[result.source] = result
+    results = dict(sorted(results.items()))
+    if pending or results.keys() != cached.keys():
+        _save_cache(cache_path, key, results)
+
+    errors = [ContentError(r.source, line, msg) for r in results.values() for line, msg in r.errors]
+    errors += _duplicate_slugs(results.values())
+    errors.sort(key=lambda e: (e.path, e.line))
+    posts = [r.post for r in results.values() if r.post is not None]
+    posts.sort(key=lambda p: (p.date, p.slug), reverse=True)
+    warnings = [w for r in results.values() for w in r.warnings]
+    return Scan(posts, errors, warnings, parsed=len(pending), files=len(results))
+
+
+def load_posts(config: Config) -> list[Post]:
+    """All posts (drafts and future ones too), newest first; ContentErrors if any is bad."""
+    result = scan(config)
+    for warning in result.warnings:
+        log.warning(warning)
+    if result.errors:
+        raise ContentErrors(result.errors)
+    return result.posts
+
+
+# --- A new post ----------------------------------------------------------------------
+
+NEW_POST = """\
+---
+title: {title}
+date: {date}
+# While draft is true the post stays off the site and out of emails (preview it with
+# `publisher build --drafts`). When it is ready, set draft: false: it goes live at the
+# date above, so a date in the future queues it (and its email) until then.
+draft: true
+tags: []
+# summary: one or two sentences for the index, feeds and emails (default: first paragraph)
+# description: text for search engines (default: the summary)
+# author: Your Name
+# image: /static/images/picture.svg
+# email: false  # do not announce this post by email
+---
+
+Write the first paragraph here: readers see it on the index and in the email.
+
+## A heading
+
+More text.
+"""
+
+
+def new_post(config: Config, title: str, moment: datetime | None = None) -> Path:
+    """Create posts/<date>-<slug>.md with its front matter filled in; never overwrite."""
+    slug = frontmatter.slugify(title)
+    if not slug:
+        raise PublisherError(f"cannot make a file name from {title!r}; use a title with words")
+    local = config.local(moment or config.now).replace(second=0, microsecond=0)
+    path = config.posts_dir / f"{local:%Y-%m-%d}-{slug}.md"
+    text = NEW_POST.format(title=_quoted(title), date=f"{local:%Y-%m-%d %H:%M}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise PublisherError(
+            f"{path.relative_to(config.root)} already exists; choose another title or --date"
+        ) from None
+    return path
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted string (JSON's syntax is valid YAML)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)

@@ -1,0 +1,269 @@
+"""Front matter: the YAML between the two `---` lines at the top of a post.
+
+Reads one file's bytes into typed fields and the Markdown body, collecting every problem
+with the line of the key at fault (from YAML's node marks), so `publisher check` can list
+them all. Nothing here renders Markdown or raises for bad input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+
+KEYS = (
+    "title",
+    "date",
+    "tags",
+    "summary",
+    "slug",
+    "author",
+    "image",
+    "description",
+    "draft",
+    "email",
+)
+DATE_EXAMPLE = "2026-03-02 09:00"
+
+
+@dataclass
+class Fields:
+    """The front matter of one post, typed; `errors` are (line, message) pairs."""
+
+    title: str = ""
+    date: datetime | None = None
+    tags: tuple[str, ...] = ()
+    slug: str = ""
+    slug_line: int = 1  # where a duplicate slug is reported
+    summary: str = ""
+    description: str = ""
+    author: str = ""
+    image: str = ""
+    draft: bool = False
+    email: bool = True
+    body: str = ""
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Problem(Exception):
+    """A problem that stops reading one post (the file cannot be used at all)."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def slugify(text: str) -> str:
+    """ASCII words joined by hyphens: 'Sleep & Mood: What’s New?' -> 'sleep-mood-whats-new'."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"['\u2019]", "", text.lower())
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80].strip("-")
+
+
+def parse_date(value: Any, tz: tzinfo) -> datetime:
+    """A front matter or command-line date as aware UTC; naive means the site's zone.
+
+    Accepts what YAML hands over (date, datetime) and ISO 8601 text with or without a time
+    and an offset. Raises ValueError otherwise.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip())
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=tz)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(0), tz)
+    else:
+        raise ValueError(f"not a date: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise _Problem(
+            1, "the file is empty; write front matter (---, title:, date:, ---) and the post"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _Problem(
+            line, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    return text.replace("\r\n", "\n")
+
+
+_CLOSING_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def _split(text: str) -> tuple[str, str]:
+    """(front matter, body); the front matter starts on line 2 of the file."""
+    first, _, rest = text.partition("\n")
+    if first.rstrip() != "---":
+        raise _Problem(
+            1, "no front matter; start the file with a line ---, then title: and date:, then ---"
+        )
+    closing = _CLOSING_RE.search(rest)
+    if not closing:
+        raise _Problem(1, "front matter is not closed; add a line --- after the date: line")
+    return rest[: closing.start()], rest[closing.end() + 1 :]
+
+
+def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
+    """The YAML loader and the front matter's (key node, value node) pairs.
+
+    Nodes carry the line of each key and value, for messages; values are built per key
+    so that one bad value does not hide the others.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(front)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 2 if exc.problem_mark else 1
+        problem = exc.problem or "cannot be read"
+        raise _Problem(
+            line,
+            f"front matter is not valid YAML ({problem}); write one 'key: value' per line "
+            "and put values containing ': ' or ' #' in quotes",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _Problem(1, f"front matter cannot be read ({exc}); save it as plain text") from None
+    if node is None:
+        return loader, []
+    if not isinstance(node, yaml.MappingNode):
+        raise _Problem(2, "front matter must be 'key: value' lines such as title: and date:")
+    return loader, node.value
+
+
+class _FrontMatter:
+    """The front matter's values and the line of each key, with typed accessors."""
+
+    def __init__(self, front: str):
+        import yaml
+
+        self.values: dict[str, Any] = {}
+        self.nodes: dict[str, Any] = {}
+        self.lines: dict[str, int] = {}
+        self.errors: list[tuple[int, str]] = []
+        loader, pairs = _yaml_nodes(front)
+        for key_node, value_node in pairs:
+            key = str(key_node.value)
+            self.lines[key] = key_node.start_mark.line + 2
+            self.nodes[key] = value_node
+            try:
+                self.values[key] = loader.construct_object(value_node, deep=True)
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                self.values[key] = _Unreadable(str(getattr(value_node, "value", "")))
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+    def error(self, key: str, message: str) -> None:
+        self.errors.append((self.line(key), message))
+
+    def text(self, key: str) -> str:
+        """A text value exactly as written (so `title: 1984` stays '1984'); "" when absent."""
+        import yaml
+
+        value, node = self.values.get(key), self.nodes.get(key)
+        if value is None:
+            return ""
+        if isinstance(node, yaml.ScalarNode):
+            return str(node.value).strip()
+        self.error(key, f"{key}: expected text, got {_show(value)}; write {key}: some words")
+        return ""
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.values.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        self.error(key, f"{key}: expected true or false, got {_show(value)}")
+        return default
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A value YAML recognised but could not build (e.g. the date 2026-02-30)."""
+
+    raw: str
+
+
+def _show(value: Any) -> str:
+    return repr(value.raw if isinstance(value, _Unreadable) else value)
+
+
+def _tags(front: _FrontMatter) -> tuple[str, ...]:
+    import yaml
+
+    value, node = front.values.get("tags"), front.nodes.get("tags")
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [(item, front.line("tags")) for item in value.split(",")]
+    elif isinstance(value, list) and isinstance(node, yaml.SequenceNode):
+        items = [(item, n.start_mark.line + 2) for item, n in zip(value, node.value, strict=True)]
+    else:
+        front.error("tags", "tags: expected a list such as [sleep, anxiety] or 'sleep, anxiety'")
+        return ()
+    tags: list[str] = []
+    for item, line in items:
+        if not isinstance(item, str):
+            front.errors.append(
+                (line, f"tags: each tag must be text, got {_show(item)}; put it in quotes")
+            )
+        elif item.strip():
+            tags.append(item.strip())
+    return tuple(dict.fromkeys(tags))
+
+
+def _date(front: _FrontMatter, tz: tzinfo) -> datetime | None:
+    if front.values.get("date") is None:
+        front.error("date", f"missing date; add a line such as date: {DATE_EXAMPLE}")
+        return None
+    value = front.values["date"]
+    try:
+        return parse_date(value, tz)
+    except ValueError:
+        front.error("date", f"date: expected a date such as {DATE_EXAMPLE}, got {_show(value)}")
+        return None
+
+
+def read(source: str, data: bytes, tz: tzinfo) -> Fields:
+    """The front matter and body of one post's bytes; `source` names it in warnings."""
+    try:
+        front_text, body = _split(_decode(data))
+        front = _FrontMatter(front_text)
+    except _Problem as problem:
+        return Fields(errors=[(problem.line, problem.message)])
+    fields = Fields(body=body)
+    unknown = [key for key in front.values if key not in KEYS]
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        fields.warnings.append(
+            f"{source}:{front.line(unknown[0])}: unknown front matter key {names} "
+            f"(known: {', '.join(KEYS)}); check the spelling"
+        )
+    fields.title = front.text("title")
+    if not fields.title and isinstance(front.values.get("title"), str | None):
+        front.error("title", "missing title; add a line such as title: How to sleep better")
+    fields.date = _date(front, tz)
+    fields.tags = _tags(front)
+    slug_key = "slug" if "slug" in front.values else "title"
+    fields.slug = slugify(front.text("slug") or fields.title)
+    fields.slug_line = front.line(slug_key)
+    if fields.title and not fields.slug:
+        front.error(
+            slug_key, "cannot make a web address from this; add a line such as slug: sleep-better"
+        )
+    fields.summary, fields.description = front.text("summary"), front.text("description")
+    fields.author, fields.image = front.text("author"), front.text("image")
+    fields.draft, fields.email = front.flag("draft", False), front.flag("email", True)
+    fields.errors = front.errors
+    return fields

@@ -1,0 +1,537 @@
+"""Posts: front matter, rendering, every bad-input message, the cache, the parallel path."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import markdown
+import pytest
+from click.testing import CliRunner
+
+from publisher import content, markup
+from publisher.cli import main
+from publisher.config import load_config
+from publisher.errors import ContentErrors, PublisherError
+from publisher.frontmatter import slugify
+
+from conftest import write_config, write_post
+
+GOOD = "title: Sleep well\ndate: 2026-03-02 09:00"
+
+
+def scan(site: Path) -> content.Scan:
+    return content.scan(load_config(site / "config" / "site.toml", env={}))
+
+
+def only_post(site: Path) -> content.Post:
+    result = scan(site)
+    assert result.errors == [] and len(result.posts) == 1
+    return result.posts[0]
+
+
+def errors(site: Path) -> list[str]:
+    return [str(e) for e in scan(site).errors]
+
+
+# --- bad input: each with its exact message ---------------------------------------------
+
+BAD = [
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\ntags: [a, b\n---\nBody\n",
+        "posts/bad.md:5: front matter is not valid YAML (did not find expected ',' or ']'); "
+        "write one 'key: value' per line and put values containing ': ' or ' #' in quotes",
+        id="yaml",
+    ),
+    pytest.param(
+        b"---\ndate: 2026-03-02\n---\nBody\n",
+        "posts/bad.md:1: missing title; add a line such as title: How to sleep better",
+        id="no-title",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\n---\nBody\n",
+        "posts/bad.md:1: missing date; add a line such as date: 2026-03-02 09:00",
+        id="no-date",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: next tuesday\n---\nBody\n",
+        "posts/bad.md:3: date: expected a date such as 2026-03-02 09:00, got 'next tuesday'",
+        id="bad-date",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-02-30\n---\nBody\n",
+        "posts/bad.md:3: date: expected a date such as 2026-03-02 09:00, got '2026-02-30'",
+        id="impossible-date",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\ntags:\n  - sleep\n  - 2024\n---\nBody\n",
+        "posts/bad.md:6: tags: each tag must be text, got 2024; put it in quotes",
+        id="tag-not-text",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\ntags: {a: b}\n---\nBody\n",
+        "posts/bad.md:4: tags: expected a list such as [sleep, anxiety] or 'sleep, anxiety'",
+        id="tags-mapping",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\ndraft: maybe\n---\nBody\n",
+        "posts/bad.md:4: draft: expected true or false, got 'maybe'",
+        id="draft-not-bool",
+    ),
+    pytest.param(
+        b"---\ntitle: [a, b]\ndate: 2026-03-02\n---\nBody\n",
+        "posts/bad.md:2: title: expected text, got ['a', 'b']; write title: some words",
+        id="title-list",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\n---\nfine\nthen caf\xe9\n",
+        "posts/bad.md:6: not UTF-8 text (byte 0xe9); save the file as UTF-8",
+        id="not-utf8",
+    ),
+    pytest.param(
+        b"",
+        "posts/bad.md:1: the file is empty; write front matter (---, title:, date:, ---) and the post",
+        id="empty",
+    ),
+    pytest.param(
+        b"\n  \n",
+        "posts/bad.md:1: the file is empty; write front matter (---, title:, date:, ---) and the post",
+        id="blank",
+    ),
+    pytest.param(
+        b"# Sleep\n\nBody\n",
+        "posts/bad.md:1: no front matter; start the file with a line ---, then title: and date:, then ---",
+        id="no-front-matter",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\n\nBody\n",
+        "posts/bad.md:1: front matter is not closed; add a line --- after the date: line",
+        id="not-closed",
+    ),
+    pytest.param(
+        b"---\n- title\n- date\n---\nBody\n",
+        "posts/bad.md:2: front matter must be 'key: value' lines such as title: and date:",
+        id="not-a-mapping",
+    ),
+    pytest.param(
+        "---\ntitle: \u2603\u2603\ndate: 2026-03-02\n---\nBody\n".encode(),
+        "posts/bad.md:2: cannot make a web address from this; add a line such as slug: sleep-better",
+        id="no-slug",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), BAD)
+def test_bad_input_message(site: Path, data: bytes, message: str) -> None:
+    (site / "posts" / "bad.md").write_bytes(data)
+    assert errors(site) == [message]
+
+
+def test_every_problem_of_every_post_at_once(site: Path) -> None:
+    write_post(site, "a.md", "title: A\ndate: soon\ntags: [x, 1]")
+    write_post(site, "b.md", "date: 2026-03-02")
+    write_post(site, "c.md", GOOD)
+    assert errors(site) == [
+        "posts/a.md:3: date: expected a date such as 2026-03-02 09:00, got 'soon'",
+        "posts/a.md:4: tags: each tag must be text, got 1; put it in quotes",
+        "posts/b.md:1: missing title; add a line such as title: How to sleep better",
+    ]
+    result = scan(site)
+    assert [p.title for p in result.posts] == ["Sleep well"]
+    assert result.files == 3
+
+
+def test_duplicate_slugs_name_both_files(site: Path) -> None:
+    write_post(site, "a.md", GOOD)
+    write_post(site, "b.md", "title: Other\nslug: sleep-well\ndate: 2026-03-03")
+    assert errors(site) == [
+        "posts/b.md:3: slug 'sleep-well' is also used by posts/a.md; "
+        "add a different slug: line to one of them"
+    ]
+
+
+def test_load_posts_raises_all_errors_and_logs_warnings(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_post(site, "a.md", "title: A\ndate: 2026-03-02\nauthr: Ann\ncategory: x")
+    write_post(site, "b.md", "title: B")
+    write_post(site, "c.md", "date: 2026-03-02")
+    config = load_config(site / "config" / "site.toml", env={})
+    with caplog.at_level(logging.WARNING, logger="publisher"), pytest.raises(ContentErrors) as exc:
+        content.load_posts(config)
+    assert [e.path for e in exc.value.errors] == ["posts/b.md", "posts/c.md"]
+    assert caplog.messages == [
+        "posts/a.md:4: unknown front matter key 'authr', 'category' (known: title, date, "
+        "tags, summary, slug, author, image, description, draft, email); check the spelling"
+    ]
+
+
+def test_load_posts_returns_every_post_newest_first(site: Path) -> None:
+    write_post(site, "a.md", "title: Old\ndate: 2026-01-01")
+    write_post(site, "b.md", "title: Draft\ndate: 2026-02-01\ndraft: true")
+    write_post(site, "c.md", "title: Future\ndate: 2027-01-12 09:00")
+    config = load_config(site / "config" / "site.toml", env={}, now="2026-06-01T00:00:00Z")
+    posts = content.load_posts(config)
+    assert [p.title for p in posts] == ["Future", "Draft", "Old"]
+    assert [p.is_live(config.now) for p in posts] == [False, False, True]
+
+
+# --- front matter values -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("2026-01-15 09:00", datetime(2026, 1, 15, 15, 0, tzinfo=UTC)),  # CST, -06:00
+        ("2026-07-15 09:00", datetime(2026, 7, 15, 14, 0, tzinfo=UTC)),  # CDT, -05:00
+        ("2026-03-08 03:30", datetime(2026, 3, 8, 8, 30, tzinfo=UTC)),  # just after DST starts
+        ("2026-07-15 09:00:00", datetime(2026, 7, 15, 14, 0, tzinfo=UTC)),  # YAML datetime
+        ("2026-07-15", datetime(2026, 7, 15, 5, 0, tzinfo=UTC)),  # YAML date: local midnight
+        ("2026-07-15T09:00:00+02:00", datetime(2026, 7, 15, 7, 0, tzinfo=UTC)),
+        ("2026-07-15 09:00:00 +02:00", datetime(2026, 7, 15, 7, 0, tzinfo=UTC)),
+        ("'2026-07-15T09:00Z'", datetime(2026, 7, 15, 9, 0, tzinfo=UTC)),
+    ],
+)
+def test_dates(site: Path, written: str, utc: datetime) -> None:
+    write_post(site, "a.md", f"title: T\ndate: {written}")
+    post = only_post(site)
+    assert post.date == utc
+    assert post.date.tzinfo == UTC
+
+
+def test_fields_and_defaults(site: Path) -> None:
+    write_post(
+        site,
+        "a.md",
+        """
+        title: 1984
+        date: 2026-03-02
+        tags: sleep, Mood , sleep
+        author: Dr. Ann Lee
+        image: images/a.svg
+        """,
+        'Intro with a note[^n] and **bold** &amp; "quotes".\n\nSecond.\n\n[^n]: The note.\n',
+    )
+    post = only_post(site)
+    assert (post.title, post.slug, post.tags) == ("1984", "1984", ("sleep", "Mood"))
+    assert post.summary == "Intro with a note and bold & \u201cquotes\u201d."
+    assert post.description == post.summary
+    assert (post.author, post.image, post.draft, post.email) == (
+        "Dr. Ann Lee",
+        "images/a.svg",
+        False,
+        True,
+    )
+    assert post.source == Path("posts/a.md")
+    assert len(post.digest) == 32
+
+
+def test_explicit_summary_description_slug_flags(site: Path) -> None:
+    write_post(
+        site,
+        "a.md",
+        """
+        title: Sleep
+        date: 2026-03-02
+        tags: [sleep, "2024"]
+        summary: Short.
+        description: For search engines.
+        slug: Better Sleep!
+        draft: true
+        email: false
+        """,
+    )
+    post = only_post(site)
+    assert (post.summary, post.description, post.slug) == (
+        "Short.",
+        "For search engines.",
+        "better-sleep",
+    )
+    assert (post.tags, post.draft, post.email) == (("sleep", "2024"), True, False)
+
+
+def test_unknown_keys_warn_but_post_is_kept(site: Path) -> None:
+    write_post(site, "a.md", f"{GOOD}\ncategories: [x]")
+    result = scan(site)
+    assert [p.title for p in result.posts] == ["Sleep well"]
+    assert result.warnings == [
+        "posts/a.md:4: unknown front matter key 'categories' (known: title, date, tags, "
+        "summary, slug, author, image, description, draft, email); check the spelling"
+    ]
+
+
+def test_crlf_and_bom_are_accepted(site: Path) -> None:
+    (site / "posts" / "a.md").write_bytes(
+        b"\xef\xbb\xbf---\r\ntitle: Sleep\r\ndate: 2026-03-02\r\n---\r\n\r\nHello.\r\n"
+    )
+    assert only_post(site).html == "<p>Hello.</p>"
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Sleep & Mood: What\u2019s New?", "sleep-mood-whats-new"),
+        ("Caf\u00e9 na\u00efve \u00fcber", "cafe-naive-uber"),
+        ("  --Don't panic--  ", "dont-panic"),
+        ("\u7761\u7720", ""),
+    ],
+)
+def test_slugify(title: str, slug: str) -> None:
+    assert slugify(title) == slug
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+BODY = """\
+Intro paragraph.
+
+## Why sleep matters
+
+Text with a footnote.[^1]
+
+### Table
+
+| Hours | Effect |
+|-------|--------|
+| 7-9   | rested |
+
+```python
+def rest():
+    return True
+```
+
+```
+plain block
+```
+
+[^1]: Walker, *Why We Sleep*.
+"""
+
+
+def test_render_toc_tables_footnotes_code(site: Path) -> None:
+    write_post(site, "a.md", GOOD, BODY)
+    post = only_post(site)
+    assert '<h2 id="why-sleep-matters">Why sleep matters<a class="headerlink"' in post.html
+    assert '<a href="#why-sleep-matters">Why sleep matters</a>' in post.toc
+    assert '<a href="#table">Table</a>' in post.toc
+    assert "<table>" in post.html and "<td>rested</td>" in post.html
+    assert 'class="footnote-ref"' in post.html and 'id="fn:1"' in post.html
+    python, plain = post.html.split('<div class="highlight">')[1:3]
+    assert '<span class="k">def</span>' in python
+    assert "<span class=" not in plain.split("</div>")[0].replace("<span></span>", "")
+    assert post.summary == "Intro paragraph."
+
+
+def test_no_headings_no_toc(site: Path) -> None:
+    write_post(site, "a.md", GOOD, "Just text.\n")
+    assert only_post(site).toc == ""
+
+
+def test_word_count_and_reading_time(site: Path) -> None:
+    write_post(site, "a.md", GOOD, "## Heading here\n\n" + "Don't stop-now word. " * 250 + "\n")
+    post = only_post(site)
+    assert post.word_count == 2 + 750
+    assert post.reading_time == 3  # 752 / 220 = 3.4
+    write_post(site, "a.md", GOOD, "Short.\n")
+    assert only_post(site).reading_time == 1
+
+
+SMART = r"""
+## Don't "panic" -- it's the '80s
+
+"Quoted" text, 'single', "'nested' quotes", '"other"' and Sam's --- em -- en... dots.... x---y
+'Tis the season. "Hello," she said. He said "it's 'fine'". 5'10" tall; rock 'n' roll.
+A "[link](http://x.org)" and "**bold**" and '*em*' -- `code "q" -- ...` &nbsp;"x" &amp; 'y'.
+\"escaped\" and \'escaped\'. ""double"" and ''single'' and "a" "b".
+
+> "Quote in a blockquote," with a note[^1].
+
+1. "First" item's text
+2. 'Second' --- dash
+
+| "a" | 'b' |
+|-----|-----|
+| it's | "c" -- d |
+
+[^1]: Note "text" -- here's it.
+"""
+ENTITIES = {
+    "&lsquo;": "\u2018",
+    "&rsquo;": "\u2019",
+    "&ldquo;": "\u201c",
+    "&rdquo;": "\u201d",
+    "&ndash;": "\u2013",
+    "&mdash;": "\u2014",
+    "&hellip;": "\u2026",
+}
+
+
+def test_smart_punctuation_matches_smarty() -> None:
+    reference = markdown.Markdown(
+        extensions=[*markup.EXTENSIONS, "smarty"],
+        extension_configs=markup.EXTENSION_CONFIGS,
+        output_format="html",
+    )
+    expected, expected_toc = reference.convert(SMART), reference.toc  # type: ignore[attr-defined]
+    for entity, char in ENTITIES.items():
+        expected = expected.replace(entity, char)
+        expected_toc = expected_toc.replace(entity, char)
+    rendered = markup.render(SMART)
+    assert rendered.html == expected
+    assert rendered.toc == expected_toc
+    assert "\u201cpanic\u201d \u2013 it\u2019s the \u201980s" in rendered.html
+
+
+# --- cache and parallel -----------------------------------------------------------------
+
+
+def test_cache_parses_only_what_changed(site: Path) -> None:
+    for name in ("a", "b", "c"):
+        write_post(site, f"{name}.md", f"title: {name}\ndate: 2026-03-02")
+    write_post(site, "bad.md", "title: bad")
+    first = scan(site)
+    assert (first.parsed, len(first.posts), len(first.errors)) == (4, 3, 1)
+    assert (site / "data" / "cache" / content.CACHE_NAME).is_file()
+    again = scan(site)
+    assert again.parsed == 0
+    assert again.posts == first.posts and [str(e) for e in again.errors] == [
+        str(e) for e in first.errors
+    ]
+
+    write_post(site, "b.md", "title: b changed\ndate: 2026-03-02")
+    changed = scan(site)
+    assert changed.parsed == 1
+    assert sorted(p.title for p in changed.posts) == ["a", "b changed", "c"]
+
+    (site / "posts" / "c.md").unlink()
+    (site / "posts" / "bad.md").unlink()
+    gone = scan(site)
+    assert (gone.parsed, gone.errors) == (0, [])
+    assert sorted(p.title for p in gone.posts) == ["a", "b changed"]
+
+
+def test_cache_is_dropped_when_the_time_zone_changes(site: Path) -> None:
+    write_post(site, "a.md", GOOD)
+    before = only_post(site).date
+    write_config(site, "")
+    (site / "config" / "site.toml").write_text(
+        (site / "config" / "site.toml").read_text().replace("America/Chicago", "Europe/Paris")
+    )
+    result = scan(site)
+    assert result.parsed == 1
+    assert before - result.posts[0].date == (datetime(2026, 3, 2, 15) - datetime(2026, 3, 2, 8))
+
+
+def test_corrupt_cache_is_a_miss(site: Path) -> None:
+    write_post(site, "a.md", GOOD)
+    scan(site)
+    (site / "data" / "cache" / content.CACHE_NAME).write_bytes(b"garbage")
+    assert scan(site).parsed == 1
+    assert scan(site).parsed == 0
+
+
+def test_parallel_output_equals_serial(site: Path) -> None:
+    items = [
+        (
+            f"posts/p{i:03}.md",
+            f"---\ntitle: Post {i}\ndate: 2026-03-{i % 28 + 1:02}\n---\n\n{BODY}".encode(),
+        )
+        for i in range(content.PARALLEL_THRESHOLD + 10)
+    ]
+    parallel = content._parse_all(items, "America/Chicago")
+    serial = content._parse_many(items, "America/Chicago")
+    assert parallel == serial
+    assert len({r.post.slug for r in parallel if r.post}) == len(items)
+
+
+def test_scan_in_parallel_equals_scan_serially(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    count = content.PARALLEL_THRESHOLD + 5
+    for i in range(count):
+        write_post(site, f"p{i:03}.md", f"title: Post {i}\ndate: 2026-03-{i % 28 + 1:02}", BODY)
+    write_post(site, "bad.md", "title: Post 1\ndate: 2026-03-02")
+    parallel = scan(site)
+    shutil.rmtree(site / "data")
+    monkeypatch.setattr(content, "PARALLEL_THRESHOLD", 10_000)
+    serial = scan(site)
+    assert parallel.parsed == serial.parsed == count + 1
+    assert parallel.posts == serial.posts
+    assert [str(e) for e in parallel.errors] == [str(e) for e in serial.errors]
+    assert len(serial.errors) == 1  # p001.md repeats the slug of bad.md
+
+
+# --- new -----------------------------------------------------------------------------------
+
+
+def test_new_post_is_a_valid_draft(site: Path) -> None:
+    config = load_config(site / "config" / "site.toml", env={}, now="2026-07-01T14:05:31Z")
+    path = content.new_post(config, "Sleep & Mood: What\u2019s New?")
+    assert path == site / "posts" / "2026-07-01-sleep-mood-whats-new.md"
+    assert 'title: "Sleep & Mood: What\u2019s New?"\ndate: 2026-07-01 09:05\n' in path.read_text()
+    post = only_post(site)
+    assert (post.title, post.draft, post.date) == (
+        "Sleep & Mood: What\u2019s New?",
+        True,
+        datetime(2026, 7, 1, 14, 5, tzinfo=UTC),
+    )
+    with pytest.raises(PublisherError, match="already exists"):
+        content.new_post(config, "Sleep & Mood: What\u2019s New?")
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def test_check_command_ok(site: Path) -> None:
+    write_post(site, "a.md", GOOD)
+    write_post(site, "b.md", "title: B\ndate: 2026-03-03\nfoo: 1")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "checked 2 posts: 0 errors, 1 warning\n"
+    assert result.stderr.startswith("warning: posts/b.md:4: unknown front matter key 'foo'")
+
+
+def test_check_command_reports_all_errors(site: Path) -> None:
+    write_post(site, "a.md", "title: A\ndate: soon")
+    (site / "posts" / "b.md").write_bytes(b"")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 2
+    assert result.stdout == "checked 2 posts: 2 errors, 0 warnings\n"
+    assert result.stderr.splitlines() == [
+        "error: posts/a.md:3: date: expected a date such as 2026-03-02 09:00, got 'soon'",
+        "error: posts/b.md:1: the file is empty; write front matter (---, title:, date:, ---) and the post",
+    ]
+
+
+def test_new_command(site: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["new", "Hello World", "--date", "2027-01-12 09:00"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "posts/2027-01-12-hello-world.md\n"
+    assert only_post(site).date == datetime(2027, 1, 12, 15, tzinfo=UTC)
+    again = runner.invoke(main, ["new", "Hello World", "--date", "2027-01-12 10:00"])
+    assert again.exit_code == 2
+    assert again.stderr == (
+        "error: posts/2027-01-12-hello-world.md already exists; choose another title or --date\n"
+    )
+    bad = runner.invoke(main, ["new", "Other", "--date", "tomorrow"])
+    assert bad.exit_code == 2 and "expected a time such as 2026-03-02 09:00" in bad.stderr
+
+
+def test_check_in_a_real_process(site: Path) -> None:
+    write_post(site, "a.md", "title: A\ndate: next tuesday")
+    publisher = Path(sys.executable).parent / "publisher"
+    run = subprocess.run([publisher, "check"], capture_output=True, text=True, cwd=site)
+    assert run.returncode == 2
+    assert run.stderr == (
+        "error: posts/a.md:3: date: expected a date such as 2026-03-02 09:00, got 'next tuesday'\n"
+    )
+    assert "Traceback" not in run.stderr + run.stdout
+    debug = subprocess.run(
+        [publisher, "check", "--debug"], capture_output=True, text=True, cwd=site
+    )
+    assert debug.returncode == 2
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "posts/a.md:3: date: expected a date" in debug.stderr
