@@ -113,6 +113,8 @@ class DkimSection:
 @dataclass(frozen=True)
 class SchedulerSection:
     interval: int = key(60, "Seconds between passes of `publisher run`.")
+    lock_wait: timedelta = key(timedelta(seconds=15), "Wait for a concurrent tick's build.")
+    deploy_timeout: timedelta = key(timedelta(minutes=10), "Longest a `[site] deploy` may run.")
 
 
 @dataclass(frozen=True)
