@@ -1,1 +1,63 @@
-"""The subscriber store (one package owns all SQL): subscribers, events, the delivery ledger."""
+"""The subscriber store (one package owns all SQL): subscribers, events, the delivery ledger.
+
+`Store.open(config)` connects and migrates; the functions below take the store and an
+explicit `now` (aware UTC), so every caller honours --now.
+"""
+
+from .csvio import ImportFileError, ImportSummary, export_csv, import_csv
+from .db import Store, open_store
+from .subscribers import (
+    CONFIRM_INTERVAL,
+    FREQUENCIES,
+    STATUSES,
+    SUPPRESSED,
+    Change,
+    NotFound,
+    Subscriber,
+    add,
+    claim_confirmation,
+    confirm,
+    counts,
+    forget,
+    get,
+    get_by_email,
+    iter_active,
+    iter_subscribers,
+    record_bounce,
+    record_complaint,
+    remove,
+    set_preferences,
+    subscribe_pending,
+    unsubscribe,
+)
+
+__all__ = [
+    "CONFIRM_INTERVAL",
+    "FREQUENCIES",
+    "STATUSES",
+    "SUPPRESSED",
+    "Change",
+    "ImportFileError",
+    "ImportSummary",
+    "NotFound",
+    "Store",
+    "Subscriber",
+    "add",
+    "claim_confirmation",
+    "confirm",
+    "counts",
+    "export_csv",
+    "forget",
+    "get",
+    "get_by_email",
+    "import_csv",
+    "iter_active",
+    "iter_subscribers",
+    "open_store",
+    "record_bounce",
+    "record_complaint",
+    "remove",
+    "set_preferences",
+    "subscribe_pending",
+    "unsubscribe",
+]

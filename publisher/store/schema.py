@@ -77,7 +77,8 @@ events = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 
-# Addresses that must never be re-imported, kept after erasure as a salted hash only.
+# Addresses that must never be re-imported, kept after erasure as a salted hash only
+# (HMAC-SHA256 of the lower-cased address keyed by the `hash_salt` setting).
 suppressions = Table(
     "suppressions",
     metadata,
@@ -122,6 +123,22 @@ deliveries = Table(
     Column("smtp_reply", Text),
     UniqueConstraint("campaign_id", "subscriber_id"),
     Index("deliveries_work", "campaign_id", "state", "id"),
+)
+
+# Which migrations have run (see db.MIGRATIONS); one row per applied version.
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+# Store-wide values written once, such as the salt of the erased-address hashes.
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 # Posts the scheduler has seen go live, so each is announced at most once and the back

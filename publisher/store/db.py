@@ -1,0 +1,260 @@
+"""Opening the store: the engine, transactions that survive concurrent writers, migrations.
+
+One code path serves SQLite (the default, a file under the site root) and PostgreSQL
+(`postgresql://` or `postgresql+psycopg://`, for several sending machines).
+
+SQLite writers start with BEGIN IMMEDIATE: the write lock is taken before the first read,
+so two writers queue on the busy timeout instead of one failing with "database is locked"
+when it tries to upgrade a read lock. In WAL mode nothing else can block a writer that holds
+that lock, so retrying the BEGIN alone is enough; it is retried a few times.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import Connection, Engine, event, func, inspect, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+
+from ..config import Config
+from ..errors import StoreError
+from . import schema
+
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for the lock (URL ?timeout= overrides)
+BEGIN_ATTEMPTS = 3
+
+
+@dataclass
+class Store:
+    """An open store. `transaction()` for writes, `read()` for reads."""
+
+    engine: Engine
+    name: str  # for messages: the SQLite file, or the URL without its password
+    default_frequency: str = "each"
+
+    @classmethod
+    def open(cls, config: Config) -> Store:
+        return open_store(
+            config.database.url, config.root, default_frequency=config.newsletter.frequency
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction, committed at the end of the block, rolled back on error.
+
+        `conn` lets a caller keep one connection across transactions (the importer's
+        TEMP staging table lives in its connection).
+        """
+        with self._connection(conn) as connection:
+            self._begin(connection, write=True)
+            with self._translated(connection):
+                yield connection
+
+    @contextmanager
+    def read(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A read transaction: on SQLite it takes no write lock and never waits for writers."""
+        with self._connection(conn) as connection:
+            self._begin(connection, write=False)
+            with self._translated(connection):
+                yield connection
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection kept across several `transaction(conn)`/`read(conn)` blocks."""
+        try:
+            connection = self.engine.connect()
+        except (DBAPIError, sqlite3.Error) as exc:
+            raise self.error(exc) from None
+        with connection:
+            yield connection
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def error(self, exc: BaseException) -> StoreError:
+        return store_error(exc, self.name)
+
+    @contextmanager
+    def _connection(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.connect() as connection:
+            yield connection
+
+    def _begin(self, conn: Connection, write: bool) -> None:
+        conn.execution_options(publisher_write=write)
+        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+            try:
+                conn.begin()
+                return
+            except (DBAPIError, sqlite3.Error) as exc:
+                if conn.in_transaction():
+                    conn.rollback()
+                if attempt == BEGIN_ATTEMPTS or "locked" not in str(exc):
+                    raise self.error(exc) from None
+                time.sleep(0.05 * attempt)
+
+    @contextmanager
+    def _translated(self, conn: Connection) -> Iterator[None]:
+        try:
+            yield
+        except (DBAPIError, sqlite3.Error) as exc:
+            conn.rollback()
+            raise self.error(exc) from None
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.commit()
+        except (DBAPIError, sqlite3.Error) as exc:
+            conn.rollback()
+            raise self.error(exc) from None
+
+
+def store_error(exc: BaseException, name: str) -> StoreError:
+    """A one-line StoreError for a database exception, naming the likely cause."""
+    raw = str(getattr(exc, "orig", None) or exc)
+    message = raw.strip().splitlines()[0] if raw.strip() else type(exc).__name__
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError(f"{name}: database is locked by another process; try again")
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreError(f"{name}: database is read-only; check the file's permissions")
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return StoreError(f"{name}: database file is corrupt or not a SQLite database")
+    if "unable to open" in lowered:
+        return StoreError(f"{name}: cannot open the database file; check the folder")
+    return StoreError(f"{name}: database error: {message}")
+
+
+def database_url(url: str, root: Path) -> URL:
+    """The URL to connect to: relative SQLite paths resolved against the site root,
+    `postgresql://` given the psycopg (3) driver."""
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise StoreError(f"[database] url: cannot parse {url!r}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "sqlite":
+        return parsed
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return parsed
+    path = Path(database)
+    return parsed.set(database=str(path if path.is_absolute() else root / path))
+
+
+def open_store(url: str, root: Path, default_frequency: str = "each") -> Store:
+    """Connect, create the SQLite file and its folder on first use, migrate to the latest
+    schema; a store written by a newer publisher is refused."""
+    parsed = database_url(url, root)
+    if parsed.get_backend_name() == "sqlite":
+        engine, name = _sqlite_engine(parsed)
+    else:
+        try:
+            engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True)
+        except (ImportError, sqlalchemy.exc.ArgumentError) as exc:
+            raise StoreError(f"[database] url: {exc}") from None
+        name = parsed.render_as_string(hide_password=True)
+    store = Store(engine, name, default_frequency)
+    try:
+        migrate(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _sqlite_engine(url: URL) -> tuple[Engine, str]:
+    database = url.database or ""
+    timeout = float(url.query.get("timeout", BUSY_TIMEOUT))
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{database}: cannot create the folder: {exc.strerror}") from None
+    engine = sqlalchemy.create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        # Transactions are ours (BEGIN in on_begin), not the sqlite3 module's.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA journal_mode = WAL")
+        # Durable against crashes of the process; WAL keeps the file consistent on power loss.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("publisher_write", True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine, database or ":memory:"
+
+
+# --- Migrations -------------------------------------------------------------------------
+#
+# Append a function for each schema change, never edit one that has shipped: the database
+# records the versions it has run in `schema_version`.
+
+
+def _initial_schema(conn: Connection) -> None:
+    tables = [t for t in schema.metadata.sorted_tables if t is not schema.schema_version]
+    schema.metadata.create_all(conn, tables=tables)
+    conn.execute(schema.settings.insert().values(name="hash_salt", value=secrets.token_hex(32)))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema]
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(select(func.max(schema.schema_version.c.version))).scalar() or 0
+
+
+def migrate(store: Store) -> None:
+    with store.read() as conn:
+        version = schema_version(conn)
+    _refuse_newer(store, version)
+    if version == LATEST:
+        return
+    with store.transaction() as conn:
+        if conn.dialect.name == "postgresql":  # one migrating machine at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242424201)"))
+        schema.schema_version.create(conn, checkfirst=True)
+        version = schema_version(conn)
+        _refuse_newer(store, version)
+        for number in range(version + 1, LATEST + 1):
+            MIGRATIONS[number - 1](conn)
+            conn.execute(
+                schema.schema_version.insert().values(version=number, applied_at=datetime.now(UTC))
+            )
+
+
+def _refuse_newer(store: Store, version: int) -> None:
+    if version > LATEST:
+        raise StoreError(
+            f"{store.name}: the database has schema version {version}, newer than this "
+            f"publisher knows ({LATEST}); upgrade publisher"
+        )

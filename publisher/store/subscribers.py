@@ -1,0 +1,386 @@
+"""Subscribers: every change to the list, with the suppression rules, and its event log.
+
+Suppression: an address whose row is unsubscribed, bounced or complained, or whose salted
+hash is in `suppressions` (erased with `forget`), is never made active by `add` or by an
+import. Only `confirm` (the person clicking a signed link) brings it back. Every change
+appends a row to `events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from ..addresses import Address, normalize
+from ..errors import PublisherError
+from .db import Store
+from .schema import events, settings, subscribers, suppressions
+
+SUPPRESSED = ("unsubscribed", "bounced", "complained")
+STATUSES = ("pending", "active", *SUPPRESSED)
+FREQUENCIES = ("each", "digest")
+CONFIRM_INTERVAL = timedelta(minutes=10)  # at most one confirmation email per address
+
+
+class NotFound(PublisherError):
+    """No subscriber has this address."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+    frequency: str
+    source: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    confirm_sent_at: datetime | None
+    bounce_count: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """What `add` did: added, updated, unchanged or skipped (with the reason)."""
+
+    outcome: str
+    subscriber: Subscriber | None
+    reason: str = ""
+
+
+COLUMNS = [subscribers.c[name] for name in Subscriber.__dataclass_fields__]
+
+
+def _subscriber(row: Row) -> Subscriber:
+    return Subscriber(*row)
+
+
+def _find(conn: Connection, key: str) -> Subscriber | None:
+    row = conn.execute(select(*COLUMNS).where(subscribers.c.email_key == key)).first()
+    return _subscriber(row) if row else None
+
+
+def _by_id(conn: Connection, subscriber_id: int) -> Subscriber | None:
+    row = conn.execute(select(*COLUMNS).where(subscribers.c.id == subscriber_id)).first()
+    return _subscriber(row) if row else None
+
+
+def hash_salt(conn: Connection) -> str:
+    return conn.execute(select(settings.c.value).where(settings.c.name == "hash_salt")).scalar_one()
+
+
+def _is_erased(conn: Connection, address: Address) -> bool:
+    digest = address.hashed(hash_salt(conn))
+    found = conn.execute(
+        select(suppressions.c.email_hash).where(suppressions.c.email_hash == digest)
+    )
+    return found.first() is not None
+
+
+def log_event(
+    conn: Connection, subscriber_id: int | None, kind: str, now: datetime, source: str, detail=""
+) -> None:
+    conn.execute(
+        insert(events).values(
+            subscriber_id=subscriber_id, kind=kind, at=now, source=source, detail=detail
+        )
+    )
+
+
+def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in choices:
+        raise PublisherError(f"{what}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _update(conn: Connection, subscriber_id: int, **values) -> Subscriber:
+    conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(**values))
+    found = _by_id(conn, subscriber_id)
+    assert found is not None
+    return found
+
+
+def _insert(
+    conn: Connection, address: Address, name: str, status: str, frequency: str, source: str, now
+) -> Subscriber:
+    new_id = conn.execute(
+        insert(subscribers)
+        .values(
+            email=address.email,
+            email_key=address.key,
+            name=name,
+            status=status,
+            frequency=frequency,
+            source=source,
+            created_at=now,
+            confirmed_at=now if status == "active" else None,
+            bounce_count=0,
+        )
+        .returning(subscribers.c.id)
+    ).scalar_one()
+    log_event(conn, new_id, "subscribed", now, source, f"status={status}")
+    found = _by_id(conn, new_id)
+    assert found is not None
+    return found
+
+
+def add(
+    store: Store,
+    email: str,
+    *,
+    now: datetime,
+    name: str = "",
+    status: str = "active",
+    frequency: str | None = None,
+    source: str = "cli",
+    check_dns: bool = False,
+) -> Change:
+    """Add an address, or update the name/frequency of a current one; a pending address
+    becomes active when added as active (the team vouches for consent). Suppressed and
+    erased addresses are skipped, never reactivated."""
+    _check_choice(status, ("active", "pending"), "status")
+    _check_choice(frequency, FREQUENCIES, "frequency")
+    address = normalize(email, check_dns)
+    with store.transaction() as conn:
+        if _is_erased(conn, address):
+            return Change("skipped", None, "erased")
+        current = _find(conn, address.key)
+        if current is None:
+            chosen = frequency or store.default_frequency
+            added = _insert(conn, address, name.strip(), status, chosen, source, now)
+            return Change("added", added)
+        if current.status in SUPPRESSED:
+            return Change("skipped", current, current.status)
+        values: dict[str, object] = {}
+        if name.strip() and name.strip() != current.name:
+            values["name"] = name.strip()
+        if frequency and frequency != current.frequency:
+            values["frequency"] = frequency
+        if status == "active" and current.status == "pending":
+            values.update(status="active", confirmed_at=now)
+        if not values:
+            return Change("unchanged", current)
+        log_event(conn, current.id, "updated", now, source, ",".join(sorted(values)))
+        return Change("updated", _update(conn, current.id, **values))
+
+
+def subscribe_pending(
+    store: Store,
+    email: str,
+    *,
+    now: datetime,
+    name: str = "",
+    frequency: str | None = None,
+    source: str = "web",
+) -> Subscriber:
+    """A subscribe request from the web form: a new address becomes pending; a pending one
+    gets the new name/frequency; active and suppressed ones are left as they are (the
+    confirmation link, via `confirm`, is what reactivates). The caller sends a confirmation
+    when the result is not active and `claim_confirmation` allows it."""
+    _check_choice(frequency, FREQUENCIES, "frequency")
+    address = normalize(email)
+    with store.transaction() as conn:
+        current = _find(conn, address.key)
+        if current is None:
+            chosen = frequency or store.default_frequency
+            return _insert(conn, address, name.strip(), "pending", chosen, source, now)
+        if current.status != "pending":
+            return current
+        values = {"name": name.strip() or current.name, "frequency": frequency or current.frequency}
+        return _update(conn, current.id, **values)
+
+
+def confirm(
+    store: Store, subscriber_id: int, *, now: datetime, source: str = "web"
+) -> Subscriber | None:
+    """The person confirmed by a signed link: active from now on, whatever the past
+    (pending, unsubscribed, bounced, complained, or erased and come back). None if the
+    subscriber no longer exists."""
+    with store.transaction() as conn:
+        current = _by_id(conn, subscriber_id)
+        if current is None or current.status == "active":
+            return current
+        digest = Address(current.email, current.email.lower()).hashed(hash_salt(conn))
+        conn.execute(delete(suppressions).where(suppressions.c.email_hash == digest))
+        log_event(conn, current.id, "confirmed", now, source, f"was {current.status}")
+        return _update(
+            conn,
+            current.id,
+            status="active",
+            confirmed_at=now,
+            unsubscribed_at=None,
+            bounce_count=0,
+        )
+
+
+def _unsubscribe(conn: Connection, current: Subscriber, now: datetime, source: str) -> Subscriber:
+    if current.status in SUPPRESSED:
+        return current
+    log_event(conn, current.id, "unsubscribed", now, source)
+    return _update(conn, current.id, status="unsubscribed", unsubscribed_at=now)
+
+
+def remove(
+    store: Store, email: str, *, now: datetime, source: str = "cli"
+) -> tuple[Subscriber, bool]:
+    """Unsubscribe an address (kept, as suppressed). Idempotent: the flag says whether
+    anything changed. NotFound if the address is not on the list."""
+    address = normalize(email)
+    with store.transaction() as conn:
+        current = _find(conn, address.key)
+        if current is None:
+            raise NotFound(f"{address.email} is not on the list")
+        result = _unsubscribe(conn, current, now, source)
+        return result, result.status != current.status
+
+
+def unsubscribe(
+    store: Store, subscriber_id: int, *, now: datetime, source: str = "web"
+) -> Subscriber | None:
+    """Unsubscribe by id (the signed link, List-Unsubscribe); None if no such subscriber."""
+    with store.transaction() as conn:
+        current = _by_id(conn, subscriber_id)
+        return None if current is None else _unsubscribe(conn, current, now, source)
+
+
+def set_preferences(
+    store: Store,
+    subscriber_id: int,
+    *,
+    now: datetime,
+    frequency: str | None = None,
+    name: str | None = None,
+    source: str = "web",
+) -> Subscriber | None:
+    _check_choice(frequency, FREQUENCIES, "frequency")
+    with store.transaction() as conn:
+        current = _by_id(conn, subscriber_id)
+        if current is None:
+            return None
+        values = {"frequency": frequency or current.frequency, "name": current.name}
+        if name is not None:
+            values["name"] = name.strip()
+        if values == {"frequency": current.frequency, "name": current.name}:
+            return current
+        log_event(conn, current.id, "preferences", now, source, ",".join(sorted(values)))
+        return _update(conn, current.id, **values)
+
+
+def claim_confirmation(
+    store: Store, subscriber_id: int, *, now: datetime, interval: timedelta = CONFIRM_INTERVAL
+) -> bool:
+    """Record that a confirmation email goes out now, unless one went out within
+    `interval`: True means send it. Atomic, so two quick requests send one email."""
+    sent = subscribers.c.confirm_sent_at
+    with store.transaction() as conn:
+        result = conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id)
+            .where(sent.is_(None) | (sent <= now - interval))
+            .values(confirm_sent_at=now)
+        )
+        return result.rowcount == 1
+
+
+def record_bounce(
+    store: Store, subscriber_id: int, *, now: datetime, limit: int, detail: str = ""
+) -> Subscriber | None:
+    """A hard bounce: count it, and mark the subscriber bounced at `limit` bounces."""
+    with store.transaction() as conn:
+        current = _by_id(conn, subscriber_id)
+        if current is None:
+            return None
+        values: dict[str, object] = {"bounce_count": current.bounce_count + 1}
+        if values["bounce_count"] >= limit and current.status not in SUPPRESSED:
+            values.update(status="bounced", unsubscribed_at=now)
+        log_event(conn, current.id, "bounced", now, "delivery", detail)
+        return _update(conn, current.id, **values)
+
+
+def record_complaint(
+    store: Store, subscriber_id: int, *, now: datetime, detail: str = ""
+) -> Subscriber | None:
+    """A spam complaint (feedback loop): suppressed at once."""
+    with store.transaction() as conn:
+        current = _by_id(conn, subscriber_id)
+        if current is None:
+            return None
+        log_event(conn, current.id, "complained", now, "delivery", detail)
+        return _update(conn, current.id, status="complained", unsubscribed_at=now)
+
+
+def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> bool:
+    """Erase an address (GDPR): its row, its deliveries (cascade) and the personal details
+    of its events go; a salted hash stays in `suppressions` so it is never imported again.
+    Works for unknown addresses too (a request not to be contacted). True if data existed."""
+    address = normalize(email)
+    with store.transaction() as conn:
+        digest = address.hashed(hash_salt(conn))
+        if not _is_erased(conn, address):
+            conn.execute(
+                insert(suppressions).values(email_hash=digest, reason="erased", created_at=now)
+            )
+        current = _find(conn, address.key)
+        if current is not None:
+            conn.execute(
+                update(events)
+                .where(events.c.subscriber_id == current.id)
+                .values(subscriber_id=None, detail="")
+            )
+            conn.execute(delete(subscribers).where(subscribers.c.id == current.id))
+        log_event(conn, None, "erased", now, source)
+        return current is not None
+
+
+def get(store: Store, subscriber_id: int) -> Subscriber | None:
+    with store.read() as conn:
+        return _by_id(conn, subscriber_id)
+
+
+def get_by_email(store: Store, email: str) -> Subscriber | None:
+    address = normalize(email)
+    with store.read() as conn:
+        return _find(conn, address.key)
+
+
+def iter_subscribers(
+    store: Store, status: str | None = None, frequency: str | None = None, batch: int = 2000
+) -> Iterator[Subscriber]:
+    """Every matching subscriber in id order, fetched in pages by id (keyset), each page in
+    its own short read, so a long consumer never pins a database snapshot."""
+    _check_choice(status, STATUSES, "status")
+    _check_choice(frequency, FREQUENCIES, "frequency")
+    query = select(*COLUMNS).order_by(subscribers.c.id).limit(batch)
+    if status:
+        query = query.where(subscribers.c.status == status)
+    if frequency:
+        query = query.where(subscribers.c.frequency == frequency)
+    last = 0
+    while True:
+        with store.read() as conn:
+            rows = conn.execute(query.where(subscribers.c.id > last)).all()
+        for row in rows:
+            yield _subscriber(row)
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+def iter_active(store: Store, frequency: str | None = None) -> Iterator[Subscriber]:
+    """Active subscribers (optionally of one frequency) in id order: the recipients."""
+    return iter_subscribers(store, "active", frequency)
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Subscribers per status, every status present."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+        ).all()
+    found = {status: 0 for status in STATUSES}
+    found.update({status: count for status, count in rows})
+    return found

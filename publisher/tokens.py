@@ -1,0 +1,138 @@
+"""Signed links for confirm, unsubscribe and preferences: no login, nothing to guess.
+
+A token is `<subscriber id>.<issued, unix seconds>.<signature>`; the signature is
+HMAC-SHA256 over purpose, id and time with the site secret, so a token made for one
+purpose is useless for another. Confirm tokens expire after 7 days; unsubscribe and
+preferences links in old emails keep working. Signatures are compared in constant time.
+
+The secret comes from the environment variable named by `[newsletter] secret_env`
+(PUBLISHER_SECRET_KEY). Without it one is generated into `data/secret.key` (mode 0600) on
+first use, so a fresh site works; `publisher check` warns when such a site sends by SMTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+from .config import Config
+from .errors import ConfigError, PublisherError
+
+log = logging.getLogger(__name__)
+
+PURPOSES = ("confirm", "unsubscribe", "preferences")
+EXPIRY: dict[str, timedelta | None] = {
+    "confirm": timedelta(days=7),
+    "unsubscribe": None,
+    "preferences": None,
+}
+SECRET_FILE = "secret.key"
+
+
+class TokenError(PublisherError):
+    """A link that cannot be honoured; the web app shows a friendly page."""
+
+
+class TokenInvalid(TokenError):
+    """Malformed, tampered with, or signed for another purpose or with another secret."""
+
+
+class TokenExpired(TokenError):
+    """Genuine but too old (confirm links last 7 days)."""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    secret: bytes
+
+    def make(self, purpose: str, subscriber_id: int, now: datetime) -> str:
+        issued = int(now.timestamp())
+        return f"{subscriber_id}.{issued}.{self._sign(purpose, subscriber_id, issued)}"
+
+    def read(self, purpose: str, token: str, now: datetime) -> int:
+        """The subscriber id in a genuine, unexpired `purpose` token; TokenError otherwise."""
+        parts = token.strip().split(".")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            raise TokenInvalid("this link is not valid")
+        subscriber_id, issued = int(parts[0]), int(parts[1])
+        if not hmac.compare_digest(parts[2], self._sign(purpose, subscriber_id, issued)):
+            raise TokenInvalid("this link is not valid")
+        limit = EXPIRY[purpose]
+        if limit is not None and now.timestamp() - issued > limit.total_seconds():
+            raise TokenExpired("this link has expired")
+        return subscriber_id
+
+    def _sign(self, purpose: str, subscriber_id: int, issued: int) -> str:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown token purpose {purpose!r}")
+        message = f"{purpose}:{subscriber_id}:{issued}".encode()
+        digest = hmac.new(self.secret, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def load_tokens(config: Config) -> Tokens:
+    """Tokens signed with the configured secret (generated on first use if there is none)."""
+    secret = os.environ.get(config.newsletter.secret_env, "")
+    if secret:
+        return Tokens(secret.encode())
+    return Tokens(_generated_secret(config.data_dir / SECRET_FILE).encode())
+
+
+def is_generated_secret(config: Config) -> bool:
+    """True when tokens are signed with the generated file, not a secret from the environment."""
+    return not os.environ.get(config.newsletter.secret_env, "")
+
+
+def _generated_secret(path: Path) -> str:
+    """Read the generated secret, creating it atomically (0600) if it does not exist."""
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            try:
+                os.link(temporary, path)  # fails if another process won the race: use theirs
+                log.warning(
+                    "generated a signing secret in %s; set the environment variable of "
+                    "[newsletter] secret_env in production",
+                    path,
+                )
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot create the signing secret: {exc.strerror}") from None
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the signing secret: {exc}") from None
+    if len(secret) < 16:
+        raise ConfigError(f"{path}: signing secret too short; delete the file to regenerate it")
+    return secret
+
+
+def _url(config: Config, path: str, token: str) -> str:
+    return f"{config.web.url.rstrip('/')}/{path}?{urlencode({'token': token})}"
+
+
+def confirm_url(config: Config, tokens: Tokens, subscriber_id: int) -> str:
+    return _url(config, "confirm", tokens.make("confirm", subscriber_id, config.now))
+
+
+def unsubscribe_url(config: Config, tokens: Tokens, subscriber_id: int) -> str:
+    return _url(config, "unsubscribe", tokens.make("unsubscribe", subscriber_id, config.now))
+
+
+def preferences_url(config: Config, tokens: Tokens, subscriber_id: int) -> str:
+    return _url(config, "preferences", tokens.make("preferences", subscriber_id, config.now))
