@@ -1,0 +1,233 @@
+"""How a message leaves: a file outbox or an SMTP relay, behind one small interface.
+
+`send(envelope_from, rcpt, data)` hands one complete message to one recipient and returns
+what happened to that recipient (sent, deferred, failed, with the server's reply). A
+problem that is not the recipient's (the relay refuses connections, rejects our login or
+our sender) raises `RelayDown` instead, so the campaign pauses and nobody is marked failed
+because the relay was down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .config import Config
+from .errors import DeliveryError
+
+SENT, DEFERRED, FAILED = "sent", "deferred", "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome for one recipient. `bounce` is a hard bounce of the address itself."""
+
+    status: str  # sent|deferred|failed
+    code: int | None = None
+    reply: str = ""
+    bounce: bool = False
+
+
+class RelayDown(DeliveryError):
+    """The relay cannot take any mail from us now: the whole campaign pauses."""
+
+
+class Transport(Protocol):
+    def send(self, envelope_from: str, rcpt: str, data: bytes) -> Result: ...
+
+    def close(self) -> None: ...
+
+
+class FileTransport:
+    """A Maildir-style outbox: each message is written to tmp/, then renamed into new/.
+
+    The rename is atomic, so a reader of new/ never sees half a message.
+    """
+
+    _counter = itertools.count()
+
+    def __init__(self, outbox: Path):
+        self.outbox = Path(outbox)
+        try:
+            for name in ("tmp", "new", "cur"):
+                (self.outbox / name).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RelayDown(f"cannot use the outbox {self.outbox}: {exc.strerror}") from None
+        self.host = socket.gethostname().replace("/", "_").replace(":", "_")
+
+    def send(self, envelope_from: str, rcpt: str, data: bytes) -> Result:
+        name = f"{time.time_ns()}.P{os.getpid()}Q{next(self._counter)}.{self.host}.eml"
+        tmp = self.outbox / "tmp" / name
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+            os.replace(tmp, self.outbox / "new" / name)
+        except OSError as exc:
+            raise RelayDown(f"cannot write to the outbox {self.outbox}: {exc.strerror}") from None
+        return Result(SENT, 250, f"saved as {name}")
+
+    def close(self) -> None:
+        pass
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())
+
+
+def classify(code: int, reply: bytes | str, *, on_rcpt: bool = False) -> Result:
+    """2xx sent, 4xx deferred, 5xx failed (a bounce of the address when said to RCPT)."""
+    text = _text(reply)
+    if 200 <= code < 300:
+        return Result(SENT, code, text)
+    if 400 <= code < 500:
+        return Result(DEFERRED, code, text)
+    return Result(FAILED, code, text, bounce=on_rcpt)
+
+
+class SmtpTransport:
+    """One persistent connection to the relay, opened on first use and reopened as needed.
+
+    Every network step has the configured timeout. After `max_per_connection` messages the
+    connection is closed politely and a new one opened, as many relays expect.
+    """
+
+    def __init__(self, config: Config, env: dict[str, str] | None = None):
+        self.settings = config.smtp
+        env = os.environ if env is None else env
+        self.password = env.get(self.settings.password_env, "")
+        if self.settings.username and not self.password:
+            raise RelayDown(
+                f"[smtp] username is set but ${self.settings.password_env} is empty; "
+                "export the relay password in that variable"
+            )
+        self.conn: smtplib.SMTP | None = None
+        self.used = 0
+
+    @property
+    def relay(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _connect(self) -> smtplib.SMTP | Result:
+        """A ready connection, or a deferral for a 4xx greeting; RelayDown for the rest."""
+        s = self.settings
+        try:
+            if s.security == "ssl":
+                conn = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
+            else:
+                conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            conn.ehlo()
+            if s.security == "starttls":
+                conn.starttls(context=ssl.create_default_context())
+                conn.ehlo()
+            if s.username:
+                conn.login(s.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise RelayDown(
+                f"{self.relay} refused the login of {s.username!r}: {exc.smtp_code} {_text(exc.smtp_error)}",
+                exc.smtp_code,
+                _text(exc.smtp_error),
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                return classify(exc.smtp_code, exc.smtp_error)
+            raise RelayDown(
+                f"{self.relay} refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}",
+                exc.smtp_code,
+                _text(exc.smtp_error),
+            ) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise RelayDown(f"{self.relay}: {exc} (check [smtp] security)") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RelayDown(
+                f"cannot connect to {self.relay}: {exc or type(exc).__name__}"
+            ) from None
+        self.used = 0
+        return conn
+
+    def send(self, envelope_from: str, rcpt: str, data: bytes) -> Result:
+        """Deliver to one recipient; a dropped connection is reopened and tried once more."""
+        for attempt in (1, 2):
+            if self.conn is not None and self.used >= self.max_per_connection:
+                self.close()
+            if self.conn is None:
+                ready = self._connect()
+                if isinstance(ready, Result):
+                    return ready
+                self.conn = ready
+            try:
+                return self._transaction(self.conn, envelope_from, rcpt, data)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                if attempt == 2:
+                    return Result(DEFERRED, None, f"connection to {self.relay} lost: {exc}")
+        raise AssertionError("unreachable")
+
+    @property
+    def max_per_connection(self) -> int:
+        return max(1, self.settings.max_per_connection)
+
+    def _transaction(
+        self, conn: smtplib.SMTP, envelope_from: str, rcpt: str, data: bytes
+    ) -> Result:
+        self.used += 1
+        code, reply = conn.mail(envelope_from)
+        if code >= 500:
+            self._rset()
+            raise RelayDown(
+                f"{self.relay} refused the sender {envelope_from}: {code} {_text(reply)}",
+                code,
+                _text(reply),
+            )
+        if code >= 400:
+            self._rset()
+            return classify(code, reply)
+        code, reply = conn.rcpt(rcpt)
+        if code not in (250, 251):
+            self._rset()
+            return classify(code, reply, on_rcpt=True)
+        try:
+            code, reply = conn.data(data)
+        except smtplib.SMTPDataError as exc:  # no 354: the server refused to take the data
+            self._rset()
+            return classify(exc.smtp_code, exc.smtp_error)
+        return classify(code, reply)
+
+    def _rset(self) -> None:
+        """Reset the transaction after a refusal; a server that hung up is simply dropped."""
+        try:
+            self.conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+    def close(self) -> None:
+        """Say QUIT if the connection still answers; never raise."""
+        if self.conn is None:
+            return
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.conn.quit()
+        self._drop()
+
+
+def open_transport(config: Config) -> Transport:
+    """The transport the config asks for."""
+    if config.delivery.transport == "smtp":
+        return SmtpTransport(config)
+    return FileTransport(config.delivery.outbox)
