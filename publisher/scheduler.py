@@ -9,13 +9,22 @@ zone; a wall time skipped by a clock change fires at the change, a repeated one 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+import logging
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import WEEKDAYS, Config
 from .content import Post
+from .errors import PublisherError
+
+log = logging.getLogger("publisher.scheduler")
 
 # --- Local time ----------------------------------------------------------------------
 
@@ -24,7 +33,7 @@ def _wall(moment: datetime, tz: ZoneInfo) -> datetime:
     return moment.astimezone(tz).replace(tzinfo=None, fold=0)
 
 
-def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
+def local_instant(day: date, at: clock_time, tz: ZoneInfo) -> datetime:
     """The UTC instant the site's clocks show `at` on `day`.
 
     A wall time that happens twice (clocks back) gives its first occurrence; one that does
@@ -201,3 +210,351 @@ def new_publications(
 
 def _by_date(post: Post) -> datetime:
     return post.date
+
+
+# --- One pass: tick --------------------------------------------------------------------
+
+
+class DeployError(PublisherError):
+    """`[site] deploy` failed; the site stays built and the next tick runs it again."""
+
+    exit_code = 1
+
+
+@dataclass
+class TickSummary:
+    """What one pass did, for the one-line report and the logs."""
+
+    now: datetime
+    published: list[str] = field(default_factory=list)  # slugs newly live
+    build: str = ""  # the build's summary, when the site was rebuilt
+    deploy: str = ""  # "ok" or "failed" when `[site] deploy` ran
+    campaigns: list[str] = field(default_factory=list)  # created by this pass
+    notes: list[str] = field(default_factory=list)  # skipped steps, empty digests
+    deliveries: list[str] = field(default_factory=list)  # one line per campaign run
+    problems: list[PublisherError] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((p.exit_code for p in self.problems), default=0)
+
+    def line(self, config: Config) -> str:
+        parts = []
+        if self.published:
+            parts.append(f"published {', '.join(self.published)}")
+        if self.build:
+            parts.append(self.build)
+        if self.deploy:
+            parts.append(f"deploy {self.deploy}")
+        parts += [f"created {key}" for key in self.campaigns]
+        parts += self.deliveries + self.notes
+        parts += [f"{len(self.problems)} problem(s), see the log"] if self.problems else []
+        when = f"{config.local(self.now):%Y-%m-%d %H:%M %Z}"
+        return f"tick {when}: {'; '.join(parts) or 'nothing due'}"
+
+
+def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
+    """One idempotent pass: publish due posts, create due campaigns, run unfinished ones.
+
+    Safe to run every minute and concurrently: campaign keys are unique in the store and a
+    lock file serializes site builds. A problem in one step (a broken post, a failing
+    deploy) is logged and reported in the summary; the steps that do not depend on it
+    still run, so a campaign in progress keeps going while someone fixes a post.
+    """
+    from .content import load_posts
+    from .store.db import Store
+
+    summary = TickSummary(config.now)
+    store = Store.open(config)
+    try:
+        posts = _attempt(summary, load_posts, config)
+        if posts is not None and _attempt(summary, _publish, config, store, posts, summary):
+            _attempt(summary, _announce, config, store, posts, summary)
+            _attempt(summary, _digest, config, store, posts, summary)
+        if stop is None or not stop.is_set():
+            _attempt(summary, _deliver, config, store, stop, summary)
+    finally:
+        store.close()
+    return summary
+
+
+def _attempt(summary: TickSummary, step, *args):
+    """Run one step; a PublisherError is logged and kept in the summary, giving None."""
+    try:
+        return step(*args)
+    except PublisherError as exc:
+        for line in str(exc).splitlines():
+            log.error("%s", line)
+        summary.problems.append(exc)
+        return None
+
+
+def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> bool:
+    """Rebuild the site when the set of live posts changed, then deploy; True when the site
+    is up to date (or another tick is bringing it up to date)."""
+    from .store import published
+
+    live = {p.slug for p in posts if p.is_live(config.now)}
+    seen = published.seen(store)
+    if seen.started and seen.slugs == live and not _deploy_marker(config).exists():
+        return True
+    with site_lock(config) as locked:
+        if not locked:
+            summary.notes.append("site build skipped: another tick is building it")
+            return True
+        seen = published.seen(store)  # the other tick may have done it meanwhile
+        fresh = new_publications(config, posts, seen.slugs, config.now, not seen.started)
+        gone = seen.slugs - live
+        if fresh or gone or not seen.started:
+            from .site import build
+
+            result = build(config)
+            summary.build = result.summary()
+            log.info("%s", summary.build)
+            if config.site.deploy:
+                _deploy_marker(config).touch()
+            published.record(store, fresh, gone, config.now)
+            summary.published = [p.slug for p in fresh]
+            if not seen.started and fresh:
+                summary.notes.append(f"first run: {len(fresh)} live posts recorded, not announced")
+        if _deploy_marker(config).exists():
+            summary.deploy = "failed"
+            deploy(config)
+            summary.deploy = "ok"
+    return True
+
+
+def _deploy_marker(config: Config) -> Path:
+    """Present while a successful build has not been deployed yet."""
+    return config.data_dir / "deploy-pending"
+
+
+@contextmanager
+def site_lock(config: Config) -> Iterator[bool]:
+    """Hold `data/site.lock` (flock); yields False after `[scheduler] lock_wait` without it."""
+    import fcntl
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + config.scheduler.lock_wait.total_seconds()
+    with open(config.data_dir / "site.lock", "w") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.1)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def deploy(config: Config) -> None:
+    """Run `[site] deploy` in the site root, its output logged; DeployError when it fails."""
+    import subprocess
+
+    command = config.site.deploy
+    log.info("deploy: running %s", command)
+    try:
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=config.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=config.scheduler.deploy_timeout.total_seconds(),
+        )
+    except subprocess.TimeoutExpired:
+        raise DeployError(
+            f"deploy: {command!r} ran longer than {config.scheduler.deploy_timeout}; "
+            "the next tick tries again"
+        ) from None
+    for line in done.stdout.splitlines():
+        log.info("deploy: %s", line)
+    if done.returncode != 0:
+        raise DeployError(
+            f"deploy: {command!r} exited with status {done.returncode}; "
+            "the site is built and the next tick tries again"
+        )
+    _deploy_marker(config).unlink(missing_ok=True)
+
+
+def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
+    """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce."""
+    from .store import published
+
+    pending = published.unannounced(store)
+    if not pending:
+        return
+    from .newsletter import render_post
+    from .store.ledger import create_campaign
+
+    by_slug = {p.slug: p for p in posts}
+    for slug, live_at in pending:
+        post = by_slug.get(slug)
+        if post is None or not post.is_live(config.now) or not post.email:
+            reason = "it is no longer live or no longer allows email"
+        elif config.now - live_at > config.newsletter.announce_max_age:
+            reason = f"it went live more than {config.newsletter.announce_max_age} ago"
+        else:
+            campaign, created = create_campaign(
+                store, render_post(config, post, posts), "each", config.now
+            )
+            if created:
+                summary.campaigns.append(f"{campaign.key} to {campaign.total:,}")
+            continue
+        published.cancel_announcement(store, slug)
+        summary.notes.append(f"post:{slug} not announced: {reason}")
+
+
+def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
+    """The digest campaign of the period due now, unless it exists or holds no posts."""
+    from .store import published
+
+    plan = plan_digest(config, config.now, posts, published.campaign_keys(store, "digest:"))
+    if plan.status == "empty":
+        since = f"{config.local(plan.since):%Y-%m-%d %H:%M}"
+        summary.notes.append(f"{plan.period.key}: no new posts since {since}, nothing to send")
+    elif plan.status == "missed":
+        log.debug("%s was due more than [digest] grace ago; skipped", plan.period.key)
+    elif plan.status == "due":
+        from .newsletter import render_digest
+        from .store.ledger import create_campaign
+
+        newsletter = render_digest(config, plan.posts, plan.period.id)
+        campaign, created = create_campaign(store, newsletter, "digest", config.now)
+        if created:
+            summary.campaigns.append(f"{campaign.key} to {campaign.total:,}")
+
+
+def _deliver(config: Config, store, stop: threading.Event | None, summary: TickSummary) -> None:
+    """Run every unfinished campaign within the throttle; never sleeps for the hourly cap."""
+    from .store import ledger
+
+    if not ledger.list_campaigns(store, unfinished=True):
+        return
+    from .delivery import resume_all
+
+    for result in resume_all(config, store, stop=stop, wait_hourly=False):
+        summary.deliveries.append(result.line())
+
+
+# --- The long-running process: run ------------------------------------------------------
+
+
+def run(config: Config, interval: int | None = None, stop: threading.Event | None = None) -> None:
+    """Tick now and then every `interval` seconds (`[scheduler] interval`) until `stop` is set.
+
+    A pass that fails is logged and the next one runs as usual. Time advances from
+    `config.now`, so `--now` shifts the whole run.
+    """
+    import dataclasses
+
+    import schedule
+
+    interval = interval or config.scheduler.interval
+    stop = stop or threading.Event()
+    started, clock = config.now, time.monotonic()
+
+    def one_pass() -> None:
+        now = started + timedelta(seconds=time.monotonic() - clock)
+        try:
+            summary = tick(dataclasses.replace(config, now=now), stop)
+        except PublisherError as exc:
+            log.error("pass failed: %s", exc)
+        except Exception:
+            log.exception("pass failed")
+        else:
+            log.info("%s", summary.line(config))
+
+    jobs = schedule.Scheduler()
+    jobs.every(interval).seconds.do(one_pass)
+    log.info("running a pass every %d s; stop with SIGTERM or Ctrl-C", interval)
+    one_pass()
+    while not stop.is_set():
+        jobs.run_pending()
+        stop.wait(min(1.0, max(0.05, jobs.idle_seconds or 0.0)))
+    log.info("stopped")
+
+
+# --- What happens next: queue -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    slug: str
+    title: str
+    publish_at: datetime  # aware UTC
+    announce: bool  # an email goes to `each` subscribers when it is published
+    recipients: int  # how many, counted now
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Queued posts in publishing order, and the next digest with the posts it holds so far."""
+
+    now: datetime
+    posts: list[QueuedPost]
+    digest: Period
+    digest_posts: list[Post]
+    digest_recipients: int
+
+    def as_dict(self, config: Config) -> dict:
+        def local(moment: datetime) -> str:
+            return config.local(moment).isoformat()
+
+        return {
+            "now": local(self.now),
+            "timezone": config.site.timezone,
+            "posts": [
+                {
+                    "slug": p.slug,
+                    "title": p.title,
+                    "publish_at": local(p.publish_at),
+                    "announce": p.announce,
+                    "recipients": p.recipients,
+                }
+                for p in self.posts
+            ],
+            "digest": {
+                "key": self.digest.key,
+                "due": local(self.digest.due),
+                "posts": [p.slug for p in self.digest_posts],
+                "recipients": self.digest_recipients,
+            },
+        }
+
+
+def queue(config: Config) -> Queue:
+    """What the scheduler will do next, as of `config.now`."""
+    from .content import load_posts
+    from .store import ledger, published
+    from .store.db import Store
+
+    posts = load_posts(config)
+    store = Store.open(config)
+    try:
+        each = ledger.count_recipients(store, "each")
+        digest = ledger.count_recipients(store, "digest")
+        keys = published.campaign_keys(store, "digest:")
+    finally:
+        store.close()
+    now = config.now
+    queued = sorted((p for p in posts if not p.draft and p.date > now), key=_by_date)
+    plan = plan_digest(config, now, posts, keys)
+    period = plan.period if plan.status == "due" else period_after(config, now)
+    since = last_digest_due(config, keys, period.due) or previous_period(config, period).due
+    return Queue(
+        now=now,
+        posts=[
+            QueuedPost(p.slug, p.title, p.date, p.email, each if p.email else 0) for p in queued
+        ],
+        digest=period,
+        digest_posts=digest_posts(config, posts, since, min(now, period.due)),
+        digest_recipients=digest,
+    )

@@ -1,3 +1,93 @@
-"""Commands: tick, run, queue."""
+"""Commands: tick, run, queue.
 
-commands: list = []
+Logs go to stderr as plain timestamped lines (journald and cron logs read them as they are);
+`tick` prints its one-line summary on stdout. The scheduler is imported inside each command
+so that `publisher tick` with nothing due stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+
+import click
+
+from publisher.cli import common_options, get_config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(log_file: str | None = None) -> None:
+    """Plain lines on stderr (and in `log_file`), for the `publisher` loggers only."""
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logger = logging.getLogger("publisher")
+    logger.setLevel(logging.INFO)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+
+
+@click.command()
+@common_options
+def tick() -> None:
+    """One pass: publish due posts, create due campaigns, send what is unfinished.
+
+    Safe to run every minute from cron, even twice at once. Exits 0 unless a person is
+    needed: 2 for a broken post or template, 1 for a failing deploy or store.
+    """
+    from publisher import scheduler
+
+    setup_logging()
+    config = get_config()
+    summary = scheduler.tick(config)
+    click.echo(summary.line(config))
+    sys.exit(summary.exit_code)
+
+
+@click.command()
+@click.option("--log-file", metavar="FILE", help="Also append the log to FILE.")
+@common_options
+def run(log_file: str | None) -> None:
+    """Run a pass every [scheduler] interval seconds until SIGTERM or Ctrl-C."""
+    from publisher import scheduler
+    from publisher.delivery import stop_on_signals
+
+    setup_logging(log_file)
+    config = get_config()
+    stop = threading.Event()
+    with stop_on_signals(stop, logging.getLogger("publisher.scheduler").warning):
+        scheduler.run(config, stop=stop)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@common_options
+def queue(as_json: bool) -> None:
+    """What happens next: queued posts, their announcements, the next digest."""
+    from publisher import scheduler
+
+    config = get_config()
+    upcoming = scheduler.queue(config)
+    if as_json:
+        click.echo(json.dumps(upcoming.as_dict(config), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"now {config.local(upcoming.now):%Y-%m-%d %H:%M %Z} ({config.site.timezone})")
+    click.echo(f"queued posts: {len(upcoming.posts) or 'none'}")
+    for post in upcoming.posts:
+        email = f"announced to {post.recipients:,}" if post.announce else "no email"
+        click.echo(f"  {config.local(post.publish_at):%Y-%m-%d %H:%M %Z}  {post.slug}  ({email})")
+    digest = upcoming.digest
+    click.echo(
+        f"next digest: {digest.key} at {config.local(digest.due):%Y-%m-%d %H:%M %Z} "
+        f"to {upcoming.digest_recipients:,}, holding {len(upcoming.digest_posts)} post(s) so far"
+    )
+    for post in upcoming.digest_posts:
+        click.echo(f"  {config.local(post.date):%Y-%m-%d %H:%M}  {post.slug}")
+
+
+commands = [tick, run, queue]

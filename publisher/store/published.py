@@ -1,0 +1,83 @@
+"""What the scheduler has seen go live: the `published` table. All of its SQL is here.
+
+A row per live post, written after the site holding it was built, says whether the post
+is to be announced. The `scheduler_started` setting marks the first run: the posts found
+then are the back catalogue and are recorded as not to announce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .schema import campaigns, published, settings
+
+STARTED = "scheduler_started"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The scheduler's view of the store: slugs recorded live, and whether it ever ran."""
+
+    slugs: set[str]
+    started: bool
+
+
+def seen(store) -> Seen:
+    with store.read() as conn:
+        slugs = set(conn.execute(select(published.c.slug)).scalars())
+        started = conn.execute(select(settings.c.value).where(settings.c.name == STARTED)).first()
+    return Seen(slugs, started is not None)
+
+
+def record(store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
+    """Record newly live posts (`rows` with slug, live_at, announce), forget `gone` ones,
+    and mark the scheduler as started; a slug another process recorded first is kept."""
+    with store.transaction() as conn:
+        gone = list(gone)
+        if gone:
+            conn.execute(delete(published).where(published.c.slug.in_(gone)))
+        have = set(conn.execute(select(published.c.slug)).scalars())
+        values = [
+            {"slug": r.slug, "live_at": r.live_at, "seen_at": now, "announce": r.announce}
+            for r in rows
+            if r.slug not in have
+        ]
+        if values:
+            conn.execute(insert(published), values)
+        if conn.execute(select(settings.c.name).where(settings.c.name == STARTED)).first() is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(settings).values(name=STARTED, value=now.isoformat()))
+            except IntegrityError:  # another machine's scheduler got there first
+                pass
+
+
+def unannounced(store) -> list[tuple[str, datetime]]:
+    """(slug, live_at) of posts to announce whose campaign does not exist yet, oldest first."""
+    key = literal("post:") + published.c.slug
+    query = (
+        select(published.c.slug, published.c.live_at)
+        .select_from(published.outerjoin(campaigns, campaigns.c.key == key))
+        .where(and_(published.c.announce.is_(True), campaigns.c.id.is_(None)))
+        .order_by(published.c.live_at, published.c.slug)
+    )
+    with store.read() as conn:
+        return [(row.slug, row.live_at) for row in conn.execute(query)]
+
+
+def cancel_announcement(store, slug: str) -> None:
+    """Never announce `slug` (it was deleted, made a draft, or became too old to announce)."""
+    with store.transaction() as conn:
+        conn.execute(update(published).where(published.c.slug == slug).values(announce=False))
+
+
+def campaign_keys(store, prefix: str) -> list[str]:
+    """Keys of every campaign whose key starts with `prefix` (such as 'digest:')."""
+    with store.read() as conn:
+        query = select(campaigns.c.key).where(campaigns.c.key.startswith(prefix, autoescape=True))
+        return list(conn.execute(query).scalars())
