@@ -8,6 +8,7 @@ callers that only want good posts or an exception.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -170,15 +171,21 @@ def _cache_key(config: Config) -> str:
 
 
 def _load_cache(path: Path, key: str) -> dict[str, FileResult]:
+    """The cached results, or {} when missing, unreadable or made by other code/settings."""
+    collecting = gc.isenabled()
+    gc.disable()  # unpickling builds many objects; collecting meanwhile costs a third
     try:
         with path.open("rb") as file:
             stored = pickle.load(file)
+        return stored["files"] if stored["key"] == key else {}
     except FileNotFoundError:
         return {}
-    except Exception:  # a cache from another version or a torn file is just a miss
+    except Exception:  # a torn file or one from another version is just a miss
         log.debug("ignoring unreadable cache %s", path, exc_info=True)
         return {}
-    return stored["files"] if stored.get("key") == key else {}
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _save_cache(path: Path, key: str, files: dict[str, FileResult]) -> None:
