@@ -1,0 +1,375 @@
+"""The delivery ledger: campaigns and one delivery row per recipient. All of its SQL is here.
+
+A delivery moves `queued -> sending -> sent`, or to `deferred` (retry later), `failed`
+(permanent) or `skipped` (the subscriber left before their message did). Workers claim
+rows with one UPDATE that only one of them can win (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL; SQLite serializes writers), so any number of processes can share a campaign.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy.engine import Connection
+
+from ..errors import StoreError
+from .schema import campaigns, deliveries, subscribers
+
+QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
+    "queued",
+    "sending",
+    "sent",
+    "deferred",
+    "failed",
+    "skipped",
+)
+STATES = (QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED)
+UNFINISHED = (QUEUED, SENDING, DEFERRED)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    key: str
+    kind: str
+    subject: str
+    html: str
+    text: str
+    headers: dict
+    status: str  # sending|paused|done
+    note: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.sending + self.sent + self.deferred + self.failed + self.skipped
+
+    @property
+    def unfinished(self) -> int:
+        return self.queued + self.sending + self.deferred
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker now owns (state `sending`), with its recipient."""
+
+    id: int
+    subscriber_id: int
+    email: str
+    name: str
+    attempts: int
+
+
+def worker_id() -> str:
+    """Who holds a claim: host and process, so a dead local process's claims can be freed."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def _campaign(row) -> Campaign:
+    values = dict(row._mapping)
+    values["headers"] = json.loads(values["headers"] or "{}")
+    return Campaign(**values)
+
+
+def get_campaign(store, key: str) -> Campaign | None:
+    with store.read() as conn:
+        row = conn.execute(select(campaigns).where(campaigns.c.key == key)).first()
+    return _campaign(row) if row else None
+
+
+def list_campaigns(store, *, unfinished: bool = False) -> list[Campaign]:
+    """Every campaign, oldest first; only those not done with `unfinished`."""
+    query = select(campaigns).order_by(campaigns.c.id)
+    if unfinished:
+        query = query.where(campaigns.c.status != "done")
+    with store.read() as conn:
+        return [_campaign(row) for row in conn.execute(query)]
+
+
+def _audience(frequency: str):
+    return and_(subscribers.c.status == "active", subscribers.c.frequency == frequency)
+
+
+def count_recipients(store, frequency: str) -> int:
+    """How many subscribers a new campaign for `frequency` would be sent to now."""
+    with store.read() as conn:
+        return conn.execute(select(func.count()).where(_audience(frequency))).scalar_one()
+
+
+def create_campaign(store, newsletter, frequency: str, now: datetime) -> tuple[Campaign, bool]:
+    """The campaign for `newsletter.key`, created with its recipient snapshot if new.
+
+    Returns (campaign, created). The unique key makes a second campaign for the same post
+    or digest impossible, however many processes try at once.
+    """
+    existing = get_campaign(store, newsletter.key)
+    if existing:
+        return existing, False
+    try:
+        with store.transaction() as conn:
+            campaign_id = conn.execute(
+                insert(campaigns)
+                .values(
+                    key=newsletter.key,
+                    kind=newsletter.kind,
+                    subject=newsletter.subject,
+                    html=newsletter.html,
+                    text=newsletter.text,
+                    headers="{}",
+                    status="sending",
+                    note="",
+                    created_at=now,
+                    total=0,
+                )
+                .returning(campaigns.c.id)
+            ).scalar_one()
+            recipients = select(
+                literal(campaign_id), subscribers.c.id, literal(QUEUED), literal(0)
+            ).where(_audience(frequency))
+            conn.execute(
+                insert(deliveries).from_select(
+                    ["campaign_id", "subscriber_id", "state", "attempts"], recipients
+                )
+            )
+            total = conn.execute(  # rowcount of INSERT ... SELECT is not portable
+                select(func.count()).where(deliveries.c.campaign_id == campaign_id)
+            ).scalar_one()
+            conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(total=total))
+    except StoreError:  # a unique violation when another process created it first
+        existing = get_campaign(store, newsletter.key)
+        if existing is None:
+            raise
+        return existing, False
+    return get_campaign(store, newsletter.key), True
+
+
+def _claim_where(campaign_id: int, state: str, now: datetime):
+    where = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.state == state)
+    return and_(where, deliveries.c.next_attempt_at <= now) if state == DEFERRED else where
+
+
+def claim(store, campaign_id: int, worker: str, limit: int, now: datetime) -> list[Claimed]:
+    """Move up to `limit` due deliveries to `sending` for `worker` and return them.
+
+    Queued rows go first, in id order (an index range, never a sort); then deferred rows
+    whose next attempt is due. Recipients no longer active are marked `skipped` here.
+    """
+    with store.transaction() as conn:
+        for state in (QUEUED, DEFERRED):
+            ids = (
+                select(deliveries.c.id)
+                .where(_claim_where(campaign_id, state, now))
+                .order_by(deliveries.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            claimed = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids))
+                .values(state=SENDING, claimed_at=now, claimed_by=worker)
+                .returning(deliveries.c.id)
+            ).all()
+            if claimed:
+                return _recipients(conn, [row.id for row in claimed], now)
+    return []
+
+
+def _recipients(conn: Connection, ids: list[int], now: datetime) -> list[Claimed]:
+    rows = conn.execute(
+        select(
+            deliveries.c.id,
+            deliveries.c.subscriber_id,
+            deliveries.c.attempts,
+            subscribers.c.email,
+            subscribers.c.name,
+            subscribers.c.status,
+        )
+        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        .where(deliveries.c.id.in_(ids))
+        .order_by(deliveries.c.id)
+    ).all()
+    gone = [row.id for row in rows if row.status != "active"]
+    if gone:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(gone))
+            .values(state=SKIPPED, smtp_reply="subscriber no longer active", sent_at=None)
+        )
+    return [
+        Claimed(row.id, row.subscriber_id, row.email, row.name, row.attempts)
+        for row in rows
+        if row.status == "active"
+    ]
+
+
+def release(store, ids: Iterable[int]) -> None:
+    """Give claimed deliveries that were not attempted back to the queue."""
+    ids = list(ids)
+    if ids:
+        with store.transaction() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.state == SENDING)
+                .values(state=QUEUED, claimed_at=None, claimed_by=None)
+            )
+
+
+def reclaim(store, campaign_id: int, now: datetime, lease: timedelta) -> int:
+    """Requeue deliveries stuck in `sending`: lease expired, or claimed by a dead local process.
+
+    A delivery whose worker was killed mid-transaction may have reached the server; it is
+    sent again, which is the bounded duplicate the crash promise allows.
+    """
+    host = socket.gethostname()[:40]
+    with store.transaction() as conn:
+        stuck = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.state == SENDING)
+        holders = conn.execute(select(deliveries.c.claimed_by).where(stuck).distinct()).scalars()
+        dead = [holder for holder in holders if _is_dead_local(holder, host)]
+        expired = deliveries.c.claimed_at < now - lease
+        free = expired | deliveries.c.claimed_by.in_(dead) if dead else expired
+        return conn.execute(
+            update(deliveries)
+            .where(stuck, free)
+            .values(state=QUEUED, claimed_at=None, claimed_by=None)
+        ).rowcount
+
+
+def _is_dead_local(holder: str | None, host: str) -> bool:
+    name, _, pid = (holder or "").rpartition(":")
+    if name != host or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
+def mark_sent(store, delivery_id: int, code: int | None, reply: str, now: datetime) -> None:
+    with store.transaction() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .values(
+                state=SENT,
+                sent_at=now,
+                attempts=deliveries.c.attempts + 1,
+                smtp_code=code,
+                smtp_reply=reply[:500],
+            )
+        )
+
+
+def mark_deferred(
+    store, claimed: Claimed, code: int | None, reply: str, next_attempt: datetime | None
+) -> None:
+    """Record a temporary failure; `next_attempt` None means attempts are used up: failed."""
+    with store.transaction() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == claimed.id)
+            .values(
+                state=DEFERRED if next_attempt else FAILED,
+                attempts=claimed.attempts + 1,
+                next_attempt_at=next_attempt,
+                smtp_code=code,
+                smtp_reply=reply[:500],
+            )
+        )
+
+
+def mark_failed(store, claimed: Claimed, code: int | None, reply: str) -> None:
+    """Record a permanent failure (the caller counts a hard bounce against the address)."""
+    with store.transaction() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == claimed.id)
+            .values(
+                state=FAILED,
+                attempts=claimed.attempts + 1,
+                smtp_code=code,
+                smtp_reply=reply[:500],
+            )
+        )
+
+
+def counts(store, campaign_id: int) -> Counts:
+    with store.read() as conn:
+        rows = conn.execute(
+            select(deliveries.c.state, func.count())
+            .where(deliveries.c.campaign_id == campaign_id)
+            .group_by(deliveries.c.state)
+        ).all()
+    return Counts(**{state: n for state, n in rows})
+
+
+def all_counts(store) -> dict[int, Counts]:
+    """Counts per state of every campaign, in one query."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(deliveries.c.campaign_id, deliveries.c.state, func.count()).group_by(
+                deliveries.c.campaign_id, deliveries.c.state
+            )
+        ).all()
+    found: dict[int, dict[str, int]] = {}
+    for campaign_id, state, n in rows:
+        found.setdefault(campaign_id, {})[state] = n
+    return {campaign_id: Counts(**states) for campaign_id, states in found.items()}
+
+
+def next_attempt(store, campaign_id: int) -> datetime | None:
+    """When the earliest deferred delivery of the campaign is due."""
+    with store.read() as conn:
+        return conn.execute(
+            select(func.min(deliveries.c.next_attempt_at)).where(
+                deliveries.c.campaign_id == campaign_id, deliveries.c.state == DEFERRED
+            )
+        ).scalar_one()
+
+
+def sent_since(store, since: datetime) -> int:
+    """Messages sent by every campaign since `since` (for `max_per_hour`)."""
+    with store.read() as conn:
+        return conn.execute(select(func.count()).where(deliveries.c.sent_at >= since)).scalar_one()
+
+
+def oldest_sent_since(store, since: datetime) -> datetime | None:
+    with store.read() as conn:
+        return conn.execute(
+            select(func.min(deliveries.c.sent_at)).where(deliveries.c.sent_at >= since)
+        ).scalar_one()
+
+
+def set_status(store, campaign_id: int, status: str, now: datetime, note: str = "") -> None:
+    """Mark a campaign sending (first start remembered), paused (with why) or done."""
+    values: dict = {"status": status, "note": note}
+    if status == "sending":
+        values["started_at"] = func.coalesce(
+            campaigns.c.started_at, literal(now, campaigns.c.started_at.type)
+        )
+    if status == "done":
+        values["finished_at"] = now
+    with store.transaction() as conn:
+        conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(**values))
