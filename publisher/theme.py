@@ -55,8 +55,10 @@ def render(env: jinja2.Environment, name: str, **context: object) -> str:
         raise TemplateError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from exc
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template not found: {exc.name}") from exc
-    except jinja2.UndefinedError as exc:
+    except jinja2.TemplateError as exc:  # undefined names, and errors raised by filters
         raise TemplateError(f"{_template_location(exc, name)}: {exc.message}") from exc
+    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as exc:
+        raise TemplateError(f"{_template_location(exc, name)}: {exc}") from exc
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:

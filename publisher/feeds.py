@@ -1,0 +1,114 @@
+"""Machine-read files of the site: Atom and RSS feeds, sitemap.xml, robots.txt.
+
+Feeds carry the full post with every link made absolute (a feed reader has no base URL).
+Nothing here reads the clock: a feed's `updated` is its newest post's date, so two builds
+of the same posts are byte-identical.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import urljoin
+from xml.sax.saxutils import escape
+
+import feedgenerator
+
+from .config import Config
+from .theme import absolute_url
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no posts yet
+LINK_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+
+
+class FeedPost(Protocol):
+    """What a feed needs of a post (the site's `Entry`)."""
+
+    url: str
+    title: str
+    date: datetime
+    summary: str
+    html: str
+    author: str
+    tags: Sequence
+
+
+class _Deterministic:
+    """Mixed into feedgenerator's feeds: an empty feed is dated 1970, not "now"."""
+
+    def latest_post_date(self) -> datetime:
+        return max((item["pubdate"] for item in self.items), default=EPOCH)
+
+
+class _Atom(_Deterministic, feedgenerator.Atom1Feed):
+    pass
+
+
+class _Rss(_Deterministic, feedgenerator.Rss201rev2Feed):
+    pass
+
+
+def absolute_links(html: str, base: str) -> str:
+    """`html` with every href and src resolved against `base` (the page's absolute URL)."""
+    return LINK_ATTRIBUTE.sub(lambda m: m[1] + urljoin(base, m[2]) + m[3], html)
+
+
+def _feed(kind: type, config: Config, path: str, posts: Iterable[FeedPost]) -> str:
+    site = config.site
+    feed = kind(
+        title=site.title,
+        link=absolute_url(site.url, ""),
+        description=site.description,
+        language=site.language,
+        feed_url=absolute_url(site.url, path),
+        feed_guid=absolute_url(site.url, path),
+        author_name=site.title,
+    )
+    for post in posts:
+        link = absolute_url(site.url, post.url)
+        html = absolute_links(post.html, link)
+        feed.add_item(
+            title=post.title,
+            link=link,
+            unique_id=link,
+            pubdate=post.date,
+            author_name=post.author or None,
+            categories=[tag.name for tag in post.tags],
+            description=post.summary if kind is _Atom else html,
+            content=html if kind is _Atom else None,
+        )
+    out = io.StringIO()
+    feed.write(out, "utf-8")
+    return out.getvalue() + "\n"
+
+
+def atom(config: Config, posts: Iterable[FeedPost]) -> str:
+    """feed.xml: Atom 1.0 with each post's full content."""
+    return _feed(_Atom, config, "feed.xml", posts)
+
+
+def rss(config: Config, posts: Iterable[FeedPost]) -> str:
+    """rss.xml: RSS 2.0, each item's description holding the full post."""
+    return _feed(_Rss, config, "rss.xml", posts)
+
+
+def sitemap(config: Config, urls: Iterable[tuple[str, datetime | None]]) -> str:
+    """sitemap.xml from (site-relative URL, last modified or None)."""
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+    ]
+    for url, modified in urls:
+        lastmod = (
+            f"<lastmod>{modified.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}</lastmod>" if modified else ""
+        )
+        lines.append(f"<url><loc>{escape(absolute_url(config.site.url, url))}</loc>{lastmod}</url>")
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"
+
+
+def robots(config: Config) -> str:
+    return f"User-agent: *\nAllow: /\n\nSitemap: {absolute_url(config.site.url, 'sitemap.xml')}\n"

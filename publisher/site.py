@@ -1,0 +1,422 @@
+"""The web site: posts become pages, feeds and a sitemap, in a build that gathers, then writes.
+
+`build()` reads top to bottom: load the posts, plan every page (its file, its template and
+the data it shows), render only the pages whose inputs changed since the last build and
+reuse the others from the previous output, add feeds and static files, and swap the new
+output in. A page's inputs are hashed (the templates, the config, the posts it shows), and
+the hashes of the last build are kept in `data/cache/`, so changing one post re-renders that
+post and the pages listing it, and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from . import feeds, theme
+from .config import Config
+from .content import Post, load_posts
+from .frontmatter import slugify as slug_words
+from .writer import Writer
+
+RELATED_POSTS = 3
+FEED_POSTS = 20
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    slug: str
+
+    @property
+    def url(self) -> str:
+        return f"tags/{self.slug}/"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A post as the site shows it: where it lives, whether it is out, its tag pages.
+
+    Attributes the entry lacks (title, date, html, ...) are the post's.
+    """
+
+    post: Post
+    url: str  # site-relative, e.g. "posts/sleep/"
+    status: str  # "live", "draft" or "scheduled"
+    tags: tuple[Tag, ...]
+    key: str  # hash of everything the post holds, for the render cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.post, name)
+
+
+@dataclass(frozen=True)
+class Pagination:
+    number: int
+    count: int
+    newer_url: str | None
+    older_url: str | None
+
+
+@dataclass(frozen=True)
+class Month:
+    year: int
+    month: int
+    entries: tuple[Entry, ...]
+
+    @property
+    def url(self) -> str:
+        return f"archive/{self.year}/{self.month:02d}/"
+
+    @property
+    def label(self) -> str:
+        return datetime(self.year, self.month, 1).strftime("%B %Y")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTML file of the site and everything its template shows."""
+
+    url: str  # site-relative URL ("" for the home page)
+    template: str
+    context: dict[str, Any]
+    path: str = ""  # output file; default <url>index.html
+
+    @property
+    def file(self) -> str:
+        return self.path or f"{self.url}index.html"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    output: Path
+    posts: int
+    pages: int
+    pages_rendered: int
+    pages_reused: int
+    rendered: tuple[str, ...]  # files of the pages rendered this time (not reused)
+    files: int  # everything written: pages, feeds, sitemap, static files
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"built {self.posts} posts, {self.pages} pages ({self.pages_rendered} rendered, "
+            f"{self.pages_reused} unchanged) into {self.output.name}/ in {self.seconds:.2f} s"
+        )
+
+
+def build(
+    config: Config,
+    drafts: bool = False,
+    future: bool = False,
+    output: Path | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build the site into `output` (default `[site] output`); the old output stays on failure.
+
+    `drafts` and `future` add drafts and scheduled posts, marked as such, for previews;
+    feeds and the sitemap only ever list published posts. `progress(done, total)` is
+    called as pages are written.
+    """
+    started = time.perf_counter()
+    output = (output or config.output_dir).resolve()
+    entries = make_entries(config, load_posts(config), drafts, future)
+    live = [e for e in entries if e.status == "live"]
+    pages = plan_pages(config, entries)
+
+    env = environment(config)
+    base_key = inputs_key(config, env)
+    cache = RenderCache(config, output)
+    previous = cache.load()
+    keys: dict[str, str] = {}
+    rendered: list[str] = []
+    with Writer(output) as writer:
+        for done, page in enumerate(pages, 1):
+            keys[page.file] = page_key(base_key, page)
+            if previous.get(page.file) != keys[page.file] or not writer.reuse(page.file):
+                context = {"page_url": page.url, **page.context}
+                writer.write(page.file, theme.render(env, page.template, **context))
+                rendered.append(page.file)
+            if progress:
+                progress(done, len(pages))
+        writer.write("feed.xml", feeds.atom(config, live[:FEED_POSTS]))
+        writer.write("rss.xml", feeds.rss(config, live[:FEED_POSTS]))
+        writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
+        writer.write("robots.txt", feeds.robots(config))
+        for source, path in static_files(config):
+            writer.copy(source, path)
+        cache.forget()
+        writer.commit()
+    cache.save(keys)
+    return BuildResult(
+        output=output,
+        posts=len(entries),
+        pages=len(pages),
+        pages_rendered=len(rendered),
+        pages_reused=len(pages) - len(rendered),
+        rendered=tuple(rendered),
+        files=len(writer.written),
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --- Gathering ----------------------------------------------------------------------
+
+
+def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bool) -> list[Entry]:
+    """The posts this build shows, newest first, with their URLs, status and tags.
+
+    Tags that differ only in case or punctuation ("Sleep", "sleep") share one page, named
+    after the first spelling in alphabetical order.
+    """
+    shown = []
+    for post in posts:
+        status = "draft" if post.draft else "scheduled" if post.date > config.now else "live"
+        if status == "live" or (status == "draft" and drafts) or (status == "scheduled" and future):
+            shown.append((post, status))
+    names: dict[str, str] = {}
+    for post, _ in shown:
+        for name in post.tags:
+            names[slugify(name)] = min(name, names.get(slugify(name), name))
+    entries = []
+    for post, status in shown:
+        tags = tuple(dict.fromkeys(Tag(names[slugify(n)], slugify(n)) for n in post.tags))
+        entries.append(Entry(post, f"posts/{post.slug}/", status, tags, post_key(post, status)))
+    entries.sort(key=lambda e: e.slug)
+    entries.sort(key=lambda e: e.date, reverse=True)
+    return entries
+
+
+def plan_pages(config: Config, entries: list[Entry]) -> list[Page]:
+    """Every HTML page of the site, in a fixed order."""
+    return [
+        *index_pages(entries, config.site.posts_per_page),
+        *post_pages(entries),
+        *tag_pages(entries),
+        *archive_pages(config, entries),
+        Page("", "404.html", {}, path="404.html"),
+    ]
+
+
+def index_pages(entries: list[Entry], per_page: int) -> list[Page]:
+    chunks = [entries[i : i + per_page] for i in range(0, len(entries), per_page)] or [[]]
+    pages = []
+    for number, chunk in enumerate(chunks, 1):
+        pagination = Pagination(
+            number=number,
+            count=len(chunks),
+            newer_url=index_url(number - 1) if number > 1 else None,
+            older_url=index_url(number + 1) if number < len(chunks) else None,
+        )
+        pages.append(
+            Page(index_url(number), "index.html", {"entries": chunk, "pagination": pagination})
+        )
+    return pages
+
+
+def index_url(number: int) -> str:
+    return "" if number == 1 else f"page/{number}/"
+
+
+def post_pages(entries: list[Entry]) -> list[Page]:
+    related = related_entries(entries, RELATED_POSTS)
+    pages = []
+    for i, entry in enumerate(entries):
+        context = {
+            "entry": entry,
+            "newer": entries[i - 1] if i > 0 else None,
+            "older": entries[i + 1] if i + 1 < len(entries) else None,
+            "related": related[i],
+        }
+        pages.append(Page(entry.url, "post.html", context))
+    return pages
+
+
+def related_entries(entries: list[Entry], limit: int) -> list[list[Entry]]:
+    """For each entry, up to `limit` others sharing the most tags; newer first among equals.
+
+    Each tag is a bit mask over the entries (bit i = entries[i]), so "shares at least n of
+    my tags" is a few big-integer operations per entry instead of a loop over all others.
+    """
+    masks: dict[str, int] = defaultdict(int)
+    for i, entry in enumerate(entries):
+        for tag in entry.tags:
+            masks[tag.slug] |= 1 << i
+    related = []
+    for i, entry in enumerate(entries):
+        at_least = [-1] + [0] * (len(entry.tags) + 1)  # [n]: entries sharing >= n tags
+        for tag in entry.tags:
+            for n in range(len(entry.tags), 0, -1):
+                at_least[n] |= at_least[n - 1] & masks[tag.slug]
+        chosen: list[Entry] = []
+        for n in range(len(entry.tags), 0, -1):
+            exactly = at_least[n] & ~at_least[n + 1] & ~(1 << i)
+            while exactly and len(chosen) < limit:
+                lowest = exactly & -exactly
+                chosen.append(entries[lowest.bit_length() - 1])
+                exactly ^= lowest
+        related.append(chosen)
+    return related
+
+
+def tag_pages(entries: list[Entry]) -> list[Page]:
+    by_tag: dict[Tag, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        for tag in entry.tags:
+            by_tag[tag].append(entry)
+    tags = sorted(by_tag, key=lambda t: (t.slug, t.name))
+    counts = [(tag, len(by_tag[tag])) for tag in tags]
+    return [
+        Page("tags/", "tags.html", {"tags": counts}),
+        *(Page(tag.url, "tag.html", {"tag": tag, "entries": by_tag[tag]}) for tag in tags),
+    ]
+
+
+def archive_pages(config: Config, entries: list[Entry]) -> list[Page]:
+    """/archive/ with every month, and one page per month; months in the site's time zone."""
+    by_month: dict[tuple[int, int], list[Entry]] = defaultdict(list)
+    for entry in entries:
+        local = config.local(entry.date)
+        by_month[(local.year, local.month)].append(entry)
+    months = [Month(y, m, tuple(by_month[(y, m)])) for y, m in sorted(by_month, reverse=True)]
+    return [
+        Page("archive/", "archive.html", {"months": months, "month": None}),
+        *(Page(m.url, "archive.html", {"months": [m], "month": m}) for m in months),
+    ]
+
+
+def sitemap_urls(pages: list[Page]) -> list[tuple[str, datetime | None]]:
+    """(URL, last modified) of the published pages worth indexing: no previews, no 404."""
+    urls = []
+    for page in pages:
+        if page.template == "404.html":
+            continue
+        shown = [e for e in page_entries(page) if e.status == "live"]
+        if page.template == "post.html" and not shown:
+            continue
+        urls.append((page.url, max((e.date for e in shown), default=None)))
+    return urls
+
+
+def page_entries(page: Page) -> list[Entry]:
+    context = page.context
+    if "entry" in context:
+        return [context["entry"]]
+    if "months" in context:
+        return [e for month in context["months"] for e in month.entries]
+    return list(context.get("entries", []))
+
+
+def slugify(tag: str) -> str:
+    """The URL part of a tag's page; a stable hash when the tag has no ASCII letters."""
+    return slug_words(tag) or "tag-" + hashlib.sha256(tag.encode()).hexdigest()[:8]
+
+
+def static_files(config: Config) -> list[tuple[Path, str]]:
+    """(source, output path) of the theme's static files; the site's own override the default."""
+    found: dict[str, Path] = {}
+    for folder in (
+        theme.DEFAULT_TEMPLATES / "site" / "static",
+        config.templates_dir / "site" / "static",
+    ):
+        for source in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if source.is_file():
+                found["static/" + source.relative_to(folder).as_posix()] = source
+    return [(source, path) for path, source in sorted(found.items())]
+
+
+# --- Rendering ----------------------------------------------------------------------
+
+
+def environment(config: Config) -> jinja2.Environment:
+    """The theme's environment plus what site pages need: URLs under the site's own path."""
+    env = theme.environment(config, "site")
+    root = urlsplit(config.site.url).path.rstrip("/") + "/"
+    env.filters["url"] = lambda url: url if "://" in url else root + url.lstrip("/")
+    env.filters["isotime"] = lambda moment: config.local(moment).isoformat()
+    env.globals["subscribe"] = {
+        "url": config.web.url.rstrip("/") + "/subscribe",
+        "frequency": config.newsletter.frequency,
+        "period": DIGEST_PERIODS.get(config.digest.every.lower(), "weekly"),
+    }
+    return env
+
+
+DIGEST_PERIODS = {"day": "daily", "month": "monthly"}  # any weekday: "weekly"
+
+
+def inputs_key(config: Config, env: jinja2.Environment) -> str:
+    """Hash of what every page depends on: templates, config (not the clock), this code."""
+    digest = hashlib.sha256(repr(dataclasses.replace(config, now=datetime.min)).encode())
+    for name in sorted(env.list_templates(filter_func=lambda n: not n.startswith("static/"))):
+        source, filename, _ = env.loader.get_source(env, name)
+        digest.update(f"\0{name}\0{filename}\0{source}".encode())
+    for code in (Path(__file__), Path(theme.__file__), Path(feeds.__file__)):
+        digest.update(code.read_bytes())
+    return digest.hexdigest()
+
+
+def post_key(post: Post, status: str) -> str:
+    values = [getattr(post, f.name) for f in dataclasses.fields(post)]
+    return hashlib.sha256(repr((values, status)).encode()).hexdigest()
+
+
+def page_key(base_key: str, page: Page) -> str:
+    data = json.dumps(
+        [page.url, page.template, page.context],
+        default=_plain,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((base_key + data).encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """JSON stand-in for the objects in page contexts (entries by their hash)."""
+    if isinstance(value, Entry):
+        return value.key
+    if dataclasses.is_dataclass(value):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot hash {type(value).__name__} in a page context")
+
+
+class RenderCache:
+    """The input hash of every page in the current output, kept in `data/cache/`."""
+
+    def __init__(self, config: Config, output: Path):
+        name = hashlib.sha256(str(output).encode()).hexdigest()[:12]
+        self.path = config.data_dir / "cache" / f"site-pages-{name}.json"
+
+    def load(self) -> dict[str, str]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def forget(self) -> None:
+        """Drop the hashes before the output changes, so a crash cannot leave stale ones."""
+        self.path.unlink(missing_ok=True)
+
+    def save(self, keys: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(keys, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, self.path)

@@ -1,0 +1,482 @@
+"""The site build on real posts in temp folders: pages, links, feeds, sitemap, cache, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import feedparser
+import httpx
+import pytest
+
+from publisher import site
+from publisher.config import load_config
+from publisher.errors import ContentErrors, PublisherError, TemplateError
+from publisher.writer import Writer
+
+from conftest import free_port, write_post
+
+NOW = "2026-03-10T12:00:00+00:00"
+BASE = "https://blog.example.org"
+
+
+def build(root: Path, now: str = NOW, **options) -> site.BuildResult:
+    return site.build(load_config(root / "config" / "site.toml", now), **options)
+
+
+def add_posts(root: Path) -> None:
+    """Five live posts over two months, a draft, and one scheduled after NOW."""
+    specs = [
+        ("a-sleep.md", "Sleep and mood", "2026-01-20 09:00", "[Sleep, Mood]"),
+        ("b-food.md", "Food and the brain", "2026-02-03 09:00", "[Nutrition]"),
+        ("c-walks.md", "Walking for anxiety", "2026-02-18 09:00", "[Anxiety, Exercise]"),
+        ("d-light.md", "Morning light", "2026-03-02 09:00", "[Sleep]"),
+        ("e-worry.md", "Worry at night", "2026-03-05 09:00", "[Sleep, Anxiety, Mood]"),
+    ]
+    for name, title, date, tags in specs:
+        body = (
+            f"First paragraph of {title}, see [light](/posts/morning-light/) and "
+            "[the icon](/static/favicon.svg).\n\n## Details\n\nMore text.[^1]\n\n"
+            "| Measure | Before | After |\n|---|---|---|\n| Sleep | 5 h | 7 h |\n\n"
+            "[^1]: A reference.\n"
+        )
+        write_post(root, name, f"title: {title}\ndate: {date}\ntags: {tags}", body)
+    write_post(root, "f-draft.md", "title: Unfinished thoughts\ndate: 2026-03-01\ndraft: true")
+    write_post(root, "g-later.md", "title: Coming soon\ndate: 2026-04-01 08:00\ntags: [Sleep]")
+
+
+class Html(HTMLParser):
+    """A page as tags with attributes, ids, and the text of its headings and title."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: dict[str, list[str]] = {}
+        self._open: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+        if tag in ("title", "h1", "script"):
+            self._open.append(tag)
+            self.text.setdefault(tag, []).append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1] == tag:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.text[self._open[-1]][-1] += data
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [
+            a
+            for t, a in self.tags
+            if t == tag and all(a.get(k.rstrip("_")) == v for k, v in attrs.items())
+        ]
+
+    def meta(self, **attrs: str) -> str:
+        return self.find("meta", **attrs)[0]["content"]
+
+    @property
+    def ids(self) -> set[str]:
+        return {a["id"] for _, a in self.tags if "id" in a}
+
+
+def page(output: Path, url: str) -> Html:
+    return Html((output / url.strip("/") / "index.html").read_text(encoding="utf-8"))
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def broken_links(output: Path) -> list[str]:
+    """Every internal href/src of every page that does not resolve to a file (and id) in output."""
+    broken = []
+    for file in output.rglob("*.html"):
+        parsed = Html(file.read_text(encoding="utf-8"))
+        for tag, attrs in parsed.tags:
+            link = attrs.get("href") or attrs.get("src") if tag in ("a", "link", "img") else None
+            if not link or urlsplit(link).scheme or link.startswith("//"):
+                continue
+            parts = urlsplit(link)
+            if parts.path.startswith("/"):
+                target = output / unquote(parts.path).lstrip("/")
+            else:
+                target = file.parent / unquote(parts.path) if parts.path else file
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{file.relative_to(output)}: {link}")
+            elif parts.fragment and parts.fragment not in Html(target.read_text()).ids:
+                broken.append(f"{file.relative_to(output)}: {link} (no such id)")
+    return broken
+
+
+# --- Pages ----------------------------------------------------------------------------
+
+
+def test_post_page_has_metadata_navigation_related_and_subscribe_form(site: Path) -> None:
+    add_posts(site)
+    result = build(site)
+    post = page(result.output, "posts/worry-at-night/")
+
+    assert post.find("html")[0]["lang"] == "en"
+    assert post.text["h1"] == ["Worry at night"]
+    assert post.text["title"] == ["Worry at night · Test Clinic Blog"]
+    for landmark in ("header", "nav", "main", "article", "footer"):
+        assert post.find(landmark), landmark
+    assert post.find("a", class_="skip-link", href="#main")
+    assert post.find("link", rel="canonical")[0]["href"] == f"{BASE}/posts/worry-at-night/"
+    assert post.meta(name="description").startswith("First paragraph of Worry at night")
+    assert post.meta(property="og:type") == "article"
+    assert post.meta(property="og:url") == f"{BASE}/posts/worry-at-night/"
+    assert post.meta(name="twitter:title") == "Worry at night"
+    data = json.loads(post.text["script"][0])
+    assert data["@type"] == "BlogPosting"
+    assert data["headline"] == "Worry at night"
+    assert data["datePublished"] == "2026-03-05T09:00:00-06:00"  # site time zone
+
+    assert post.find("a", rel="prev")[0]["href"] == "/posts/morning-light/"
+    assert not post.find("a", rel="next")  # the newest post
+    html = (result.output / "posts/worry-at-night/index.html").read_text()
+    section = html[html.index("More on this topic") : html.index('id="subscribe"')]
+    cards = [
+        line.split('href="')[1].split('"')[0]
+        for line in section.splitlines()
+        if "card-title" in line
+    ]
+    # Most shared tags first (Sleep+Mood: 2, then 1 each), newer first among equals.
+    assert cards == [
+        "/posts/sleep-and-mood/",
+        "/posts/morning-light/",
+        "/posts/walking-for-anxiety/",
+    ]
+
+    form = post.find("form")[0]
+    assert form["method"] == "post" and form["action"] == f"{BASE}/subscribe"
+    assert post.find("input", name="email", type="email")
+    assert post.find("input", name="name")
+    assert {a["value"] for a in post.find("input", name="frequency", type="radio")} == {
+        "each",
+        "digest",
+    }
+    honeypot = post.find("input", name="website")[0]
+    assert honeypot["tabindex"] == "-1" and honeypot["autocomplete"] == "off"
+    assert 'class="visually-hidden" aria-hidden="true"' in html.split('name="website"')[0][-400:]
+
+
+def test_index_pagination_tags_archive_in_site_time_zone(site: Path) -> None:
+    config = (
+        (site / "config" / "site.toml")
+        .read_text()
+        .replace('timezone = "America/Chicago"', 'timezone = "America/Chicago"\nposts_per_page = 2')
+    )
+    (site / "config" / "site.toml").write_text(config)
+    add_posts(site)
+    # 03:00 UTC on March 1st is still February 28th in Chicago.
+    write_post(site, "h-late.md", "title: Late night\ndate: 2026-03-01T03:00:00+00:00")
+    output = build(site).output
+
+    first, second, third = page(output, ""), page(output, "page/2/"), page(output, "page/3/")
+    assert len(first.find("h2", class_="card-title")) == 2
+    assert first.find("a", rel="next")[0]["href"] == "/page/2/"
+    assert second.find("a", rel="prev")[0]["href"] == "/"
+    assert len(third.find("h2", class_="card-title")) == 2
+    assert not (output / "page/4").exists()
+
+    sleep = page(output, "tags/sleep/")
+    assert sleep.text["h1"] == ["Sleep"]
+    assert len(sleep.find("h2", class_="card-title")) == 3
+    assert page(output, "tags/").find("a", href="/tags/anxiety/")
+
+    archive = (output / "archive/index.html").read_text()
+    assert (
+        archive.index("March 2026") < archive.index("February 2026") < archive.index("January 2026")
+    )
+    february = (output / "archive/2026/02/index.html").read_text()
+    assert "Late night" in february and "Feb 28" in february
+    assert "Late night" not in (output / "archive/2026/03/index.html").read_text()
+    assert (output / "404.html").is_file() and (output / "static/style.css").is_file()
+
+
+def test_every_internal_link_and_asset_resolves(site: Path) -> None:
+    add_posts(site)
+    output = build(site, drafts=True, future=True).output
+    assert len(list(output.rglob("*.html"))) > 15
+    assert broken_links(output) == []
+
+
+def test_sample_site_builds_with_no_broken_links(sample_site: Path) -> None:
+    if not any((sample_site / "posts").glob("*.md")):
+        pytest.skip("the sample posts are not written yet")
+    config = load_config(sample_site / "config" / "site.toml", NOW)
+    result = site.build(config)
+    assert result.posts >= 4
+    assert broken_links(result.output) == []
+    preview = site.build(config, drafts=True, future=True, output=sample_site / "preview")
+    assert preview.posts > result.posts
+    assert broken_links(preview.output) == []
+
+
+def test_theme_override_and_duplicate_output_path(site: Path) -> None:
+    add_posts(site)
+    (site / "templates/site/partials").mkdir(parents=True)
+    (site / "templates/site/404.html").write_text(
+        '{% extends "base.html" %}{% block main %}<h1>Lost</h1>{% endblock %}'
+    )
+    output = build(site).output
+    assert "<h1>Lost</h1>" in (output / "404.html").read_text()
+    assert "Worry at night" in (output / "index.html").read_text()  # default theme for the rest
+
+    with Writer(site / "other") as writer:
+        writer.write("a/index.html", "one")
+        with pytest.raises(PublisherError, match="a/index.html: two pages"):
+            writer.write("a/index.html", "two")
+    assert not (site / "other").exists()
+
+
+# --- Drafts and scheduled posts -------------------------------------------------------
+
+
+def test_drafts_and_scheduled_posts_only_in_previews_and_never_in_feeds(site: Path) -> None:
+    add_posts(site)
+    output = build(site).output
+    everything = b"".join(tree(output).values()).decode()
+    assert "Unfinished thoughts" not in everything and "Coming soon" not in everything
+    assert not (output / "posts/unfinished-thoughts").exists()
+
+    result = build(site, drafts=True, future=True)
+    draft = (output / "posts/unfinished-thoughts/index.html").read_text()
+    later = (output / "posts/coming-soon/index.html").read_text()
+    assert "Draft: not published" in draft and 'content="noindex"' in draft
+    assert "Scheduled for April 1, 2026 at 8:00 AM CDT" in later
+    assert "Coming soon" in (output / "index.html").read_text()
+    for name in ("feed.xml", "rss.xml", "sitemap.xml"):
+        text = (result.output / name).read_text()
+        assert "unfinished" not in text and "coming-soon" not in text, name
+
+
+# --- Feeds and sitemap ---------------------------------------------------------------
+
+
+def test_feeds_parse_with_full_content_and_absolute_links(site: Path) -> None:
+    add_posts(site)
+    output = build(site).output
+    for name, version in (("feed.xml", "atom10"), ("rss.xml", "rss20")):
+        feed = feedparser.parse((output / name).read_bytes())
+        assert feed.bozo == 0, feed.get("bozo_exception")
+        assert feed.version == version
+        assert [e.title for e in feed.entries][:2] == ["Worry at night", "Morning light"]
+        assert len(feed.entries) == 5
+        entry = feed.entries[0]
+        assert entry.link == f"{BASE}/posts/worry-at-night/"
+        assert entry.published_parsed[:5] == (2026, 3, 5, 15, 0)  # 09:00 in Chicago, in UTC
+        body = entry.content[0].value if version == "atom10" else entry.description
+        assert f'href="{BASE}/posts/morning-light/"' in body
+        assert f'href="{BASE}/static/favicon.svg"' in body
+        assert f'href="{BASE}/posts/worry-at-night/#fn:1"' in body
+        assert "<table>" in body
+    atom = feedparser.parse((output / "feed.xml").read_bytes())
+    assert atom.feed.updated_parsed[:5] == (2026, 3, 5, 15, 0)  # newest post, not build time
+
+
+def test_sitemap_and_robots(site: Path) -> None:
+    add_posts(site)
+    output = build(site, drafts=True, future=True).output
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    root = ET.parse(output / "sitemap.xml").getroot()
+    urls = {
+        u.findtext("s:loc", namespaces=ns): u.findtext("s:lastmod", namespaces=ns) for u in root
+    }
+    assert urls[f"{BASE}/posts/worry-at-night/"] == "2026-03-05T15:00:00Z"
+    assert (
+        f"{BASE}/" in urls and f"{BASE}/tags/sleep/" in urls and f"{BASE}/archive/2026/02/" in urls
+    )
+    assert (
+        f"{BASE}/posts/coming-soon/" not in urls
+        and f"{BASE}/posts/unfinished-thoughts/" not in urls
+    )
+    assert all(url.startswith(BASE) for url in urls)
+    assert f"Sitemap: {BASE}/sitemap.xml" in (output / "robots.txt").read_text()
+
+
+def test_empty_site_builds_valid_deterministic_feeds(site: Path) -> None:
+    output = build(site).output
+    first = tree(output)
+    assert feedparser.parse(first["feed.xml"]).bozo == 0
+    assert "No articles yet" in first["index.html"].decode()
+    (site / "data").rename(site / "data-old")
+    assert tree(build(site, now="2027-01-01T00:00:00+00:00").output) == first
+
+
+# --- Build behaviour -----------------------------------------------------------------
+
+
+def test_second_build_reuses_everything_and_is_byte_identical(site: Path) -> None:
+    add_posts(site)
+    first = build(site)
+    before = tree(first.output)
+    again = build(site)
+    assert (again.pages_rendered, again.pages_reused) == (0, first.pages)
+    assert tree(again.output) == before
+    # A full build from scratch gives the same bytes too.
+    (site / "data").rename(site / "data-old")
+    fresh = build(site)
+    assert fresh.pages_rendered == fresh.pages and tree(fresh.output) == before
+
+
+def test_changing_one_post_rerenders_only_it_and_the_pages_listing_it(site: Path) -> None:
+    add_posts(site)
+    for i in range(12):
+        write_post(
+            site, f"x{i:02}.md", f"title: Extra {i}\ndate: 2025-12-{i + 1:02} 10:00\ntags: [Extra]"
+        )
+    build(site)
+    path = site / "posts/c-walks.md"
+    path.write_text(path.read_text().replace("First paragraph of", "A revised summary of"))
+    result = build(site)
+
+    linking = {
+        file
+        for file, data in tree(result.output).items()
+        if file.endswith(".html") and b'href="/posts/walking-for-anxiety/"' in data
+    }
+    assert "index.html" in linking and "tags/anxiety/index.html" in linking
+    assert set(result.rendered) == linking | {"posts/walking-for-anxiety/index.html"}
+    assert result.pages_reused == result.pages - len(result.rendered) > 10
+    # The incremental output equals a full build of the same posts.
+    incremental = tree(result.output)
+    (site / "data").rename(site / "data-old")
+    assert tree(build(site).output) == incremental
+
+
+def test_deleted_post_disappears_everywhere(site: Path) -> None:
+    add_posts(site)
+    build(site)
+    (site / "posts/b-food.md").unlink()
+    result = build(site)
+    files = tree(result.output)
+    assert "posts/food-and-the-brain/index.html" not in files
+    assert "tags/nutrition/index.html" not in files
+    assert not [
+        f
+        for f, data in files.items()
+        if b"food-and-the-brain" in data or b"Food and the brain" in data
+    ]
+
+
+def test_template_error_names_template_and_line_and_keeps_the_old_site(site: Path) -> None:
+    add_posts(site)
+    output = build(site).output
+    before = tree(output)
+    post = site / "templates/site/post.html"
+    post.parent.mkdir(parents=True)
+    post.write_text(
+        '{% extends "base.html" %}\n{% block main %}\n<h1>{{ entry.titel }}</h1>\n{% endblock %}\n'
+    )
+    with pytest.raises(TemplateError, match=r"post\.html:3: .*titel"):
+        build(site)
+    assert tree(output) == before
+    post.write_text('{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n')
+    with pytest.raises(TemplateError, match=r"post\.html:3: "):
+        build(site)
+    assert tree(output) == before
+    assert sorted(p.name for p in site.iterdir() if p.name.startswith("public")) == ["public"]
+
+
+def test_bad_post_lists_every_error_and_keeps_the_old_site(site: Path) -> None:
+    add_posts(site)
+    output = build(site).output
+    before = tree(output)
+    write_post(site, "z-bad.md", "date: 2026-01-01")
+    (site / "posts/z-empty.md").write_text("")
+    with pytest.raises(ContentErrors) as error:
+        build(site)
+    assert [line.split(":")[0] for line in error.value.lines()] == [
+        "posts/z-bad.md",
+        "posts/z-empty.md",
+    ]
+    assert tree(output) == before
+
+
+def test_cli_build_prints_summary_and_reports_errors(site: Path) -> None:
+    add_posts(site)
+    command = [str(Path(sys.executable).parent / "publisher"), "build", "--now", NOW]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.startswith("built 5 posts, ")
+    assert " rendered, 0 unchanged) into public/ in " in done.stdout and done.stderr == ""
+    again = subprocess.run(
+        [*command, "--drafts", "--future"], capture_output=True, text=True, env=env
+    )
+    assert again.stdout.startswith("built 7 posts, ")
+
+    before = tree(site / "public")
+    (site / "templates/site").mkdir(parents=True)
+    (site / "templates/site/tag.html").write_text("{{ nope }}\n")
+    failed = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert failed.returncode == 2
+    assert failed.stderr.startswith("error: tag.html:1: ") and len(failed.stderr.splitlines()) == 1
+    assert tree(site / "public") == before
+
+
+# --- Preview server -----------------------------------------------------------------
+
+
+def test_preview_serves_drafts_and_shows_build_errors_until_fixed(site: Path) -> None:
+    import uvicorn
+
+    from publisher.serve import preview_app
+
+    add_posts(site)
+    config = load_config(site / "config" / "site.toml", NOW)
+    app = preview_app(config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    preview = app.state.preview
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            wait_for(lambda: server.started)
+            assert "Unfinished thoughts" in client.get("/").text
+            assert client.get("/posts/coming-soon/").status_code == 200
+            assert client.get("/posts/coming-soon").status_code in (200, 307)
+            missing = client.get("/nope/")
+            assert missing.status_code == 404 and "Page not found" in missing.text
+            assert not (site / "public").exists()  # previews never touch the real output
+
+            builds = preview.builds
+            write_post(site, "z-bad.md", "date: 2026-01-01")
+            wait_for(lambda: preview.builds > builds)
+            broken = client.get("/posts/morning-light/")
+            assert broken.status_code == 500 and "posts/z-bad.md" in broken.text
+
+            builds = preview.builds
+            (site / "posts/z-bad.md").unlink()
+            wait_for(lambda: preview.builds > builds)
+            assert client.get("/posts/morning-light/").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
