@@ -1,0 +1,301 @@
+"""`tick`, `run` and `queue` end to end: real files, real SQLite, a real SMTP server, real
+subprocesses. Time travels with `config.now` and `--now`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from publisher import scheduler
+from publisher.config import Config, load_config
+from publisher.store import ledger
+from publisher.store.db import Store
+from publisher.store.subscribers import add
+
+from conftest import SmtpServer, write_config, write_post
+
+CHICAGO = ZoneInfo("America/Chicago")
+# Wednesday 2026-03-04 10:00 in Chicago: no Monday digest is within its grace.
+T = datetime(2026, 3, 4, 10, 0, tzinfo=CHICAGO).astimezone(UTC)
+MINUTE = timedelta(minutes=1)
+EACH = ["ann@example.org", "bob@example.org", "cy@example.org"]
+DIGEST = ["dee@example.org"]
+PUBLISHER = str(Path(sys.executable).parent / "publisher")
+
+
+def configure(root: Path, smtp: SmtpServer, extra: str = "") -> None:
+    write_config(
+        root,
+        f"""
+        [delivery]
+        transport = "smtp"
+        [smtp]
+        host = "{smtp.host}"
+        port = {smtp.port}
+        security = "none"
+        [digest]
+        every = "monday"
+        at = "09:00"
+        grace = "1d"
+        {extra}
+        """,
+    )
+
+
+def at(root: Path, moment: datetime) -> Config:
+    return load_config(root / "config" / "site.toml", now=moment)
+
+
+def subscribe(config: Config, each: list[str] = EACH, digest: list[str] = DIGEST) -> None:
+    store = Store.open(config)
+    try:
+        for email in each:
+            add(store, email, now=config.now, frequency="each")
+        for email in digest:
+            add(store, email, now=config.now, frequency="digest")
+    finally:
+        store.close()
+
+
+def campaigns(config: Config) -> list[ledger.Campaign]:
+    store = Store.open(config)
+    try:
+        return ledger.list_campaigns(store)
+    finally:
+        store.close()
+
+
+def queue_post(root: Path, slug: str, when: datetime, **front: str) -> Path:
+    lines = [f"title: {slug.replace('-', ' ').title()}", f"date: {when.isoformat()}"]
+    lines += [f"{key}: {value}" for key, value in front.items()]
+    return write_post(root, f"{slug}.md", "\n".join(lines), f"All about {slug}.\n")
+
+
+def page(root: Path, slug: str) -> Path:
+    return root / "public" / "posts" / slug / "index.html"
+
+
+@pytest.fixture
+def blog(site: Path, smtp_server: SmtpServer) -> Path:
+    """A site with one old post, subscribers, and a first tick already done."""
+    configure(site, smtp_server)
+    queue_post(site, "welcome", T - timedelta(days=30))
+    subscribe(at(site, T - timedelta(days=30)))
+    assert scheduler.tick(at(site, T - timedelta(hours=1))).problems == []
+    assert smtp_server.received == []
+    return site
+
+
+# --- In-process ticks ----------------------------------------------------------------
+
+
+def test_a_queued_post_goes_live_and_is_announced_once(blog: Path, smtp_server) -> None:
+    queue_post(blog, "spring-sleep", T)
+
+    early = scheduler.tick(at(blog, T - MINUTE))
+    assert not page(blog, "spring-sleep").exists()
+    assert smtp_server.received == [] and early.published == []
+
+    due = scheduler.tick(at(blog, T + MINUTE))
+    assert due.problems == [] and due.published == ["spring-sleep"]
+    assert page(blog, "spring-sleep").exists()
+    assert sorted(smtp_server.recipients()) == EACH
+    assert {m["Subject"] for m in smtp_server.messages()} == {"Spring Sleep"}
+    assert "created post:spring-sleep to 3" in due.line(at(blog, T))
+
+    again = scheduler.tick(at(blog, T + 2 * MINUTE))
+    assert again.line(at(blog, T)).endswith("nothing due")
+    assert len(smtp_server.received) == 3
+    assert [c.key for c in campaigns(at(blog, T))] == ["post:spring-sleep"]
+
+
+def test_first_run_on_a_site_with_20_old_posts_sends_nothing(site: Path, smtp_server) -> None:
+    configure(site, smtp_server)
+    for n in range(20):  # one of them went live an hour ago, well within announce_max_age
+        queue_post(site, f"old-{n}", T - timedelta(hours=1 + 30 * n))
+    subscribe(at(site, T - timedelta(days=90)))
+
+    first = scheduler.tick(at(site, T))
+    assert first.problems == [] and len(first.published) == 20
+    assert "first run: 20 live posts recorded, not announced" in first.notes
+    assert page(site, "old-0").exists()
+    scheduler.tick(at(site, T + MINUTE))
+    assert smtp_server.received == [] and campaigns(at(site, T)) == []
+
+
+def test_posts_not_to_announce(blog: Path, smtp_server) -> None:
+    queue_post(blog, "backdated", T - timedelta(days=3))
+    queue_post(blog, "quiet", T - MINUTE, email="false")
+    queue_post(blog, "draft", T - MINUTE, draft="true")
+    summary = scheduler.tick(at(blog, T))
+    assert sorted(summary.published) == ["backdated", "quiet"]
+    assert not page(blog, "draft").exists()
+    assert smtp_server.received == [] and campaigns(at(blog, T)) == []
+
+
+def test_weekly_digest_goes_to_digest_subscribers_once(blog: Path, smtp_server) -> None:
+    queue_post(blog, "tuesday-notes", T - timedelta(days=1), email="false")
+    queue_post(blog, "friday-notes", T + timedelta(days=2))
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=CHICAGO).astimezone(UTC)  # first CDT Monday
+    scheduler.tick(at(blog, T))
+    scheduler.tick(at(blog, T + timedelta(days=2, minutes=1)))
+    scheduler.tick(at(blog, monday - MINUTE))
+    assert [c.key for c in campaigns(at(blog, monday))] == ["post:friday-notes"]
+    before = len(smtp_server.received)
+
+    scheduler.tick(at(blog, monday + MINUTE))
+    scheduler.tick(at(blog, monday + 2 * MINUTE))
+    digests = smtp_server.received[before:]
+    assert [r.recipients for r in digests] == [DIGEST]
+    assert "Friday Notes" in digests[0].message.get_body(("plain",)).get_content()
+
+    # The next week has no posts: nothing is sent, and the summary says why.
+    quiet = scheduler.tick(at(blog, monday + timedelta(days=7, minutes=1)))
+    assert "digest:2026-03-16: no new posts since 2026-03-09 09:00, nothing to send" in quiet.notes
+    assert len(smtp_server.received) == before + 1
+
+
+def test_deploy_runs_after_the_build_and_is_retried(blog: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, "publisher")
+    configure_deploy = 'deploy = "sh deploy.sh"'
+    text = (blog / "config" / "site.toml").read_text()
+    (blog / "config" / "site.toml").write_text(
+        text.replace("[site]\n", f"[site]\n{configure_deploy}\n")
+    )
+    (blog / "deploy.sh").write_text('echo "uploading public/"\ntest -f relay-up || exit 3\n')
+    queue_post(blog, "deployed", T)
+
+    failed = scheduler.tick(at(blog, T + MINUTE))
+    assert failed.deploy == "failed" and failed.exit_code == 1
+    assert "deploy: uploading public/" in caplog.text
+    assert "exited with status 3" in str(failed.problems[0])
+    assert page(blog, "deployed").exists()
+
+    (blog / "relay-up").touch()
+    retried = scheduler.tick(at(blog, T + 2 * MINUTE))
+    assert (retried.deploy, retried.build, retried.exit_code) == ("ok", "", 0)
+    assert scheduler.tick(at(blog, T + 3 * MINUTE)).deploy == ""
+
+
+def test_a_tick_skips_the_build_while_another_holds_the_lock(blog: Path, smtp_server) -> None:
+    text = (blog / "config" / "site.toml").read_text()
+    (blog / "config" / "site.toml").write_text(text + '\n[scheduler]\nlock_wait = "0.2s"\n')
+    queue_post(blog, "locked-out", T)
+    with scheduler.site_lock(at(blog, T)) as locked:
+        assert locked
+        skipped = scheduler.tick(at(blog, T + MINUTE))
+    assert "site build skipped: another tick is building it" in skipped.notes
+    assert not page(blog, "locked-out").exists() and smtp_server.received == []
+    assert scheduler.tick(at(blog, T + 2 * MINUTE)).published == ["locked-out"]
+    assert len(smtp_server.received) == 3
+
+
+def test_queue_shows_what_happens_next(blog: Path) -> None:
+    queue_post(blog, "next-week", T + timedelta(days=7))
+    queue_post(blog, "tomorrow", T + timedelta(days=1), email="false")
+    queue_post(blog, "yesterday", T - timedelta(days=1))
+    scheduler.tick(at(blog, T))
+    upcoming = scheduler.queue(at(blog, T)).as_dict(at(blog, T))
+    assert upcoming["posts"] == [
+        {
+            "slug": "tomorrow",
+            "title": "Tomorrow",
+            "publish_at": "2026-03-05T10:00:00-06:00",
+            "announce": False,
+            "recipients": 0,
+        },
+        {
+            "slug": "next-week",
+            "title": "Next Week",
+            "publish_at": "2026-03-11T11:00:00-05:00",
+            "announce": True,
+            "recipients": 3,
+        },
+    ]
+    assert upcoming["digest"] == {
+        "key": "digest:2026-03-09",
+        "due": "2026-03-09T09:00:00-05:00",
+        "posts": ["yesterday"],
+        "recipients": 1,
+    }
+
+
+# --- Real processes ------------------------------------------------------------------
+
+
+def publisher(root: Path, *args: str, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([PUBLISHER, *args], cwd=root, env=env, text=True, **popen)
+
+
+def test_two_ticks_at_once_never_send_twice(blog: Path, smtp_server) -> None:
+    for n in range(10):
+        moment = T + timedelta(hours=n)
+        queue_post(blog, f"race-{n}", moment)
+        now = (moment + MINUTE).isoformat()
+        pair = [
+            publisher(blog, "tick", "--now", now, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=60) for p in pair]
+        assert [p.returncode for p in pair] == [0, 0], outputs
+        assert len(campaigns(at(blog, T))) == n + 1
+        assert Counter(smtp_server.recipients()) == {email: n + 1 for email in EACH}
+
+
+def wait_for(path: Path, text: str, count: int = 1, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = path.read_text() if path.exists() else ""
+        if log.count(text) >= count:
+            return log
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} x{count} not in the log:\n{log}")
+
+
+def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> None:
+    text = (blog / "config" / "site.toml").read_text()
+    (blog / "config" / "site.toml").write_text(text + "\n[scheduler]\ninterval = 1\n")
+    log = blog / "run.log"
+    process = publisher(blog, "run", "--now", T.isoformat(), "--log-file", str(log))
+    try:
+        wait_for(log, "INFO publisher.scheduler: tick ", count=2)
+        broken = write_post(blog, "broken.md", "title: Broken\ndate: someday")
+        wait_for(log, "ERROR publisher.scheduler: posts/broken.md:")
+        broken.unlink()
+        passes = log.read_text().count(" tick ")
+        wait_for(log, " tick ", count=passes + 1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+    assert "INFO publisher.scheduler: stopped" in log.read_text()
+
+
+def test_tick_command_prints_one_line(blog: Path) -> None:
+    done = subprocess.run(
+        [PUBLISHER, "tick", "--now", (T + MINUTE).isoformat()],
+        cwd=blog,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tick 2026-03-04 10:01 CST: nothing due\n"
+    listing = subprocess.run(
+        [PUBLISHER, "queue", "--json", "--now", T.isoformat()],
+        cwd=blog,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(listing.stdout)["digest"]["key"] == "digest:2026-03-09"
