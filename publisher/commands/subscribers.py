@@ -1,3 +1,194 @@
 """Commands: subscribers add/remove/forget/list/count/import/export."""
 
-commands: list = []
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from publisher import store as subscriber_store
+from publisher.cli import common_options, get_config
+from publisher.config import Config
+from publisher.errors import PublisherError
+from publisher.store import Store, Subscriber
+
+STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
+FREQUENCY_CHOICE = click.Choice(subscriber_store.FREQUENCIES)
+FIELDS = ["id", "email", "name", "status", "frequency", "source", "created_at", "confirmed_at"]
+
+
+class OutputError(PublisherError):
+    """The export file cannot be written (the environment's fault)."""
+
+    exit_code = 1
+
+
+@contextmanager
+def opened() -> Iterator[tuple[Config, Store]]:
+    config = get_config()
+    store = Store.open(config)
+    try:
+        yield config, store
+    finally:
+        store.close()
+
+
+@click.group()
+def subscribers() -> None:
+    """Keep the subscriber list: add, remove, forget, list, count, import, export."""
+
+
+@subscribers.command()
+@click.argument("email")
+@click.option("--name", default="", help="The person's name, used in greetings.")
+@click.option("--status", type=click.Choice(["active", "pending"]), default="active")
+@click.option("--frequency", type=FREQUENCY_CHOICE, help="Default: [newsletter] frequency.")
+@click.option("--check-dns", is_flag=True, help="Also ask DNS whether the domain takes mail.")
+@common_options
+def add(email: str, name: str, status: str, frequency: str | None, check_dns: bool) -> None:
+    """Add EMAIL (a suppressed or erased address is skipped, never reactivated)."""
+    with opened() as (config, store):
+        change = subscriber_store.add(
+            store,
+            email,
+            now=config.now,
+            name=name,
+            status=status,
+            frequency=frequency,
+            check_dns=check_dns,
+        )
+    if change.outcome == "skipped":
+        raise PublisherError(
+            f"{email}: not added, the address is {change.reason}; "
+            "only the person can subscribe again (web form and confirmation)"
+        )
+    assert change.subscriber is not None
+    shown = change.subscriber
+    click.echo(f"{change.outcome}: {shown.email} ({shown.status}, {shown.frequency})")
+
+
+@subscribers.command()
+@click.argument("email")
+@common_options
+def remove(email: str) -> None:
+    """Unsubscribe EMAIL; the address stays on the list as suppressed."""
+    with opened() as (config, store):
+        subscriber, changed = subscriber_store.remove(store, email, now=config.now)
+    state = "unsubscribed" if changed else f"already {subscriber.status}"
+    click.echo(f"{state}: {subscriber.email}")
+
+
+@subscribers.command()
+@click.argument("email")
+@common_options
+def forget(email: str) -> None:
+    """Erase EMAIL's personal data (GDPR); a salted hash blocks re-import."""
+    with opened() as (config, store):
+        existed = subscriber_store.forget(store, email, now=config.now)
+    if existed:
+        click.echo(f"erased: {email}; its hash blocks any re-import")
+    else:
+        click.echo(f"not on the list: {email}; its hash now blocks any import")
+
+
+@subscribers.command(name="list")
+@click.option("--status", type=STATUS_CHOICE, help="Only this status.")
+@click.option("--frequency", type=FREQUENCY_CHOICE, help="Only this frequency.")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
+@common_options
+def list_(status: str | None, frequency: str | None, output: str) -> None:
+    """List subscribers in id order (times in the site's time zone)."""
+    with opened() as (config, store):
+        rows = subscriber_store.iter_subscribers(store, status, frequency)
+        if output == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(FIELDS)
+            writer.writerows(_cells(config, s) for s in rows)
+        elif output == "json":
+            for subscriber in rows:  # JSON lines: streams at any size
+                click.echo(json.dumps(dict(zip(FIELDS, _cells(config, subscriber), strict=True))))
+        else:
+            click.echo(f"{'id':>6}  {'status':<12} {'freq':<6} {'created':<16}  email (name)")
+            for s in rows:
+                created = config.local(s.created_at).strftime("%Y-%m-%d %H:%M")
+                who = f"{s.email} ({s.name})" if s.name else s.email
+                click.echo(f"{s.id:>6}  {s.status:<12} {s.frequency:<6} {created:<16}  {who}")
+
+
+def _cells(config: Config, subscriber: Subscriber) -> list:
+    values = [getattr(subscriber, name) for name in FIELDS]
+    return [config.local(v).isoformat() if isinstance(v, datetime) else v for v in values]
+
+
+@subscribers.command()
+@common_options
+def count() -> None:
+    """Subscribers per status."""
+    with opened() as (_config, store):
+        found = subscriber_store.counts(store)
+    for status, number in found.items():
+        click.echo(f"{status:<13}{number:>9}")
+    click.echo(f"{'total':<13}{sum(found.values()):>9}")
+
+
+@subscribers.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--status",
+    type=click.Choice(["active", "pending"]),
+    default="active",
+    help="active: the team vouches for consent; pending: each must confirm.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@common_options
+def import_(file: Path, status: str, dry_run: bool) -> None:
+    """Import FILE.csv (email, name, frequency columns in any order)."""
+
+    def report(line: int, problem: str) -> None:
+        click.echo(f"{file}:{line}: skipped: {problem}", err=True)
+
+    with opened() as (config, store):
+        summary = subscriber_store.import_csv(
+            store, file, now=config.now, status=status, dry_run=dry_run, report=report
+        )
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
+    click.echo(
+        f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {sum(summary.skipped.values())} skipped"
+        + (f" ({skipped})" if skipped else "")
+    )
+    if dry_run:
+        click.echo("dry run: nothing was written")
+    elif status == "pending" and summary.added:
+        click.echo(
+            f"{summary.added} new addresses were recorded as pending; they receive a "
+            "confirmation email once the web app sends them"
+        )
+
+
+@subscribers.command()
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Default: stdout.")
+@common_options
+def export(out: Path | None) -> None:
+    """Write every subscriber as CSV (status and UTC timestamps included)."""
+    with opened() as (_config, store):
+        if out is None:
+            subscriber_store.export_csv(store, sys.stdout)
+            return
+        temporary = out.with_name(f".{out.name}.tmp")
+        try:
+            with temporary.open("w", encoding="utf-8", newline="") as handle:
+                written = subscriber_store.export_csv(store, handle)
+            temporary.replace(out)
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot write: {exc.strerror}") from None
+    click.echo(f"exported {written} subscribers to {out}", err=True)
+
+
+commands: list[click.Command] = [subscribers]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from sqlalchemy import (
     Column,
@@ -156,11 +156,11 @@ def _stage(store: Store, conn: Connection, path: Path) -> None:
 def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
     """One dict per data row of the file, valid or not; fatal problems raise."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        handle = path.open("rb")
     except OSError as exc:
         raise ImportFileError(f"{path}: {exc.strerror}") from None
     with handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(_decoded(handle, path), strict=True)
         rows = _rows(reader, path)
         first_line, header = next(rows, (0, None))
         if header is None:
@@ -177,19 +177,25 @@ def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
             yield _staged(line, row, columns, salt)
 
 
+def _decoded(handle: BinaryIO, path: Path) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so a bad byte names its line."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"{path}:{number}: not UTF-8 text; save the file as UTF-8 CSV; nothing was imported"
+            ) from None
+
+
 def _rows(reader, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank rows with the line they start on; decoding and CSV errors name the line."""
+    """Non-blank rows with the line they start on; CSV errors name the line."""
     line = 1
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"{path}:{reader.line_num + 1}: not UTF-8 text; save the file as UTF-8 CSV; "
-                "nothing was imported"
-            ) from None
         except csv.Error as exc:
             raise ImportFileError(
                 f"{path}:{reader.line_num}: {exc} (truncated or malformed line); "

@@ -81,6 +81,20 @@ class Store:
         with connection:
             yield connection
 
+    def scrub(self) -> None:
+        """After an erasure: on SQLite, copy the WAL into the file and truncate it, so old
+        page images holding the erased data do not stay on disk (best effort: a reader
+        holding an old snapshot keeps them until it finishes)."""
+        if not self.is_sqlite:
+            return
+        raw = self.engine.raw_connection()  # outside any transaction, as checkpoints need
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise self.error(exc) from None
+        finally:
+            raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -197,6 +211,8 @@ def _sqlite_engine(url: URL) -> tuple[Engine, str]:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten, so an erased address does not linger in free pages.
+        cursor.execute("PRAGMA secure_delete = ON")
         if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             cursor.execute("PRAGMA journal_mode = WAL")
         # Durable against crashes of the process; WAL keeps the file consistent on power loss.

@@ -333,7 +333,8 @@ def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> b
             )
             conn.execute(delete(subscribers).where(subscribers.c.id == current.id))
         log_event(conn, None, "erased", now, source)
-        return current is not None
+    store.scrub()
+    return current is not None
 
 
 def get(store: Store, subscriber_id: int) -> Subscriber | None:

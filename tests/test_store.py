@@ -1,0 +1,413 @@
+"""The subscriber store on SQLite, and on PostgreSQL when PUBLISHER_TEST_DATABASE_URL is set:
+suppression, erasure, imports (edge cases included), exports, migrations, faults."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from publisher import store as st
+from publisher.addresses import AddressError
+from publisher.errors import StoreError
+from publisher.store import csvio
+from publisher.store.db import LATEST, open_store
+from publisher.store.schema import events, schema_version, subscribers, suppressions
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Iterator[st.Store]:
+    opened = open_store(database_url, tmp_path)
+    yield opened
+    opened.close()
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "list.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def event_kinds(store: st.Store) -> list[str]:
+    with store.read() as conn:
+        return list(conn.execute(select(events.c.kind).order_by(events.c.id)).scalars())
+
+
+def emails(store: st.Store, status: str | None = None) -> list[str]:
+    return [s.email for s in st.iter_subscribers(store, status)]
+
+
+# --- Subscribers and suppression --------------------------------------------------------
+
+
+def test_add_normalizes_and_is_case_insensitive(store: st.Store) -> None:
+    added = st.add(store, "Ana@Example.ORG", now=NOW, name="Ana")
+    assert added.outcome == "added"
+    assert added.subscriber.email == "Ana@example.org"
+    assert added.subscriber.confirmed_at == NOW
+    assert st.add(store, "ana@example.org", now=NOW).outcome == "unchanged"
+    assert st.get_by_email(store, "ANA@EXAMPLE.ORG").id == added.subscriber.id
+    assert st.add(store, "josé@Bücher.DE", now=NOW).subscriber.email == "josé@bücher.de"
+    assert st.counts(store)["active"] == 2
+    assert event_kinds(store) == ["subscribed", "subscribed"]
+    with pytest.raises(AddressError):
+        st.add(store, "not-an-address", now=NOW)
+
+
+def test_add_updates_and_activates_pending(store: st.Store) -> None:
+    st.add(store, "bo@example.org", now=NOW, status="pending")
+    change = st.add(store, "bo@example.org", now=NOW, name="Bo", frequency="digest")
+    assert (change.outcome, change.subscriber.status) == ("updated", "active")
+    assert (change.subscriber.name, change.subscriber.frequency) == ("Bo", "digest")
+    assert st.add(store, "bo@example.org", now=NOW, status="pending").outcome == "unchanged"
+
+
+@pytest.mark.parametrize("how", ["remove", "bounce", "complaint"])
+def test_suppressed_address_is_never_reactivated_by_add_or_import(
+    store: st.Store, tmp_path: Path, how: str
+) -> None:
+    subscriber = st.add(store, "cy@example.org", now=NOW).subscriber
+    if how == "remove":
+        st.remove(store, "cy@example.org", now=NOW)
+    elif how == "bounce":
+        assert st.record_bounce(store, subscriber.id, now=NOW, limit=2).status == "active"
+        st.record_bounce(store, subscriber.id, now=NOW, limit=2)
+    else:
+        st.record_complaint(store, subscriber.id, now=NOW)
+    status = st.get(store, subscriber.id).status
+    assert status in st.SUPPRESSED
+
+    change = st.add(store, "Cy@example.org", now=NOW)
+    assert (change.outcome, change.reason) == ("skipped", status)
+    problems: list[tuple[int, str]] = []
+    summary = st.import_csv(
+        store,
+        write_csv(tmp_path, "email\ncy@example.org\n"),
+        now=NOW,
+        report=lambda line, p: problems.append((line, p)),
+    )
+    assert summary.skipped == {"suppressed": 1}
+    assert problems == [(2, f"suppressed address: {status}")]
+    assert st.subscribe_pending(store, "cy@example.org", now=NOW).status == status
+    assert st.get(store, subscriber.id).status == status
+
+    confirmed = st.confirm(store, subscriber.id, now=NOW + timedelta(days=1))
+    assert (confirmed.status, confirmed.unsubscribed_at, confirmed.bounce_count) == (
+        "active",
+        None,
+        0,
+    )
+
+
+def test_remove_is_idempotent(store: st.Store) -> None:
+    st.add(store, "di@example.org", now=NOW)
+    first, changed = st.remove(store, "DI@example.org", now=NOW)
+    again, changed_again = st.remove(store, "di@example.org", now=NOW)
+    assert (first.status, changed, changed_again) == ("unsubscribed", True, False)
+    assert again.unsubscribed_at == NOW
+    assert event_kinds(store).count("unsubscribed") == 1
+    with pytest.raises(st.NotFound):
+        st.remove(store, "nobody@example.org", now=NOW)
+
+
+def test_forget_erases_personal_data_and_blocks_reimport(
+    store: st.Store, tmp_path: Path, database_url: str
+) -> None:
+    ana = st.add(store, "Ana.Secret@example.org", now=NOW, name="Ana Secret").subscriber
+    st.set_preferences(store, ana.id, now=NOW, frequency="digest")
+    keep = st.add(store, "keep@example.org", now=NOW).subscriber
+
+    assert st.forget(store, "ana.secret@EXAMPLE.org", now=NOW) is True
+    assert st.get(store, ana.id) is None
+    with store.read() as conn:
+        rows = conn.execute(select(events.c.subscriber_id, events.c.kind, events.c.detail)).all()
+        hashes = list(conn.execute(select(suppressions.c.email_hash)).scalars())
+    assert (None, "erased", "") in rows
+    assert all(row.subscriber_id in (None, keep.id) for row in rows)
+    assert all(row.detail == "" for row in rows if row.subscriber_id is None)
+    assert len(hashes) == 1 and "secret" not in hashes[0]
+    if database_url.startswith("sqlite"):  # not in the file, not in the WAL, not in free pages
+        database = Path(database_url.removeprefix("sqlite:///"))
+        for path in (database, database.with_name(database.name + "-wal")):
+            data = path.read_bytes() if path.exists() else b""
+            assert b"Ana.Secret" not in data and b"ana.secret" not in data
+
+    assert st.add(store, "ana.secret@example.org", now=NOW).reason == "erased"
+    summary = st.import_csv(store, write_csv(tmp_path, "email\nAna.Secret@example.org\n"), now=NOW)
+    assert summary.skipped == {"erased": 1}
+
+    # Only the person can come back: subscribe on the web, then confirm.
+    pending = st.subscribe_pending(store, "ana.secret@example.org", now=NOW)
+    assert pending.status == "pending"
+    assert st.add(store, "ana.secret@example.org", now=NOW).reason == "erased"
+    assert st.confirm(store, pending.id, now=NOW).status == "active"
+    assert st.add(store, "ana.secret@example.org", now=NOW).outcome == "unchanged"
+    assert st.forget(store, "never-seen@example.org", now=NOW) is False
+    assert st.add(store, "never-seen@example.org", now=NOW).reason == "erased"
+
+
+def test_subscribe_pending_preferences_and_confirmation_rate(store: st.Store) -> None:
+    pending = st.subscribe_pending(store, "eve@example.org", now=NOW, name="Eve")
+    assert (pending.status, pending.frequency, pending.confirmed_at) == ("pending", "each", None)
+    again = st.subscribe_pending(store, "eve@example.org", now=NOW, frequency="digest")
+    assert (again.id, again.name, again.frequency) == (pending.id, "Eve", "digest")
+
+    assert st.claim_confirmation(store, pending.id, now=NOW) is True
+    assert st.claim_confirmation(store, pending.id, now=NOW + timedelta(minutes=9)) is False
+    assert st.claim_confirmation(store, pending.id, now=NOW + timedelta(minutes=10)) is True
+
+    active = st.confirm(store, pending.id, now=NOW)
+    assert (active.status, active.confirmed_at) == ("active", NOW)
+    assert st.subscribe_pending(store, "eve@example.org", now=NOW).status == "active"
+    changed = st.set_preferences(store, pending.id, now=NOW, frequency="each", name="Eve A.")
+    assert (changed.frequency, changed.name) == ("each", "Eve A.")
+    assert st.unsubscribe(store, pending.id, now=NOW).status == "unsubscribed"
+    assert st.confirm(store, 999_999, now=NOW) is None
+    assert event_kinds(store) == ["subscribed", "confirmed", "preferences", "unsubscribed"]
+
+
+def test_iteration_is_in_id_order_across_pages(store: st.Store) -> None:
+    for number in range(25):
+        frequency = "digest" if number % 3 == 0 else "each"
+        st.add(store, f"r{number}@example.org", now=NOW, frequency=frequency)
+    st.remove(store, "r3@example.org", now=NOW)
+    ids = [s.id for s in st.iter_subscribers(store, batch=4)]
+    assert ids == sorted(ids) and len(ids) == 25
+    digest = [s.email for s in st.iter_active(store, "digest")]
+    assert digest == [f"r{n}@example.org" for n in range(0, 25, 3) if n != 3]
+    assert st.counts(store) == {
+        "pending": 0,
+        "active": 24,
+        "unsubscribed": 1,
+        "bounced": 0,
+        "complained": 0,
+    }
+
+
+# --- Import and export ------------------------------------------------------------------
+
+
+def test_import_header_in_any_order_with_problems_by_line(store: st.Store, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        """\
+        Frequency,NAME,E-Mail,Notes
+        digest,Ana,ana@example.org,vip
+        ,Bo,bo@example.org,
+        each,,broken-address,
+
+        ,Ana again,ANA@example.org,
+        weekly,Cy,cy@example.org,
+        """,
+    )
+    problems: list[tuple[int, str]] = []
+    summary = st.import_csv(store, path, now=NOW, report=lambda n, p: problems.append((n, p)))
+    assert (summary.rows, summary.added, summary.updated, summary.unchanged) == (5, 2, 0, 0)
+    assert summary.skipped == {"invalid": 2, "duplicate": 1}
+    assert [line for line, _ in problems] == [4, 6, 7]
+    assert problems[1] == (6, "duplicate of line 2")
+    assert "invalid address" in problems[0][1] and "frequency" in problems[2][1]
+    ana = st.get_by_email(store, "ana@example.org")
+    assert (ana.name, ana.frequency, ana.source) == ("Ana", "digest", "import:list.csv")
+    assert st.get_by_email(store, "bo@example.org").frequency == "each"
+    assert event_kinds(store) == ["imported", "imported"]
+
+
+def test_reimport_changes_nothing_and_dry_run_writes_nothing(
+    store: st.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvio, "BATCH", 3)  # several staging batches
+    lines = "".join(f"user{n}@example.org,User {n}\n" for n in range(10))
+    path = write_csv(tmp_path, "email,name\n" + lines)
+    dry = st.import_csv(store, path, now=NOW, dry_run=True)
+    assert (dry.added, dry.dry_run) == (10, True)
+    assert st.counts(store)["active"] == 0 and event_kinds(store) == []
+
+    assert st.import_csv(store, path, now=NOW).added == 10
+    again = st.import_csv(store, path, now=NOW + timedelta(hours=1))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 10)
+    assert len(event_kinds(store)) == 10
+    assert emails(store) == [f"user{n}@example.org" for n in range(10)]
+
+
+def test_import_updates_names_frequencies_and_pending(store: st.Store, tmp_path: Path) -> None:
+    st.subscribe_pending(store, "pen@example.org", now=NOW)
+    st.add(store, "act@example.org", now=NOW, name="Old")
+    path = write_csv(
+        tmp_path, "email,name,frequency\npen@example.org,,\nact@example.org,New,digest\n"
+    )
+    as_pending = st.import_csv(store, path, now=NOW, status="pending")
+    assert (as_pending.updated, as_pending.unchanged) == (1, 1)  # act renamed, pen untouched
+    assert st.get_by_email(store, "pen@example.org").status == "pending"
+    as_active = st.import_csv(store, path, now=NOW)
+    assert (as_active.updated, as_active.unchanged) == (1, 1)  # pen activated
+    pen, act = st.get_by_email(store, "pen@example.org"), st.get_by_email(store, "act@example.org")
+    assert (pen.status, pen.confirmed_at) == ("active", NOW)
+    assert (act.name, act.frequency) == ("New", "digest")
+
+
+def test_import_pending_and_headerless_file(store: st.Store, tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_bytes("\ufeffone@example.org\r\ntwo@example.org\r\n".encode())  # BOM, CRLF
+    summary = st.import_csv(store, path, now=NOW, status="pending")
+    assert summary.added == 2
+    assert emails(store, "pending") == ["one@example.org", "two@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"name,city\nAna,Paris\n", "list.csv:1: no email column in the header"),
+        (b"email\nok@example.org\nbad\xe9@example.org\n", "list.csv:3: not UTF-8"),
+        (b'email,name\nok@example.org,Ok\nana@example.org,"Ana\n', "list.csv:3:"),
+        (b"email,name\nok@example.org,Ok\nana@example.org\n", "list.csv:3: 1 fields, expected 2"),
+        (b"", "list.csv: empty file"),
+    ],
+    ids=["no-email-column", "bad-encoding", "open-quote", "truncated", "empty"],
+)
+def test_unusable_file_changes_nothing(
+    store: st.Store, tmp_path: Path, content: bytes, message: str
+) -> None:
+    st.add(store, "existing@example.org", now=NOW)
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    with pytest.raises(st.ImportFileError, match=message) as raised:
+        st.import_csv(store, path, now=NOW)
+    assert raised.value.exit_code == 2 and "\n" not in str(raised.value)
+    assert emails(store) == ["existing@example.org"]
+    assert event_kinds(store) == ["subscribed"]
+    st.import_csv(store, write_csv(tmp_path, "email\nnew@example.org\n", "ok.csv"), now=NOW)
+    assert emails(store) == ["existing@example.org", "new@example.org"]
+
+
+def test_export_streams_everything_and_imports_back(
+    store: st.Store, tmp_path: Path, database_url: str
+) -> None:
+    import io
+
+    st.add(store, "a@example.org", now=NOW, name="A, with comma", frequency="digest")
+    st.add(store, "b@example.org", now=NOW)
+    st.remove(store, "b@example.org", now=NOW + timedelta(hours=1))
+    out = io.StringIO()
+    assert st.export_csv(store, out) == 2
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("email,name,status,frequency,source,created_at,confirmed_at")
+    assert lines[1].startswith(
+        'a@example.org,"A, with comma",active,digest,cli,2026-03-02T15:00:00+00:00'
+    )
+    assert ",unsubscribed," in lines[2] and "2026-03-02T16:00:00+00:00" in lines[2]
+
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}", tmp_path)
+    try:
+        exported = write_csv(tmp_path, out.getvalue(), "export.csv")
+        assert st.import_csv(other, exported, now=NOW).added == 2
+        assert [s.name for s in st.iter_subscribers(other)] == ["A, with comma", ""]
+    finally:
+        other.close()
+
+
+# --- Schema and faults --------------------------------------------------------------------
+
+
+def test_migrations_run_once_and_a_newer_schema_is_refused(
+    store: st.Store, database_url: str, tmp_path: Path
+) -> None:
+    again = open_store(database_url, tmp_path)
+    with again.read() as conn:
+        assert conn.execute(select(func.count()).select_from(schema_version)).scalar() == LATEST
+    with again.transaction() as conn:
+        conn.execute(insert(schema_version).values(version=LATEST + 1, applied_at=NOW))
+    again.close()
+    with pytest.raises(StoreError, match=f"schema version {LATEST + 1}, newer than"):
+        open_store(database_url, tmp_path)
+
+
+def test_relative_sqlite_path_is_created_under_the_root(tmp_path: Path) -> None:
+    opened = open_store("sqlite:///data/nested/publisher.db", tmp_path)
+    opened.close()
+    assert (tmp_path / "data" / "nested" / "publisher.db").is_file()
+
+
+def test_corrupt_file_is_a_one_line_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "publisher.db"
+    path.write_bytes(b"this is not a database, just some bytes " * 200)
+    with pytest.raises(StoreError, match="corrupt or not a SQLite database") as raised:
+        open_store(f"sqlite:///{path}", tmp_path)
+    assert raised.value.exit_code == 1 and "\n" not in str(raised.value)
+
+
+def test_read_only_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "publisher.db"
+    open_store(f"sqlite:///{path}", tmp_path).close()
+    # A read-only open, as a file without write permission gives (root ignores chmod).
+    readonly = open_store(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path)
+    try:
+        assert st.counts(readonly)["active"] == 0
+        with pytest.raises(StoreError, match="read-only"):
+            st.add(readonly, "a@example.org", now=NOW)
+    finally:
+        readonly.close()
+
+
+def test_locked_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "publisher.db"
+    open_store(f"sqlite:///{path}", tmp_path).close()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    opened = open_store(f"sqlite:///{path}?timeout=0.05", tmp_path)
+    try:
+        with pytest.raises(StoreError, match="locked by another process"):
+            st.add(opened, "a@example.org", now=NOW)
+        blocker.execute("ROLLBACK")
+        assert st.add(opened, "a@example.org", now=NOW).outcome == "added"
+    finally:
+        opened.close()
+        blocker.close()
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from publisher import store as st
+from publisher.store.db import open_store
+
+store = open_store(sys.argv[1], Path(sys.argv[2]))
+for number in range(int(sys.argv[4])):
+    st.add(store, f"{sys.argv[3]}{number}@example.org", now=datetime.now(UTC))
+store.close()
+"""
+
+
+def test_concurrent_writers_all_land_without_lock_errors(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'publisher.db'}"
+    open_store(url, tmp_path).close()
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, str(tmp_path), prefix, "5000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for prefix in ("left", "right")
+    ]
+    results = [writer.communicate(timeout=240) for writer in writers]
+    for writer, (_out, err) in zip(writers, results, strict=True):
+        assert writer.returncode == 0, err
+        assert "locked" not in err
+    opened = open_store(url, tmp_path)
+    try:
+        assert st.counts(opened)["active"] == 10_000
+        with opened.read() as conn:
+            assert conn.execute(select(func.count()).select_from(subscribers)).scalar() == 10_000
+    finally:
+        opened.close()
