@@ -13,6 +13,8 @@ from sqlalchemy import insert
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
+from conftest import write_config
+
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
@@ -168,3 +170,214 @@ def test_hourly_counts_and_campaign_status(store):
     assert listed.status == "done" and listed.note == ""
     assert ledger.list_campaigns(store, unfinished=True) == []
     assert ledger.all_counts(store) == {campaign.id: ledger.Counts(sent=3)}
+
+
+# --- Campaign runs ------------------------------------------------------------------
+
+HTML = (
+    "<html><body><p>Hi __PUBLISHER_NAME__,</p><p>News.</p>"
+    '<a href="__PUBLISHER_UNSUBSCRIBE_URL__">Unsubscribe</a></body></html>'
+)
+TEXT = "Hi __PUBLISHER_NAME__,\n\nNews.\n\nUnsubscribe: __PUBLISHER_UNSUBSCRIBE_URL__\n"
+
+
+def relay_config(root: Path, port: int, database_url: str, extra: str = "", now=NOW):
+    from publisher.config import load_config
+
+    write_config(
+        root,
+        f"""
+        [database]
+        url = "{database_url}"
+
+        [delivery]
+        transport = "smtp"
+        envelope_from = "bounces@example.org"
+        {extra}
+
+        [smtp]
+        host = "127.0.0.1"
+        port = {port}
+        security = "none"
+        timeout = 5
+        """,
+    )
+    return load_config(root / "config" / "site.toml", now=now)
+
+
+def newsletter(key: str = "post:hello"):
+    from publisher.newsletter import Newsletter
+
+    return Newsletter(key=key, kind="post", subject="Hello readers", html=HTML, text=TEXT)
+
+
+def start_campaign(store, config, count: int, key: str = "post:hello"):
+    emails = add_subscribers(store, count)
+    campaign, _ = ledger.create_campaign(store, newsletter(key), "each", config.now)
+    return campaign, emails
+
+
+def run(config, store, campaign, **options):
+    from publisher.delivery import run_campaign
+
+    return run_campaign(config, store, ledger.get_campaign(store, campaign.key), **options)
+
+
+def test_campaign_reaches_every_subscriber_once_over_parallel_connections(
+    site, store, smtp_server, database_url
+):
+    config = relay_config(site, smtp_server.port, database_url, "connections = 3")
+    campaign, emails = start_campaign(store, config, 120)
+    summary = run(config, store, campaign)
+
+    assert summary.status == "done" and summary.sent == 120
+    assert summary.line().startswith("post:hello: done: 120 of 120 sent")
+    assert sorted(smtp_server.recipients()) == sorted(emails)
+    first = smtp_server.received[0]
+    assert first.envelope_from == "bounces@example.org"
+    message = first.message
+    assert message["Subject"] == "Hello readers"
+    assert message["To"].addresses[0].addr_spec == first.recipients[0]
+    assert "/unsubscribe?token=" in message["List-Unsubscribe"]
+    assert ledger.get_campaign(store, "post:hello").finished_at is not None
+    again = run(config, store, campaign)  # nothing left: sends nothing
+    assert again.sent == 0 and len(smtp_server.received) == 120
+
+
+def test_unsubscribed_before_their_message_are_skipped(site, store, smtp_server, database_url):
+    config = relay_config(site, smtp_server.port, database_url)
+    campaign, emails = start_campaign(store, config, 10)
+    unsubscribe(store, 4, now=NOW)
+    summary = run(config, store, campaign)
+    assert (summary.counts.sent, summary.counts.skipped, summary.status) == (9, 1, "done")
+    assert emails[3] not in smtp_server.recipients()
+
+
+def test_permanent_failure_is_recorded_with_its_code_and_counts_a_bounce(
+    site, store, smtp_server, database_url
+):
+    from publisher.store import get
+    from publisher.store.schema import deliveries
+
+    config = relay_config(site, smtp_server.port, database_url, "bounce_limit = 1")
+    campaign, emails = start_campaign(store, config, 5)
+    smtp_server.reject.add(emails[1])
+    summary = run(config, store, campaign)
+    assert (summary.counts.sent, summary.counts.failed, summary.status) == (4, 1, "done")
+    with store.read() as conn:
+        row = conn.execute(deliveries.select().where(deliveries.c.state == "failed")).one()
+    assert row.smtp_code == 550 and "No such user" in row.smtp_reply
+    bounced = get(store, row.subscriber_id)
+    assert bounced.email == emails[1] and bounced.status == "bounced" and bounced.bounce_count == 1
+
+
+def test_deferred_then_delivered_on_a_later_run_then_failed_after_max_attempts(
+    site, store, smtp_server, database_url
+):
+    config = relay_config(site, smtp_server.port, database_url, "max_attempts = 2")
+    campaign, emails = start_campaign(store, config, 4)
+    smtp_server.defer.update({emails[0], emails[1]})
+    first = run(config, store, campaign)
+    assert (first.counts.sent, first.counts.deferred, first.status) == (2, 2, "waiting")
+    assert NOW + timedelta(minutes=10) <= first.next_attempt < NOW + timedelta(minutes=11)
+    assert "2 deferred, next attempt 2026-03-02 09:10" in first.line()  # Chicago time
+
+    soon = relay_config(
+        site, smtp_server.port, database_url, "max_attempts = 2", NOW + timedelta(minutes=5)
+    )
+    assert run(config=soon, store=store, campaign=campaign).sent == 0  # not due yet
+
+    smtp_server.defer.discard(emails[0])
+    later = relay_config(
+        site, smtp_server.port, database_url, "max_attempts = 2", NOW + timedelta(minutes=11)
+    )
+    second = run(later, store, campaign)
+    assert (second.counts.sent, second.counts.failed, second.status) == (3, 1, "done")
+    assert sorted(smtp_server.recipients()) == sorted(emails[:1] + emails[2:])
+
+
+def test_relay_down_pauses_without_failing_anyone_then_resumes(site, store, database_url):
+    from aiosmtpd.controller import Controller
+
+    from conftest import SmtpServer, _Handler, free_port
+
+    port = free_port()
+    config = relay_config(site, port, database_url, "connections = 2")
+    campaign, emails = start_campaign(store, config, 6)
+    paused = run(config, store, campaign)
+    assert paused.status == "paused" and "cannot connect to 127.0.0.1" in paused.note
+    assert paused.counts.queued == 6 and paused.counts.failed == 0
+    stored = ledger.get_campaign(store, campaign.key)
+    assert stored.status == "paused" and "cannot connect" in stored.note
+    assert "paused: cannot connect" in paused.line() and "run again to resume" in paused.line()
+
+    server = SmtpServer("127.0.0.1", port)
+    controller = Controller(_Handler(server), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        from publisher.delivery import resume_all
+
+        (resumed,) = resume_all(config, store)
+    finally:
+        controller.stop()
+    assert resumed.status == "done" and sorted(server.recipients()) == sorted(emails)
+    assert ledger.get_campaign(store, campaign.key).note == ""
+
+
+def test_rate_limit_holds_across_connections(site, store, smtp_server, database_url):
+    config = relay_config(
+        site, smtp_server.port, database_url, "connections = 3\nrate_per_second = 20"
+    )
+    campaign, _ = start_campaign(store, config, 50)
+    assert run(config, store, campaign).sent == 50
+    times = sorted(r.at for r in smtp_server.received)
+    windows: dict[int, int] = {}
+    for at in times:
+        windows[int(at - times[0])] = windows.get(int(at - times[0]), 0) + 1
+    assert max(windows.values()) <= 22  # 20 per second, with a little tolerance
+    assert times[-1] - times[0] >= 49 / 20 * 0.9
+
+
+def test_hourly_cap_counts_earlier_runs_and_returns_when_told_not_to_wait(
+    site, store, smtp_server, database_url
+):
+    config = relay_config(site, smtp_server.port, database_url, "max_per_hour = 5\nconnections = 2")
+    campaign, _ = start_campaign(store, config, 8)
+    first = run(config, store, campaign, wait_hourly=False)
+    assert (first.counts.sent, first.status) == (5, "waiting")
+    assert "hourly limit reached; continues after 10:00" in first.line()
+    assert run(config, store, campaign, wait_hourly=False).sent == 0
+    later = relay_config(
+        site,
+        smtp_server.port,
+        database_url,
+        "max_per_hour = 5",
+        NOW + timedelta(hours=1, seconds=1),
+    )
+    assert run(later, store, campaign, wait_hourly=False).status == "done"
+    assert len(smtp_server.received) == 8
+
+
+def test_stop_event_finishes_messages_in_flight(site, store, smtp_server, database_url):
+    config = relay_config(site, smtp_server.port, database_url, "connections = 2")
+    campaign, _ = start_campaign(store, config, 40)
+    smtp_server.delay = 0.05
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    summary = run(config, store, campaign, stop=stop)
+    assert summary.status == "stopped" and 0 < summary.sent < 40
+    assert summary.counts.sent == len(smtp_server.received) and summary.counts.sending == 0
+    assert f"stopped: {summary.sent} of 40 sent; run again to resume" in summary.line()
+    smtp_server.delay = 0
+    assert run(config, store, campaign).status == "done"
+    assert len(smtp_server.received) == 40
+
+
+def test_file_transport_writes_one_message_per_subscriber(site, store, database_url):
+    from publisher.config import load_config
+
+    write_config(site, f'[database]\nurl = "{database_url}"\n')
+    config = load_config(site / "config" / "site.toml", now=NOW)
+    campaign, _ = start_campaign(store, config, 7)
+    assert run(config, store, campaign).status == "done"
+    assert len(list((site / "data" / "outbox" / "new").glob("*.eml"))) == 7

@@ -1,3 +1,216 @@
 """Commands: send, campaigns."""
 
-commands: list = []
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from publisher.cli import common_options, get_config
+from publisher.config import Config
+from publisher.errors import PublisherError
+from publisher.store import Store, ledger
+
+
+@contextmanager
+def opened(config: Config) -> Iterator[Store]:
+    store = Store.open(config)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _post(config: Config, slug: str):
+    from publisher.content import load_posts
+
+    posts = load_posts(config)
+    post = next((p for p in posts if p.slug == slug), None)
+    if post is None:
+        raise PublisherError(f"no post with the slug {slug!r} (see `publisher queue`)")
+    if post.draft:
+        raise PublisherError(f"{post.source}: a draft is never sent; set draft: false first")
+    if not post.is_live(config.now):
+        when = f"{config.local(post.date):%Y-%m-%d %H:%M}"
+        raise PublisherError(f"{post.source}: not published until {when}; it is sent then")
+    return post, posts
+
+
+class Reporter:
+    """A rich progress bar on a terminal; otherwise one log line per 1,000 messages."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.task = None
+        self.logged = 0
+
+    @contextmanager
+    def active(self) -> Iterator[Callable]:
+        if not sys.stderr.isatty():
+            yield self.log
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>8}/s"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        with self.bar:
+            yield self.draw
+
+    def draw(self, progress) -> None:
+        if self.task is None or self.bar.tasks[-1].description != progress.key:
+            self.task = self.bar.add_task(progress.key, total=progress.total, rate="")
+        rate = progress.sent / progress.elapsed if progress.elapsed else 0
+        self.bar.update(self.task, completed=progress.done, rate=f"{rate:,.0f}")
+
+    def log(self, progress) -> None:
+        if progress.sent // 1000 > self.logged:
+            self.logged = progress.sent // 1000
+            rate = progress.sent / progress.elapsed if progress.elapsed else 0
+            click.echo(
+                f"{progress.key}: {progress.done:,} of {progress.total:,} done, "
+                f"{progress.sent:,} sent by this run ({rate:,.0f}/s)",
+                err=True,
+            )
+
+
+def _run(config: Config, run: Callable) -> None:
+    """Run deliveries with signals handled and progress shown; print each summary."""
+    from publisher.delivery import stop_on_signals
+
+    stop = threading.Event()
+    reporter = Reporter()
+    with stop_on_signals(stop, lambda note: click.echo(note, err=True)), reporter.active() as show:
+        summaries = run(stop=stop, on_progress=show)
+    for summary in summaries:
+        click.echo(summary.line())
+
+
+@click.command()
+@click.argument("slug", required=False)
+@click.option("--to", "address", metavar="ADDR", help="Send one [TEST] copy to ADDR only.")
+@click.option("--dry-run", is_flag=True, help="Say how many would receive it; send nothing.")
+@click.option("--resume", is_flag=True, help="Run every unfinished campaign.")
+@common_options
+def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> None:
+    """Announce the post SLUG to every subscriber now (or resume unfinished campaigns).
+
+    Safe to repeat and to interrupt: each subscriber gets the post once; Ctrl-C or SIGTERM
+    finishes the messages in flight, and running it again continues where it stopped.
+    """
+    if resume == bool(slug):
+        raise click.UsageError("give a post SLUG or --resume (not both)")
+    if resume and (address or dry_run):
+        raise click.UsageError("--to and --dry-run need a post SLUG")
+    config = get_config()
+    if resume:
+        from publisher.delivery import resume_all
+
+        with opened(config) as store:
+            if not ledger.list_campaigns(store, unfinished=True):
+                click.echo("nothing to resume: every campaign is done")
+                return
+            _run(config, lambda **opts: resume_all(config, store, **opts))
+        return
+
+    from publisher.newsletter import render_post
+
+    post, posts = _post(config, slug)
+    newsletter = render_post(config, post, posts)
+    if address:
+        from publisher.delivery import send_test
+
+        result = send_test(config, newsletter, address)
+        click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({result.code})")
+        return
+    with opened(config) as store:
+        if dry_run:
+            click.echo(_dry_run(store, newsletter.key))
+            return
+        from publisher.delivery import run_campaign
+
+        campaign, created = ledger.create_campaign(store, newsletter, "each", config.now)
+        if campaign.status == "done":
+            counts = ledger.counts(store, campaign.id)
+            click.echo(f"{campaign.key}: already sent ({counts.sent:,} of {counts.total:,})")
+            return
+        if created:
+            click.echo(f"{campaign.key}: campaign created for {campaign.total:,} subscribers")
+        _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
+
+
+def _dry_run(store: Store, key: str) -> str:
+    campaign = ledger.get_campaign(store, key)
+    if campaign is None:
+        count = ledger.count_recipients(store, "each")
+        return f"{key}: would be sent to {count:,} subscribers; nothing sent (dry run)"
+    counts = ledger.counts(store, campaign.id)
+    return (
+        f"{key}: campaign exists ({campaign.status}): {counts.sent:,} of {counts.total:,} "
+        f"sent, {counts.unfinished:,} still to send; nothing sent (dry run)"
+    )
+
+
+@click.command()
+@common_options
+def campaigns() -> None:
+    """List campaigns: messages per state, when they started and finished, the rate."""
+    config = get_config()
+    with opened(config) as store:
+        found = ledger.list_campaigns(store)
+        tallies = ledger.all_counts(store)
+    if not found:
+        click.echo("no campaigns yet")
+        return
+    header = ("campaign", "status", "total", "sent", "failed", "deferred", "skipped", "to send")
+    rows = [(*header, "started", "finished", "rate")]
+    for campaign in found:
+        c = tallies.get(campaign.id, ledger.Counts())
+        rows.append(
+            (
+                campaign.key,
+                campaign.status,
+                *(f"{n:,}" for n in (c.total, c.sent, c.failed, c.deferred, c.skipped)),
+                f"{c.queued + c.sending:,}",
+                _when(config, campaign.started_at),
+                _when(config, campaign.finished_at),
+                _rate(config, campaign, c.sent),
+            )
+        )
+    widths = [max(len(row[n]) for row in rows) for n in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    for campaign in found:
+        if campaign.note:
+            click.echo(f"{campaign.key}: {campaign.note}")
+
+
+def _when(config: Config, moment) -> str:
+    return f"{config.local(moment):%Y-%m-%d %H:%M}" if moment else "-"
+
+
+def _rate(config: Config, campaign, sent: int) -> str:
+    if campaign.started_at is None or not sent:
+        return "-"
+    seconds = ((campaign.finished_at or config.now) - campaign.started_at).total_seconds()
+    return f"{sent / seconds:,.0f}/s" if seconds > 0 else "-"
+
+
+commands = [send, campaigns]

@@ -1,0 +1,387 @@
+"""Running a campaign: parallel connections, claims from the ledger, throttling, retries.
+
+Each of `[delivery] connections` worker threads keeps one transport open and loops: claim
+a few deliveries (they become `sending`), wait for the rate limits, build the message from
+prebuilt bytes, hand it to the relay, and record the outcome at once in its own short
+transaction. So after a SIGKILL at most one accepted-but-unrecorded message per worker is
+sent twice, and nothing is lost: the next run requeues what was left in `sending`.
+A stop request (SIGTERM, Ctrl-C) lets every worker finish the message it is sending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .config import Config
+from .errors import DeliveryError
+from .message import MessageBuilder, Recipient
+from .newsletter import Newsletter
+from .store import ledger, record_bounce
+from .store.ledger import Campaign, Claimed, Counts
+from .throttle import HourlyLimit, RateLimit
+from .tokens import load_tokens, preferences_url, unsubscribe_url
+from .transports import DEFERRED, SENT, RelayDown, Result, Transport, open_transport
+
+LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
+BATCH = 8  # deliveries claimed at a time by one worker
+BACKOFF = timedelta(minutes=10)  # first retry delay, doubled on each attempt
+MAX_BACKOFF = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running campaign stands, reported a few times a second."""
+
+    key: str
+    total: int
+    done: int  # sent, failed or skipped, by any run
+    sent: int  # sent by this run
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The outcome of one run of one campaign."""
+
+    key: str
+    status: str  # done|paused|stopped|waiting
+    counts: Counts
+    sent: int  # by this run
+    elapsed: float
+    note: str = ""
+    next_attempt: datetime | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        """One line for people and logs."""
+        c = self.counts
+        tally = f"{c.sent:,} of {c.total:,} sent"
+        extra = ", ".join(
+            f"{n:,} {name}"
+            for name, n in (("failed", c.failed), ("deferred", c.deferred), ("skipped", c.skipped))
+            if n
+        )
+        tally += f" ({extra})" if extra else ""
+        speed = f"; {self.sent:,} this run at {self.rate:,.0f}/s" if self.sent else ""
+        if self.status == "stopped":
+            return f"{self.key}: stopped: {tally}; run again to resume"
+        if self.status == "paused":
+            return f"{self.key}: paused: {self.note}; {tally}; run again to resume"
+        if self.status == "waiting":
+            return f"{self.key}: {tally}{speed}; {self.note}"
+        return f"{self.key}: done: {tally}{speed}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` tries: 10 min, 20 min, 40 min ... 12 h."""
+    return min(BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
+
+
+def newsletter_of(campaign: Campaign) -> Newsletter:
+    """The newsletter exactly as rendered when the campaign was created."""
+    return Newsletter(
+        key=campaign.key,
+        kind=campaign.kind,
+        subject=campaign.subject,
+        html=campaign.html,
+        text=campaign.text,
+    )
+
+
+class Clock:
+    """`config.now` advancing in real time, so --now shifts every recorded time alike."""
+
+    def __init__(self, start: datetime):
+        self.start = start
+        self.t0 = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+
+@dataclass
+class _Tally:
+    sent: int = 0
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, sent: bool) -> None:
+        with self.lock:
+            self.done += 1
+            self.sent += sent
+
+
+class _Run:
+    """One run of one campaign: the shared state of its worker threads."""
+
+    def __init__(self, config: Config, store, campaign: Campaign, stop: threading.Event, **opts):
+        self.config = config
+        self.store = store
+        self.campaign = campaign
+        self.stop = stop
+        self.transport_factory: Callable[[Config], Transport] = opts["transport_factory"]
+        self.wait_hourly: bool = opts["wait_hourly"]
+        self.clock = Clock(config.now)
+        self.worker = ledger.worker_id()
+        self.builder = MessageBuilder(config, newsletter_of(campaign))
+        self.tokens = load_tokens(config)
+        self.envelope_from = config.delivery.envelope_from or config.newsletter.from_address
+        self.rate = RateLimit(config.delivery.rate_per_second)
+        self.hourly = HourlyLimit(
+            config.delivery.max_per_hour,
+            lambda since: ledger.sent_since(store, since),
+            lambda since: ledger.oldest_sent_since(store, since),
+            self.clock,
+        )
+        # SQLite has one writer at a time; taking turns here avoids its busy-wait sleeps.
+        self.write_lock = threading.Lock() if store.is_sqlite else contextlib.nullcontext()
+        self.tally = _Tally()
+        self.paused: RelayDown | None = None
+        self.waiting_until: datetime | None = None
+        self.error: BaseException | None = None
+
+    # --- worker threads -------------------------------------------------------------
+
+    def work(self) -> None:
+        transport: Transport | None = None
+        pending: list[Claimed] = []
+        try:
+            transport = self.transport_factory(self.config)
+            while not self.stop.is_set():
+                with self.write_lock:
+                    pending = ledger.claim(
+                        self.store, self.campaign.id, self.worker, BATCH, self.clock()
+                    )
+                if not pending:
+                    return
+                while pending and self._my_turn():
+                    result = transport.send(
+                        self.envelope_from, pending[0].email, self._message(pending[0])
+                    )
+                    self._record(pending.pop(0), result)
+        except RelayDown as exc:
+            self.paused = exc
+            self.stop.set()
+        except BaseException as exc:  # a bug or a database failure: stop everyone, re-raise
+            self.error = exc
+            self.stop.set()
+        finally:
+            with self.write_lock:
+                ledger.release(self.store, [c.id for c in pending])
+            if transport is not None:
+                transport.close()
+
+    def _message(self, claimed: Claimed) -> bytes:
+        return self.builder.build(
+            Recipient(
+                email=claimed.email,
+                name=claimed.name,
+                unsubscribe_url=unsubscribe_url(self.config, self.tokens, claimed.subscriber_id),
+                preferences_url=preferences_url(self.config, self.tokens, claimed.subscriber_id),
+            )
+        )
+
+    def _my_turn(self) -> bool:
+        """Wait for the hourly cap and the rate limit; False when the run must stop."""
+        while (until := self.hourly.take()) is not None:
+            if not self.wait_hourly:
+                self.waiting_until = until
+                self.stop.set()
+                return False
+            if self.stop.wait(max(0.0, (until - self.clock()).total_seconds())):
+                return False
+        if self.rate.wait(self.stop):
+            return True
+        self.hourly.release()
+        return False
+
+    def _record(self, claimed: Claimed, result: Result) -> None:
+        now = self.clock()
+        with self.write_lock:
+            if result.status == SENT:
+                ledger.mark_sent(self.store, claimed.id, result.code, result.reply, now)
+            elif result.status == DEFERRED:
+                attempts = claimed.attempts + 1
+                retry = now + backoff(attempts)
+                if attempts >= self.config.delivery.max_attempts:
+                    retry = None
+                ledger.mark_deferred(self.store, claimed, result.code, result.reply, retry)
+            else:
+                ledger.mark_failed(self.store, claimed, result.code, result.reply)
+                if result.bounce:
+                    record_bounce(
+                        self.store,
+                        claimed.subscriber_id,
+                        now=now,
+                        limit=self.config.delivery.bounce_limit,
+                        detail=f"{result.code} {result.reply}",
+                    )
+        if result.status != SENT:
+            self.hourly.release()
+        self.tally.add(result.status == SENT)
+
+    # --- the main thread ------------------------------------------------------------
+
+    def run(self, on_progress: Callable[[Progress], None] | None) -> Summary:
+        ledger.set_status(self.store, self.campaign.id, "sending", self.clock())
+        ledger.reclaim(self.store, self.campaign.id, self.clock(), LEASE)
+        before = ledger.counts(self.store, self.campaign.id)
+        finished_before = before.sent + before.failed + before.skipped
+        threads = [
+            threading.Thread(target=self.work, name=f"send-{n}", daemon=True)
+            for n in range(self.config.delivery.connections)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+                if on_progress:
+                    on_progress(self._progress(finished_before))
+        if self.error is not None:
+            raise self.error
+        return self._finish()
+
+    def _progress(self, finished_before: int) -> Progress:
+        return Progress(
+            key=self.campaign.key,
+            total=self.campaign.total,
+            done=finished_before + self.tally.done,
+            sent=self.tally.sent,
+            elapsed=time.monotonic() - self.clock.t0,
+        )
+
+    def _finish(self) -> Summary:
+        now = self.clock()
+        counts = ledger.counts(self.store, self.campaign.id)
+        status, note, retry = "done", "", None
+        if self.paused is not None:
+            status, note = "paused", str(self.paused)
+            ledger.set_status(self.store, self.campaign.id, "paused", now, note)
+        elif self.waiting_until is not None:
+            local = self.config.local(self.waiting_until)
+            status, note = "waiting", f"hourly limit reached; continues after {local:%H:%M}"
+        elif self.stop.is_set():
+            status = "stopped"
+        elif counts.unfinished == 0:
+            ledger.set_status(self.store, self.campaign.id, "done", now)
+        else:
+            status, note, retry = "waiting", *self._waiting_note(counts)
+        return Summary(
+            key=self.campaign.key,
+            status=status,
+            counts=counts,
+            sent=self.tally.sent,
+            elapsed=time.monotonic() - self.clock.t0,
+            note=note,
+            next_attempt=retry,
+        )
+
+    def _waiting_note(self, counts: Counts) -> tuple[str, datetime | None]:
+        retry = ledger.next_attempt(self.store, self.campaign.id)
+        parts = []
+        if counts.deferred:
+            when = f"{self.config.local(retry):%Y-%m-%d %H:%M}" if retry else "later"
+            parts.append(f"{counts.deferred:,} deferred, next attempt {when}")
+        if counts.sending or counts.queued:
+            parts.append(f"{counts.sending + counts.queued:,} in progress in another process")
+        return "; ".join(parts), retry
+
+
+def run_campaign(
+    config: Config,
+    store,
+    campaign: Campaign,
+    *,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    transport_factory: Callable[[Config], Transport] = open_transport,
+    wait_hourly: bool = True,
+) -> Summary:
+    """Send what is due in `campaign` now and say where it stands.
+
+    `stop` (set by a signal handler) ends the run after the messages in flight. With
+    `wait_hourly` False the run returns instead of sleeping when `max_per_hour` is reached.
+    """
+    run = _Run(
+        config,
+        store,
+        campaign,
+        stop or threading.Event(),
+        transport_factory=transport_factory,
+        wait_hourly=wait_hourly,
+    )
+    return run.run(on_progress)
+
+
+def resume_all(config: Config, store, **options) -> list[Summary]:
+    """Run every unfinished campaign, oldest first; stop at the first pause (relay down)."""
+    summaries = []
+    stop = options.get("stop")
+    for campaign in ledger.list_campaigns(store, unfinished=True):
+        if stop is not None and stop.is_set():
+            break
+        summary = run_campaign(config, store, campaign, **options)
+        summaries.append(summary)
+        if summary.status in ("paused", "stopped"):
+            break
+    return summaries
+
+
+def send_test(
+    config: Config,
+    newsletter: Newsletter,
+    address: str,
+    transport_factory: Callable[[Config], Transport] = open_transport,
+) -> Result:
+    """Send one `[TEST]` copy to `address`; nothing is recorded in the ledger."""
+    tokens = load_tokens(config)
+    recipient = Recipient(  # links signed for no subscriber: they show "not valid"
+        email=address,
+        name="",
+        unsubscribe_url=unsubscribe_url(config, tokens, 0),
+        preferences_url=preferences_url(config, tokens, 0),
+    )
+    data = MessageBuilder(config, newsletter, test=True).build(recipient)
+    transport = transport_factory(config)
+    try:
+        result = transport.send(
+            config.delivery.envelope_from or config.newsletter.from_address, address, data
+        )
+    finally:
+        transport.close()
+    if result.status != SENT:
+        raise DeliveryError(
+            f"test message to {address} {result.status}: {result.code} {result.reply}",
+            result.code,
+            result.reply,
+        )
+    return result
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event, notice: Callable[[str], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stop` (the run finishes what is in flight); a second one kills."""
+
+    def handler(signum, _frame):
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        stop.set()
+        notice(f"{signal.Signals(signum).name}: finishing the messages in flight")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
