@@ -1,3 +1,61 @@
-"""Commands: preview."""
+"""Commands: preview; and the newsletter checks `publisher check` runs."""
 
-commands: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from publisher import newsletter
+from publisher.cli import common_options, get_config
+from publisher.commands.content import CHECKS
+from publisher.config import Config
+from publisher.content import Post, load_posts
+from publisher.message import UnsafeHeaderError
+
+
+def check_newsletters(config: Config, posts: list[Post]) -> list[str]:
+    """Warnings about the emails that could be sent; header injection is an error."""
+    errors, warnings = newsletter.lint(config, posts)
+    if errors:
+        raise UnsafeHeaderError("\n".join(errors))
+    return warnings
+
+
+CHECKS.append(check_newsletters)
+
+
+@click.command()
+@click.argument("slug", required=False)
+@click.option("--digest", is_flag=True, help="Preview the next digest instead of a post.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the files (default: data/email-preview).",
+)
+@common_options
+def preview(slug: str | None, digest: bool, out: Path | None) -> None:
+    """Write a post's email (or the next digest) as .html and .eml files and print their paths."""
+    if bool(slug) == digest:
+        raise click.UsageError("give a post's SLUG or --digest")
+    config = get_config()
+    posts = load_posts(config)
+    if digest:
+        rendered = newsletter.next_digest(config, posts)
+    else:
+        post = next((p for p in posts if p.slug == slug), None)
+        if post is None:
+            raise click.UsageError(f"no post with slug {slug!r}")
+        rendered = newsletter.render_post(config, post, posts)
+    found = newsletter.preview(config, rendered, newsletter.preview_recipient(config))
+    folder = out or config.data_dir / "email-preview"
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / f"{found.name}.html"
+    eml_path = folder / f"{found.name}.eml"
+    html_path.write_text(found.part("html"), encoding="utf-8")
+    eml_path.write_bytes(found.message)
+    click.echo(html_path)
+    click.echo(eml_path)
+
+
+commands = [preview]

@@ -1,0 +1,188 @@
+"""HTML to readable plain text, for the text part of every email.
+
+A small renderer over `html.parser` (html2text is GPL): headings underlined, paragraphs
+separated by blank lines, lists with `-` or `1.` markers, quotes with `> `, code blocks
+indented and left unwrapped, links as numbered references listed at the end, and every
+line wrapped at 78 columns.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+WIDTH = 78
+BLOCKS = {"p", "div", "section", "article", "header", "footer", "figure", "figcaption", "dl"}
+BLOCKS |= {"dt", "dd", "table", "thead", "tbody", "tfoot", "center", "main", "aside", "nav"}
+HEADINGS = {"h1": "=", "h2": "-", "h3": "", "h4": "", "h5": "", "h6": ""}
+SKIPPED = {"script", "style", "head", "title", "template", "svg"}
+SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class _ListState:
+    ordered: bool
+    count: int = 0
+
+
+class _Renderer(HTMLParser):
+    """Collects inline text into a buffer and turns it into wrapped lines at block ends."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.width = width
+        self.lines: list[str] = []
+        self.inline: list[str] = []
+        self.links: list[str] = []
+        self.lists: list[_ListState] = []
+        self.quotes = 0
+        self.marker = ""  # list marker waiting for the item's first line
+        self.tight = False  # the next block follows without a blank line (list items, rows)
+        self.skip = 0  # depth inside <script>, <style>, ...
+        self.pre = 0
+        self.href: list[str | None] = []  # open <a> targets
+        self.link_start: list[int] = []
+
+    # --- parser callbacks -----------------------------------------------------------
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in SKIPPED:
+            self.skip += 1
+        elif self.skip:
+            return
+        elif tag in BLOCKS or tag in HEADINGS:
+            self.flush()
+        elif tag in ("ul", "ol"):
+            self.flush()
+            self.lists.append(_ListState(ordered=tag == "ol"))
+        elif tag == "li":
+            self.flush()
+            state = self.lists[-1] if self.lists else _ListState(ordered=False)
+            state.count += 1
+            self.marker = f"{state.count}. " if state.ordered else "- "
+            self.tight = state.count > 1 or len(self.lists) > 1
+        elif tag == "blockquote":
+            self.flush()
+            self.quotes += 1
+        elif tag == "pre":
+            self.flush()
+            self.pre += 1
+        elif tag == "br":
+            self.flush(tight_next=True)
+        elif tag == "tr":
+            self.flush()
+        elif tag in ("td", "th") and self.inline:
+            self.inline.append(" | ")
+        elif tag == "hr":
+            self.flush()
+            self.emit(["-" * 20])
+        elif tag == "img":
+            alt = dict(attrs).get("alt") or ""
+            if alt:
+                self.inline.append(f"[{alt}]")
+        elif tag == "a":
+            self.href.append(dict(attrs).get("href"))
+            self.link_start.append(len(self.inline))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in SKIPPED:
+            self.skip = max(0, self.skip - 1)
+        elif self.skip:
+            return
+        elif tag in HEADINGS:
+            self.flush(underline=HEADINGS[tag], prefix="" if HEADINGS[tag] else "### ")
+        elif tag == "tr":
+            self.flush(tight_next=True)
+        elif tag in BLOCKS or tag == "li":
+            self.flush()
+            self.tight = False
+        elif tag in ("ul", "ol"):
+            self.flush()
+            if self.lists:
+                self.lists.pop()
+            self.tight = False
+        elif tag == "blockquote":
+            self.flush()
+            self.quotes = max(0, self.quotes - 1)
+        elif tag == "pre":
+            self.flush_pre()
+            self.pre = max(0, self.pre - 1)
+        elif tag == "a" and self.href:
+            self.end_link(self.href.pop(), self.link_start.pop())
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.inline.append(data)
+
+    # --- output -----------------------------------------------------------------------
+
+    def end_link(self, href: str | None, start: int) -> None:
+        """Number the link after its text; a link whose text is its URL needs no number."""
+        text = SPACES.sub(" ", "".join(self.inline[start:])).strip()
+        if not href or href.startswith("#") or text == href or not text:
+            return
+        if href.startswith("mailto:") and text == href[7:]:
+            return
+        if href not in self.links:
+            self.links.append(href)
+        self.inline.append(f" [{self.links.index(href) + 1}]")
+
+    def indent(self) -> str:
+        """Prefix of every line in the current block: quote marks and list indentation."""
+        return "> " * self.quotes + "  " * max(0, len(self.lists) - 1)
+
+    def emit(self, lines: list[str], tight: bool = False) -> None:
+        if self.lines and not tight and self.lines[-1].strip("> "):
+            inside_quote = self.quotes and self.lines[-1].startswith(">")
+            self.lines.append(">" if inside_quote else "")
+        self.lines.extend(lines)
+
+    def flush(self, underline: str = "", prefix: str = "", tight_next: bool = False) -> None:
+        if self.pre:
+            return
+        text = SPACES.sub(" ", "".join(self.inline)).strip()
+        self.inline.clear()
+        if text:
+            first = self.indent() + self.marker + prefix
+            rest = self.indent() + " " * len(self.marker)
+            lines = textwrap.wrap(
+                text,
+                width=self.width,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            if underline:
+                lines.append(underline * min(len(text), self.width))
+            self.emit(lines, tight=self.tight)
+            self.marker = ""
+            self.tight = tight_next
+        elif tight_next:
+            self.tight = True
+
+    def flush_pre(self) -> None:
+        """Code keeps its line breaks and spacing, indented four spaces and never wrapped."""
+        code = "".join(self.inline).strip("\n")
+        self.inline.clear()
+        if code:
+            self.emit([(self.indent() + "    " + line).rstrip() for line in code.splitlines()])
+        self.tight = False
+
+    def result(self) -> str:
+        self.close()
+        self.flush()
+        text = "\n".join(self.lines).strip("\n")
+        if self.links:
+            refs = [f"[{n}] {url}" for n, url in enumerate(self.links, 1)]
+            text += "\n\n" + "\n".join(refs)
+        return text + "\n" if text else ""
+
+
+def html_to_text(html: str, width: int = WIDTH) -> str:
+    """Readable plain text of an HTML fragment or page, links numbered at the end."""
+    renderer = _Renderer(width=width)
+    renderer.feed(html)
+    return renderer.result()

@@ -1,0 +1,271 @@
+"""Per-recipient MIME messages: headers, parts, personalization, injection, DKIM."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import email
+import random
+import re
+from email import policy
+from pathlib import Path
+
+import dkim
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from publisher.config import load_config
+from publisher.message import (
+    PLACEHOLDERS,
+    MessageBuilder,
+    Recipient,
+    UnsafeHeaderError,
+    quoted_printable,
+)
+from publisher.newsletter import Newsletter
+
+NOW = "2026-03-02T15:00:00+00:00"
+SLOTS = PLACEHOLDERS
+
+
+def recipient(name: str = "Ann Lee", email_address: str = "ann@example.com", n: int = 1):
+    return Recipient(
+        email=email_address,
+        name=name,
+        unsubscribe_url=f"https://blog.example.org/unsubscribe?token={n}.abc",
+        preferences_url=f"https://blog.example.org/preferences?token={n}.def",
+    )
+
+
+def sample_newsletter(body: str = "") -> Newsletter:
+    """A newsletter with placeholders in links, text, at line ends and mid-line."""
+    html = (
+        "<!DOCTYPE html>\n<html><body>\n"
+        f"<p>Hi {SLOTS['name']}, caf\u00e9 = tea.   Three spaces.\t tab</p>\n{body}\n"
+        f'<a href="{SLOTS["unsubscribe_url"]}">Unsubscribe</a>'
+        f'<a href="{SLOTS["preferences_url"]}">Preferences</a> {SLOTS["email"]}\n'
+        "</body></html>\n"
+    )
+    text = (
+        f"Hi {SLOTS['name']},\n\n{'long line ' * 20}\nTrailing space \n"
+        f"Unsubscribe: {SLOTS['unsubscribe_url']}\nPreferences: {SLOTS['preferences_url']}"
+        f"\nSent to {SLOTS['email']}\n"
+    )
+    return Newsletter(key="post:sleep", kind="post", subject="Sleep well, café", html=html, text=text)
+
+
+def expected(content: str, person: Recipient, escape_html: bool) -> str:
+    import html as html_module
+
+    values = {
+        "name": person.name or "there",
+        "email": person.email,
+        "unsubscribe_url": person.unsubscribe_url,
+        "preferences_url": person.preferences_url,
+    }
+    for slot, token in SLOTS.items():
+        value = html_module.escape(values[slot]) if escape_html else values[slot]
+        content = content.replace(token, value)
+    return content
+
+
+def parse(data: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(data, policy=policy.default)
+
+
+def parts(message) -> tuple[str, str]:
+    plain, html = list(message.iter_parts())
+    norm = lambda part: part.get_content().replace("\r\n", "\n")  # noqa: E731
+    return norm(plain), norm(html)
+
+
+@pytest.fixture
+def config(site: Path):
+    return load_config(site / "config" / "site.toml", now=NOW, env={})
+
+
+def test_message_has_every_header_and_both_parts(config):
+    person = recipient()
+    data = MessageBuilder(config, sample_newsletter()).build(person)
+    assert b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    message = parse(data)
+    assert message["From"] == "Test Clinic <news@example.org>"
+    assert message["To"] == "Ann Lee <ann@example.com>"
+    assert message["Subject"] == "Sleep well, café"
+    assert message["Date"] == "Mon, 02 Mar 2026 15:00:00 +0000"
+    assert re.fullmatch(r"<[0-9a-f]+\.post@blog\.example\.org>", message["Message-ID"])
+    assert message["MIME-Version"] == "1.0"
+    assert message["List-Unsubscribe"] == (
+        "<https://blog.example.org/unsubscribe?token=1.abc>, "
+        "<mailto:news@example.org?subject=unsubscribe>"
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == "Test Clinic Blog <newsletter.blog.example.org>"
+    assert message["Feedback-ID"] == "sleep:post:newsletter:blog.example.org"
+    assert message["Reply-To"] is None
+    assert message.get_content_type() == "multipart/alternative"
+    plain, html = list(message.iter_parts())
+    assert [plain.get_content_type(), html.get_content_type()] == ["text/plain", "text/html"]
+    for part in (plain, html):
+        assert part.get_content_charset() == "utf-8"
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_parts_decode_to_the_newsletter_with_values_filled_in(config):
+    newsletter = sample_newsletter()
+    for person in (recipient(), recipient(name="", n=2), recipient(name="Zoë <script>", n=3)):
+        text, html = parts(parse(MessageBuilder(config, newsletter).build(person)))
+        assert text == expected(newsletter.text, person, escape_html=False)
+        assert html == expected(newsletter.html, person, escape_html=True)
+
+
+def test_script_in_a_name_is_escaped_in_html_only(config):
+    data = MessageBuilder(config, sample_newsletter()).build(recipient(name="<script>x</script>"))
+    text, html = parts(parse(data))
+    assert "<script>" not in html
+    assert "Hi &lt;script&gt;x&lt;/script&gt;," in html
+    assert "Hi <script>x</script>," in text
+
+
+def test_name_fallback_when_empty(config):
+    text, html = parts(parse(MessageBuilder(config, sample_newsletter()).build(recipient(""))))
+    assert "Hi there," in text and "Hi there," in html
+    assert parse(MessageBuilder(config, sample_newsletter()).build(recipient(""))).get(
+        "To"
+    ) == ("ann@example.com")
+
+
+def test_two_recipients_get_their_own_links_and_ids(config):
+    builder = MessageBuilder(config, sample_newsletter())
+    one = parse(builder.build(recipient(n=1)))
+    two = parse(builder.build(recipient(email_address="bob@example.com", n=2)))
+    assert one["Message-ID"] != two["Message-ID"]
+    assert one["List-Unsubscribe"] != two["List-Unsubscribe"]
+    assert "token=1.abc" in parts(one)[1] and "token=2.abc" in parts(two)[1]
+    assert "token=2.abc" not in parts(one)[1]
+    # A retry builds the very same message (same Message-ID).
+    assert builder.build(recipient(n=1)) == builder.build(recipient(n=1))
+
+
+def test_non_ascii_names_are_encoded(config):
+    person = recipient(name="Zoë Ünder, MD")
+    data = MessageBuilder(config, sample_newsletter()).build(person)
+    to_line = next(line for line in data.split(b"\r\n") if line.startswith(b"To:"))
+    assert to_line.isascii() and b"=?utf-8?" in to_line
+    assert parse(data)["To"].addresses[0].display_name == "Zoë Ünder, MD"
+
+
+def test_test_messages_say_so(config):
+    data = MessageBuilder(config, sample_newsletter(), test=True).build(recipient())
+    assert parse(data)["Subject"] == "[TEST] Sleep well, café"
+
+
+def test_reply_to_when_configured(site: Path):
+    config = load_config(
+        site / "config" / "site.toml", now=NOW, env={"PUBLISHER_NEWSLETTER_REPLY_TO": "hi@x.org"}
+    )
+    assert parse(MessageBuilder(config, sample_newsletter()).build(recipient()))["Reply-To"] == (
+        "hi@x.org"
+    )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", "Eve\r\nBcc: victim@example.com"),
+        ("name", "Eve\nBcc: victim@example.com"),
+        ("email", "eve@example.com\r\nBcc: victim@example.com"),
+        ("unsubscribe_url", "https://x.org/u\r\nBcc: victim@example.com"),
+    ],
+)
+def test_header_injection_through_a_recipient_is_rejected(config, field, value):
+    person = dataclasses.replace(recipient(), **{field: value})
+    with pytest.raises(UnsafeHeaderError, match="line break"):
+        MessageBuilder(config, sample_newsletter()).build(person)
+
+
+def test_header_injection_through_the_subject_is_rejected(config):
+    newsletter = dataclasses.replace(sample_newsletter(), subject="Hi\r\nBcc: victim@example.com")
+    with pytest.raises(UnsafeHeaderError, match="subject contains a line break"):
+        MessageBuilder(config, newsletter)
+
+
+def test_quoted_printable_pieces_join_to_the_original():
+    rng = random.Random(7)
+    alphabet = "ab =\t\u00e9\u20ac.\n" + "x" * 10
+    for _ in range(300):
+        pieces = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))) for _ in "abc"]
+        encoded = b"".join(quoted_printable(p, last=i == 2) for i, p in enumerate(pieces))
+        assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+        decoded = email.quoprimime.body_decode(encoded.decode("ascii")).replace("\r\n", "\n")
+        raw = decoded.encode("latin-1").decode("utf-8")
+        assert raw == "".join(pieces)
+
+
+# --- DKIM ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dkim_config(site: Path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = site / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    env = {
+        "PUBLISHER_DKIM_DOMAIN": "example.org",
+        "PUBLISHER_DKIM_SELECTOR": "news2026",
+        "PUBLISHER_DKIM_PRIVATE_KEY_PATH": str(path),
+        "PUBLISHER_NEWSLETTER_REPLY_TO": "hi@example.org",
+    }
+    config = load_config(site / "config" / "site.toml", now=NOW, env=env)
+    return config, record
+
+
+def dns_stub(record: bytes):
+    """The local DNS: answers the selector's TXT query with the public key."""
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes | None:
+        return record if name == b"news2026._domainkey.example.org." else None
+
+    return lookup
+
+
+def test_dkim_signatures_verify_with_dkimpy(dkim_config):
+    config, record = dkim_config
+    builder = MessageBuilder(config, sample_newsletter("<pre>  indented   code  </pre>"))
+    for person in (recipient(), recipient(name="Zoë  Ünder  ", n=2), recipient(name="", n=3)):
+        data = builder.build(person)
+        assert data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;")
+        assert dkim.verify(data, dnsfunc=dns_stub(record))
+    signature = parse(data)["DKIM-Signature"]
+    signed = re.search(r"h=([^;]+);", signature).group(1).replace(" ", "").split(":")
+    assert signed == [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "reply-to",
+    ]
+
+
+def test_dkim_detects_tampering(dkim_config):
+    config, record = dkim_config
+    data = MessageBuilder(config, sample_newsletter()).build(recipient())
+    assert not dkim.verify(data.replace(b"token=1.abc", b"token=9.abc"), dnsfunc=dns_stub(record))
+    assert not dkim.verify(data.replace(b"To: Ann Lee", b"To: Eve Lee"), dnsfunc=dns_stub(record))
