@@ -1,0 +1,109 @@
+"""`publisher subscribers ...` as a person runs it: real subprocesses, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+NOW = "2026-03-02T15:00:00+00:00"
+RUN = "import sys; from publisher.cli import main; sys.exit(main())"
+
+
+def publisher(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", RUN, *args, "--now", NOW],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_add_list_count_remove(site: Path) -> None:
+    added = publisher(
+        "subscribers", "add", "Ana@Example.ORG", "--name", "Ana", "--frequency", "digest"
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "added: Ana@example.org (active, digest)\n"
+    assert (site / "data" / "publisher.db").is_file()
+
+    listed = publisher("subscribers", "list", "--format", "json")
+    row = json.loads(listed.stdout)
+    assert (row["email"], row["status"]) == ("Ana@example.org", "active")
+    assert row["created_at"] == "2026-03-02T09:00:00-06:00"  # shown in the site's time zone
+
+    assert publisher("subscribers", "remove", "ana@example.org").stdout == (
+        "unsubscribed: Ana@example.org\n"
+    )
+    again = publisher("subscribers", "add", "ana@example.org")
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: ana@example.org: not added, the address is unsubscribed")
+    counted = publisher("subscribers", "count").stdout.split()
+    assert counted[counted.index("unsubscribed") + 1] == "1"
+    assert counted[counted.index("total") + 1] == "1"
+
+
+def test_bad_address_and_unknown_address_exit_2(site: Path) -> None:
+    bad = publisher("subscribers", "add", "not-an-address")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: not-an-address:")
+    missing = publisher("subscribers", "remove", "nobody@example.org")
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        "error: nobody@example.org is not on the list\n",
+    )
+
+
+def test_import_reports_lines_and_is_idempotent(site: Path) -> None:
+    csv = site / "people.csv"
+    csv.write_text(
+        "Name,Email\nAna,ana@example.org\nX,broken\nAna,ANA@example.org\n", encoding="utf-8"
+    )
+    dry = publisher("subscribers", "import", str(csv), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "1 added" in dry.stdout and "nothing was written" in dry.stdout
+    assert publisher("subscribers", "count").stdout.split()[3] == "0"  # active
+
+    first = publisher("subscribers", "import", str(csv))
+    assert first.stdout.splitlines()[0] == (
+        "3 rows: 1 added, 0 updated, 0 unchanged, 2 skipped (1 duplicate, 1 invalid)"
+    )
+    assert first.stderr.splitlines() == [
+        f"{csv}:3: skipped: invalid address: broken: An email address must have an @-sign.",
+        f"{csv}:4: skipped: duplicate of line 2",
+    ]
+    second = publisher("subscribers", "import", str(csv))
+    assert second.stdout.startswith("3 rows: 0 added, 0 updated, 1 unchanged")
+
+    pending = site / "pending.csv"
+    pending.write_text("email\nnew@example.org\n", encoding="utf-8")
+    out = publisher("subscribers", "import", str(pending), "--status", "pending").stdout
+    assert "1 new addresses were recorded as pending" in out
+
+    exported = publisher("subscribers", "export")
+    assert exported.stdout.splitlines()[1].startswith(
+        "ana@example.org,Ana,active,each,import:people.csv"
+    )
+
+
+def test_unusable_csv_exits_2_and_writes_nothing(site: Path) -> None:
+    csv = site / "people.csv"
+    csv.write_bytes(b"email\nok@example.org\nbad\xff@example.org\n")
+    result = publisher("subscribers", "import", str(csv))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {csv}:3: not UTF-8 text; save the file as UTF-8 CSV; nothing was imported\n"
+    )
+    assert "ok@example.org" not in publisher("subscribers", "export").stdout
+
+
+def test_corrupt_database_exits_1_with_one_line(site: Path) -> None:
+    database = site / "data" / "publisher.db"
+    database.parent.mkdir()
+    database.write_bytes(b"garbage" * 1000)
+    result = publisher("subscribers", "count")
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"error: {database}: database file is corrupt or not a SQLite database\n"
+    )

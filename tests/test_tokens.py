@@ -1,0 +1,102 @@
+"""Signed links: round trips, tampering, wrong purpose, expiry, and where the secret comes from."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from publisher import tokens
+from publisher.config import load_config
+from publisher.tokens import TokenExpired, TokenInvalid, Tokens
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+SIGNER = Tokens(b"a test secret")
+
+
+@pytest.mark.parametrize("purpose", tokens.PURPOSES)
+def test_round_trip(purpose: str) -> None:
+    token = SIGNER.make(purpose, 42, NOW)
+    assert SIGNER.read(purpose, token, NOW + timedelta(days=6)) == 42
+
+
+def test_tampered_or_foreign_tokens_are_invalid() -> None:
+    token = SIGNER.make("unsubscribe", 42, NOW)
+    subscriber_id, issued, signature = token.split(".")
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    forged = [
+        f"43.{issued}.{signature}",  # someone else's id
+        f"{subscriber_id}.{int(issued) + 1}.{signature}",  # a later time
+        f"{subscriber_id}.{issued}.{flipped}",
+        f"{subscriber_id}.{issued}.",
+        "",
+        "garbage",
+        "1.2.3.4",
+        "-1.2.abc",
+    ]
+    for text in forged:
+        with pytest.raises(TokenInvalid):
+            SIGNER.read("unsubscribe", text, NOW)
+    with pytest.raises(TokenInvalid):  # made for another purpose
+        SIGNER.read("preferences", token, NOW)
+    with pytest.raises(TokenInvalid):  # signed with another secret
+        Tokens(b"another secret").read("unsubscribe", token, NOW)
+
+
+def test_confirm_tokens_expire_after_seven_days_others_never() -> None:
+    confirm = SIGNER.make("confirm", 7, NOW)
+    assert SIGNER.read("confirm", confirm, NOW + timedelta(days=7)) == 7
+    with pytest.raises(TokenExpired):
+        SIGNER.read("confirm", confirm, NOW + timedelta(days=7, seconds=1))
+    unsubscribe = SIGNER.make("unsubscribe", 7, NOW)
+    assert SIGNER.read("unsubscribe", unsubscribe, NOW + timedelta(days=3650)) == 7
+
+
+def test_secret_from_the_environment_variable_named_in_config(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBLISHER_NEWSLETTER_SECRET_ENV", "MY_KEY")
+    monkeypatch.setenv("MY_KEY", "from the environment")
+    config = load_config(now=NOW)
+    assert tokens.load_tokens(config).secret == b"from the environment"
+    assert tokens.is_generated_secret(config) is False
+    assert not (config.data_dir / tokens.SECRET_FILE).exists()
+
+
+def test_generated_secret_is_private_stable_and_announced_once(
+    site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("PUBLISHER_SECRET_KEY")
+    config = load_config(now=NOW)
+    with caplog.at_level(logging.WARNING):
+        first = tokens.load_tokens(config)
+        second = tokens.load_tokens(config)
+    path = config.data_dir / tokens.SECRET_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert first == second and len(first.secret) >= 32
+    assert [r.message for r in caplog.records if "generated a signing secret" in r.message] == [
+        f"generated a signing secret in {path}; set the environment variable of "
+        "[newsletter] secret_env in production"
+    ]
+    assert tokens.is_generated_secret(config) is True
+    assert sorted(p.name for p in path.parent.iterdir()) == [tokens.SECRET_FILE]
+
+
+def test_urls_carry_tokens_that_read_back(site: Path) -> None:
+    config = load_config(now=NOW)
+    signer = tokens.load_tokens(config)
+    for purpose, make in [
+        ("confirm", tokens.confirm_url),
+        ("unsubscribe", tokens.unsubscribe_url),
+        ("preferences", tokens.preferences_url),
+    ]:
+        url = make(config, signer, 12)
+        parts = urlsplit(url)
+        assert (
+            f"{parts.scheme}://{parts.netloc}{parts.path}" == f"https://blog.example.org/{purpose}"
+        )
+        assert signer.read(purpose, parse_qs(parts.query)["token"][0], NOW) == 12
