@@ -522,3 +522,19 @@ def test_check_in_a_real_process(site: Path) -> None:
     assert debug.returncode == 2
     assert "Traceback (most recent call last)" in debug.stderr
     assert "posts/a.md:3: date: expected a date" in debug.stderr
+
+
+# --- the sample site ---------------------------------------------------------------------------
+
+
+def test_sample_site_posts_are_clean(sample_site: Path) -> None:
+    config = load_config(env={}, now="2026-12-01T12:00:00Z")
+    result = content.scan(config)
+    assert (result.errors, result.warnings) == ([], [])
+    assert 5 <= len(result.posts) <= 7
+    assert sum(p.draft for p in result.posts) == 1
+    assert [p.slug for p in result.posts if not p.draft and p.date > config.now] != []
+    for post in result.posts:
+        assert 600 <= post.word_count <= 1300, post.source
+        assert post.tags and post.toc and "<ol>" in post.html and "<ul>" in post.html
+    assert any("<table>" in p.html for p in result.posts)
