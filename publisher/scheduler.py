@@ -138,6 +138,15 @@ def last_digest_due(config: Config, keys: Iterable[str], before: datetime) -> da
     return max(dues, default=None)
 
 
+def digest_since(
+    config: Config, period: Period, campaign_keys: Collection[str], started: datetime | None
+) -> datetime:
+    """Where the posts of `period`'s digest start (exclusive)."""
+    since = last_digest_due(config, campaign_keys, period.due)
+    since = since or previous_period(config, period).due
+    return max(since, started) if started else since
+
+
 @dataclass(frozen=True)
 class DigestPlan:
     """The latest digest period at `now`, the posts it holds, and what to do about it."""
@@ -158,17 +167,21 @@ def digest_posts(
 
 
 def plan_digest(
-    config: Config, now: datetime, posts: Sequence[Post], campaign_keys: Collection[str]
+    config: Config,
+    now: datetime,
+    posts: Sequence[Post],
+    campaign_keys: Collection[str],
+    started: datetime | None = None,
 ) -> DigestPlan:
     """The latest period due at `now` and what it would hold.
 
     Posts are those live since the previous digest that went out (so a period skipped while
-    the machine was off loses nothing), or since the previous period when none did. Only the
-    latest period is ever planned, so a long outage yields one digest, not a backlog.
+    the machine was off loses nothing), or since the previous period when none did, and
+    never from before the scheduler's first run (`started`: that is back catalogue). Only
+    the latest period is ever planned, so a long outage yields one digest, not a backlog.
     """
     period = period_at(config, now)
-    since = last_digest_due(config, campaign_keys, period.due)
-    since = since or previous_period(config, period).due
+    since = digest_since(config, period, campaign_keys, started)
     chosen = digest_posts(config, posts, since, period.due)
     if period.key in campaign_keys:
         status = "done"
@@ -241,7 +254,8 @@ class TickSummary:
     def line(self, config: Config) -> str:
         parts = []
         if self.published:
-            parts.append(f"published {', '.join(self.published)}")
+            shown = ", ".join(self.published[:5]) + (", ..." if len(self.published) > 5 else "")
+            parts.append(f"published {len(self.published)}: {shown}")
         if self.build:
             parts.append(self.build)
         if self.deploy:
@@ -314,8 +328,9 @@ def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary)
             if config.site.deploy:
                 _deploy_marker(config).touch()
             published.record(store, fresh, gone, config.now)
-            summary.published = [p.slug for p in fresh]
-            if not seen.started and fresh:
+            if seen.started:
+                summary.published = [p.slug for p in fresh]
+            else:
                 summary.notes.append(f"first run: {len(fresh)} live posts recorded, not announced")
         if _deploy_marker(config).exists():
             summary.deploy = "failed"
@@ -416,7 +431,8 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
     """The digest campaign of the period due now, unless it exists or holds no posts."""
     from .store import published
 
-    plan = plan_digest(config, config.now, posts, published.campaign_keys(store, "digest:"))
+    keys = published.campaign_keys(store, "digest:")
+    plan = plan_digest(config, config.now, posts, keys, published.started_at(store))
     if plan.status == "empty":
         since = f"{config.local(plan.since):%Y-%m-%d %H:%M}"
         summary.notes.append(f"{plan.period.key}: no new posts since {since}, nothing to send")
@@ -542,13 +558,14 @@ def queue(config: Config) -> Queue:
         each = ledger.count_recipients(store, "each")
         digest = ledger.count_recipients(store, "digest")
         keys = published.campaign_keys(store, "digest:")
+        started = published.started_at(store)
     finally:
         store.close()
     now = config.now
     queued = sorted((p for p in posts if not p.draft and p.date > now), key=_by_date)
-    plan = plan_digest(config, now, posts, keys)
+    plan = plan_digest(config, now, posts, keys, started)
     period = plan.period if plan.status == "due" else period_after(config, now)
-    since = last_digest_due(config, keys, period.due) or previous_period(config, period).due
+    since = digest_since(config, period, keys, started or now)
     return Queue(
         now=now,
         posts=[

@@ -197,6 +197,18 @@ def test_a_digest_beyond_grace_is_missed(tmp_path: Path) -> None:
     assert plan_digest(config, chicago(2026, 6, 11, 10), posts, set()).status == "missed"
 
 
+def test_a_digest_never_holds_posts_from_before_the_first_run(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'every = "monday"\nat = "09:00"')
+    posts = [
+        make_post("last-week", chicago(2026, 6, 3, 10)),
+        make_post("new", chicago(2026, 6, 8, 9, 45)),
+    ]
+    started = chicago(2026, 6, 8, 9, 30)  # installed on Monday, after the digest time
+    assert plan_digest(config, chicago(2026, 6, 8, 9, 31), posts, set(), started).status == "empty"
+    plan = plan_digest(config, chicago(2026, 6, 15, 9, 1), posts, set(), started)
+    assert (plan.since, [p.slug for p in plan.posts]) == (started, ["new"])
+
+
 def test_digest_leaves_out_drafts_and_posts_without_email(tmp_path: Path) -> None:
     config = make_config(tmp_path, 'every = "day"')
     posts = [

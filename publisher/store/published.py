@@ -30,8 +30,14 @@ class Seen:
 def seen(store) -> Seen:
     with store.read() as conn:
         slugs = set(conn.execute(select(published.c.slug)).scalars())
-        started = conn.execute(select(settings.c.value).where(settings.c.name == STARTED)).first()
-    return Seen(slugs, started is not None)
+    return Seen(slugs, started_at(store) is not None)
+
+
+def started_at(store) -> datetime | None:
+    """When the scheduler first ran on this store, or None if it never did."""
+    with store.read() as conn:
+        value = conn.execute(select(settings.c.value).where(settings.c.name == STARTED)).scalar()
+    return datetime.fromisoformat(value) if value else None
 
 
 def record(store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
