@@ -11,6 +11,7 @@ post and the pages listing it, and nothing else.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -323,6 +324,7 @@ def page_entries(page: Page) -> list[Entry]:
     return list(context.get("entries", []))
 
 
+@functools.cache
 def slugify(tag: str) -> str:
     """The URL part of a tag's page; a stable hash when the tag has no ASCII letters."""
     return slug_words(tag) or "tag-" + hashlib.sha256(tag.encode()).hexdigest()[:8]
@@ -347,6 +349,7 @@ def static_files(config: Config) -> list[tuple[Path, str]]:
 def environment(config: Config) -> jinja2.Environment:
     """The theme's environment plus what site pages need: URLs under the site's own path."""
     env = theme.environment(config, "site")
+    env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_folder(config)))
     root = urlsplit(config.site.url).path.rstrip("/") + "/"
     env.filters["url"] = lambda url: url if "://" in url else root + url.lstrip("/")
     env.filters["isotime"] = lambda moment: config.local(moment).isoformat()
@@ -373,8 +376,10 @@ def inputs_key(config: Config, env: jinja2.Environment) -> str:
 
 
 def post_key(post: Post, status: str) -> str:
-    values = [getattr(post, f.name) for f in dataclasses.fields(post)]
-    return hashlib.sha256(repr((values, status)).encode()).hexdigest()
+    digest = hashlib.sha1(status.encode())
+    for f in dataclasses.fields(post):
+        digest.update(b"\0" + str(getattr(post, f.name)).encode())
+    return digest.hexdigest()
 
 
 def page_key(base_key: str, page: Page) -> str:
@@ -398,12 +403,18 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot hash {type(value).__name__} in a page context")
 
 
+def cache_folder(config: Config) -> Path:
+    folder = config.data_dir / "cache" / "site"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class RenderCache:
     """The input hash of every page in the current output, kept in `data/cache/`."""
 
     def __init__(self, config: Config, output: Path):
         name = hashlib.sha256(str(output).encode()).hexdigest()[:12]
-        self.path = config.data_dir / "cache" / f"site-pages-{name}.json"
+        self.path = cache_folder(config) / f"pages-{name}.json"
 
     def load(self) -> dict[str, str]:
         try:
@@ -416,7 +427,6 @@ class RenderCache:
         self.path.unlink(missing_ok=True)
 
     def save(self, keys: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(keys, sort_keys=True), encoding="utf-8")
         os.replace(temporary, self.path)

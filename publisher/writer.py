@@ -1,14 +1,21 @@
 """All disk output of a build, written so that a failed build changes nothing.
 
-Files go into a fresh folder beside the output (same file system, so renames are atomic);
-`commit()` swaps it in for the old output in one step and `discard()` throws it away. The
-previous output is kept readable until the swap, so unchanged pages are reused from it by
-hard link instead of being rendered again. Writing the same path twice is a bug (two posts
-or tags that map to one URL) and raises instead of silently keeping the last one.
+Files go into a staging folder beside the output (same file system, so renames are atomic);
+`commit()` swaps it in for the old output in one step, `discard()` drops it. Writing the
+same path twice is a bug (two posts or tags mapping to one URL) and raises instead of
+silently keeping the last one.
+
+Making a fresh tree of a thousand folders and deleting the old one costs more than the
+rest of an incremental build, so the old output is kept beside the new one as
+`<output>.spare` and recycled as the next staging folder: its folders already exist, and an
+unchanged page that is already the same file (hard link) as the live one is left alone.
+A page is only ever replaced by unlinking and creating, never edited in place, because
+the spare's files are hard links to the live site's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -30,9 +37,14 @@ class Writer:
         if self.output.exists() and not self.output.is_dir():
             raise PublisherError(f"{output}: exists and is not a folder; move it away")
         self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.spare = self.output.with_name(self.output.name + ".spare")
         self.staging = Path(
             tempfile.mkdtemp(prefix=f"{self.output.name}.tmp-", dir=self.output.parent)
         )
+        # Onto the empty folder mkdtemp made; no spare yet (or another build took it):
+        # start from nothing.
+        with contextlib.suppress(OSError):
+            os.rename(self.spare, self.staging)
         umask = os.umask(0)
         os.umask(umask)
         self.staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a site is public
@@ -48,58 +60,111 @@ class Writer:
         if self.staging.exists():
             self.discard()
 
-    def _target(self, path: str) -> Path:
+    def _claim(self, path: str) -> Path:
         """The staging file for `path` (relative, with /), claimed once per build."""
         if path in self.written:
             raise PublisherError(f"{path}: two pages of the site would be written to this file")
         self.written.add(path)
         target = self.staging / path
         if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(target.parent, self.staging)
             self._folders.add(target.parent)
+        return target
+
+    def _replace(self, path: str) -> Path:
+        """Claim `path` and clear what the recycled staging folder holds there."""
+        target = self._claim(path)
+        _remove(target)
         return target
 
     def write(self, path: str, content: str | bytes) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
-        self._target(path).write_bytes(data)
+        self._replace(path).write_bytes(data)
 
     def reuse(self, path: str) -> bool:
-        """Take `path` unchanged from the previous output; False when it is not there."""
-        previous = self.output / path
-        if path in self.written or not previous.is_file():
-            return False
-        target = self._target(path)
+        """Take `path` unchanged from the current output; False when it is not there."""
         try:
-            os.link(previous, target)
+            live = os.stat(self.output / path)
         except OSError:
-            shutil.copy2(previous, target)
+            return False
+        if path in self.written:
+            return False
+        target = self._claim(path)
+        try:
+            staged = os.stat(target)
+            if (staged.st_ino, staged.st_dev) == (live.st_ino, live.st_dev):
+                return True  # already the very same file
+        except OSError:
+            pass
+        _remove(target)
+        try:
+            os.link(self.output / path, target)
+        except OSError:
+            shutil.copy2(self.output / path, target)
         return True
 
     def copy(self, source: Path, path: str) -> None:
-        shutil.copyfile(source, self._target(path))
+        shutil.copyfile(source, self._replace(path))
 
     def commit(self) -> None:
-        """Put the staged build in place of the output, then delete the old output."""
+        """Drop what this build did not write, then swap the staging folder in."""
+        self._prune()
         if not self.output.exists():
             os.rename(self.staging, self.output)
-            return
-        if not _exchange(self.staging, self.output):
-            old = Path(tempfile.mkdtemp(prefix=f"{self.output.name}.old-", dir=self.output.parent))
-            os.rename(self.output, old / "site")
+        elif _exchange(self.staging, self.output):
+            os.rename(self.staging, self.spare)  # the old output, kept for recycling
+        else:
+            os.rename(self.output, self.spare)
             os.rename(self.staging, self.output)
-            self.staging = old
-        self.discard()
 
     def discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Forget this build; its folder is kept as the spare (its contents never matter)."""
+        try:
+            os.rename(self.staging, self.spare)
+        except OSError:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _prune(self) -> None:
+        """Delete the recycled files and folders that are not part of this build."""
+        keep = {self.staging}
+        for path in self.written:
+            keep.update((self.staging / path).parents)
+        for folder, subfolders, files in os.walk(self.staging, topdown=False):
+            here = Path(folder)
+            relative = here.relative_to(self.staging).as_posix()
+            for name in files:
+                if (name if relative == "." else f"{relative}/{name}") not in self.written:
+                    os.unlink(here / name)
+            for name in subfolders:
+                if here / name not in keep:
+                    _remove(here / name)
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder at `path`, if there is one."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(path)
+
+
+def _make_folder(folder: Path, root: Path) -> None:
+    """mkdir -p, removing recycled files that stand where a folder must be."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        for parent in [*reversed(folder.relative_to(root).parents), folder.relative_to(root)]:
+            if (root / parent).is_file() or (root / parent).is_symlink():
+                os.unlink(root / parent)
+        os.makedirs(folder, exist_ok=True)
 
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two folders in one atomic step (Linux renameat2); False where unsupported."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
         return False
-    result = renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
-    return result == 0
+    return renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0

@@ -1,0 +1,175 @@
+"""Build benchmark: N synthetic ~1,000-word posts, full build, then one post changed.
+
+Every figure is a whole `publisher build` process (start-up included), run through a small
+wrapper so that peak memory (`ru_maxrss` of the process and its workers) is per run.
+
+    .venv/bin/python bench/build_bench.py                 # N = 1000 and 5000
+    .venv/bin/python bench/build_bench.py 1000 --pelican /tmp/pelican-venv
+
+`--pelican VENV` times Pelican on the same corpus (its own metadata format, same Markdown
+extensions, content cache on) with the Python of that virtualenv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+PUBLISHER = Path(sys.executable).parent / "publisher"
+WORDS = " ".join(
+    [
+        "sleep mood anxiety therapy patient clinic brain serotonin routine evidence study",
+        "light morning evening walk nutrition omega inflammation stress cortisol habit",
+        "support family medication dose trial result review symptom recovery balance",
+        "practice breathing mindful journal energy focus attention memory gut vitamin",
+    ]
+).split(" ")
+TAGS = [f"Topic {name}" for name in "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234"]  # a pool of 30
+MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "took = time.perf_counter() - start\n"
+    "sys.stderr.write(done.stderr)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(f'{took} {peak} {done.returncode}')\n"
+)
+
+
+def sentence(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(8, 18))
+    return " ".join(words).capitalize() + "."
+
+
+def body(rng: random.Random, number: int) -> str:
+    """About 1,000 words: sections with headings, paragraphs, lists, links, some bold."""
+    parts = []
+    for section in range(6):
+        parts.append(f"## Section {section + 1}: {rng.choice(WORDS)} and {rng.choice(WORDS)}")
+        for _ in range(3):
+            text = " ".join(sentence(rng) for _ in range(4))
+            parts.append(text.replace(" brain ", " **brain** ", 1))
+        items = [f"- {sentence(rng)} See [post {number - 1}](/posts/post-{number - 1}/)."]
+        items += [f"{i}. {sentence(rng)}" for i in range(1, 4)] if section % 2 else []
+        parts.append("\n".join(items))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_corpus(root: Path, count: int) -> None:
+    rng = random.Random(count)
+    (root / "config").mkdir(parents=True)
+    (root / "config/site.toml").write_text(
+        textwrap.dedent("""\
+            [site]
+            title = "Bench"
+            url = "https://bench.example.org"
+            timezone = "America/Chicago"
+            """)
+    )
+    pelican = root / "pelican/content"
+    pelican.mkdir(parents=True)
+    for number in range(count):
+        day = f"20{10 + number // 365 % 15:02}-{number % 12 + 1:02}-{number % 28 + 1:02} 09:00"
+        tags = rng.sample(TAGS, rng.randint(1, 4))
+        text = body(rng, number)
+        (root / "posts").mkdir(exist_ok=True)
+        (root / f"posts/post-{number}.md").write_text(
+            f"---\ntitle: Post {number}\nslug: post-{number}\ndate: {day}\n"
+            f"tags: [{', '.join(tags)}]\n---\n\n{text}"
+        )
+        (pelican / f"post-{number}.md").write_text(
+            f"Title: Post {number}\nSlug: post-{number}\nDate: {day}\n"
+            f"Tags: {', '.join(tags)}\n\n{text}"
+        )
+    (root / "pelican/pelicanconf.py").write_text(
+        textwrap.dedent("""\
+            SITENAME = "Bench"
+            SITEURL = "https://bench.example.org"
+            TIMEZONE = "America/Chicago"
+            PATH = "content"
+            ARTICLE_URL = ARTICLE_SAVE_AS = "posts/{slug}/index.html"
+            DEFAULT_PAGINATION = 10
+            FEED_ALL_ATOM = "feed.xml"
+            CACHE_CONTENT = True
+            LOAD_CONTENT_CACHE = True
+            PLUGINS = ["pelican.plugins.sitemap"]
+            SITEMAP = {"format": "xml"}
+            MARKDOWN = {
+                "extension_configs": {
+                    "markdown.extensions.extra": {},
+                    "markdown.extensions.toc": {"permalink": True},
+                    "markdown.extensions.codehilite": {"css_class": "highlight"},
+                    "markdown.extensions.smarty": {},
+                    "markdown.extensions.sane_lists": {},
+                },
+                "output_format": "html5",
+            }
+            """)
+    )
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+    """(seconds, peak RSS in MB) of one whole process and its workers."""
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command], cwd=cwd, capture_output=True, text=True
+    )
+    seconds, peak, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"{' '.join(command)} failed:\n{out.stderr}")
+    return float(seconds), int(peak) // 1024
+
+
+def touch_one(path: Path) -> None:
+    path.write_text(path.read_text() + "\nOne more sentence, changed for the benchmark.\n")
+
+
+def run(count: int, pelican: Path | None) -> None:
+    root = Path(tempfile.mkdtemp(prefix=f"bench-{count}-"))
+    try:
+        write_corpus(root, count)
+        build = [str(PUBLISHER), "build"]
+        full, full_mb = timed(build, root)
+        unchanged, _ = timed(build, root)
+        touch_one(root / f"posts/post-{count // 2}.md")
+        one, one_mb = timed(build, root)
+        pages = len(list((root / "public").rglob("*.html")))
+        print(
+            f"publisher, {count} posts ({pages} pages): full build {full:.2f} s "
+            f"({full_mb} MB peak); one post changed {one:.2f} s ({one_mb} MB, "
+            f"{one / full:.1%} of full); nothing changed {unchanged:.2f} s"
+        )
+        if pelican:
+            command = [str(pelican / "bin/pelican"), "content", "-s", "pelicanconf.py", "-o", "out"]
+            folder = root / "pelican"
+            p_full, p_mb = timed(command, folder)
+            touch_one(folder / f"content/post-{count // 2}.md")
+            p_one, _ = timed(command, folder)
+            print(
+                f"pelican,   {count} posts: full build {p_full:.2f} s ({p_mb} MB peak); "
+                f"one post changed {p_one:.2f} s; publisher full build is "
+                f"{p_full / full:.1f}x faster"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("counts", nargs="*", type=int, default=[1000, 5000])
+    parser.add_argument("--pelican", type=Path, help="virtualenv with pelican installed")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    for count in args.counts:
+        run(count, args.pelican)
+    print(f"(benchmark took {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
