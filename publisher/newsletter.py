@@ -45,7 +45,7 @@ GMAIL_CLIP_BYTES = 100_000
 MAX_SUBJECT = 150
 RECENT_POSTS = 3  # "more from the blog" links under a post
 TAG = re.compile(r"<(a|img)\b[^>]*>", re.IGNORECASE)
-URL_ATTRIBUTE = re.compile(r'\b(href|src)="([^"]*)"', re.IGNORECASE)
+URL_ATTRIBUTE = re.compile(r"""\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 HEADER_LINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>', re.DOTALL)  # the site's ¶
 ABSOLUTE = re.compile(r"^(https?:|mailto:|tel:|cid:)", re.IGNORECASE)
 
@@ -206,8 +206,9 @@ def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
     """
 
     def attribute(match: re.Match) -> str:
-        name, url = match.group(1).lower(), urljoin(page_url, unescape(match.group(2)))
-        return f'{name}="{escape(track(url) if name == "href" else url)}"'
+        name, value = match.group(1).lower(), next(v for v in match.groups()[1:] if v is not None)
+        url = urljoin(page_url, unescape(value))
+        return f' {name}="{escape(track(url) if name == "href" else url)}"'
 
     def tag(match: re.Match) -> str:
         text = URL_ATTRIBUTE.sub(attribute, match.group(0))

@@ -1,0 +1,161 @@
+"""The email HTML in headless Chromium: phone and desktop layouts, dark mode, no errors."""
+
+from __future__ import annotations
+
+import email
+import struct
+import zlib
+from email import policy
+from pathlib import Path
+
+import pytest
+from premailer import Premailer
+
+from publisher import newsletter
+from publisher.config import load_config
+from publisher.content import load_posts
+from publisher.message import MessageBuilder, Recipient
+
+from conftest import write_post
+
+pytestmark = pytest.mark.browser
+
+NOW = "2026-03-02T15:00:00+00:00"
+BODY = """\
+A paragraph with a very long link: [https://blog.example.org/a/very/long/path/that/does/not/wrap/easily/at/all/on/a/phone/screen/index.html](https://blog.example.org/x/).
+
+![A wide chart](chart.png)
+
+```
+a_code_line_that_is_far_too_long_for_a_phone_screen = compute(something, something_else, and_more)
+```
+
+| Column one | Column two |
+|---|---|
+| a | b |
+"""
+
+
+def png(width: int, height: int) -> bytes:
+    """A grey PNG of the given size, made without an imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\x90" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def email_html(site: Path) -> str:
+    return received_html(site)
+
+
+def received_html(site: Path) -> str:
+    """The HTML part of a real message, as a subscriber's mail client receives it."""
+    write_post(site, "2026-03-01-wide.md", "title: Wide things\ndate: 2026-03-01", BODY)
+    config = load_config(site / "config" / "site.toml", now=NOW, env={})
+    rendered = newsletter.render_post(config, load_posts(config)[0])
+    reader = Recipient(
+        "ann@example.com",
+        "Ann",
+        "https://blog.example.org/unsubscribe?token=1.x",
+        "https://blog.example.org/preferences?token=1.y",
+    )
+    message = email.message_from_bytes(
+        MessageBuilder(config, rendered).build(reader), policy=policy.default
+    )
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def open_email(browser, html: str, width: int, scheme: str = "light"):
+    """A page showing `html`; image requests are answered locally, nothing leaves the host."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    image = png(1200, 500)
+    page.route(
+        "**/*",
+        lambda route: (
+            route.fulfill(body=image, content_type="image/png")
+            if route.request.resource_type == "image"
+            else route.fulfill(status=404, body="offline test")
+        ),
+    )
+    page.set_content(html, wait_until="load")
+    return page, errors
+
+
+def layout(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const card = document.querySelector('.card');
+            const content = document.querySelector('.content');
+            const images = [...document.images].map(i => i.getBoundingClientRect().right);
+            return {
+                scroll: document.documentElement.scrollWidth,
+                viewport: window.innerWidth,
+                card: card.getBoundingClientRect().width,
+                padding: getComputedStyle(content).paddingLeft,
+                imagesRight: Math.max(...images),
+                imagesLoaded: [...document.images].every(i => i.complete && i.naturalWidth > 0),
+                background: getComputedStyle(document.body).backgroundColor,
+            };
+        }"""
+    )
+
+
+@pytest.mark.parametrize("width", [375, 600, 800])
+def test_email_fits_the_screen_without_errors(browser, email_html, artifacts, width):
+    page, errors = open_email(browser, email_html, width)
+    try:
+        found = layout(page)
+        page.screenshot(path=str(artifacts / f"email-{width}.png"), full_page=True)
+    finally:
+        page.close()
+    assert errors == []
+    assert found["imagesLoaded"]
+    assert found["scroll"] <= found["viewport"], found  # no horizontal scroll
+    assert found["imagesRight"] <= found["viewport"]
+    if width < 620:  # the phone rule (@media max-width: 620px) applies
+        assert found["card"] == width and found["padding"] == "18px", found
+    else:
+        assert found["card"] == 600 and found["padding"] == "32px", found
+
+
+def test_dark_mode_follows_the_reader(browser, email_html, artifacts):
+    page, errors = open_email(browser, email_html, 600, scheme="dark")
+    try:
+        found = layout(page)
+        page.screenshot(path=str(artifacts / "email-600-dark.png"), full_page=True)
+    finally:
+        page.close()
+    assert errors == []
+    assert found["background"] == "rgb(18, 26, 28)"
+
+
+def test_premailer_defaults_would_break_the_phone_layout(browser, site, monkeypatch):
+    """Issue 241: with premailer's default strip_important=True the inline 600 px wins.
+
+    Proves the layout test above notices the bug our inlining avoids.
+    """
+
+    def default_inlining(html: str) -> str:
+        return Premailer(html, allow_network=False, disable_link_rewrites=True).transform()
+
+    monkeypatch.setattr(newsletter, "inline_css", default_inlining)
+    page, _ = open_email(browser, received_html(site), 375)
+    try:
+        found = layout(page)
+    finally:
+        page.close()
+    assert found["card"] == 600 and found["scroll"] > found["viewport"]

@@ -1,0 +1,262 @@
+"""Rendering newsletters: absolute URLs, UTM, inlined CSS, text part, digests, checks, previews."""
+
+from __future__ import annotations
+
+import email
+import re
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from publisher.cli import main
+from publisher.config import load_config
+from publisher.content import load_posts
+from publisher.message import PLACEHOLDERS
+from publisher.newsletter import (
+    email_preview_routes,
+    lint,
+    render_digest,
+    render_post,
+)
+from publisher.plaintext import html_to_text
+
+from conftest import write_post
+
+NOW = "2026-03-02T15:00:00+00:00"
+UTM = "utm_source=newsletter&utm_medium=email&utm_campaign="
+BODY = """\
+Intro with [a relative link](../other-post/), [a root link](/about/), [external](https://example.com/x)
+and [a mail](mailto:hi@example.org).
+
+![A chart](chart.png)
+
+## Tips
+
+- Sleep [early](#tips)
+- Keep it dark
+
+```
+<a href="keep-me.html">code keeps its text</a>
+```
+"""
+
+
+def load(site: Path, **env: str):
+    return load_config(site / "config" / "site.toml", now=NOW, env=env)
+
+
+def sleep_post(site: Path, **front: str) -> None:
+    fields = {"title": "Sleep well", "date": "2026-03-01 09:00", "summary": "Why sleep matters."}
+    fields |= front
+    write_post(site, "2026-03-01-sleep.md", "\n".join(f"{k}: {v}" for k, v in fields.items()), BODY)
+
+
+def hrefs(html: str) -> list[str]:
+    return [h.replace("&amp;", "&") for h in re.findall(r'<a\b[^>]*\bhref="([^"]*)"', html)]
+
+
+def test_post_email_links_are_absolute_and_tracked(site: Path):
+    sleep_post(site)
+    config = load(site)
+    newsletter = render_post(config, load_posts(config)[0])
+    assert (newsletter.key, newsletter.kind, newsletter.subject) == (
+        "post:sleep-well",
+        "post",
+        "Sleep well",
+    )
+    links = hrefs(newsletter.html)
+    slots = set(PLACEHOLDERS.values())
+    assert all(h in slots or h.startswith(("https://", "mailto:")) for h in links), links
+    assert f"https://blog.example.org/posts/other-post/?{UTM}sleep-well" in links
+    assert f"https://blog.example.org/about/?{UTM}sleep-well" in links
+    assert f"https://blog.example.org/posts/sleep-well/?{UTM}sleep-well#tips" in links
+    assert "https://example.com/x" in links  # other sites get no UTM
+    assert "mailto:hi@example.org" in links
+    assert 'src="https://blog.example.org/posts/sleep-well/chart.png"' in newsletter.html
+    assert re.search(r'<img alt="A chart" src="[^"]+" width="536"', newsletter.html)
+    assert '<a href="keep-me.html"' not in newsletter.html  # code shows its text unchanged
+    assert '&lt;a href="keep-me.html"&gt;' in newsletter.html
+
+
+def test_utm_can_be_turned_off(site: Path):
+    sleep_post(site)
+    config = load(site, PUBLISHER_NEWSLETTER_UTM="false")
+    assert "utm_" not in render_post(config, load_posts(config)[0]).html
+
+
+def test_css_is_inlined_and_media_rules_keep_important(site: Path):
+    sleep_post(site)
+    config = load(site)
+    html = render_post(config, load_posts(config)[0]).html
+    for tag in ("p", "h2", "li", "pre", "a", "img", "h1"):
+        for element in re.findall(rf"<{tag}\b[^>]*>", html):
+            assert "style=" in element, element
+    style = re.search(r"<style>(.*?)</style>", html, re.DOTALL).group(1)
+    assert "@media only screen and (max-width: 620px)" in style
+    assert "width: 100% !important" in style
+    assert "prefers-color-scheme: dark" in style
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert 'class="preheader"' in html and "Why sleep matters." in html
+    assert html.startswith("<!DOCTYPE html>")
+
+
+def test_footer_has_the_links_and_address(site: Path):
+    sleep_post(site)
+    config = load(site)
+    newsletter = render_post(config, load_posts(config)[0])
+    for content in (newsletter.html, newsletter.text):
+        for token in PLACEHOLDERS.values():
+            assert token in content
+        assert "1 Main St, Springfield" in content
+        assert "https://blog.example.org/posts/sleep-well/?" in content  # view in browser
+
+
+def test_text_part_is_readable_with_numbered_links(site: Path):
+    sleep_post(site)
+    config = load(site)
+    text = render_post(config, load_posts(config)[0]).text
+    assert "Sleep well\nMarch 1, 2026" in text
+    assert "Tips\n----" in text
+    assert "- Keep it dark" in text
+    assert "a relative link [1]" in text
+    assert f"[1] https://blog.example.org/posts/other-post/?{UTM}sleep-well" in text
+    assert '    <a href="keep-me.html">code keeps its text</a>' in text
+    assert all(len(line) <= 78 or "://" in line for line in text.splitlines())
+
+
+def test_excerpt_mode_shows_summary_and_button(site: Path):
+    sleep_post(site, image="cover.jpg")
+    config = load(site, PUBLISHER_NEWSLETTER_CONTENT="excerpt")
+    newsletter = render_post(config, load_posts(config)[0])
+    assert "Read on the blog" in newsletter.html
+    assert "Why sleep matters." in newsletter.text
+    assert "Keep it dark" not in newsletter.html
+    assert re.search(
+        r'<img class="hero" src="https://blog\.example\.org/posts/sleep-well/cover\.jpg" width="536" alt="Sleep well"',
+        newsletter.html,
+    )
+
+
+def test_digest_is_newest_first_and_capped(site: Path):
+    for day in range(1, 6):
+        write_post(site, f"2026-02-0{day}-p.md", f"title: Post {day}\ndate: 2026-02-0{day} 09:00")
+    write_post(site, "2026-03-05-future.md", "title: Future\ndate: 2026-03-05 09:00")
+    config = load(site, PUBLISHER_DIGEST_MAX_POSTS="3")
+    posts = [p for p in load_posts(config) if p.is_live(config.now)]
+    newsletter = render_digest(config, posts, "2026-W10")
+    assert newsletter.key == "digest:2026-W10" and newsletter.kind == "digest"
+    assert newsletter.subject == "Stay connected: new on Test Clinic Blog, March 2, 2026"
+    titles = re.findall(r'class="item-title"[^>]*><a [^>]*>([^<]+)</a>', newsletter.html)
+    assert titles == ["Post 5", "Post 4", "Post 3"]
+    assert [line for line in newsletter.text.splitlines() if line.startswith("Post ")] == titles
+    assert f"{UTM}2026-W10" in newsletter.html.replace("&amp;", "&")
+    assert "Future" not in newsletter.html
+
+
+def test_digest_subject_template_errors_are_clear(site: Path):
+    config = load(site, PUBLISHER_NEWSLETTER_DIGEST_SUBJECT="News {when}")
+    with pytest.raises(Exception, match="digest_subject.*only {title} and {date}"):
+        render_digest(config, [], "x")
+
+
+def test_plaintext_renderer():
+    html = (
+        "<h1>Title &amp; more</h1><p>One <a href='https://x.org/a'>link</a> and"
+        " <a href='https://x.org/a'>again</a>.</p><ol><li>first</li><li>second<ul><li>inner</li>"
+        "</ul></li></ol><blockquote><p>quoted</p></blockquote><script>alert(1)</script>"
+        "<p>" + "word " * 40 + "</p>"
+    )
+    text = html_to_text(html)
+    assert text.startswith("Title & more\n============\n\nOne link [1] and again [1].")
+    assert "1. first\n2. second\n  - inner" in text
+    assert "> quoted" in text and "alert" not in text
+    assert text.endswith("[1] https://x.org/a\n")
+    assert max(len(line) for line in text.splitlines()) <= 78
+
+
+# --- checks -------------------------------------------------------------------------
+
+
+def test_lint_warns_about_what_a_person_should_fix(site: Path):
+    write_post(
+        site,
+        "2026-03-02-new.md",
+        f"title: {'Long ' * 40}\ndate: 2026-03-02 08:00",
+        "![](pic.png) and <a href='page.html'>raw link</a>",
+    )
+    config = load(site, PUBLISHER_NEWSLETTER_POSTAL_ADDRESS="")
+    errors, warnings = lint(config, load_posts(config))
+    assert errors == []
+    joined = "\n".join(warnings)
+    assert "postal_address is empty" in joined
+    assert "characters (over 150)" in joined
+    assert "an image has no alt text" in joined
+    assert "not absolute" not in joined  # raw HTML links in posts are rewritten too
+
+
+def test_lint_warns_about_relative_links_in_site_templates(site: Path):
+    sleep_post(site)
+    override = site / "templates" / "email" / "post.html"
+    override.parent.mkdir(parents=True)
+    override.write_text(
+        '{% extends "base.html" %}{% block content %}<a href="about.html">About</a>{% endblock %}'
+    )
+    config = load(site)
+    errors, warnings = lint(config, load_posts(config))
+    assert errors == []
+    assert warnings == ["post:sleep-well: a link is not absolute: 'about.html'"]
+
+
+def test_check_reports_header_injection_as_an_error(site: Path):
+    write_post(
+        site, "2026-03-01-bad.md", 'title: "Hello\\r\\nBcc: victim@example.com"\ndate: 2026-03-01'
+    )
+    result = CliRunner().invoke(main, ["check", "--now", NOW])
+    assert result.exit_code == 2, result.output
+    assert "contains a line break" in result.output
+
+
+def test_check_passes_a_clean_site(site: Path):
+    sleep_post(site)
+    result = CliRunner().invoke(main, ["check", "--now", NOW])
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+
+
+# --- previews -----------------------------------------------------------------------
+
+
+def test_preview_command_writes_html_and_eml(site: Path, tmp_path: Path):
+    sleep_post(site)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["preview", "sleep-well", "--out", str(out), "--now", NOW])
+    assert result.exit_code == 0, result.output
+    paths = [Path(line) for line in result.output.splitlines()]
+    assert paths == [out / "post-sleep-well.html", out / "post-sleep-well.eml"]
+    message = email.message_from_bytes(paths[1].read_bytes(), policy=policy.default)
+    assert message["To"] == "Preview Reader <news@example.org>"
+    assert "unsubscribe?token=0." in message["List-Unsubscribe"]
+    assert "Hi Preview Reader," in paths[0].read_text()
+
+    result = CliRunner().invoke(main, ["preview", "--digest", "--now", NOW])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == str(site / "data" / "email-preview" / "digest.html")
+
+    result = CliRunner().invoke(main, ["preview", "nope", "--now", NOW])
+    assert result.exit_code == 2 and "no post with slug 'nope'" in result.output
+
+
+def test_preview_routes(site: Path):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    sleep_post(site)
+    client = TestClient(Starlette(routes=email_preview_routes(load(site))))
+    index = client.get("/_email/")
+    assert index.status_code == 200 and 'href="post-sleep-well.html"' in index.text
+    assert "Sleep well" in client.get("/_email/post-sleep-well.html").text
+    assert "Read on the blog" in client.get("/_email/post-sleep-well.txt").text
+    assert client.get("/_email/digest.eml").headers["content-type"] == "message/rfc822"
+    assert client.get("/_email/post-nope.html").status_code == 404
