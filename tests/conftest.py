@@ -203,6 +203,44 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+# --- HTTP ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_server():
+    """Serve ASGI apps with a real uvicorn on loopback: `live_server(app[, port]) -> base URL`."""
+    import time
+
+    import uvicorn
+
+    running = []
+
+    def start(app, port: int | None = None) -> str:
+        port = port or free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=False,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on port {port}")
+            time.sleep(0.01)
+        running.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 # --- Databases ----------------------------------------------------------------------
 
 

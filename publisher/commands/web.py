@@ -1,3 +1,35 @@
 """Commands: web."""
 
-commands: list = []
+from __future__ import annotations
+
+import click
+
+from publisher.cli import common_options, get_config
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default [web] host).")
+@click.option("--port", type=int, help="Port to listen on (default [web] port).")
+@common_options
+def web(host: str | None, port: int | None) -> None:
+    """Run the subscriber web app (subscribe, confirm, unsubscribe, preferences).
+
+    Put it behind a reverse proxy that terminates TLS; list the proxy's address in
+    [web] trusted_proxies so the per-IP limit sees the real client from X-Forwarded-For.
+    """
+    import uvicorn
+
+    from publisher.web import create_app
+
+    config = get_config()
+    app = create_app(config)
+    host = host or config.web.host
+    port = port or config.web.port
+    click.echo(f"subscriber app on http://{host}:{port}/ (public URL {config.web.url})", err=True)
+    # Proxy headers are handled inside the app, and only for [web] trusted_proxies.
+    uvicorn.run(
+        app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info"
+    )
+
+
+commands = [web]

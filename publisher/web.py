@@ -1,0 +1,414 @@
+"""The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences.
+
+Starlette on uvicorn: an async server in one process, small enough to read, with a real
+test story (the tests run it under uvicorn on a loopback port). The store and the mail
+transport are synchronous, so every call into them runs in Starlette's thread pool and the
+event loop never blocks on SQLite or SMTP.
+
+Rules the pages keep:
+- No address enumeration: `/subscribe` answers the same page for a new, pending, active or
+  suppressed address, and the confirmation email goes out after the response (a background
+  task), so neither the page nor its timing tells them apart.
+- Nothing changes on GET except following a confirm link (which is what the link is for);
+  unsubscribing needs a POST, because link scanners follow links.
+- Every response carries the security headers; bodies are capped; `/subscribe` is limited
+  per client IP and the confirmation email per address (the store keeps that one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from . import addresses, confirmation, site, theme
+from .config import Config
+from .errors import DeliveryError
+from .store import subscribers
+from .store.db import Store
+from .tokens import TokenError, load_tokens
+from .transports import open_transport
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024
+CSRF_MAX_AGE = timedelta(hours=6)
+FREQUENCIES = ("each", "digest")
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL: what browsers send in `Origin`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
+    """Headers set on every response. Styles and images may come from the blog's origin,
+    since the pages reuse its theme; nothing else loads, and no one may frame the pages."""
+    blog, app = origin(config.site.url), origin(config.web.url)
+    csp = (
+        f"default-src 'self'; style-src 'self' {blog}; img-src 'self' {blog} data:; "
+        f"font-src 'self' {blog}; form-action 'self' {app}; frame-ancestors 'none'; "
+        "base-uri 'none'; object-src 'none'"
+    )
+    headers = {
+        "content-security-policy": csp,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-store",
+        "cross-origin-opener-policy": "same-origin",
+    }
+    return [(k.encode(), v.encode()) for k, v in headers.items()]
+
+
+class Guard:
+    """The outermost layer: security headers on every response, the body cap, and an error
+    page (with those headers) instead of a bare 500 when something unexpected breaks."""
+
+    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]], error_page: Callable):
+        self.app = app
+        self.headers = headers
+        self.error_page = error_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_secured(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers:
+                    headers[name.decode()] = value.decode()
+            await send(message)
+
+        declared = Headers(scope=scope).get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            await self.error_page(413)(scope, receive, send_secured)
+            return
+        received = 0
+
+        async def receive_capped() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY:  # a chunked body that grew past the cap
+                raise HTTPException(413)
+            return message
+
+        try:
+            await self.app(scope, receive_capped, send_secured)
+        except Exception:
+            if not started:
+                await self.error_page(500)(scope, receive, send_secured)
+            raise
+
+
+class RateLimit:
+    """At most `per_minute` hits per key in any 60 seconds (a sliding log per key).
+
+    In memory and per process: `publisher web` runs one process. Keys idle for a minute
+    are dropped when the table grows, so memory stays bounded by recent clients.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock
+        self.hits: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str) -> int:
+        """0 when `key` may go ahead now (and the hit is counted), else seconds to wait."""
+        now = self.clock()
+        hits = self.hits.setdefault(key, deque())
+        while hits and hits[0] <= now - 60:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            return max(1, int(hits[0] + 60 - now) + 1)
+        hits.append(now)
+        if len(self.hits) > 10_000:
+            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - 60}
+        return 0
+
+
+def csrf_token(secret: bytes, token: str, now: datetime) -> str:
+    """A form token bound to the preferences token and a time: no server session needed."""
+    stamp = str(int(now.timestamp()))
+    mac = hmac.new(secret, f"csrf|{token}|{stamp}".encode(), hashlib.sha256).hexdigest()
+    return f"{stamp}.{mac}"
+
+
+def csrf_valid(secret: bytes, token: str, value: str, now: datetime) -> bool:
+    stamp, _, _mac = value.partition(".")
+    if not stamp.isdigit():
+        return False
+    issued = datetime.fromtimestamp(int(stamp), UTC)
+    fresh = timedelta(0) <= now - issued <= CSRF_MAX_AGE
+    return fresh and hmac.compare_digest(csrf_token(secret, token, issued), value)
+
+
+def shifted_clock(config: Config) -> Callable[[], datetime]:
+    """The real clock, moved by as much as `--now` moved the config's clock at start-up."""
+    offset = config.now - datetime.now(UTC)
+    if abs(offset) < timedelta(seconds=5):
+        offset = timedelta(0)
+    return lambda: datetime.now(UTC) + offset
+
+
+@dataclass
+class Pages:
+    """Renders the app's pages with the site's templates (`templates/site/web/*.html`).
+
+    The app may live on another host than the blog, so every link and stylesheet in the
+    blog's layout points at the blog by absolute URL.
+    """
+
+    config: Config
+
+    def __post_init__(self) -> None:
+        self.env = site.environment(self.config)
+        self.env.filters["url"] = lambda url: theme.absolute_url(self.config.site.url, url)
+
+    def render(self, name: str, status: int = 200, **context: object) -> HTMLResponse:
+        html = theme.render(self.env, f"web/{name}.html", **context)
+        return HTMLResponse(html, status_code=status)
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def clean_text(value: object, limit: int) -> str:
+    """A one-line, printable form value of at most `limit` characters."""
+    text = value if isinstance(value, str) else ""
+    return " ".join("".join(c for c in text if c.isprintable()).split())[:limit]
+
+
+class Endpoints:
+    """The handlers. Store and transport calls block, so they run in the thread pool."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime]):
+        self.config = config
+        self.clock = clock
+        self.pages = Pages(config)
+        self.store = Store.open(config)
+        self.limit = RateLimit(config.web.subscribe_per_minute)
+        self.tokens = load_tokens(config)
+
+    async def call(self, function: Callable, *args, **kwargs):
+        """Run a store function in the thread pool, at the app's idea of now."""
+        return await run_in_threadpool(function, self.store, *args, now=self.clock(), **kwargs)
+
+    # --- subscribe and confirm ---------------------------------------------------------
+
+    async def subscribe(self, request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        wait = self.limit.retry_after(client)
+        if wait:
+            response = self.answer(request, "too-many-requests", 429, "Too many requests.")
+            response.headers["retry-after"] = str(wait)
+            return response
+        form = await request.form()
+        if form.get("website"):  # the honeypot: only bots fill a field people cannot see
+            return self.check_inbox(request)
+        try:
+            email = addresses.normalize(str(form.get("email", ""))).email
+        except addresses.AddressError as exc:
+            return self.refuse(request, f"That address cannot be used: {exc}.")
+        frequency = form.get("frequency") or self.config.newsletter.frequency
+        if frequency not in FREQUENCIES:
+            return self.refuse(request, "Choose each new post or the digest.")
+        name = clean_text(form.get("name"), 200)
+        subscriber = await self.call(
+            subscribers.subscribe_pending, email, name=name, frequency=frequency
+        )
+        task = None
+        if subscriber.status != "active":
+            task = BackgroundTask(self.send_confirmation, subscriber)
+        return self.check_inbox(request, task)
+
+    def check_inbox(self, request: Request, task: BackgroundTask | None = None) -> Response:
+        response = self.answer(request, "subscribed", 200, "Check your inbox to confirm.")
+        response.background = task
+        return response
+
+    def send_confirmation(self, subscriber: subscribers.Subscriber) -> None:
+        """Mail the confirm link, unless this address got one in the last 10 minutes.
+
+        Runs after the response is sent, so the page takes as long for every address.
+        """
+        now = self.clock()
+        if not subscribers.claim_confirmation(self.store, subscriber.id, now=now):
+            return
+        message = confirmation.build(self.config, self.tokens, subscriber, now)
+        transport = open_transport(self.config)
+        try:
+            result = transport.send(message.envelope_from, message.rcpt, message.data)
+            if result.status != "sent":
+                log.warning("confirmation to %s: %s %s", message.rcpt, result.code, result.reply)
+        except DeliveryError as exc:
+            log.warning("confirmation to %s not sent: %s", message.rcpt, exc)
+        finally:
+            transport.close()
+
+    async def confirm(self, request: Request) -> Response:
+        """Activate. A link older than the subscriber's last unsubscribe is refused: an old
+        email must not undo a later wish to leave."""
+        subscriber = await self.subscriber(request, "confirm")
+        if not subscriber or signed_before_leaving(request, subscriber):
+            return self.invalid_link(request)
+        subscriber = await self.call(subscribers.confirm, subscriber.id)
+        return self.answer(request, "confirmed", 200, "Subscribed.", subscriber=subscriber)
+
+    # --- unsubscribe and preferences ---------------------------------------------------
+
+    async def unsubscribe(self, request: Request) -> Response:
+        """GET shows one button; POST (RFC 8058 `List-Unsubscribe=One-Click`, or that
+        button) unsubscribes. Idempotent, no cookies, no redirect, no CSRF token."""
+        subscriber = await self.subscriber(request, "unsubscribe")
+        if not subscriber:
+            return self.invalid_link(request)
+        if request.method == "GET":
+            return self.pages.render("unsubscribe", token=request.query_params["token"])
+        await self.call(subscribers.unsubscribe, subscriber.id)
+        return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
+
+    async def preferences(self, request: Request) -> Response:
+        subscriber = await self.subscriber(request, "preferences")
+        if not subscriber:
+            return self.invalid_link(request)
+        token = request.query_params["token"]
+        saved = False
+        if request.method == "POST":
+            form = await request.form()
+            if not csrf_valid(self.tokens.secret, token, str(form.get("csrf", "")), self.clock()):
+                return self.refuse(request, "This form is too old. Reload the page and try again.")
+            if form.get("action") == "unsubscribe":
+                await self.call(subscribers.unsubscribe, subscriber.id)
+                return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
+            if form.get("frequency") not in FREQUENCIES:
+                return self.refuse(request, "Choose each new post or the digest.")
+            subscriber = await self.call(
+                subscribers.set_preferences,
+                subscriber.id,
+                name=clean_text(form.get("name"), 200),
+                frequency=form.get("frequency"),
+            )
+            saved = True
+        csrf = csrf_token(self.tokens.secret, token, self.clock())
+        return self.pages.render(
+            "preferences", subscriber=subscriber, saved=saved, token=token, csrf=csrf
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        """200 when the store answers a query, 503 when it does not."""
+        try:
+            await run_in_threadpool(subscribers.get, self.store, 0)
+        except Exception as exc:  # whatever broke, the answer is "not healthy"
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"ok": False}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    # --- helpers ----------------------------------------------------------------------
+
+    async def subscriber(self, request: Request, purpose: str) -> subscribers.Subscriber | None:
+        """Who the link's token stands for; None when forged, expired or erased."""
+        try:
+            subscriber_id = self.tokens.read(
+                purpose, request.query_params.get("token", ""), self.clock()
+            )
+        except TokenError:
+            return None
+        return await run_in_threadpool(subscribers.get, self.store, subscriber_id)
+
+    def invalid_link(self, request: Request) -> Response:
+        return self.answer(request, "invalid-link", 400, "This link is invalid or has expired.")
+
+    def refuse(self, request: Request, message: str) -> Response:
+        return self.answer(request, "error", 400, message, message=message)
+
+    def answer(self, request: Request, page: str, status: int, summary: str, **context) -> Response:
+        """The page, or `{"ok": ..., "message": ...}` for scripts that asked for JSON."""
+        if wants_json(request):
+            return JSONResponse({"ok": status < 400, "message": summary}, status_code=status)
+        return self.pages.render(page, status, **context)
+
+    def error_page(self, status: int) -> Response:
+        message = ERRORS.get(status, "That request could not be handled.")
+        return self.pages.render("error", status, message=message)
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        return self.error_page(exc.status_code if isinstance(exc, HTTPException) else 500)
+
+
+ERRORS = {
+    404: "There is no page at this address.",
+    405: "This address does not take that kind of request.",
+    413: "That request was too large.",
+    500: "Something went wrong on our side. Please try again later.",
+}
+
+
+def signed_before_leaving(request: Request, subscriber: subscribers.Subscriber) -> bool:
+    """Whether the (verified) confirm token predates the subscriber's last unsubscribe.
+
+    Tokens are `<id>.<issued, unix seconds>.<signature>`, so compare in whole seconds.
+    """
+    left = subscriber.unsubscribed_at
+    if subscriber.status == "active" or left is None:
+        return False
+    issued = int(request.query_params["token"].split(".")[1])
+    return issued < int(left.timestamp())
+
+
+def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:
+    """The web app for `config`; `clock` defaults to the real time moved by `--now`."""
+    endpoints = Endpoints(config, clock or shifted_clock(config))
+    routes = [
+        Route("/subscribe", endpoints.subscribe, methods=["POST"]),
+        Route("/confirm", endpoints.confirm, methods=["GET"]),
+        Route("/unsubscribe", endpoints.unsubscribe, methods=["GET", "POST"]),
+        Route("/preferences", endpoints.preferences, methods=["GET", "POST"]),
+        Route("/healthz", endpoints.healthz, methods=["GET"]),
+    ]
+    middleware = [
+        Middleware(Guard, headers=security_headers(config), error_page=endpoints.error_page),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=[origin(config.site.url)],
+            allow_methods=["POST"],
+            allow_headers=["Accept", "Content-Type"],
+        ),
+    ]
+    proxies = [ip.strip() for ip in config.web.trusted_proxies.split(",") if ip.strip()]
+    if proxies:
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=proxies))
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: endpoints.http_error},
+    )
+    app.state.store = endpoints.store
+    return app
