@@ -113,4 +113,7 @@ def serve(config: Config, port: int, load: Callable[[], Config] | None = None) -
     """Run the preview on 127.0.0.1:`port` until interrupted."""
     import uvicorn
 
-    uvicorn.run(preview_app(config, load=load), host="127.0.0.1", port=port, log_level="warning")
+    from .web import preview_routes
+
+    app = preview_app(config, extra_routes=preview_routes(config), load=load)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -412,3 +412,9 @@ def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> S
     )
     app.state.store = endpoints.store
     return app
+
+
+def preview_routes(config: Config) -> list[Route]:
+    """The app's paths as routes for `publisher serve`, so the preview's forms work too."""
+    app = create_app(config)
+    return [Route(route.path, app) for route in app.routes]

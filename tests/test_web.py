@@ -383,3 +383,14 @@ def test_publisher_web_command_serves_the_app(site: Path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_preview_server_mounts_the_app(site: Path, live_server):
+    from publisher.serve import preview_app
+    from publisher.web import preview_routes
+
+    config = load_config()
+    url = live_server(preview_app(config, extra_routes=preview_routes(config)))
+    response = httpx.post(f"{url}/subscribe", data=FORM)
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    assert httpx.get(f"{url}/healthz").json() == {"ok": True}
