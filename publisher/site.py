@@ -199,8 +199,8 @@ def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bo
     for post, status in shown:
         tags = tuple(dict.fromkeys(Tag(names[slugify(n)], slugify(n)) for n in post.tags))
         entries.append(Entry(post, f"posts/{post.slug}/", status, tags, post_key(post, status)))
-    entries.sort(key=lambda e: e.slug)
-    entries.sort(key=lambda e: e.date, reverse=True)
+    entries.sort(key=lambda e: e.post.slug)
+    entries.sort(key=lambda e: e.post.date, reverse=True)
     return entries
 
 

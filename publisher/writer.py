@@ -49,7 +49,7 @@ class Writer:
         os.umask(umask)
         self.staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a site is public
         self.written: set[str] = set()
-        self._folders: set[Path] = {self.staging}
+        self._folders: set[str] = {""}
 
     def __enter__(self) -> Writer:
         return self
@@ -60,18 +60,21 @@ class Writer:
         if self.staging.exists():
             self.discard()
 
-    def _claim(self, path: str) -> Path:
-        """The staging file for `path` (relative, with /), claimed once per build."""
+    def _claim(self, path: str) -> str:
+        """The staging file for `path` (relative, with /), claimed once per build.
+
+        Plain strings rather than Path objects: this runs for every page of the site.
+        """
         if path in self.written:
             raise PublisherError(f"{path}: two pages of the site would be written to this file")
         self.written.add(path)
-        target = self.staging / path
-        if target.parent not in self._folders:
-            _make_folder(target.parent, self.staging)
-            self._folders.add(target.parent)
-        return target
+        folder, _, _ = path.rpartition("/")
+        if folder not in self._folders:
+            _make_folder(self.staging / folder, self.staging)
+            self._folders.add(folder)
+        return f"{self.staging}/{path}"
 
-    def _replace(self, path: str) -> Path:
+    def _replace(self, path: str) -> str:
         """Claim `path` and clear what the recycled staging folder holds there."""
         target = self._claim(path)
         _remove(target)
@@ -79,12 +82,14 @@ class Writer:
 
     def write(self, path: str, content: str | bytes) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
-        self._replace(path).write_bytes(data)
+        with open(self._replace(path), "wb") as file:
+            file.write(data)
 
     def reuse(self, path: str) -> bool:
         """Take `path` unchanged from the current output; False when it is not there."""
+        live_path = f"{self.output}/{path}"
         try:
-            live = os.stat(self.output / path)
+            live = os.stat(live_path)
         except OSError:
             return False
         if path in self.written:
@@ -98,9 +103,9 @@ class Writer:
             pass
         _remove(target)
         try:
-            os.link(self.output / path, target)
+            os.link(live_path, target)
         except OSError:
-            shutil.copy2(self.output / path, target)
+            shutil.copy2(live_path, target)
         return True
 
     def copy(self, source: Path, path: str) -> None:
@@ -126,21 +131,24 @@ class Writer:
 
     def _prune(self) -> None:
         """Delete the recycled files and folders that are not part of this build."""
-        keep = {self.staging}
-        for path in self.written:
-            keep.update((self.staging / path).parents)
-        for folder, subfolders, files in os.walk(self.staging, topdown=False):
-            here = Path(folder)
-            relative = here.relative_to(self.staging).as_posix()
+        keep = {""}
+        for folder in self._folders:
+            while folder not in keep:
+                keep.add(folder)
+                folder = folder.rpartition("/")[0]
+        root = str(self.staging)
+        for folder, subfolders, files in os.walk(root, topdown=False):
+            relative = folder[len(root) + 1 :]
+            prefix = relative + "/" if relative else ""
             for name in files:
-                if (name if relative == "." else f"{relative}/{name}") not in self.written:
-                    os.unlink(here / name)
+                if prefix + name not in self.written:
+                    os.unlink(f"{folder}/{name}")
             for name in subfolders:
-                if here / name not in keep:
-                    _remove(here / name)
+                if prefix + name not in keep:
+                    _remove(f"{folder}/{name}")
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path | str) -> None:
     """Delete a file, link or folder at `path`, if there is one."""
     try:
         os.unlink(path)
