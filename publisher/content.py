@@ -196,13 +196,20 @@ def _save_cache(path: Path, key: str, files: dict[str, FileResult]) -> None:
     os.replace(file.name, path)
 
 
-def _sources(config: Config) -> list[Path]:
-    """Every post file, in a stable order; hidden files (editor backups) are skipped."""
-    return sorted(
-        path
-        for path in config.posts_dir.rglob("*.md")
-        if not any(part.startswith(".") for part in path.relative_to(config.posts_dir).parts)
-    )
+def _sources(config: Config) -> list[tuple[str, str]]:
+    """(name relative to the site root, absolute path) of every post, in a stable order.
+
+    Hidden files and folders (editor backups, .git) are skipped. Plain strings and
+    `os.walk`: pathlib costs more than reading the files on a large site.
+    """
+    prefix, found = os.path.join(config.root, ""), []
+    for folder, dirs, files in os.walk(config.posts_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.endswith(".md") and not name.startswith("."):
+                path = os.path.join(folder, name)
+                found.append((path.removeprefix(prefix).replace(os.sep, "/"), path))
+    return sorted(found)
 
 
 def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
@@ -233,9 +240,9 @@ def scan(config: Config) -> Scan:
     cached = _load_cache(cache_path, key)
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
-    for path in _sources(config):
-        source = path.relative_to(config.root).as_posix()
-        data = path.read_bytes()
+    for source, path in _sources(config):
+        with open(path, "rb") as file:
+            data = file.read()
         hit = cached.get(source)
         if hit and hit.digest == hashlib.blake2b(data, digest_size=16).hexdigest():
             results[source] = hit
