@@ -113,7 +113,9 @@ def serve(config: Config, port: int, load: Callable[[], Config] | None = None) -
     """Run the preview on 127.0.0.1:`port` until interrupted."""
     import uvicorn
 
+    from .newsletter import email_preview_routes
     from .web import preview_routes
 
-    app = preview_app(config, extra_routes=preview_routes(config), load=load)
+    routes = [*email_preview_routes(config), *preview_routes(config)]
+    app = preview_app(config, extra_routes=routes, load=load)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -249,11 +249,13 @@ def test_preview_command_writes_html_and_eml(site: Path, tmp_path: Path):
 
 
 def test_preview_routes(site: Path):
-    from starlette.applications import Starlette
     from starlette.testclient import TestClient
 
+    from publisher.serve import preview_app
+
     sleep_post(site)
-    client = TestClient(Starlette(routes=email_preview_routes(load(site))))
+    config = load(site)
+    client = TestClient(preview_app(config, extra_routes=email_preview_routes(config)))
     index = client.get("/_email/")
     assert index.status_code == 200 and 'href="post-sleep-well.html"' in index.text
     assert "Sleep well" in client.get("/_email/post-sleep-well.html").text
