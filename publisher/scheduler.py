@@ -322,9 +322,7 @@ def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary)
         if fresh or gone or not seen.started:
             from .site import build
 
-            result = build(config)
-            summary.build = result.summary()
-            log.info("%s", summary.build)
+            summary.build = build(config).summary()
             if config.site.deploy:
                 _deploy_marker(config).touch()
             published.record(store, fresh, gone, config.now)
@@ -512,7 +510,8 @@ class QueuedPost:
 
 @dataclass(frozen=True)
 class Queue:
-    """Queued posts in publishing order, and the next digest with the posts it holds so far."""
+    """Posts the next ticks will publish, in order (live ones no tick has published yet
+    first), and the next digest with the posts it holds so far."""
 
     now: datetime
     posts: list[QueuedPost]
@@ -546,6 +545,10 @@ class Queue:
         }
 
 
+def _queued(post: Post, announce: bool, recipients: int) -> QueuedPost:
+    return QueuedPost(post.slug, post.title, post.date, announce, recipients if announce else 0)
+
+
 def queue(config: Config) -> Queue:
     """What the scheduler will do next, as of `config.now`."""
     from .content import load_posts
@@ -559,18 +562,23 @@ def queue(config: Config) -> Queue:
         digest = ledger.count_recipients(store, "digest")
         keys = published.campaign_keys(store, "digest:")
         started = published.started_at(store)
+        seen = published.seen(store)
     finally:
         store.close()
     now = config.now
-    queued = sorted((p for p in posts if not p.draft and p.date > now), key=_by_date)
+    # Live posts no tick has published yet come first: the next tick publishes them.
+    due = {
+        p.slug: p.announce for p in new_publications(config, posts, seen.slugs, now, not started)
+    }
+    waiting = sorted(
+        (p for p in posts if not p.draft and (p.date > now or p.slug in due)), key=_by_date
+    )
     plan = plan_digest(config, now, posts, keys, started)
     period = plan.period if plan.status == "due" else period_after(config, now)
     since = digest_since(config, period, keys, started or now)
     return Queue(
         now=now,
-        posts=[
-            QueuedPost(p.slug, p.title, p.date, p.email, each if p.email else 0) for p in queued
-        ],
+        posts=[_queued(p, due.get(p.slug, p.email), each) for p in waiting],
         digest=period,
         digest_posts=digest_posts(config, posts, since, min(now, period.due)),
         digest_recipients=digest,
