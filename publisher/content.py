@@ -135,11 +135,15 @@ def _parse_all(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if len(items) <= PARALLEL_THRESHOLD or (workers or 1) < 2:
         return _parse_many(items, timezone)
+    import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor
 
+    # Forking is the cheapest start but unsafe once threads exist (serve, the scheduler).
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     size = -(-len(items) // (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         parts = pool.map(_parse_many, chunks, [timezone] * len(chunks))
         return [result for part in parts for result in part]
 

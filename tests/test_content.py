@@ -6,6 +6,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -421,7 +422,9 @@ def test_corrupt_cache_is_a_miss(site: Path) -> None:
     assert scan(site).parsed == 0
 
 
-def test_parallel_output_equals_serial(site: Path) -> None:
+@pytest.mark.parametrize("threads", [False, True], ids=["fork", "spawn"])
+def test_parallel_output_equals_serial(site: Path, threads: bool) -> None:
+    """With another thread alive the pool spawns instead of forking; same output."""
     items = [
         (
             f"posts/p{i:03}.md",
@@ -429,7 +432,14 @@ def test_parallel_output_equals_serial(site: Path) -> None:
         )
         for i in range(content.PARALLEL_THRESHOLD + 10)
     ]
-    parallel = content._parse_all(items, "America/Chicago")
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    if threads:
+        thread.start()
+    try:
+        parallel = content._parse_all(items, "America/Chicago")
+    finally:
+        stop.set()
     serial = content._parse_many(items, "America/Chicago")
     assert parallel == serial
     assert len({r.post.slug for r in parallel if r.post}) == len(items)
