@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from html import escape, unescape
 from urllib.parse import urlencode, urljoin, urlsplit
 
-import cssutils
 from markupsafe import Markup
 from premailer import Premailer
 
@@ -35,10 +34,6 @@ from .message import (
     header_errors,
 )
 from .plaintext import html_to_text
-
-# cssutils logs ~20 'Unknown Property' warnings per call for mso-* and -webkit-* rules that
-# mail clients need; quieten its own logger only, leaving the program's logging alone.
-cssutils.log.setLevel(logging.CRITICAL)
 
 CONTENT_WIDTH = 536  # the 600 px card minus its padding: the width given to images
 GMAIL_CLIP_BYTES = 100_000
@@ -172,6 +167,8 @@ def inline_css(html: str) -> str:
         disable_link_rewrites=True,
         keep_style_tags=False,
         remove_classes=False,
+        # cssutils logs ~20 'Unknown Property' warnings per call for the mso-* and -webkit-*
+        # rules mail clients need: this quietens cssutils' own logger, nothing else.
         cssutils_logging_level=logging.CRITICAL,
         disable_basic_attributes=["height"],  # height:auto must not become height="auto"
     )

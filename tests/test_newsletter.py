@@ -262,3 +262,15 @@ def test_preview_routes(site: Path):
     assert "Read on the blog" in client.get("/_email/post-sleep-well.txt").text
     assert client.get("/_email/digest.eml").headers["content-type"] == "message/rfc822"
     assert client.get("/_email/post-nope.html").status_code == 404
+
+
+def test_inlining_is_quiet_and_leaves_logging_alone(site: Path, capfd):
+    import logging
+
+    sleep_post(site)
+    config = load(site)
+    root_level, root_handlers = logging.getLogger().level, list(logging.getLogger().handlers)
+    render_post(config, load_posts(config)[0])
+    assert capfd.readouterr().err == ""  # no cssutils 'Unknown Property' noise
+    assert logging.getLogger().level == root_level
+    assert logging.getLogger().handlers == root_handlers
