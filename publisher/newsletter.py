@@ -129,7 +129,8 @@ def _item(config: Config, post: Post, track: Callable[[str], str]) -> Item:
 
 
 def _image_url(config: Config, post: Post) -> str:
-    return urljoin(post_url(config, post), post.image) if post.image else ""
+    """The front matter image, resolved against the site root as the site's pages do."""
+    return theme.absolute_url(config.site.url, post.image) if post.image else ""
 
 
 def _render(
