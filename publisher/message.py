@@ -326,6 +326,8 @@ class DkimSigner:
 
     def __init__(self, domain: str, selector: str, key: rsa.RSAPrivateKey, shared: bytes):
         self.key = key
+        self.padding = padding.PKCS1v15()
+        self.hash = hashes.SHA256()
         names = [name for name, _ in parse_headers(shared)]
         self.names = [n for n in SIGNED_HEADERS if n in names or n in PER_RECIPIENT]
         fixed = dict(parse_headers(shared))
@@ -338,8 +340,10 @@ class DkimSigner:
     @classmethod
     def from_config(cls, config: Config, shared: bytes) -> DkimSigner | None:
         dkim = config.dkim
-        if not (dkim.domain and dkim.selector and str(dkim.private_key_path) not in ("", ".")):
+        if not dkim.domain:
             return None
+        if not dkim.selector or str(dkim.private_key_path) in ("", "."):
+            raise ConfigError("[dkim] domain is set: set selector and private_key_path too")
         try:
             key = serialization.load_pem_private_key(dkim.private_key_path.read_bytes(), None)
         except (OSError, ValueError, TypeError) as exc:
@@ -355,7 +359,7 @@ class DkimSigner:
         own = {name: canonical_header(name, text) for name, text in personal}
         signed = b"".join(own.get(n) or self.fixed[n] for n in self.names)
         signed += canonical_header("DKIM-Signature", value)[:-2]
-        signature = self.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        signature = self.key.sign(signed, self.padding, self.hash)
         b64 = base64.b64encode(signature).decode()
         folded = "\r\n  ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
         return f"DKIM-Signature: {value}{folded}\r\n".encode("ascii")

@@ -241,12 +241,28 @@ def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
         warnings.append("[newsletter] from_address is empty: emails cannot be sent")
     if not config.newsletter.postal_address:
         warnings.append("[newsletter] postal_address is empty: the law (CAN-SPAM) requires one")
+    if not _aligned(config.newsletter.from_address.rpartition("@")[2], config.dkim.domain):
+        warnings.append(
+            f"[dkim] domain {config.dkim.domain} and the From address "
+            f"{config.newsletter.from_address} differ: DMARC alignment fails"
+        )
     live = [p for p in posts if p.is_live(config.now)]
     for post in upcoming_posts(config, posts):
         warnings += _newsletter_warnings(render_post(config, post, live))
     if live:
         warnings += _newsletter_warnings(render_digest(config, live, "next"))
     return errors, warnings
+
+
+def _aligned(sender: str, signer: str) -> bool:
+    """Relaxed DMARC alignment, roughly: one domain is the other or a parent of it."""
+    sender, signer = sender.lower(), signer.lower()
+    return (
+        not signer
+        or sender.endswith("." + signer)
+        or signer.endswith("." + sender)
+        or (sender == signer)
+    )
 
 
 def _newsletter_warnings(newsletter: Newsletter) -> list[str]:

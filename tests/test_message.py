@@ -52,7 +52,9 @@ def sample_newsletter(body: str = "") -> Newsletter:
         f"Unsubscribe: {SLOTS['unsubscribe_url']}\nPreferences: {SLOTS['preferences_url']}"
         f"\nSent to {SLOTS['email']}\n"
     )
-    return Newsletter(key="post:sleep", kind="post", subject="Sleep well, café", html=html, text=text)
+    return Newsletter(
+        key="post:sleep", kind="post", subject="Sleep well, café", html=html, text=text
+    )
 
 
 def expected(content: str, person: Recipient, escape_html: bool) -> str:
@@ -132,9 +134,9 @@ def test_script_in_a_name_is_escaped_in_html_only(config):
 def test_name_fallback_when_empty(config):
     text, html = parts(parse(MessageBuilder(config, sample_newsletter()).build(recipient(""))))
     assert "Hi there," in text and "Hi there," in html
-    assert parse(MessageBuilder(config, sample_newsletter()).build(recipient(""))).get(
-        "To"
-    ) == ("ann@example.com")
+    assert parse(MessageBuilder(config, sample_newsletter()).build(recipient(""))).get("To") == (
+        "ann@example.com"
+    )
 
 
 def test_two_recipients_get_their_own_links_and_ids(config):
@@ -269,3 +271,11 @@ def test_dkim_detects_tampering(dkim_config):
     data = MessageBuilder(config, sample_newsletter()).build(recipient())
     assert not dkim.verify(data.replace(b"token=1.abc", b"token=9.abc"), dnsfunc=dns_stub(record))
     assert not dkim.verify(data.replace(b"To: Ann Lee", b"To: Eve Lee"), dnsfunc=dns_stub(record))
+
+
+def test_dkim_needs_selector_and_key(site: Path):
+    config = load_config(
+        site / "config" / "site.toml", now=NOW, env={"PUBLISHER_DKIM_DOMAIN": "x.org"}
+    )
+    with pytest.raises(Exception, match="set selector and private_key_path too"):
+        MessageBuilder(config, sample_newsletter())

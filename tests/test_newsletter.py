@@ -186,11 +186,12 @@ def test_lint_warns_about_what_a_person_should_fix(site: Path):
         f"title: {'Long ' * 40}\ndate: 2026-03-02 08:00",
         "![](pic.png) and <a href='page.html'>raw link</a>",
     )
-    config = load(site, PUBLISHER_NEWSLETTER_POSTAL_ADDRESS="")
+    config = load(site, PUBLISHER_NEWSLETTER_POSTAL_ADDRESS="", PUBLISHER_DKIM_DOMAIN="other.net")
     errors, warnings = lint(config, load_posts(config))
     assert errors == []
     joined = "\n".join(warnings)
     assert "postal_address is empty" in joined
+    assert "DMARC alignment fails" in joined
     assert "characters (over 150)" in joined
     assert "an image has no alt text" in joined
     assert "not absolute" not in joined  # raw HTML links in posts are rewritten too
