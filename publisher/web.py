@@ -190,6 +190,9 @@ class Pages:
     def __post_init__(self) -> None:
         self.env = site.environment(self.config)
         self.env.filters["url"] = lambda url: theme.absolute_url(self.config.site.url, url)
+        # Jinja folds `'static/style.css' | url` into the compiled template, so templates
+        # compiled for the blog (its bytecode cache) must not be reused with this filter.
+        self.env.bytecode_cache = None
 
     def render(self, name: str, status: int = 200, **context: object) -> HTMLResponse:
         html = theme.render(self.env, f"web/{name}.html", **context)
