@@ -370,7 +370,7 @@ def inputs_key(config: Config, env: jinja2.Environment) -> str:
     for name in sorted(env.list_templates(filter_func=lambda n: not n.startswith("static/"))):
         source, filename, _ = env.loader.get_source(env, name)
         digest.update(f"\0{name}\0{filename}\0{source}".encode())
-    for code in (Path(__file__), Path(theme.__file__), Path(feeds.__file__)):
+    for code in (Path(__file__), Path(theme.__file__)):
         digest.update(code.read_bytes())
     return digest.hexdigest()
 
