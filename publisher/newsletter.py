@@ -38,6 +38,7 @@ from .plaintext import html_to_text
 CONTENT_WIDTH = 536  # the 600 px card minus its padding: the width given to images
 GMAIL_CLIP_BYTES = 100_000
 MAX_SUBJECT = 150
+DATE_FORMAT = "%B %-d, %Y"  # as the site shows dates
 RECENT_POSTS = 3  # "more from the blog" links under a post
 TAG = re.compile(r"<(a|img)\b[^>]*>", re.IGNORECASE)
 URL_ATTRIBUTE = re.compile(r"""\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
@@ -92,13 +93,14 @@ def render_digest(config: Config, posts: Sequence[Post], period_id: str) -> News
         "subject": subject,
         "preheader": " · ".join(p.title for p in chosen),
         "items": [_item(config, p, track) for p in chosen],
+        "date": theme.local_format(config, config.now, DATE_FORMAT),
         "browser_url": track(theme.absolute_url(config.site.url, "")),
     }
     return _render(config, f"digest:{period_id}", "digest", subject, track, context)
 
 
 def digest_subject(config: Config) -> str:
-    date = theme.local_format(config, config.now, "%B %-d, %Y")
+    date = theme.local_format(config, config.now, DATE_FORMAT)
     try:
         return config.newsletter.digest_subject.format(title=config.site.title, date=date)
     except (KeyError, IndexError, ValueError) as exc:
@@ -122,7 +124,7 @@ def _item(config: Config, post: Post, track: Callable[[str], str]) -> Item:
     return Item(
         title=post.title,
         summary=post.summary,
-        date=theme.local_format(config, post.date, "%B %-d, %Y"),
+        date=theme.local_format(config, post.date, DATE_FORMAT),
         url=track(post_url(config, post)),
         image_url=_image_url(config, post),
     )

@@ -45,7 +45,8 @@ def preview(slug: str | None, digest: bool, out: Path | None) -> None:
     else:
         post = next((p for p in posts if p.slug == slug), None)
         if post is None:
-            raise click.UsageError(f"no post with slug {slug!r}")
+            known = ", ".join(p.slug for p in posts) or "none yet"
+            raise click.UsageError(f"no post with slug {slug!r} (posts: {known})")
         rendered = newsletter.render_post(config, post, posts)
     found = newsletter.preview(config, rendered, newsletter.preview_recipient(config))
     folder = out or config.data_dir / "email-preview"
