@@ -120,6 +120,18 @@ def test_a_queued_post_goes_live_and_is_announced_once(blog: Path, smtp_server) 
     assert [c.key for c in campaigns(at(blog, T))] == ["post:spring-sleep"]
 
 
+def test_publish_and_announce_on_each_database(site: Path, smtp_server, database_url) -> None:
+    configure(site, smtp_server, f'[database]\nurl = "{database_url}"')
+    queue_post(site, "old", T - timedelta(hours=3))
+    queue_post(site, "new", T)
+    subscribe(at(site, T - timedelta(days=1)))
+    scheduler.tick(at(site, T - timedelta(hours=1)))
+    assert scheduler.tick(at(site, T + MINUTE)).published == ["new"]
+    scheduler.tick(at(site, T + 2 * MINUTE))
+    assert sorted(smtp_server.recipients()) == EACH
+    assert [c.key for c in campaigns(at(site, T))] == ["post:new"]
+
+
 def test_first_run_on_a_site_with_20_old_posts_sends_nothing(site: Path, smtp_server) -> None:
     configure(site, smtp_server)
     for n in range(20):  # one of them went live an hour ago, well within announce_max_age
