@@ -62,7 +62,7 @@ subscribers = Table(
     Column("unsubscribed_at", UTCDateTime),
     Column("confirm_sent_at", UTCDateTime),  # limits confirmation emails per address
     Column("bounce_count", Integer, nullable=False, default=0),
-    Index("subscribers_status_frequency", "status", "frequency", "id"),
+    Index("subscribers_status", "status", "id"),  # keyset pages of one status in id order
 )
 
 # Append-only: rows are inserted, never updated; erasure nulls subscriber_id and detail.
