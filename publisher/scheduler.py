@@ -331,8 +331,11 @@ def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary)
             else:
                 summary.notes.append(f"first run: {len(fresh)} live posts recorded, not announced")
         if _deploy_marker(config).exists():
-            summary.deploy = "failed"
-            deploy(config)
+            try:
+                deploy(config)
+            except DeployError:
+                summary.deploy = "failed"
+                raise
             summary.deploy = "ok"
     return True
 
@@ -419,7 +422,7 @@ def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary
                 store, render_post(config, post, posts), "each", config.now
             )
             if created:
-                summary.campaigns.append(f"{campaign.key} to {campaign.total:,}")
+                summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
             continue
         published.cancel_announcement(store, slug)
         summary.notes.append(f"post:{slug} not announced: {reason}")
@@ -443,7 +446,7 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
         newsletter = render_digest(config, plan.posts, plan.period.id)
         campaign, created = create_campaign(store, newsletter, "digest", config.now)
         if created:
-            summary.campaigns.append(f"{campaign.key} to {campaign.total:,}")
+            summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
 
 
 def _deliver(config: Config, store, stop: threading.Event | None, summary: TickSummary) -> None:

@@ -112,7 +112,7 @@ def test_a_queued_post_goes_live_and_is_announced_once(blog: Path, smtp_server) 
     assert page(blog, "spring-sleep").exists()
     assert sorted(smtp_server.recipients()) == EACH
     assert {m["Subject"] for m in smtp_server.messages()} == {"Spring Sleep"}
-    assert "created post:spring-sleep to 3" in due.line(at(blog, T))
+    assert "created post:spring-sleep (3 recipients)" in due.line(at(blog, T))
 
     again = scheduler.tick(at(blog, T + 2 * MINUTE))
     assert again.line(at(blog, T)).endswith("nothing due")
