@@ -32,34 +32,41 @@ def subject(config: Config) -> str:
     return f"Confirm your subscription to {config.site.title}"
 
 
-def build(config: Config, tokens: Tokens, subscriber, now: datetime) -> Outgoing:
-    """The confirmation email for `subscriber` (anything with id, email and name).
+class Confirmations:
+    """Builds confirmation emails; the templates are compiled once, not per message."""
 
-    The link is signed at `now`, not at the config's start-up time: the web app runs for
-    weeks, and each link's 7 days start when it is sent.
-    """
-    url = confirm_url(replace(config, now=now), tokens, subscriber.id)
-    env = theme.environment(config, "email")
-    context = {
-        "subscriber": subscriber,
-        "confirm_url": url,
-        "expires": now + EXPIRY["confirm"],
-        "newsletter": config.newsletter,
-    }
-    sender = config.newsletter.from_address
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = formataddr((config.newsletter.from_name, sender))
-    message["To"] = formataddr((subscriber.name, subscriber.email))
-    message["Subject"] = subject(config)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("confirm", domain=sender.rpartition("@")[2] or None)
-    message["Auto-Submitted"] = "auto-generated"
-    if config.newsletter.reply_to:
-        message["Reply-To"] = config.newsletter.reply_to
-    message.set_content(theme.render(env, "confirm.txt", **context))
-    message.add_alternative(theme.render(env, "confirm.html", **context), subtype="html")
-    return Outgoing(
-        envelope_from=config.delivery.envelope_from or sender,
-        rcpt=subscriber.email,
-        data=message.as_bytes(),
-    )
+    def __init__(self, config: Config, tokens: Tokens):
+        self.config = config
+        self.tokens = tokens
+        self.env = theme.environment(config, "email")
+
+    def build(self, subscriber, now: datetime) -> Outgoing:
+        """The confirmation email for `subscriber` (anything with id, email and name).
+
+        The link is signed at `now`, not at the config's start-up time: the web app runs
+        for weeks, and each link's 7 days start when it is sent.
+        """
+        config = self.config
+        context = {
+            "subscriber": subscriber,
+            "confirm_url": confirm_url(replace(config, now=now), self.tokens, subscriber.id),
+            "expires": now + EXPIRY["confirm"],
+            "newsletter": config.newsletter,
+        }
+        sender = config.newsletter.from_address
+        message = EmailMessage(policy=policy.SMTP)
+        message["From"] = formataddr((config.newsletter.from_name, sender))
+        message["To"] = formataddr((subscriber.name, subscriber.email))
+        message["Subject"] = subject(config)
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = make_msgid("confirm", domain=sender.rpartition("@")[2] or None)
+        message["Auto-Submitted"] = "auto-generated"
+        if config.newsletter.reply_to:
+            message["Reply-To"] = config.newsletter.reply_to
+        message.set_content(theme.render(self.env, "confirm.txt", **context))
+        message.add_alternative(theme.render(self.env, "confirm.html", **context), subtype="html")
+        return Outgoing(
+            envelope_from=config.delivery.envelope_from or sender,
+            rcpt=subscriber.email,
+            data=message.as_bytes(),
+        )

@@ -219,6 +219,7 @@ class Endpoints:
         self.store = Store.open(config)
         self.limit = RateLimit(config.web.subscribe_per_minute)
         self.tokens = load_tokens(config)
+        self.confirmations = confirmation.Confirmations(config, self.tokens)
 
     async def call(self, function: Callable, *args, **kwargs):
         """Run a store function in the thread pool, at the app's idea of now."""
@@ -265,7 +266,7 @@ class Endpoints:
         now = self.clock()
         if not subscribers.claim_confirmation(self.store, subscriber.id, now=now):
             return
-        message = confirmation.build(self.config, self.tokens, subscriber, now)
+        message = self.confirmations.build(subscriber, now)
         transport = open_transport(self.config)
         try:
             result = transport.send(message.envelope_from, message.rcpt, message.data)
