@@ -112,7 +112,6 @@ class MessageBuilder:
     def __init__(self, config: Config, newsletter: Newsletter, *, test: bool = False):
         subject = f"[TEST] {newsletter.subject}" if test else newsletter.subject
         _require_safe({"subject": subject, **config_header_fields(config)})
-        self.config = config
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
         self.mailto = f"mailto:{config.newsletter.from_address}?subject=unsubscribe"
