@@ -275,3 +275,42 @@ def test_inlining_is_quiet_and_leaves_logging_alone(site: Path, capfd):
     assert capfd.readouterr().err == ""  # no cssutils 'Unknown Property' noise
     assert logging.getLogger().level == root_level
     assert logging.getLogger().handlers == root_handlers
+
+
+@pytest.mark.parametrize("kind", ["post", "digest"])
+def test_every_produced_eml_is_complete(site: Path, kind: str):
+    from publisher.message import MessageBuilder, Recipient
+
+    sleep_post(site, image="cover.jpg")
+    config = load(site)
+    posts = load_posts(config)
+    rendered = (
+        render_post(config, posts[0], posts)
+        if kind == "post"
+        else render_digest(config, posts, "w")
+    )
+    person = Recipient(
+        "ann@example.com",
+        "Ann",
+        "https://blog.example.org/unsubscribe?token=7.a",
+        "https://blog.example.org/preferences?token=7.b",
+    )
+    message = email.message_from_bytes(
+        MessageBuilder(config, rendered).build(person), policy=policy.default
+    )
+    for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Id"):
+        assert message[header], header
+    assert message["List-Unsubscribe"] == (
+        "<https://blog.example.org/unsubscribe?token=7.a>, "
+        "<mailto:news@example.org?subject=unsubscribe>"
+    )
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "__PUBLISHER_" not in text + html
+    assert all(h.startswith(("https://", "mailto:")) for h in hrefs(html)), hrefs(html)
+    body = html[html.index("<body") :]
+    for element in re.findall(r"<(?:p|a|td|h1|h2|li|img)\b[^>]*>", body):
+        assert "style=" in element, element
+    for url in ("token=7.a", "token=7.b", "https://blog.example.org/posts/sleep-well/?"):
+        assert url in text
