@@ -8,6 +8,7 @@ preferences (CSRF), health, and the security headers on every kind of response.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -209,6 +211,17 @@ def test_unsubscribe_page_then_one_click_post(web: Web):
     assert web.client.post(forged, data={"List-Unsubscribe": "One-Click"}).status_code == 400
 
 
+def test_unsubscribe_button_on_the_page(web: Web):
+    subscriber = subscribers.add(web.store, "di@example.com", now=web.config.now).subscriber
+    url = unsubscribe_url(web.config, load_tokens(web.config), subscriber.id)
+    page = web.client.get(url).text
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page))
+    assert fields == {"List-Unsubscribe": "One-Click"}
+    response = web.client.post(urljoin(url, action), data=fields)
+    assert response.status_code == 200 and web.status("di@example.com") == "unsubscribed"
+
+
 def test_preferences_need_the_form_token(web: Web):
     subscriber = subscribers.add(web.store, "cy@example.com", now=web.config.now).subscriber
     url = load_tokens(web.config).make("preferences", subscriber.id, web.config.now)
@@ -394,3 +407,41 @@ def test_preview_server_mounts_the_app(site: Path, live_server):
     response = httpx.post(f"{url}/subscribe", data=FORM)
     assert response.status_code == 200 and "Check your inbox" in response.text
     assert httpx.get(f"{url}/healthz").json() == {"ok": True}
+
+
+def test_confirmation_is_dkim_signed_when_configured(site: Path):
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from publisher.confirmation import Confirmations
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (site / "dkim.pem").write_bytes(pem)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    env = {
+        **os.environ,
+        "PUBLISHER_DKIM_DOMAIN": "example.org",
+        "PUBLISHER_DKIM_SELECTOR": "s1",
+        "PUBLISHER_DKIM_PRIVATE_KEY_PATH": "dkim.pem",
+    }
+    config = load_config(env=env)
+    subscriber = subscribers.Subscriber(
+        1, "ana@example.com", "Ana", "pending", "each", "web", config.now, None, None, None, 0
+    )
+    data = Confirmations(config, load_tokens(config)).build(subscriber, config.now).data
+    assert data.startswith(b"DKIM-Signature: ")
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return record if name == b"s1._domainkey.example.org." else None
+
+    assert dkim.verify(data, dnsfunc=dns)
+    assert not dkim.verify(data.replace(b"Subject: Confirm", b"Subject: Confirn"), dnsfunc=dns)
