@@ -92,8 +92,9 @@ def start_web(site: Path, live_server):
 
 
 @pytest.fixture
-def web(start_web) -> Web:
-    return start_web()
+def web(start_web, database_url: str) -> Web:
+    """The app on SQLite, and on PostgreSQL when PUBLISHER_TEST_DATABASE_URL is set."""
+    return start_web(database_url=database_url)
 
 
 def test_subscribe_mails_a_link_that_activates(web: Web):
@@ -356,7 +357,8 @@ def test_security_headers_on_every_response(start_web):
         assert "set-cookie" not in response.headers
 
 
-def test_health_reports_the_store(web: Web):
+def test_health_reports_the_store(start_web):
+    web = start_web()
     assert web.client.get("/healthz").json() == {"ok": True}
     database = Path(web.store.name)
     web.store.close()
