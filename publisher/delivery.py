@@ -29,7 +29,7 @@ from .tokens import load_tokens, preferences_url, unsubscribe_url
 from .transports import DEFERRED, SENT, RelayDown, Result, Transport, open_transport
 
 LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
-BATCH = 8  # deliveries claimed at a time by one worker
+BATCH = 20  # deliveries claimed at a time by one worker
 BACKOFF = timedelta(minutes=10)  # first retry delay, doubled on each attempt
 MAX_BACKOFF = timedelta(hours=12)
 
@@ -152,6 +152,18 @@ class _Run:
     # --- worker threads -------------------------------------------------------------
 
     def work(self) -> None:
+        try:
+            with self.store.connect() as conn:
+                self._work(conn)
+        except RelayDown as exc:
+            self.paused = exc
+            self.stop.set()
+        except BaseException as exc:  # a bug or a database failure: stop everyone, re-raise
+            self.error = exc
+            self.stop.set()
+
+    def _work(self, conn) -> None:
+        """Claim, send and record until nothing is due; give back what was not attempted."""
         transport: Transport | None = None
         pending: list[Claimed] = []
         try:
@@ -159,7 +171,7 @@ class _Run:
             while not self.stop.is_set():
                 with self.write_lock:
                     pending = ledger.claim(
-                        self.store, self.campaign.id, self.worker, BATCH, self.clock()
+                        self.store, self.campaign.id, self.worker, BATCH, self.clock(), conn
                     )
                 if not pending:
                     return
@@ -167,16 +179,10 @@ class _Run:
                     result = transport.send(
                         self.envelope_from, pending[0].email, self._message(pending[0])
                     )
-                    self._record(pending.pop(0), result)
-        except RelayDown as exc:
-            self.paused = exc
-            self.stop.set()
-        except BaseException as exc:  # a bug or a database failure: stop everyone, re-raise
-            self.error = exc
-            self.stop.set()
+                    self._record(pending.pop(0), result, conn)
         finally:
             with self.write_lock:
-                ledger.release(self.store, [c.id for c in pending])
+                ledger.release(self.store, [c.id for c in pending], conn)
             if transport is not None:
                 transport.close()
 
@@ -204,19 +210,19 @@ class _Run:
         self.hourly.release()
         return False
 
-    def _record(self, claimed: Claimed, result: Result) -> None:
+    def _record(self, claimed: Claimed, result: Result, conn) -> None:
         now = self.clock()
         with self.write_lock:
             if result.status == SENT:
-                ledger.mark_sent(self.store, claimed.id, result.code, result.reply, now)
+                ledger.mark_sent(self.store, claimed.id, result.code, result.reply, now, conn)
             elif result.status == DEFERRED:
                 attempts = claimed.attempts + 1
                 retry = now + backoff(attempts)
                 if attempts >= self.config.delivery.max_attempts:
                     retry = None
-                ledger.mark_deferred(self.store, claimed, result.code, result.reply, retry)
+                ledger.mark_deferred(self.store, claimed, result.code, result.reply, retry, conn)
             else:
-                ledger.mark_failed(self.store, claimed, result.code, result.reply)
+                ledger.mark_failed(self.store, claimed, result.code, result.reply, conn)
                 if result.bounce:
                     record_bounce(
                         self.store,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -24,6 +25,7 @@ from .config import Config
 from .errors import DeliveryError
 
 SENT, DEFERRED, FAILED = "sent", "deferred", "failed"
+LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing (RFC 5321 4.5.2)
 
 
 @dataclass(frozen=True)
@@ -180,28 +182,42 @@ class SmtpTransport:
     def _transaction(
         self, conn: smtplib.SMTP, envelope_from: str, rcpt: str, data: bytes
     ) -> Result:
+        """MAIL, RCPT, DATA: in one write when the relay offers PIPELINING (RFC 2920)."""
         self.used += 1
-        code, reply = conn.mail(envelope_from)
-        if code >= 500:
+        if not (envelope_from + rcpt).isascii():
+            return Result(FAILED, None, f"{rcpt}: non-ASCII addresses need SMTPUTF8 (unsupported)")
+        if "pipelining" in conn.esmtp_features:
+            conn.send(
+                f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}\r\n"
+                f"RCPT TO:{smtplib.quoteaddr(rcpt)}\r\nDATA\r\n"
+            )
+            mail, to, start = conn.getreply(), conn.getreply(), conn.getreply()
+        else:
+            mail = conn.mail(envelope_from)
+            to = conn.rcpt(rcpt) if mail[0] < 400 else mail
+            start = conn.docmd("DATA") if to[0] in (250, 251) else to
+        if start[0] == 354 and (mail[0] >= 400 or to[0] not in (250, 251)):
+            conn.send(b".\r\n")  # a relay that took DATA after a refusal: send nothing
+            conn.getreply()
+        if mail[0] >= 500:
             self._rset()
             raise RelayDown(
-                f"{self.relay} refused the sender {envelope_from}: {code} {_text(reply)}",
-                code,
-                _text(reply),
+                f"{self.relay} refused the sender {envelope_from}: {mail[0]} {_text(mail[1])}",
+                mail[0],
+                _text(mail[1]),
             )
-        if code >= 400:
+        if mail[0] >= 400:
             self._rset()
-            return classify(code, reply)
-        code, reply = conn.rcpt(rcpt)
-        if code not in (250, 251):
+            return classify(*mail)
+        if to[0] not in (250, 251):
             self._rset()
-            return classify(code, reply, on_rcpt=True)
-        try:
-            code, reply = conn.data(data)
-        except smtplib.SMTPDataError as exc:  # no 354: the server refused to take the data
+            return classify(*to, on_rcpt=True)
+        if start[0] != 354:
             self._rset()
-            return classify(exc.smtp_code, exc.smtp_error)
-        return classify(code, reply)
+            return classify(*start)
+        body = LEADING_DOT.sub(b"..", data)
+        conn.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
+        return classify(*conn.getreply())
 
     def _rset(self) -> None:
         """Reset the transaction after a refusal; a server that hung up is simply dropped."""

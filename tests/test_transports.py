@@ -45,15 +45,17 @@ def smtp_config(root: Path, port: int, extra: str = "", timeout: float = 2):
 class Recorder:
     """An aiosmtpd handler counting connections and messages, with optional misbehaviour."""
 
-    def __init__(self, drop_first_data: int = 0, accept_user: str = "", greeting_code: int = 0):
+    def __init__(self, drop_first_data: int = 0, pipelining: bool = False):
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.connections = 0
         self.drops_left = drop_first_data
-        self.accept_user = accept_user
+        self.pipelining = pipelining
         self.rsets = 0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads pipelined commands in order; say so
+            responses.insert(1, "250-PIPELINING")
         return responses
 
     async def handle_RSET(self, server, session, envelope):
@@ -99,8 +101,9 @@ def relay():
         controller.stop()
 
 
-def test_smtp_sends_over_one_connection_and_classifies_per_recipient(site, relay):
-    handler = Recorder()
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_smtp_sends_over_one_connection_and_classifies_per_recipient(site, relay, pipelining):
+    handler = Recorder(pipelining=pipelining)
     transport = SmtpTransport(smtp_config(site, relay(handler)))
     first = transport.send("bounces@example.org", "a@example.org", MESSAGE)
     refused = transport.send("bounces@example.org", "nobody@example.org", MESSAGE)
@@ -128,8 +131,9 @@ def test_smtp_defers_4xx_and_fails_5xx_from_the_fixture_server(site, smtp_server
     assert smtp_server.received == []
 
 
-def test_smtp_reconnects_after_a_drop_mid_data(site, relay):
-    handler = Recorder(drop_first_data=1)
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_smtp_reconnects_after_a_drop_mid_data(site, relay, pipelining):
+    handler = Recorder(drop_first_data=1, pipelining=pipelining)
     transport = SmtpTransport(smtp_config(site, relay(handler)))
     result = transport.send("news@example.org", "a@example.org", MESSAGE)
     transport.close()
@@ -287,3 +291,17 @@ def test_hourly_limit_counts_the_ledger_and_says_when_a_slot_frees():
     sent.append(now)
     assert limit.take() == now + timedelta(minutes=10)
     assert HourlyLimit(0, sent_since, oldest_since, lambda: now).take() is None
+
+
+class RefusesSender(Recorder):
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        return "553 5.7.1 Sender address rejected"
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_refused_sender_is_relay_down_and_non_ascii_rcpt_fails(site, relay, pipelining):
+    transport = SmtpTransport(smtp_config(site, relay(RefusesSender(pipelining=pipelining))))
+    with pytest.raises(RelayDown, match="refused the sender news@example.org: 553"):
+        transport.send("news@example.org", "a@example.org", MESSAGE)
+    result = transport.send("news@example.org", "jörg@example.org", MESSAGE)
+    assert result.status == "failed" and "SMTPUTF8" in result.reply

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy import Integer, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
@@ -162,58 +162,87 @@ def create_campaign(store, newsletter, frequency: str, now: datetime) -> tuple[C
     return get_campaign(store, newsletter.key), True
 
 
-def _claim_where(campaign_id: int, state: str, now: datetime):
-    where = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.state == state)
-    return and_(where, deliveries.c.next_attempt_at <= now) if state == DEFERRED else where
+# The statements run for every message are built once: building one costs more than
+# running it.
 
 
-def claim(store, campaign_id: int, worker: str, limit: int, now: datetime) -> list[Claimed]:
+def _claim_statement(state: str):
+    due = and_(
+        deliveries.c.campaign_id == bindparam("campaign"),
+        deliveries.c.state == state,
+    )
+    if state == DEFERRED:
+        due = and_(due, deliveries.c.next_attempt_at <= bindparam("now"))
+    ids = (
+        select(deliveries.c.id)
+        .where(due)
+        .order_by(deliveries.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(deliveries)
+        .where(deliveries.c.id.in_(ids))
+        .values(state=SENDING, claimed_at=bindparam("now"), claimed_by=bindparam("worker"))
+        .returning(deliveries.c.id)
+    )
+
+
+CLAIMS = [_claim_statement(QUEUED), _claim_statement(DEFERRED)]  # queued rows first
+RECIPIENTS = (
+    select(
+        deliveries.c.id,
+        deliveries.c.subscriber_id,
+        deliveries.c.attempts,
+        subscribers.c.email,
+        subscribers.c.name,
+        subscribers.c.status,
+    )
+    .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(deliveries.c.id)
+)
+MARK_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"))
+    .values(
+        state=SENT,
+        sent_at=bindparam("sent"),
+        attempts=deliveries.c.attempts + 1,
+        smtp_code=bindparam("code"),
+        smtp_reply=bindparam("reply"),
+    )
+)
+
+
+def claim(
+    store, campaign_id: int, worker: str, limit: int, now: datetime, conn: Connection | None = None
+) -> list[Claimed]:
     """Move up to `limit` due deliveries to `sending` for `worker` and return them.
 
     Queued rows go first, in id order (an index range, never a sort); then deferred rows
     whose next attempt is due. Recipients no longer active are marked `skipped` here.
+    Workers pass the `conn` they keep for the whole run: a pool round trip per message
+    would cost more than the UPDATE itself.
     """
-    with store.transaction() as conn:
-        for state in (QUEUED, DEFERRED):
-            ids = (
-                select(deliveries.c.id)
-                .where(_claim_where(campaign_id, state, now))
-                .order_by(deliveries.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            claimed = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(ids))
-                .values(state=SENDING, claimed_at=now, claimed_by=worker)
-                .returning(deliveries.c.id)
-            ).all()
+    params = {"campaign": campaign_id, "worker": worker, "limit": limit, "now": now}
+    with store.transaction(conn) as conn:
+        for statement in CLAIMS:
+            claimed = conn.execute(statement, params).scalars().all()
             if claimed:
-                return _recipients(conn, [row.id for row in claimed], now)
+                return _recipients(conn, claimed)
     return []
 
 
-def _recipients(conn: Connection, ids: list[int], now: datetime) -> list[Claimed]:
-    rows = conn.execute(
-        select(
-            deliveries.c.id,
-            deliveries.c.subscriber_id,
-            deliveries.c.attempts,
-            subscribers.c.email,
-            subscribers.c.name,
-            subscribers.c.status,
-        )
-        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-        .where(deliveries.c.id.in_(ids))
-        .order_by(deliveries.c.id)
-    ).all()
+def _recipients(conn: Connection, ids: list[int]) -> list[Claimed]:
+    rows = conn.execute(RECIPIENTS, {"ids": ids}).all()
     gone = [row.id for row in rows if row.status != "active"]
     if gone:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id.in_(gone))
-            .values(state=SKIPPED, smtp_reply="subscriber no longer active", sent_at=None)
+            .values(state=SKIPPED, smtp_reply="subscriber no longer active")
         )
     return [
         Claimed(row.id, row.subscriber_id, row.email, row.name, row.attempts)
@@ -222,11 +251,11 @@ def _recipients(conn: Connection, ids: list[int], now: datetime) -> list[Claimed
     ]
 
 
-def release(store, ids: Iterable[int]) -> None:
+def release(store, ids: Iterable[int], conn: Connection | None = None) -> None:
     """Give claimed deliveries that were not attempted back to the queue."""
     ids = list(ids)
     if ids:
-        with store.transaction() as conn:
+        with store.transaction(conn) as conn:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(ids), deliveries.c.state == SENDING)
@@ -267,26 +296,29 @@ def _is_dead_local(holder: str | None, host: str) -> bool:
     return False
 
 
-def mark_sent(store, delivery_id: int, code: int | None, reply: str, now: datetime) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(
-                state=SENT,
-                sent_at=now,
-                attempts=deliveries.c.attempts + 1,
-                smtp_code=code,
-                smtp_reply=reply[:500],
-            )
-        )
+def mark_sent(
+    store,
+    delivery_id: int,
+    code: int | None,
+    reply: str,
+    now: datetime,
+    conn: Connection | None = None,
+) -> None:
+    params = {"delivery_id": delivery_id, "sent": now, "code": code, "reply": reply[:500]}
+    with store.transaction(conn) as conn:
+        conn.execute(MARK_SENT, params)
 
 
 def mark_deferred(
-    store, claimed: Claimed, code: int | None, reply: str, next_attempt: datetime | None
+    store,
+    claimed: Claimed,
+    code: int | None,
+    reply: str,
+    next_attempt: datetime | None,
+    conn: Connection | None = None,
 ) -> None:
     """Record a temporary failure; `next_attempt` None means attempts are used up: failed."""
-    with store.transaction() as conn:
+    with store.transaction(conn) as conn:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == claimed.id)
@@ -300,9 +332,11 @@ def mark_deferred(
         )
 
 
-def mark_failed(store, claimed: Claimed, code: int | None, reply: str) -> None:
+def mark_failed(
+    store, claimed: Claimed, code: int | None, reply: str, conn: Connection | None = None
+) -> None:
     """Record a permanent failure (the caller counts a hard bounce against the address)."""
-    with store.transaction() as conn:
+    with store.transaction(conn) as conn:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == claimed.id)
