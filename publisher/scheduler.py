@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -205,18 +205,31 @@ class Publication:
 
 
 def new_publications(
-    config: Config, posts: Iterable[Post], known: set[str], now: datetime, first_run: bool
+    config: Config,
+    posts: Iterable[Post],
+    known: Mapping[str, datetime],
+    now: datetime,
+    first_run: bool,
 ) -> list[Publication]:
-    """Live posts not recorded yet, oldest first.
+    """Live posts not recorded yet (`known`: slug -> when it went live), oldest first.
 
     On the first run every live post is back catalogue and never announced; later, a post is
     announced only when it allows email and went live within `announce_max_age`, so a post
-    added with an old date by mistake does not go out.
+    added with an old date by mistake does not go out. A post whose slug changed (a typo
+    fixed in its title) is the same post: a recorded slug that is no longer live with the
+    same date means it was announced already.
     """
-    fresh = sorted((p for p in posts if p.is_live(now) and p.slug not in known), key=_by_date)
+    live = [p for p in posts if p.is_live(now)]
+    live_slugs = {p.slug for p in live}
+    renamed = {when for slug, when in known.items() if slug not in live_slugs}
+    fresh = sorted((p for p in live if p.slug not in known), key=_by_date)
     max_age = config.newsletter.announce_max_age
     return [
-        Publication(p.slug, p.date, not first_run and p.email and now - p.date <= max_age)
+        Publication(
+            p.slug,
+            p.date,
+            not first_run and p.email and now - p.date <= max_age and p.date not in renamed,
+        )
         for p in fresh
     ]
 
@@ -317,7 +330,7 @@ def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary)
             summary.notes.append("site build skipped: another tick is building it")
             return True
         seen = published.seen(store)  # the other tick may have done it meanwhile
-        fresh = new_publications(config, posts, seen.slugs, config.now, not seen.started)
+        fresh = new_publications(config, posts, seen.live_at, config.now, not seen.started)
         gone = seen.slugs - live
         if fresh or gone or not seen.started:
             from .site import build
@@ -571,7 +584,7 @@ def queue(config: Config) -> Queue:
     now = config.now
     # Live posts no tick has published yet come first: the next tick publishes them.
     due = {
-        p.slug: p.announce for p in new_publications(config, posts, seen.slugs, now, not started)
+        p.slug: p.announce for p in new_publications(config, posts, seen.live_at, now, not started)
     }
     waiting = sorted(
         (p for p in posts if not p.draft and (p.date > now or p.slug in due)), key=_by_date

@@ -23,6 +23,7 @@ from publisher.scheduler import (
 from conftest import write_config
 
 CHICAGO = ZoneInfo("America/Chicago")
+MINUTE = timedelta(minutes=1)
 
 
 def chicago(*args: int) -> datetime:
@@ -240,7 +241,7 @@ def test_first_run_records_the_back_catalogue_without_announcing(announce_config
     now = chicago(2026, 6, 10, 12)
     posts = [make_post(f"old{i}", now - timedelta(days=i)) for i in range(20)]
     posts.append(make_post("queued", now + timedelta(hours=1)))
-    found = new_publications(announce_config, posts, set(), now, first_run=True)
+    found = new_publications(announce_config, posts, {}, now, first_run=True)
     assert len(found) == 20 and not any(p.announce for p in found)
     assert [p.slug for p in found][-1] == "old0"  # oldest first
 
@@ -255,9 +256,19 @@ def test_later_runs_announce_only_recent_emailable_posts(announce_config: Config
         make_post("draft", now - timedelta(minutes=1), draft=True),
         make_post("queued", now + timedelta(minutes=1)),
     ]
-    found = new_publications(announce_config, posts, {"known"}, now, first_run=False)
+    known = {"known": now - timedelta(hours=1)}
+    found = new_publications(announce_config, posts, known, now, first_run=False)
     assert {p.slug: p.announce for p in found} == {
         "backdated": False,
         "fresh": True,
         "quiet": False,
     }
+
+
+def test_a_renamed_post_is_not_announced_again(announce_config: Config) -> None:
+    now = chicago(2026, 6, 10, 12)
+    went_live = now - timedelta(hours=2)
+    posts = [make_post("fixed-title", went_live), make_post("other", now - MINUTE)]
+    known = {"fxied-title": went_live}  # announced under its first slug
+    found = new_publications(announce_config, posts, known, now, first_run=False)
+    assert {p.slug: p.announce for p in found} == {"fixed-title": False, "other": True}

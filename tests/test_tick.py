@@ -132,6 +132,16 @@ def test_publish_and_announce_on_each_database(site: Path, smtp_server, database
     assert [c.key for c in campaigns(at(site, T))] == ["post:new"]
 
 
+def test_fixing_a_title_does_not_announce_the_post_again(blog: Path, smtp_server) -> None:
+    path = queue_post(blog, "sleep-tpis", T)
+    scheduler.tick(at(blog, T + MINUTE))
+    path.write_text(path.read_text().replace("title: Sleep Tpis", "title: Sleep Tips"))
+    fixed = scheduler.tick(at(blog, T + 5 * MINUTE))
+    assert fixed.published == ["sleep-tips"] and page(blog, "sleep-tips").exists()
+    assert not page(blog, "sleep-tpis").exists()
+    assert len(smtp_server.received) == 3 and fixed.campaigns == []
+
+
 def test_first_run_on_a_site_with_20_old_posts_sends_nothing(site: Path, smtp_server) -> None:
     configure(site, smtp_server)
     for n in range(20):  # one of them went live an hour ago, well within announce_max_age

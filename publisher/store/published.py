@@ -21,16 +21,21 @@ STARTED = "scheduler_started"
 
 @dataclass(frozen=True)
 class Seen:
-    """The scheduler's view of the store: slugs recorded live, and whether it ever ran."""
+    """The scheduler's view of the store: when each recorded post went live, and whether
+    the scheduler ever ran."""
 
-    slugs: set[str]
+    live_at: dict[str, datetime]
     started: bool
+
+    @property
+    def slugs(self) -> set[str]:
+        return set(self.live_at)
 
 
 def seen(store) -> Seen:
     with store.read() as conn:
-        slugs = set(conn.execute(select(published.c.slug)).scalars())
-    return Seen(slugs, started_at(store) is not None)
+        rows = conn.execute(select(published.c.slug, published.c.live_at)).all()
+    return Seen({row.slug: row.live_at for row in rows}, started_at(store) is not None)
 
 
 def started_at(store) -> datetime | None:
