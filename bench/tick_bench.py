@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,8 +34,10 @@ NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 IDLE_RUNS = 7
 
 
-def tick(root: Path, now: datetime) -> tuple[float, str]:
+def tick(root: Path, now: datetime) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, summary line) of one `publisher tick` process."""
     env = {**os.environ, "PUBLISHER_SECRET_KEY": "bench"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [str(PUBLISHER), "tick", "--now", now.isoformat()],
@@ -44,9 +47,11 @@ def tick(root: Path, now: datetime) -> tuple[float, str]:
         text=True,
     )
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if done.returncode != 0:
         raise SystemExit(f"tick failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    return took, done.stdout.strip()
+    return took, cpu, done.stdout.strip()
 
 
 def sample_site(root: Path) -> None:
@@ -79,17 +84,18 @@ def generated_site(root: Path, count: int) -> None:
 
 
 def measure(name: str, root: Path) -> None:
-    first, _ = tick(root, NOW)
-    idle = [tick(root, NOW + timedelta(minutes=1 + n))[0] for n in range(IDLE_RUNS)]
+    first = tick(root, NOW)[0]
+    idle = [tick(root, NOW + timedelta(minutes=1 + n)) for n in range(IDLE_RUNS)]
+    walls, cpus = [run[0] for run in idle], [run[1] for run in idle]
     (root / "posts" / "queued.md").write_text(
         f"---\ntitle: Queued\ndate: {(NOW + timedelta(minutes=30)).isoformat()}\n---\n\nNew.\n"
     )
     tick(root, NOW + timedelta(minutes=20))  # sees the new file (parsed once, not live)
-    publish, line = tick(root, NOW + timedelta(minutes=31))
+    publish, _, line = tick(root, NOW + timedelta(minutes=31))
     print(
-        f"{name}: first tick {first:.2f} s; idle tick median {statistics.median(idle):.2f} s "
-        f"(min {min(idle):.2f}, max {max(idle):.2f}, {IDLE_RUNS} runs); "
-        f"tick publishing one post {publish:.2f} s"
+        f"{name}: idle tick {min(walls):.2f} s best, {statistics.median(walls):.2f} s median "
+        f"wall ({statistics.median(cpus):.2f} s CPU) over {IDLE_RUNS} runs; "
+        f"first tick (full build) {first:.2f} s; tick publishing one post {publish:.2f} s"
     )
     print(f"  {line}")
 

@@ -447,7 +447,7 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
 
     keys = published.campaign_keys(store, "digest:")
     plan = plan_digest(config, config.now, posts, keys, published.started_at(store))
-    if plan.status == "empty":
+    if plan.status == "empty" and plan.since < plan.period.due:  # not before the first run
         since = f"{config.local(plan.since):%Y-%m-%d %H:%M}"
         summary.notes.append(f"{plan.period.key}: no new posts since {since}, nothing to send")
     elif plan.status == "missed":
