@@ -96,16 +96,17 @@ def rss(config: Config, posts: Iterable[FeedPost]) -> str:
 
 
 def sitemap(config: Config, urls: Iterable[tuple[str, datetime | None]]) -> str:
-    """sitemap.xml from (site-relative URL, last modified or None)."""
+    """sitemap.xml from (site-relative URL such as "posts/x/", last modified or None)."""
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
     ]
+    base = absolute_url(config.site.url, "")
     for url, modified in urls:
         lastmod = (
             f"<lastmod>{modified.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}</lastmod>" if modified else ""
         )
-        lines.append(f"<url><loc>{escape(absolute_url(config.site.url, url))}</loc>{lastmod}</url>")
+        lines.append(f"<url><loc>{escape(base + url)}</loc>{lastmod}</url>")
     lines.append("</urlset>")
     return "\n".join(lines) + "\n"
 

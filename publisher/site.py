@@ -188,16 +188,17 @@ def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bo
     """
     shown = []
     for post in posts:
-        status = "draft" if post.draft else "scheduled" if post.date > config.now else "live"
+        status = "live" if post.is_live(config.now) else "draft" if post.draft else "scheduled"
         if status == "live" or (status == "draft" and drafts) or (status == "scheduled" and future):
             shown.append((post, status))
-    names: dict[str, str] = {}
-    for post, _ in shown:
-        for name in post.tags:
-            names[slugify(name)] = min(name, names.get(slugify(name), name))
+    spellings = {name for post, _ in shown for name in post.tags}
+    names: dict[str, str] = {}  # slug -> the name its page shows
+    for name in sorted(spellings, reverse=True):
+        names[slugify(name)] = name
+    tag = {name: Tag(names[slugify(name)], slugify(name)) for name in spellings}
     entries = []
     for post, status in shown:
-        tags = tuple(dict.fromkeys(Tag(names[slugify(n)], slugify(n)) for n in post.tags))
+        tags = tuple(dict.fromkeys(tag[name] for name in post.tags))
         entries.append(Entry(post, f"posts/{post.slug}/", status, tags, post_key(post, status)))
     entries.sort(key=lambda e: e.post.slug)
     entries.sort(key=lambda e: e.post.date, reverse=True)
@@ -306,22 +307,21 @@ def sitemap_urls(pages: list[Page]) -> list[tuple[str, datetime | None]]:
     """(URL, last modified) of the published pages worth indexing: no previews, no 404."""
     urls = []
     for page in pages:
-        if page.template == "404.html":
+        newest = next((e.post.date for e in page_entries(page) if e.status == "live"), None)
+        if page.template == "404.html" or (page.template == "post.html" and newest is None):
             continue
-        shown = [e for e in page_entries(page) if e.status == "live"]
-        if page.template == "post.html" and not shown:
-            continue
-        urls.append((page.url, max((e.date for e in shown), default=None)))
+        urls.append((page.url, newest))
     return urls
 
 
-def page_entries(page: Page) -> list[Entry]:
+def page_entries(page: Page) -> Iterable[Entry]:
+    """The entries a page shows, newest first."""
     context = page.context
     if "entry" in context:
         return [context["entry"]]
     if "months" in context:
-        return [e for month in context["months"] for e in month.entries]
-    return list(context.get("entries", []))
+        return (e for month in context["months"] for e in month.entries)
+    return context.get("entries", [])
 
 
 @functools.cache

@@ -70,7 +70,8 @@ class Writer:
         self.written.add(path)
         folder, _, _ = path.rpartition("/")
         if folder not in self._folders:
-            _make_folder(self.staging / folder, self.staging)
+            if not os.path.isdir(f"{self.staging}/{folder}"):
+                _make_folder(self.staging / folder, self.staging)
             self._folders.add(folder)
         return f"{self.staging}/{path}"
 
