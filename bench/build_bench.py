@@ -13,6 +13,7 @@ extensions, content cache on) with the Python of that virtualenv.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PUBLISHER = Path(sys.executable).parent / "publisher"
@@ -38,8 +40,9 @@ MEASURE = (
     "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
     "took = time.perf_counter() - start\n"
     "sys.stderr.write(done.stderr)\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(f'{took} {peak} {done.returncode}')\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "cpu = usage.ru_utime + usage.ru_stime\n"
+    "print(f'{took} {cpu} {usage.ru_maxrss} {done.returncode}')\n"
 )
 
 
@@ -115,15 +118,25 @@ def write_corpus(root: Path, count: int) -> None:
     )
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, int]:
-    """(seconds, peak RSS in MB) of one whole process and its workers."""
+@dataclass
+class Run:
+    seconds: float  # wall clock
+    cpu: float  # user + system, all processes: less sensitive to a busy machine
+    peak_mb: int
+
+    def __str__(self) -> str:
+        return f"{self.seconds:.2f} s ({self.cpu:.2f} s CPU, {self.peak_mb} MB peak)"
+
+
+def timed(command: list[str], cwd: Path) -> Run:
+    """One whole process and its workers, measured from outside."""
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, *command], cwd=cwd, capture_output=True, text=True
     )
-    seconds, peak, code = out.stdout.split()
+    seconds, cpu, peak, code = out.stdout.split()
     if code != "0":
         raise SystemExit(f"{' '.join(command)} failed:\n{out.stderr}")
-    return float(seconds), int(peak) // 1024
+    return Run(float(seconds), float(cpu), int(peak) // 1024)
 
 
 def touch_one(path: Path) -> None:
@@ -135,27 +148,25 @@ def run(count: int, pelican: Path | None) -> None:
     try:
         write_corpus(root, count)
         build = [str(PUBLISHER), "build"]
-        full, full_mb = timed(build, root)
-        unchanged, _ = timed(build, root)
+        full = timed(build, root)
+        unchanged = timed(build, root)
         touch_one(root / f"posts/post-{count // 2}.md")
-        one, one_mb = timed(build, root)
+        one = timed(build, root)
         pages = len(list((root / "public").rglob("*.html")))
-        print(
-            f"publisher, {count} posts ({pages} pages): full build {full:.2f} s "
-            f"({full_mb} MB peak); one post changed {one:.2f} s ({one_mb} MB, "
-            f"{one / full:.1%} of full); nothing changed {unchanged:.2f} s"
-        )
+        print(f"publisher, {count} posts ({pages} pages), load average {os.getloadavg()[0]:.1f}")
+        print(f"  full build          {full}")
+        print(f"  one post changed    {one}: {one.seconds / full.seconds:.1%} of the full build")
+        print(f"  nothing changed     {unchanged}")
         if pelican:
             command = [str(pelican / "bin/pelican"), "content", "-s", "pelicanconf.py", "-o", "out"]
             folder = root / "pelican"
-            p_full, p_mb = timed(command, folder)
+            p_full = timed(command, folder)
             touch_one(folder / f"content/post-{count // 2}.md")
-            p_one, _ = timed(command, folder)
-            print(
-                f"pelican,   {count} posts: full build {p_full:.2f} s ({p_mb} MB peak); "
-                f"one post changed {p_one:.2f} s; publisher full build is "
-                f"{p_full / full:.1f}x faster"
-            )
+            p_one = timed(command, folder)
+            print(f"pelican, {count} posts, load average {os.getloadavg()[0]:.1f}")
+            print(f"  full build          {p_full}")
+            print(f"  one post changed    {p_one}")
+            print(f"  publisher's full build is {p_full.seconds / full.seconds:.1f}x faster")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
