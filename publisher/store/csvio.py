@@ -135,10 +135,12 @@ def _stage(store: Store, conn: Connection, path: Path) -> None:
     rows = _staged_rows(path, salt)
     while batch := list(islice(rows, BATCH)):
         with store.read(conn):  # writes only the TEMPORARY table: no lock on the store
-            conn.execute(insert(staging), batch)
+            _insert_staged(conn, batch)
     with store.read(conn):
         # Indexed after loading: faster than maintaining the index row by row.
         conn.execute(text("CREATE INDEX import_staging_key ON import_staging (email_key, line)"))
+        if conn.dialect.name == "postgresql":  # autovacuum never analyzes temporary tables
+            conn.execute(text("ANALYZE import_staging"))
         earlier = staging.alias("earlier")
         first = (
             select(func.min(earlier.c.line))
@@ -151,6 +153,18 @@ def _stage(store: Store, conn: Connection, path: Path) -> None:
             .where(staging.c.action.is_(None), staging.c.line > first)
             .values(action="duplicate", problem=problem)
         )
+
+
+def _insert_staged(conn: Connection, batch: list[dict]) -> None:
+    """executemany; on PostgreSQL, COPY (several times faster than row-by-row inserts)."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(staging), batch)
+        return
+    names = [column.name for column in staging.columns]
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY import_staging ({', '.join(names)}) FROM STDIN") as copy:
+        for row in batch:
+            copy.write_row([row[name] for name in names])
 
 
 def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
