@@ -26,9 +26,17 @@ def web(host: str | None, port: int | None) -> None:
     host = host or config.web.host
     port = port or config.web.port
     click.echo(f"subscriber app on http://{host}:{port}/ (public URL {config.web.url})", err=True)
-    # Proxy headers are handled inside the app, and only for [web] trusted_proxies.
+    # Proxy headers are handled inside the app, and only for [web] trusted_proxies. Idle
+    # connections stay open longer than a proxy's own keep-alive (nginx: 60 s), so the
+    # proxy never sends a request on a connection we are closing.
     uvicorn.run(
-        app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info"
+        app,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=75,
+        log_level="info",
     )
 
 
