@@ -35,7 +35,7 @@ from .writer import Writer
 RELATED_POSTS = 3
 FEED_POSTS = 20
 
-Progress = Callable[[int, int], None]  # (done, total)
+Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total or None)
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,13 @@ def build(
     """Build the site into `output` (default `[site] output`); the old output stays on failure.
 
     `drafts` and `future` add drafts and scheduled posts, marked as such, for previews;
-    feeds and the sitemap only ever list published posts. `progress(done, total)` is
-    called as pages are written.
+    feeds and the sitemap only ever list published posts. `progress(stage, done, total)`
+    is called before reading posts (total None) and as each page is written.
     """
     started = time.perf_counter()
     output = (output or config.output_dir).resolve()
+    if progress:
+        progress("reading posts", 0, None)
     entries = make_entries(config, load_posts(config), drafts, future)
     live = [e for e in entries if e.status == "live"]
     pages = plan_pages(config, entries)
@@ -155,7 +157,7 @@ def build(
                 writer.write(page.file, theme.render(env, page.template, **context))
                 rendered.append(page.file)
             if progress:
-                progress(done, len(pages))
+                progress("writing pages", done, len(pages))
         writer.write("feed.xml", feeds.atom(config, live[:FEED_POSTS]))
         writer.write("rss.xml", feeds.rss(config, live[:FEED_POSTS]))
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))

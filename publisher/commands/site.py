@@ -7,35 +7,68 @@ so `publisher build` starts fast and `publisher --help` pays for none of them.
 from __future__ import annotations
 
 import sys
+import threading
 
 import click
 
 from publisher.cli import Options, common_options, get_config
 
 PROGRESS_THRESHOLD = 300  # pages; smaller builds finish before a bar is worth drawing
+SPINNER_DELAY = 0.5  # seconds of reading posts before a spinner appears
 
 
 class ProgressBar:
-    """A rich progress bar over the pages being written; only on a terminal, only when big."""
+    """Rich progress for big builds, only on a terminal.
+
+    Reading posts (the slow part of a first build) gets a spinner if it takes a while;
+    writing pages gets a bar when there are many. Nothing is imported for small builds.
+    """
 
     def __init__(self) -> None:
+        self.enabled = sys.stdout.isatty()
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
         self.bar = None
         self.task = None
+        self.stage = ""
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if total <= PROGRESS_THRESHOLD or not sys.stdout.isatty():
-                return
-            from rich.progress import Progress
-
-            self.bar = Progress(transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("writing pages", total=total)
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if total is None:
+            self.timer = threading.Timer(SPINNER_DELAY, self._show, (stage, None))
+            self.timer.daemon = True
+            self.timer.start()
+            return
+        self._cancel_timer()
+        if self.bar is None and total <= PROGRESS_THRESHOLD:
+            return
+        self._show(stage, total)
         self.bar.update(self.task, completed=done)
 
+    def _show(self, stage: str, total: int | None) -> None:
+        with self.lock:
+            if self.bar is None:
+                from rich.progress import Progress
+
+                self.bar = Progress(transient=True)
+                self.bar.start()
+            if stage != self.stage:
+                if self.task is not None:
+                    self.bar.remove_task(self.task)
+                self.task = self.bar.add_task(stage, total=total)
+                self.stage = stage
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        self._cancel_timer()
+        with self.lock:
+            if self.bar is not None:
+                self.bar.stop()
 
 
 @click.command()
