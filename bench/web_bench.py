@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -113,6 +116,28 @@ def check_store(root: Path, env: dict[str, str]) -> tuple[dict[str, int], int, i
         store.close()
 
 
+@contextmanager
+def fresh_database(url: str | None) -> Iterator[str | None]:
+    """A new, empty PostgreSQL schema for the run (dropped after), or None for SQLite."""
+    if not url:
+        yield None
+        return
+    import sqlalchemy
+
+    base = sqlalchemy.engine.make_url(url).set(drivername="postgresql+psycopg")
+    schema = f"web_bench_{uuid.uuid4().hex[:8]}"
+    engine = sqlalchemy.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def wait_for_outbox(outbox: Path, count: int) -> int:
     deadline = time.monotonic() + 30
     found = 0
@@ -131,13 +156,13 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: SQLite in the temp site")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, fresh_database(args.database_url) as database:
         root, port = Path(folder), free_port()
         write_site(root, port)
         env = {**os.environ, "PUBLISHER_SECRET_KEY": "bench-secret"}
         env = {k: v for k, v in env.items() if k != "PUBLISHER_CONFIG"}
-        if args.database_url:
-            env["PUBLISHER_DATABASE_URL"] = args.database_url
+        if database:
+            env["PUBLISHER_DATABASE_URL"] = database
         log = root / "server.log"  # a file, not a pipe nobody reads: the access log is long
         with open(log, "w") as output:
             server = subprocess.Popen(
