@@ -83,7 +83,12 @@ def _is_erased(conn: Connection, address: Address) -> bool:
 
 
 def log_event(
-    conn: Connection, subscriber_id: int | None, kind: str, now: datetime, source: str, detail=""
+    conn: Connection,
+    subscriber_id: int | None,
+    kind: str,
+    now: datetime,
+    source: str,
+    detail: str = "",
 ) -> None:
     conn.execute(
         insert(events).values(
@@ -204,7 +209,8 @@ def confirm(
         current = _by_id(conn, subscriber_id)
         if current is None or current.status == "active":
             return current
-        digest = Address(current.email, current.email.lower()).hashed(hash_salt(conn))
+        stored = Address(current.email, key=current.email.lower())  # as `normalize` made it
+        digest = stored.hashed(hash_salt(conn))
         conn.execute(delete(suppressions).where(suppressions.c.email_hash == digest))
         log_event(conn, current.id, "confirmed", now, source, f"was {current.status}")
         return _update(
