@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from sqlalchemy import insert
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
-from conftest import write_config
+from conftest import free_port, write_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -381,3 +382,92 @@ def test_file_transport_writes_one_message_per_subscriber(site, store, database_
     campaign, _ = start_campaign(store, config, 7)
     assert run(config, store, campaign).status == "done"
     assert len(list((site / "data" / "outbox" / "new").glob("*.eml"))) == 7
+
+
+# --- Commands -----------------------------------------------------------------------
+
+
+def cli(*args: str):
+    from click.testing import CliRunner
+
+    from publisher.cli import main
+
+    return CliRunner().invoke(main, [*args, "--now", NOW.isoformat()])
+
+
+@pytest.fixture
+def post_site(site, smtp_server, tmp_path):
+    """A site with one live post and 1,200 subscribers, sending to the loopback relay."""
+    from conftest import write_post
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    relay_config(site, smtp_server.port, url, "connections = 2")
+    write_post(site, "news.md", "title: News\nslug: news\ndate: 2026-03-01 09:00")
+    write_post(site, "later.md", "title: Later\nslug: later\ndate: 2026-04-01 09:00")
+    store = open_store(url, site)
+    add_subscribers(store, 1200)
+    yield store
+    store.close()
+
+
+def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
+    dry = cli("send", "news", "--dry-run")
+    assert dry.exit_code == 0 and "would be sent to 1,200 subscribers" in dry.output
+    assert ledger.list_campaigns(post_site) == [] and smtp_server.received == []
+
+    test = cli("send", "news", "--to", "editor@example.org")
+    assert test.exit_code == 0, test.output
+    (copy,) = smtp_server.messages()
+    assert copy["Subject"] == "[TEST] News" and copy["To"] == "editor@example.org"
+    assert ledger.list_campaigns(post_site) == []  # a test copy is not recorded
+
+    sent = cli("send", "news")
+    assert sent.exit_code == 0, sent.output
+    assert "post:news: campaign created for 1,200 subscribers" in sent.output
+    assert "post:news: done: 1,200 of 1,200 sent" in sent.output
+    assert re.search(r"post:news: 1,\d\d\d of 1,200 done", sent.output)  # a line per 1,000
+    assert len(smtp_server.received) == 1201
+
+    again = cli("send", "news")
+    assert "already sent (1,200 of 1,200)" in again.output and len(smtp_server.received) == 1201
+
+    listing = cli("campaigns")
+    assert listing.exit_code == 0
+    header, row = listing.output.splitlines()
+    assert header.split()[:8] == [
+        "campaign",
+        "status",
+        "total",
+        "sent",
+        "failed",
+        "deferred",
+        "skipped",
+        "to",
+    ]
+    assert row.split()[:7] == ["post:news", "done", "1,200", "1,200", "0", "0", "0"]
+    assert row.split()[8:10] == ["2026-03-02", "09:00"]  # started, in Chicago time
+
+
+def test_send_refuses_unknown_and_future_posts_and_bad_usage(post_site):
+    assert cli("send", "nope").exit_code == 2
+    future = cli("send", "later")
+    assert future.exit_code == 2 and "not published until 2026-04-01 09:00" in future.output
+    assert cli("send").exit_code == 2
+    assert cli("send", "news", "--resume").exit_code == 2
+    resume = cli("send", "--resume")
+    assert resume.exit_code == 0 and "nothing to resume" in resume.output
+
+
+def test_send_exits_0_when_paused_and_resume_finishes(post_site, smtp_server, site):
+    import os
+
+    os.environ["PUBLISHER_SMTP_PORT"] = str(free_port())  # nobody listens there
+    try:
+        paused = cli("send", "news")
+    finally:
+        del os.environ["PUBLISHER_SMTP_PORT"]
+    assert paused.exit_code == 0, paused.output
+    assert "post:news: paused: cannot connect to 127.0.0.1" in paused.output
+    assert "post:news: cannot connect" in cli("campaigns").output
+    resumed = cli("send", "--resume")
+    assert resumed.exit_code == 0 and "done: 1,200 of 1,200 sent" in resumed.output
