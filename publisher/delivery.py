@@ -123,13 +123,22 @@ class _Tally:
 class _Run:
     """One run of one campaign: the shared state of its worker threads."""
 
-    def __init__(self, config: Config, store, campaign: Campaign, stop: threading.Event, **opts):
+    def __init__(
+        self,
+        config: Config,
+        store,
+        campaign: Campaign,
+        stop: threading.Event,
+        transport_factory: Callable[[Config], Transport],
+        wait_hourly: bool,
+    ):
         self.config = config
         self.store = store
         self.campaign = campaign
-        self.stop = stop
-        self.transport_factory: Callable[[Config], Transport] = opts["transport_factory"]
-        self.wait_hourly: bool = opts["wait_hourly"]
+        self.stop = stop  # the caller's: a signal; never set here
+        self.halt = threading.Event()  # ends this run: `stop`, the relay down, the hourly cap
+        self.transport_factory = transport_factory
+        self.wait_hourly = wait_hourly
         self.clock = Clock(config.now)
         self.worker = ledger.worker_id()
         self.builder = MessageBuilder(config, newsletter_of(campaign))
@@ -157,10 +166,10 @@ class _Run:
                 self._work(conn)
         except RelayDown as exc:
             self.paused = exc
-            self.stop.set()
+            self.halt.set()
         except BaseException as exc:  # a bug or a database failure: stop everyone, re-raise
             self.error = exc
-            self.stop.set()
+            self.halt.set()
 
     def _work(self, conn) -> None:
         """Claim, send and record until nothing is due; give back what was not attempted."""
@@ -168,7 +177,7 @@ class _Run:
         pending: list[Claimed] = []
         try:
             transport = self.transport_factory(self.config)
-            while not self.stop.is_set():
+            while not self.halt.is_set():
                 with self.write_lock:
                     pending = ledger.claim(
                         self.store, self.campaign.id, self.worker, BATCH, self.clock(), conn
@@ -201,11 +210,11 @@ class _Run:
         while (until := self.hourly.take()) is not None:
             if not self.wait_hourly:
                 self.waiting_until = until
-                self.stop.set()
+                self.halt.set()
                 return False
-            if self.stop.wait(max(0.0, (until - self.clock()).total_seconds())):
+            if self.halt.wait(max(0.0, (until - self.clock()).total_seconds())):
                 return False
-        if self.rate.wait(self.stop):
+        if self.rate.wait(self.halt):
             return True
         self.hourly.release()
         return False
@@ -246,11 +255,15 @@ class _Run:
             threading.Thread(target=self.work, name=f"send-{n}", daemon=True)
             for n in range(self.config.delivery.connections)
         ]
+        if self.stop.is_set():
+            self.halt.set()
         for thread in threads:
             thread.start()
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.2)
+                if self.stop.is_set():
+                    self.halt.set()
                 if on_progress:
                     on_progress(self._progress(finished_before))
         if self.error is not None:
@@ -276,10 +289,10 @@ class _Run:
         elif self.waiting_until is not None:
             local = self.config.local(self.waiting_until)
             status, note = "waiting", f"hourly limit reached; continues after {local:%H:%M}"
-        elif self.stop.is_set():
-            status = "stopped"
         elif counts.unfinished == 0:
             ledger.set_status(self.store, self.campaign.id, "done", now)
+        elif self.stop.is_set():
+            status = "stopped"
         else:
             status, note, retry = "waiting", *self._waiting_note(counts)
         return Summary(
@@ -318,14 +331,7 @@ def run_campaign(
     `stop` (set by a signal handler) ends the run after the messages in flight. With
     `wait_hourly` False the run returns instead of sleeping when `max_per_hour` is reached.
     """
-    run = _Run(
-        config,
-        store,
-        campaign,
-        stop or threading.Event(),
-        transport_factory=transport_factory,
-        wait_hourly=wait_hourly,
-    )
+    run = _Run(config, store, campaign, stop or threading.Event(), transport_factory, wait_hourly)
     return run.run(on_progress)
 
 

@@ -305,7 +305,9 @@ def test_relay_down_pauses_without_failing_anyone_then_resumes(site, store, data
     port = free_port()
     config = relay_config(site, port, database_url, "connections = 2")
     campaign, emails = start_campaign(store, config, 6)
-    paused = run(config, store, campaign)
+    stop = threading.Event()
+    paused = run(config, store, campaign, stop=stop)
+    assert not stop.is_set()
     assert paused.status == "paused" and "cannot connect to 127.0.0.1" in paused.note
     assert paused.counts.queued == 6 and paused.counts.failed == 0
     stored = ledger.get_campaign(store, campaign.key)
@@ -344,8 +346,10 @@ def test_hourly_cap_counts_earlier_runs_and_returns_when_told_not_to_wait(
 ):
     config = relay_config(site, smtp_server.port, database_url, "max_per_hour = 5\nconnections = 2")
     campaign, _ = start_campaign(store, config, 8)
-    first = run(config, store, campaign, wait_hourly=False)
+    stop = threading.Event()
+    first = run(config, store, campaign, wait_hourly=False, stop=stop)
     assert (first.counts.sent, first.status) == (5, "waiting")
+    assert not stop.is_set()  # the caller's stop means a signal, nothing else
     assert "hourly limit reached; continues after 10:00" in first.line()
     assert run(config, store, campaign, wait_hourly=False).sent == 0
     later = relay_config(
