@@ -9,7 +9,7 @@ not click simply stays pending and never gets a newsletter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
@@ -54,7 +54,7 @@ class Confirmations:
         config = self.config
         context = {
             "subscriber": subscriber,
-            "confirm_url": confirm_url(replace(config, now=now), self.tokens, subscriber.id),
+            "confirm_url": confirm_url(config, self.tokens, subscriber.id, now),
             "expires": now + EXPIRY["confirm"],
             "newsletter": config.newsletter,
         }

@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -59,16 +59,26 @@ class Tokens:
 
     def read(self, purpose: str, token: str, now: datetime) -> int:
         """The subscriber id in a genuine, unexpired `purpose` token; TokenError otherwise."""
+        subscriber_id, issued = self._verified(purpose, token)
+        limit = EXPIRY[purpose]
+        if limit is not None and now.timestamp() - issued > limit.total_seconds():
+            raise TokenExpired("this link has expired")
+        return subscriber_id
+
+    def issued(self, purpose: str, token: str) -> datetime:
+        """When a genuine `purpose` token was signed (whole seconds, UTC), expired or not;
+        TokenInvalid otherwise. The web app compares it with the last unsubscribe."""
+        return datetime.fromtimestamp(self._verified(purpose, token)[1], UTC)
+
+    def _verified(self, purpose: str, token: str) -> tuple[int, int]:
+        """(subscriber id, issued unix seconds) of a token whose signature holds."""
         parts = token.strip().split(".")
         if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
             raise TokenInvalid("this link is not valid")
         subscriber_id, issued = int(parts[0]), int(parts[1])
         if not hmac.compare_digest(parts[2], self._sign(purpose, subscriber_id, issued)):
             raise TokenInvalid("this link is not valid")
-        limit = EXPIRY[purpose]
-        if limit is not None and now.timestamp() - issued > limit.total_seconds():
-            raise TokenExpired("this link has expired")
-        return subscriber_id
+        return subscriber_id, issued
 
     def _sign(self, purpose: str, subscriber_id: int, issued: int) -> str:
         if purpose not in PURPOSES:
@@ -122,17 +132,29 @@ def _generated_secret(path: Path) -> str:
     return secret
 
 
-def _url(config: Config, path: str, token: str) -> str:
-    return f"{config.web.url.rstrip('/')}/{path}?{urlencode({'token': token})}"
+def _url(
+    config: Config, tokens: Tokens, purpose: str, subscriber_id: int, now: datetime | None
+) -> str:
+    """The page's URL with a token signed at `now`. A long-running process (the web app)
+    passes the current time, since `config.now` is its start-up time; CLI commands may
+    leave it out."""
+    token = tokens.make(purpose, subscriber_id, config.now if now is None else now)
+    return f"{config.web.url.rstrip('/')}/{purpose}?{urlencode({'token': token})}"
 
 
-def confirm_url(config: Config, tokens: Tokens, subscriber_id: int) -> str:
-    return _url(config, "confirm", tokens.make("confirm", subscriber_id, config.now))
+def confirm_url(
+    config: Config, tokens: Tokens, subscriber_id: int, now: datetime | None = None
+) -> str:
+    return _url(config, tokens, "confirm", subscriber_id, now)
 
 
-def unsubscribe_url(config: Config, tokens: Tokens, subscriber_id: int) -> str:
-    return _url(config, "unsubscribe", tokens.make("unsubscribe", subscriber_id, config.now))
+def unsubscribe_url(
+    config: Config, tokens: Tokens, subscriber_id: int, now: datetime | None = None
+) -> str:
+    return _url(config, tokens, "unsubscribe", subscriber_id, now)
 
 
-def preferences_url(config: Config, tokens: Tokens, subscriber_id: int) -> str:
-    return _url(config, "preferences", tokens.make("preferences", subscriber_id, config.now))
+def preferences_url(
+    config: Config, tokens: Tokens, subscriber_id: int, now: datetime | None = None
+) -> str:
+    return _url(config, tokens, "preferences", subscriber_id, now)

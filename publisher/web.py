@@ -49,7 +49,7 @@ from .config import Config
 from .errors import DeliveryError
 from .store import subscribers
 from .store.db import Store
-from .tokens import TokenError, load_tokens
+from .tokens import TokenError, Tokens, load_tokens
 from .transports import open_transport
 
 log = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ class Endpoints:
         """Activate. A link older than the subscriber's last unsubscribe is refused: an old
         email must not undo a later wish to leave."""
         subscriber = await self.subscriber(request, "confirm")
-        if not subscriber or signed_before_leaving(request, subscriber):
+        if not subscriber or signed_before_leaving(self.tokens, request, subscriber):
             return self.invalid_link(request)
         subscriber = await self.call(subscribers.confirm, subscriber.id)
         return self.answer(request, "confirmed", 200, "Subscribed.", subscriber=subscriber)
@@ -419,16 +419,16 @@ ERRORS = {
 }
 
 
-def signed_before_leaving(request: Request, subscriber: subscribers.Subscriber) -> bool:
+def signed_before_leaving(
+    tokens: Tokens, request: Request, subscriber: subscribers.Subscriber
+) -> bool:
     """Whether the (verified) confirm token predates the subscriber's last unsubscribe.
-
-    Tokens are `<id>.<issued, unix seconds>.<signature>`, so compare in whole seconds.
-    """
+    Tokens carry whole seconds, so compare in whole seconds."""
     left = subscriber.unsubscribed_at
     if subscriber.status == "active" or left is None:
         return False
-    issued = int(request.query_params["token"].split(".")[1])
-    return issued < int(left.timestamp())
+    issued = tokens.issued("confirm", request.query_params["token"])
+    return issued < left.replace(microsecond=0)
 
 
 def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:

@@ -100,3 +100,34 @@ def test_urls_carry_tokens_that_read_back(site: Path) -> None:
             f"{parts.scheme}://{parts.netloc}{parts.path}" == f"https://blog.example.org/{purpose}"
         )
         assert signer.read(purpose, parse_qs(parts.query)["token"][0], NOW) == 12
+
+
+def test_urls_are_signed_at_the_time_given_not_at_start_up(site: Path) -> None:
+    """A web server loaded its config weeks ago: its confirm links must still last 7 days
+    from when they are sent."""
+    config = load_config(now=NOW)
+    signer = tokens.load_tokens(config)
+    later = NOW + timedelta(days=30)
+    for purpose, make in [
+        ("confirm", tokens.confirm_url),
+        ("unsubscribe", tokens.unsubscribe_url),
+        ("preferences", tokens.preferences_url),
+    ]:
+        token = parse_qs(urlsplit(make(config, signer, 12, now=later)).query)["token"][0]
+        assert signer.issued(purpose, token) == later
+        assert signer.read(purpose, token, later + timedelta(days=6)) == 12
+
+
+def test_issued_is_verified_and_ignores_expiry() -> None:
+    token = SIGNER.make("confirm", 3, NOW + timedelta(microseconds=500))
+    assert SIGNER.issued("confirm", token) == NOW  # whole seconds
+    assert SIGNER.issued("confirm", token).tzinfo == UTC
+    with pytest.raises(TokenExpired):
+        SIGNER.read("confirm", token, NOW + timedelta(days=8))
+    assert SIGNER.issued("confirm", token) == NOW  # an expired link still tells its age
+    subscriber_id, issued, signature = token.split(".")
+    for forged in [f"{subscriber_id}.{int(issued) - 60}.{signature}", "garbage"]:
+        with pytest.raises(TokenInvalid):
+            SIGNER.issued("confirm", forged)
+    with pytest.raises(TokenInvalid):
+        SIGNER.issued("unsubscribe", token)
