@@ -7,12 +7,15 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from publisher import store as st
 from publisher.addresses import AddressError
@@ -173,6 +176,40 @@ def test_subscribe_pending_preferences_and_confirmation_rate(store: st.Store) ->
     assert st.unsubscribe(store, pending.id, now=NOW).status == "unsubscribed"
     assert st.confirm(store, 999_999, now=NOW) is None
     assert event_kinds(store) == ["subscribed", "confirmed", "preferences", "unsubscribed"]
+
+
+def both_at_the_insert(store: st.Store, *calls) -> list:
+    """Run `calls` in two threads that both pass their read (no such address yet) and meet
+    right before inserting the row: the race of two sign-ups for one new address."""
+    met = threading.Barrier(len(calls), timeout=30)  # a guard against a hang, not a timing
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def meet(conn, cursor, statement, *_args) -> None:
+        if statement.startswith("INSERT INTO subscribers "):
+            met.wait()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        results = [future.result() for future in futures]
+    event.remove(store.engine, "before_cursor_execute", meet)
+    return results
+
+
+@pytest.mark.parametrize("first", ["add", "subscribe_pending"])
+def test_two_sign_ups_for_one_new_address_at_once(store: st.Store, first: str) -> None:
+    if store.is_sqlite:
+        pytest.skip("SQLite writers take the lock before reading (BEGIN IMMEDIATE): no race")
+    email = "twin@example.org"
+    one = partial(getattr(st, first), store, email, now=NOW)
+    pending = partial(st.subscribe_pending, store, email, now=NOW)
+    results = both_at_the_insert(store, one, pending)
+    subscribed = [r.subscriber if isinstance(r, st.Change) else r for r in results]
+    assert subscribed[0].id == subscribed[1].id
+    assert st.counts(store)["active" if first == "add" else "pending"] == 1
+    assert event_kinds(store).count("subscribed") == 1
+    if first == "add":  # whichever insert won, the team's `add` leaves the address active
+        assert results[0].outcome in ("added", "updated")
+        assert st.get_by_email(store, email).status == "active"
 
 
 def test_iteration_is_in_id_order_across_pages(store: st.Store) -> None:

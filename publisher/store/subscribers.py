@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..addresses import Address, normalize
 from ..errors import PublisherError
@@ -109,11 +110,22 @@ def _update(conn: Connection, subscriber_id: int, **values) -> Subscriber:
     return found
 
 
-def _insert(
+def _find_or_insert(
     conn: Connection, address: Address, name: str, status: str, frequency: str, source: str, now
-) -> Subscriber:
-    new_id = conn.execute(
-        insert(subscribers)
+) -> tuple[Subscriber, bool]:
+    """The subscriber with this address, and whether it was inserted just now (with these
+    values) because there was none.
+
+    ON CONFLICT DO NOTHING: when two requests sign up the same new address at once on
+    PostgreSQL, both read no row; the second insert then waits for the first to commit and
+    does nothing instead of failing on the unique key, and the row is read again (a new
+    statement sees the committed row). SQLite writers are serialized by BEGIN IMMEDIATE.
+    """
+    current = _find(conn, address.key)
+    if current is not None:
+        return current, False
+    statement = (
+        _dialect_insert(conn)(subscribers)
         .values(
             email=address.email,
             email_key=address.key,
@@ -125,12 +137,20 @@ def _insert(
             confirmed_at=now if status == "active" else None,
             bounce_count=0,
         )
+        .on_conflict_do_nothing(index_elements=[subscribers.c.email_key])
         .returning(subscribers.c.id)
-    ).scalar_one()
-    log_event(conn, new_id, "subscribed", now, source, f"status={status}")
-    found = _by_id(conn, new_id)
+    )
+    new_id = conn.execute(statement).scalar_one_or_none()
+    if new_id is not None:
+        log_event(conn, new_id, "subscribed", now, source, f"status={status}")
+    found = _find(conn, address.key)
     assert found is not None
-    return found
+    return found, new_id is not None
+
+
+def _dialect_insert(conn: Connection):
+    """The INSERT construct with ON CONFLICT for the connection's database."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def add(
@@ -153,11 +173,10 @@ def add(
     with store.transaction() as conn:
         if _is_erased(conn, address):
             return Change("skipped", None, "erased")
-        current = _find(conn, address.key)
-        if current is None:
-            chosen = frequency or store.default_frequency
-            added = _insert(conn, address, name.strip(), status, chosen, source, now)
-            return Change("added", added)
+        chosen = frequency or store.default_frequency
+        current, added = _find_or_insert(conn, address, name.strip(), status, chosen, source, now)
+        if added:
+            return Change("added", current)
         if current.status in SUPPRESSED:
             return Change("skipped", current, current.status)
         values: dict[str, object] = {}
@@ -189,11 +208,11 @@ def subscribe_pending(
     _check_choice(frequency, FREQUENCIES, "frequency")
     address = normalize(email)
     with store.transaction() as conn:
-        current = _find(conn, address.key)
-        if current is None:
-            chosen = frequency or store.default_frequency
-            return _insert(conn, address, name.strip(), "pending", chosen, source, now)
-        if current.status != "pending":
+        chosen = frequency or store.default_frequency
+        current, added = _find_or_insert(
+            conn, address, name.strip(), "pending", chosen, source, now
+        )
+        if added or current.status != "pending":
             return current
         values = {"name": name.strip() or current.name, "frequency": frequency or current.frequency}
         return _update(conn, current.id, **values)
