@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, delete, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .schema import campaigns, published, settings
 
@@ -48,24 +48,24 @@ def started_at(store) -> datetime | None:
 def record(store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
     """Record newly live posts (`rows` with slug, live_at, announce), forget `gone` ones,
     and mark the scheduler as started; a slug another process recorded first is kept."""
+    gone = list(gone)
+    values = [
+        {"slug": r.slug, "live_at": r.live_at, "seen_at": now, "announce": r.announce} for r in rows
+    ]
     with store.transaction() as conn:
-        gone = list(gone)
         if gone:
             conn.execute(delete(published).where(published.c.slug.in_(gone)))
-        have = set(conn.execute(select(published.c.slug)).scalars())
-        values = [
-            {"slug": r.slug, "live_at": r.live_at, "seen_at": now, "announce": r.announce}
-            for r in rows
-            if r.slug not in have
-        ]
         if values:
-            conn.execute(insert(published), values)
-        if conn.execute(select(settings.c.name).where(settings.c.name == STARTED)).first() is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(settings).values(name=STARTED, value=now.isoformat()))
-            except IntegrityError:  # another machine's scheduler got there first
-                pass
+            conn.execute(_insert_new(conn, published, "slug"), values)
+        conn.execute(
+            _insert_new(conn, settings, "name").values(name=STARTED, value=now.isoformat())
+        )
+
+
+def _insert_new(conn, table, key: str):
+    """INSERT that skips rows whose `key` exists (another scheduler got there first)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def unannounced(store) -> list[tuple[str, datetime]]:
