@@ -107,3 +107,23 @@ def test_corrupt_database_exits_1_with_one_line(site: Path) -> None:
     assert (
         result.stderr == f"error: {database}: database file is corrupt or not a SQLite database\n"
     )
+
+
+def test_export_into_a_pipe_closed_early_exits_quietly(site: Path) -> None:
+    """`publisher subscribers export | head -1`: head leaves after one line; the export
+    stops with exit status 1 (a closed pipe, as click reports it) and no traceback."""
+    csv = site / "many.csv"
+    csv.write_text("email\n" + "".join(f"r{n}@example.org\n" for n in range(5000)))
+    assert publisher("subscribers", "import", str(csv)).returncode == 0
+    exporter = subprocess.Popen(
+        [sys.executable, "-c", RUN, "subscribers", "export", "--now", NOW],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.run(["head", "-1"], stdin=exporter.stdout, capture_output=True, timeout=60)
+    exporter.stdout.close()  # only head holds the pipe's read end now
+    errors = exporter.stderr.read().decode()
+    exporter.stderr.close()
+    assert exporter.wait(timeout=60) == 1
+    assert head.stdout.decode().startswith("email,name,status,")
+    assert errors == ""
