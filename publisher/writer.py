@@ -117,14 +117,17 @@ class Writer:
         self._prune()
         if not self.output.exists():
             os.rename(self.staging, self.output)
-        elif _exchange(self.staging, self.output):
-            os.rename(self.staging, self.spare)  # the old output, kept for recycling
-        else:
-            os.rename(self.output, self.spare)
+            return
+        if not _exchange(self.staging, self.output):  # two renames where it is unsupported
+            old = self.staging.with_name(self.staging.name + "-old")
+            os.rename(self.output, old)
             os.rename(self.staging, self.output)
+            self.staging = old
+        self.discard()  # the old output becomes the spare
 
     def discard(self) -> None:
-        """Forget this build; its folder is kept as the spare (its contents never matter)."""
+        """Keep the staging folder as the spare (its contents never matter), or delete it
+        when there already is one (another build finished at the same time)."""
         try:
             os.rename(self.staging, self.spare)
         except OSError:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from publisher import site
+from publisher import writer as writer_module
 from publisher.config import load_config
 from publisher.errors import ContentErrors, PublisherError, TemplateError
 from publisher.writer import Writer
@@ -249,6 +250,29 @@ def test_theme_override_and_duplicate_output_path(site: Path) -> None:
         with pytest.raises(PublisherError, match="a/index.html: two pages"):
             writer.write("a/index.html", "two")
     assert not (site / "other").exists()
+
+
+def test_writer_swaps_with_or_without_renameat2_and_survives_a_concurrent_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "public"
+    for exchange in (True, False):
+        monkeypatch.setattr(
+            "publisher.writer._exchange",
+            writer_module._exchange if exchange else lambda a, b: False,
+        )
+        first, second = Writer(output), Writer(output)  # two builds at the same time
+        first.write("index.html", "first")
+        second.write("index.html", "second")
+        second.write("old.html", "stale")
+        first.commit()
+        second.commit()
+        assert (output / "index.html").read_text() == "second"
+        with Writer(output) as third:  # recycles the spare; old.html is not part of it
+            third.write("index.html", "third")
+            third.commit()
+        assert sorted(p.name for p in output.iterdir()) == ["index.html"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "public.spare"]
 
 
 # --- Drafts and scheduled posts -------------------------------------------------------
