@@ -210,13 +210,53 @@ def test_lint_warns_about_relative_links_in_site_templates(site: Path):
     assert warnings == ["post:sleep-well: a link is not absolute: 'about.html'"]
 
 
-def test_check_reports_header_injection_as_an_error(site: Path):
+def test_check_reports_header_injection_as_an_error_and_every_warning(site: Path):
     write_post(
         site, "2026-03-01-bad.md", 'title: "Hello\\r\\nBcc: victim@example.com"\ndate: 2026-03-01'
     )
-    result = CliRunner().invoke(main, ["check", "--now", NOW])
+    env = {"PUBLISHER_NEWSLETTER_POSTAL_ADDRESS": ""}
+    result = CliRunner().invoke(main, ["check", "--now", NOW], env=env)
     assert result.exit_code == 2, result.output
-    assert "contains a line break" in result.output
+    assert result.stdout == "checked 1 post: 1 error, 1 warning\n"
+    [error, warning] = sorted(result.stderr.splitlines())
+    assert error.startswith("error: ") and "contains a line break" in error
+    assert warning == (
+        "warning: [newsletter] postal_address is empty: the law (CAN-SPAM) requires one"
+    )
+
+
+def test_check_renders_only_newsletters_that_could_still_be_sent(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Old posts are never announced again, so their emails are not rendered (premailer
+    takes ~0.1 s per email: a blog with 1,000 posts would take 10 s to check)."""
+    from publisher import newsletter
+
+    dates = {
+        "old": "2026-02-01 09:00",
+        "edge": "2026-02-28 09:00",  # exactly announce_max_age (2 days) ago: still announced
+        "recent": "2026-03-01 09:00",
+        "queued": "2026-03-09 09:00",
+        "draft": "2026-03-01 10:00\ndraft: true",
+        "quiet": "2026-03-01 11:00\nemail: false",
+    }
+    for slug, date in dates.items():
+        write_post(site, f"{slug}.md", f"title: {slug.title()}\ndate: {date}", "Text.")
+    rendered = []
+
+    def spy(real):
+        def render(*args):
+            result = real(*args)
+            rendered.append(result.key)
+            return result
+
+        return render
+
+    for name in ("render_post", "render_digest"):
+        monkeypatch.setattr(newsletter, name, spy(getattr(newsletter, name)))
+    config = load(site)
+    assert lint(config, load_posts(config)) == ([], [])
+    assert sorted(rendered) == ["digest:next", "post:edge", "post:queued", "post:recent"]
 
 
 def test_check_passes_a_clean_site(site: Path):

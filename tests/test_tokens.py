@@ -131,3 +131,25 @@ def test_issued_is_verified_and_ignores_expiry() -> None:
             SIGNER.issued("confirm", forged)
     with pytest.raises(TokenInvalid):
         SIGNER.issued("unsubscribe", token)
+
+
+def test_check_warns_when_smtp_mail_is_signed_with_a_generated_secret(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from publisher.cli import main
+
+    monkeypatch.delenv("PUBLISHER_SECRET_KEY")
+    smtp = {"PUBLISHER_DELIVERY_TRANSPORT": "smtp"}
+    warned = CliRunner().invoke(main, ["check"], env=smtp)
+    assert warned.exit_code == 0, warned.output
+    assert (
+        "warning: [delivery] transport is smtp, but links are signed with the generated secret "
+        f"in {site / 'data' / tokens.SECRET_FILE}: set the environment variable "
+        "PUBLISHER_SECRET_KEY on every machine"
+    ) in warned.stderr
+    for env in [{}, smtp | {"PUBLISHER_SECRET_KEY": "a kept secret"}]:
+        quiet = CliRunner().invoke(main, ["check"], env=env)
+        assert quiet.exit_code == 0, quiet.output
+        assert "secret" not in quiet.stderr

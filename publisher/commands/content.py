@@ -2,14 +2,16 @@
 
 `check` runs the content scan, then every function in `CHECKS`. Other areas add their own
 checks by appending to that list when their command module is imported (cli imports all
-of them), e.g. `CHECKS.append(check_newsletter)`. A check takes the config and the good
-posts and returns warnings; problems that must stop a build belong in the library, which
-raises them.
+of them), e.g. `CHECKS.append(check_newsletters)`. A check takes the config and the good
+posts and returns `Findings`: errors (check exits 2) and warnings, all of them printed, so
+one check's error never hides another's warnings. A check that raises a PublisherError
+(a config value it cannot use) counts as one error and the other checks still run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import click
@@ -17,9 +19,18 @@ import click
 from publisher import content, frontmatter
 from publisher.cli import common_options, get_config
 from publisher.config import Config
-from publisher.errors import ContentErrors
+from publisher.errors import PublisherError
 
-CHECKS: list[Callable[[Config, list[content.Post]], list[str]]] = []
+
+@dataclass(frozen=True)
+class Findings:
+    """What one check found: errors stop a send or a build; warnings are for a person."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+CHECKS: list[Callable[[Config, list[content.Post]], Findings]] = []
 
 
 def _plural(count: int, noun: str) -> str:
@@ -35,17 +46,23 @@ def check() -> None:
     """
     config = get_config()
     result = content.scan(config)
+    errors = [str(error) for error in result.errors]
     warnings = list(result.warnings)
     for extra in CHECKS:
-        warnings += extra(config, result.posts)
+        try:
+            found = extra(config, result.posts)
+        except PublisherError as exc:
+            found = Findings(errors=[str(exc)])
+        errors += found.errors
+        warnings += found.warnings
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"checked {_plural(result.files, 'post')}: "
-        f"{_plural(len(result.errors), 'error')}, {_plural(len(warnings), 'warning')}"
+        f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
     )
-    if result.errors:
-        raise ContentErrors(result.errors)
+    if errors:
+        raise PublisherError("\n".join(errors))
 
 
 @click.command()

@@ -8,18 +8,15 @@ import click
 
 from publisher import newsletter
 from publisher.cli import common_options, get_config
-from publisher.commands.content import CHECKS
+from publisher.commands.content import CHECKS, Findings
 from publisher.config import Config
 from publisher.content import Post, load_posts
-from publisher.message import UnsafeHeaderError
 
 
-def check_newsletters(config: Config, posts: list[Post]) -> list[str]:
+def check_newsletters(config: Config, posts: list[Post]) -> Findings:
     """Warnings about the emails that could be sent; header injection is an error."""
     errors, warnings = newsletter.lint(config, posts)
-    if errors:
-        raise UnsafeHeaderError("\n".join(errors))
-    return warnings
+    return Findings(errors, warnings)
 
 
 CHECKS.append(check_newsletters)
