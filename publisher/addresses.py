@@ -19,8 +19,10 @@ from .errors import PublisherError
 
 # email-validator spends most of its time checking the domain (IDNA, UTS #46), and a list
 # of a million addresses shares a few thousand domains: check each domain once per process
-# (4x faster imports). The function is pure; should a later email-validator move it,
-# validation stays the same, only slower.
+# (1.6x faster imports). The function is pure; should a later email-validator move it,
+# validation stays the same, only slower. The public API cannot do this: it validates no
+# local part alone, and the length rules span both parts. tests/test_addresses.py proves
+# results are identical with and without the cache, and fails if the cache is gone.
 _module = sys.modules.get("email_validator.validate_email")
 if _module is not None and hasattr(_module, "validate_email_domain_name"):
     _module.validate_email_domain_name = functools.lru_cache(maxsize=16384)(
