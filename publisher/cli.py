@@ -21,8 +21,22 @@ import click
 from .config import Config, load_config
 from .errors import PublisherError
 
-# Each module defines a `commands` list of click commands; kept apart so they stay small.
-COMMAND_MODULES = ["content", "site", "newsletter", "subscribers", "send", "schedule", "web"]
+# Where each command lives (publisher/commands/<module>.py). Modules are imported only when
+# their command runs, so `build` never pays for SQLAlchemy or premailer at start-up.
+COMMANDS = {
+    "build": "site",
+    "serve": "site",
+    "check": "content",
+    "new": "content",
+    "preview": "newsletter",
+    "subscribers": "subscribers",
+    "send": "send",
+    "campaigns": "send",
+    "tick": "schedule",
+    "run": "schedule",
+    "queue": "schedule",
+    "web": "web",
+}
 
 
 @dataclass
@@ -80,7 +94,16 @@ def echo_error(message: str) -> None:
 
 
 class PublisherGroup(click.Group):
-    """Turns library errors into one-line messages and exit codes."""
+    """Loads commands on demand; turns library errors into one-line messages and exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"publisher.commands.{COMMANDS[name]}")
+        return next(c for c in module.commands if c.name == name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -101,11 +124,6 @@ class PublisherGroup(click.Group):
 @click.version_option(package_name="publisher")
 def main() -> None:
     """Blog and newsletter engine: build the site, keep subscribers, send on time."""
-
-
-for _name in COMMAND_MODULES:
-    for _command in importlib.import_module(f"publisher.commands.{_name}").commands:
-        main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -1,36 +1,14 @@
-"""Commands: check, new.
-
-`check` runs the content scan, then every function in `CHECKS`. Other areas add their own
-checks by appending to that list when their command module is imported (cli imports all
-of them), e.g. `CHECKS.append(check_newsletters)`. A check takes the config and the good
-posts and returns `Findings`: errors (check exits 2) and warnings, all of them printed, so
-one check's error never hides another's warnings. A check that raises a PublisherError
-(a config value it cannot use) counts as one error and the other checks still run.
-"""
+"""Commands: check, new."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import click
 
-from publisher import content, frontmatter
+from publisher import checks, content, frontmatter
 from publisher.cli import common_options, get_config
-from publisher.config import Config
 from publisher.errors import PublisherError
-
-
-@dataclass(frozen=True)
-class Findings:
-    """What one check found: errors stop a send or a build; warnings are for a person."""
-
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-CHECKS: list[Callable[[Config, list[content.Post]], Findings]] = []
 
 
 def _plural(count: int, noun: str) -> str:
@@ -40,29 +18,19 @@ def _plural(count: int, noun: str) -> str:
 @click.command()
 @common_options
 def check() -> None:
-    """Check every post and the settings; list all problems at once.
+    """Check every post, the emails that could be sent and the settings; list all problems.
 
     Exits with 2 when there is an error (warnings alone exit 0).
     """
-    config = get_config()
-    result = content.scan(config)
-    errors = [str(error) for error in result.errors]
-    warnings = list(result.warnings)
-    for extra in CHECKS:
-        try:
-            found = extra(config, result.posts)
-        except PublisherError as exc:
-            found = Findings(errors=[str(exc)])
-        errors += found.errors
-        warnings += found.warnings
-    for warning in warnings:
+    found = checks.run(get_config())
+    for warning in found.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(
-        f"checked {_plural(result.files, 'post')}: "
-        f"{_plural(len(errors), 'error')}, {_plural(len(warnings), 'warning')}"
+        f"checked {_plural(found.posts, 'post')}: "
+        f"{_plural(len(found.errors), 'error')}, {_plural(len(found.warnings), 'warning')}"
     )
-    if errors:
-        raise PublisherError("\n".join(errors))
+    if found.errors:
+        raise PublisherError("\n".join(found.errors))
 
 
 @click.command()

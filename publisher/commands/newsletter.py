@@ -1,4 +1,4 @@
-"""Commands: preview; and the newsletter checks `publisher check` runs."""
+"""Commands: preview."""
 
 from __future__ import annotations
 
@@ -8,18 +8,7 @@ import click
 
 from publisher import newsletter
 from publisher.cli import common_options, get_config
-from publisher.commands.content import CHECKS, Findings
-from publisher.config import Config
-from publisher.content import Post, load_posts
-
-
-def check_newsletters(config: Config, posts: list[Post]) -> Findings:
-    """Warnings about the emails that could be sent; header injection is an error."""
-    errors, warnings = newsletter.lint(config, posts)
-    return Findings(errors, warnings)
-
-
-CHECKS.append(check_newsletters)
+from publisher.content import load_posts
 
 
 @click.command()

@@ -14,9 +14,7 @@ from pathlib import Path
 import click
 
 from publisher import store as subscriber_store
-from publisher import tokens
 from publisher.cli import common_options, get_config
-from publisher.commands.content import CHECKS, Findings
 from publisher.config import Config
 from publisher.errors import PublisherError
 from publisher.store import Store, Subscriber
@@ -193,24 +191,5 @@ def export(out: Path | None) -> None:
             raise OutputError(f"{out}: cannot write: {exc.strerror}") from None
     click.echo(f"exported {written} subscribers to {out}", err=True)
 
-
-def check_secret(config: Config, _posts: list) -> Findings:
-    """A site that mails real people must sign its links with a secret it keeps: the
-    generated file is lost with the machine (every link in every sent email then breaks),
-    and a second machine would generate a different one."""
-    if config.delivery.transport != "smtp" or not tokens.is_generated_secret(config):
-        return Findings()
-    name = config.newsletter.secret_env
-    return Findings(
-        warnings=[
-            f"[delivery] transport is smtp, but links are signed with the generated secret "
-            f"in {config.data_dir / tokens.SECRET_FILE}: set the environment variable {name} "
-            "on every machine that sends or serves the links (for example to the output "
-            "of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-        ]
-    )
-
-
-CHECKS.append(check_secret)
 
 commands: list[click.Command] = [subscribers]
