@@ -29,8 +29,6 @@ QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
     "failed",
     "skipped",
 )
-STATES = (QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED)
-UNFINISHED = (QUEUED, SENDING, DEFERRED)
 
 
 @dataclass(frozen=True)
@@ -288,11 +286,11 @@ def _is_dead_local(holder: str | None, host: str) -> bool:
     if name != host or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, owned by someone else
-        return False
+        pass
     return False
 
 
