@@ -2,9 +2,9 @@
 
 Built with `email.message.EmailMessage` and `policy.SMTP` (CRLF line ends, folded headers):
 a text part first, then HTML, both rendered from `templates/email/confirm.txt` and
-`confirm.html`, DKIM-signed with dkimpy when `[dkim]` is set (a few ms per message is
-nothing at the rate people subscribe). It is a transactional message, so it has no List-Unsubscribe: whoever does
-not click simply stays pending and never gets a newsletter.
+`confirm.html`, DKIM-signed when `[dkim]` is set by the newsletters' signer
+(`message.DkimSigner.sign_message`). It is a transactional message, so it has no
+List-Unsubscribe: whoever does not click simply stays pending and never gets a newsletter.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
-import dkim
-
 from . import theme
 from .config import Config
-from .errors import ConfigError
+from .message import DkimSigner
 from .tokens import EXPIRY, Tokens, confirm_url
 
 
@@ -43,7 +41,7 @@ class Confirmations:
         self.config = config
         self.tokens = tokens
         self.env = theme.environment(config, "email")
-        self.dkim_key = dkim_key(config)
+        self.signer = DkimSigner.from_config(config)
 
     def build(self, subscriber, now: datetime) -> Outgoing:
         """The confirmation email for `subscriber` (anything with id, email and name).
@@ -71,22 +69,6 @@ class Confirmations:
         message.set_content(theme.render(self.env, "confirm.txt", **context))
         message.add_alternative(theme.render(self.env, "confirm.html", **context), subtype="html")
         data = message.as_bytes()
-        if self.dkim_key:
-            selector, domain = config.dkim.selector.encode(), config.dkim.domain.encode()
-            data = dkim.sign(data, selector, domain, self.dkim_key, canonicalize=RELAXED) + data
+        if self.signer:
+            data = self.signer.sign_message(data)
         return Outgoing(config.delivery.envelope_from or sender, subscriber.email, data)
-
-
-RELAXED = (b"relaxed", b"relaxed")
-
-
-def dkim_key(config: Config) -> bytes | None:
-    """The PEM private key when `[dkim]` is configured, else None."""
-    if not config.dkim.domain:
-        return None
-    if not config.dkim.selector:
-        raise ConfigError("[dkim] domain is set: set selector and private_key_path too")
-    try:
-        return config.dkim.private_key_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"[dkim] private_key_path: {exc.strerror}") from None

@@ -302,6 +302,13 @@ def canonical_body(chunk: bytes) -> bytes:
     return TRAILING_WSP.sub(b"", WSP_RUN.sub(b" ", chunk))
 
 
+def whole_body(body: bytes) -> bytes:
+    """DKIM relaxed canonicalization of a complete body: empty lines at its end dropped, and
+    a non-empty body ending in exactly one CRLF."""
+    canonical = canonical_body(body).rstrip(b"\r\n")
+    return canonical + b"\r\n" if canonical else b""
+
+
 # --- DKIM -----------------------------------------------------------------------------
 
 
@@ -321,23 +328,26 @@ def parse_headers(head: bytes) -> list[tuple[str, str]]:
 
 
 class DkimSigner:
-    """Signs messages with a relaxed/relaxed rsa-sha256 DKIM-Signature header."""
+    """Signs messages with a relaxed/relaxed rsa-sha256 DKIM-Signature header.
 
-    def __init__(self, domain: str, selector: str, key: rsa.RSAPrivateKey, shared: bytes):
+    Set up for a campaign with `shared` (the headers every recipient's message has), `sign`
+    canonicalizes only the per-recipient headers; `sign_message` signs any one complete
+    message, such as a confirmation email, with the same code.
+    """
+
+    def __init__(self, domain: str, selector: str, key: rsa.RSAPrivateKey, shared: bytes = b""):
+        self.domain = domain
+        self.selector = selector
         self.key = key
         self.padding = padding.PKCS1v15()
         self.hash = hashes.SHA256()
-        names = [name for name, _ in parse_headers(shared)]
-        self.names = [n for n in SIGNED_HEADERS if n in names or n in PER_RECIPIENT]
-        fixed = dict(parse_headers(shared))
+        fixed = dict(parse_headers(shared)) if shared else {}
+        self.names = [n for n in SIGNED_HEADERS if n in fixed or n in PER_RECIPIENT]
         self.fixed = {n: canonical_header(n, fixed[n]) for n in self.names if n in fixed}
-        self.prefix = (
-            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={selector};\r\n"
-            f" h={':'.join(n.lower() for n in self.names)};\r\n bh="
-        )
+        self.prefix = self._prefix(self.names)
 
     @classmethod
-    def from_config(cls, config: Config, shared: bytes) -> DkimSigner | None:
+    def from_config(cls, config: Config, shared: bytes = b"") -> DkimSigner | None:
         dkim = config.dkim
         if not dkim.domain:
             return None
@@ -353,11 +363,33 @@ class DkimSigner:
 
     def sign(self, personal: list[tuple[str, str]], canonical_body: bytes) -> bytes:
         """The DKIM-Signature header line for a message with these per-recipient headers."""
-        body_hash = base64.b64encode(hashlib.sha256(canonical_body).digest()).decode()
-        value = f"{self.prefix}{body_hash};\r\n b="
         own = {name: canonical_header(name, text) for name, text in personal}
         signed = b"".join(own.get(n) or self.fixed[n] for n in self.names)
-        signed += canonical_header("DKIM-Signature", value)[:-2]
+        return self._header(self.prefix, signed, canonical_body)
+
+    def sign_message(self, data: bytes) -> bytes:
+        """`data` (a complete CRLF message) with its DKIM-Signature header in front.
+
+        Signs the SIGNED_HEADERS the message has; when a header occurs twice, the last one,
+        as verifiers pick it.
+        """
+        head, _, body = data.partition(b"\r\n\r\n")
+        present = {name.lower(): value for name, value in parse_headers(head)}
+        names = [n for n in SIGNED_HEADERS if n.lower() in present]
+        signed = b"".join(canonical_header(n, present[n.lower()]) for n in names)
+        return self._header(self._prefix(names), signed, whole_body(body)) + data
+
+    def _prefix(self, names: list[str]) -> str:
+        return (
+            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
+            f" h={':'.join(n.lower() for n in names)};\r\n bh="
+        )
+
+    def _header(self, prefix: str, signed_headers: bytes, canonical_body: bytes) -> bytes:
+        """The signature over the canonical headers and body: `prefix` completed and signed."""
+        body_hash = base64.b64encode(hashlib.sha256(canonical_body).digest()).decode()
+        value = f"{prefix}{body_hash};\r\n b="
+        signed = signed_headers + canonical_header("DKIM-Signature", value)[:-2]
         signature = self.key.sign(signed, self.padding, self.hash)
         b64 = base64.b64encode(signature).decode()
         folded = "\r\n  ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
