@@ -176,7 +176,9 @@ def smtp_server() -> Iterator[SmtpServer]:
 def browser():
     """Debian's headless Chromium driven by Playwright (no browser download)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+        # CI installs Chromium (.ci/run): there, a missing browser is a failure, not a skip.
+        missing = pytest.fail if os.environ.get("CI") else pytest.skip
+        missing(f"{CHROMIUM} not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
