@@ -5,20 +5,33 @@ a text part first, then HTML, both rendered from `templates/email/confirm.txt` a
 `confirm.html`, DKIM-signed when `[dkim]` is set by the newsletters' signer
 (`message.DkimSigner.sign_message`). It is a transactional message, so it has no
 List-Unsubscribe: whoever does not click simply stays pending and never gets a newsletter.
+
+Who gets one: whoever signs up on the web form (the web app sends it at once), and every
+pending subscriber never sent one (`send_unsent`: after `subscribers import --status
+pending` and `add --status pending`, and on every `publisher tick`, which catches up after
+a relay outage).
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 from . import theme
 from .config import Config
+from .errors import DeliveryError
 from .message import DkimSigner
-from .tokens import EXPIRY, Tokens, confirm_url
+from .store import subscribers
+from .store.db import Store
+from .throttle import RateLimit
+from .tokens import EXPIRY, Tokens, confirm_url, load_tokens
+from .transports import DEFERRED, FAILED, SENT, Result, Transport, open_transport
 
 
 @dataclass(frozen=True)
@@ -35,7 +48,8 @@ def subject(config: Config) -> str:
 
 
 class Confirmations:
-    """Builds confirmation emails; the templates are compiled once, not per message."""
+    """Builds and sends confirmation emails; the templates are compiled once, not per
+    message."""
 
     def __init__(self, config: Config, tokens: Tokens):
         self.config = config
@@ -72,3 +86,105 @@ class Confirmations:
         if self.signer:
             data = self.signer.sign_message(data)
         return Outgoing(config.delivery.envelope_from or sender, subscriber.email, data)
+
+    def send(
+        self,
+        store: Store,
+        transport: Transport,
+        subscriber: subscribers.Subscriber,
+        now: datetime,
+        status: str | None = None,
+    ) -> Result | None:
+        """Claim, build and send one confirmation; None when it was not ours to send (one
+        went out within 10 minutes, or the status is no longer `status`).
+
+        The claim (`confirm_sent_at`) comes first, so two senders, the web app and a tick
+        on another machine, never mail one address twice. A message that did not go out
+        gives its claim back (`release_confirmation`): after a deferral, a relay that is
+        down (RelayDown, raised again) or any other error, the address is owed a
+        confirmation and the next run sends it. A refusal (5xx) keeps the claim, since
+        retrying gets the same answer; a refused address counts as a bounce. Only a crash
+        between claim and send loses an email: the person can ask again from the form.
+        """
+        if not subscribers.claim_confirmation(store, subscriber.id, now=now, status=status):
+            return None
+        try:
+            message = self.build(subscriber, now)
+            result = transport.send(message.envelope_from, message.rcpt, message.data)
+        except BaseException:
+            subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
+            raise
+        if result.status == DEFERRED:
+            subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
+        elif result.bounce:
+            limit = self.config.delivery.bounce_limit
+            detail = f"confirmation: {result.code} {result.reply}"
+            subscribers.record_bounce(store, subscriber.id, now=now, limit=limit, detail=detail)
+        return result
+
+
+@dataclass
+class Batch:
+    """What `send_unsent` did. `problem` is why it ended early, when it did."""
+
+    sent: int = 0
+    deferred: int = 0  # left for the next run
+    failed: int = 0  # refused by the relay: not retried
+    problem: DeliveryError | None = None
+    stopped: bool = False
+
+    def count(self, result: Result | None) -> None:
+        if result is not None:
+            field = {SENT: "sent", DEFERRED: "deferred", FAILED: "failed"}[result.status]
+            setattr(self, field, getattr(self, field) + 1)
+
+    def line(self) -> str:
+        """'sent 3 confirmations', with what went wrong, or '' when there was nothing to do."""
+        noun = "confirmation" if self.sent == 1 else "confirmations"
+        parts = [f"sent {self.sent} {noun}"] if self.sent or self.problem or self.stopped else []
+        parts += [
+            f"{n} {what}"
+            for what, n in (("deferred", self.deferred), ("refused", self.failed))
+            if n
+        ]
+        if self.problem:
+            parts.append(f"paused: {self.problem}; the rest go out on the next run")
+        elif self.stopped:
+            parts.append("stopped; the rest go out on the next run")
+        return ", ".join(parts)
+
+
+def send_unsent(config: Config, store: Store, stop: threading.Event | None = None) -> Batch:
+    """Send a confirmation to every pending subscriber never sent one, in id order, at
+    most `[delivery] rate_per_second`, through the configured transport.
+
+    Nothing to send (the usual tick) costs one indexed query. A relay that is down ends the
+    run with `problem` set, and `stop` ends it between two messages: either way the
+    addresses not reached keep `confirm_sent_at` empty, and the next run sends them.
+    """
+    unsent = subscribers.iter_unsent_confirmations(store)
+    first = next(unsent, None)
+    batch = Batch()
+    if first is None:
+        return batch
+    confirmations = Confirmations(config, load_tokens(config))
+    limit = RateLimit(config.delivery.rate_per_second)
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    try:
+        transport = open_transport(config)
+    except DeliveryError as exc:
+        batch.problem = exc
+        return batch
+    try:
+        for subscriber in itertools.chain([first], unsent):
+            if not limit.wait(stop):
+                batch.stopped = True
+                break
+            now = config.now + timedelta(seconds=time.monotonic() - started)
+            batch.count(confirmations.send(store, transport, subscriber, now, status="pending"))
+    except DeliveryError as exc:  # the relay is down: the rest wait for the next run
+        batch.problem = exc
+    finally:
+        transport.close()
+    return batch

@@ -305,19 +305,18 @@ class Endpoints:
         """Mail the confirm link, unless this address got one in the last 10 minutes.
 
         Runs in the mailer's thread, after the response: the page takes as long for every
-        address, and a slow relay never holds up a request.
+        address, and a slow relay never holds up a request. One that could not go out
+        (relay down, deferred) is left to `publisher tick` when the address is pending.
         """
-        now = self.clock()
-        if not subscribers.claim_confirmation(self.store, subscriber.id, now=now):
-            return
-        message = self.confirmations.build(subscriber, now)
         transport = open_transport(self.config)
         try:
-            result = transport.send(message.envelope_from, message.rcpt, message.data)
-            if result.status != "sent":
-                log.warning("confirmation to %s: %s %s", message.rcpt, result.code, result.reply)
+            result = self.confirmations.send(self.store, transport, subscriber, self.clock())
+            if result and result.status != "sent":
+                log.warning(
+                    "confirmation to %s: %s %s", subscriber.email, result.code, result.reply
+                )
         except DeliveryError as exc:
-            log.warning("confirmation to %s not sent: %s", message.rcpt, exc)
+            log.warning("confirmation to %s not sent: %s", subscriber.email, exc)
         finally:
             transport.close()
 

@@ -16,7 +16,7 @@ import click
 from publisher import store as subscriber_store
 from publisher.cli import common_options, get_config
 from publisher.config import Config
-from publisher.errors import PublisherError
+from publisher.errors import DeliveryError, PublisherError
 from publisher.store import Store, Subscriber
 
 STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
@@ -64,14 +64,16 @@ def add(email: str, name: str, status: str, frequency: str | None, check_dns: bo
             frequency=frequency,
             check_dns=check_dns,
         )
-    if change.outcome == "skipped":
-        raise PublisherError(
-            f"{email}: not added, the address is {change.reason}; "
-            "only the person can subscribe again (web form and confirmation)"
-        )
-    assert change.subscriber is not None
-    shown = change.subscriber
-    click.echo(f"{change.outcome}: {shown.email} ({shown.status}, {shown.frequency})")
+        if change.outcome == "skipped":
+            raise PublisherError(
+                f"{email}: not added, the address is {change.reason}; "
+                "only the person can subscribe again (web form and confirmation)"
+            )
+        assert change.subscriber is not None
+        shown = change.subscriber
+        click.echo(f"{change.outcome}: {shown.email} ({shown.status}, {shown.frequency})")
+        if shown.status == "pending":
+            _send_confirmations(config, store)
 
 
 @subscribers.command()
@@ -158,19 +160,28 @@ def import_(file: Path, status: str, dry_run: bool) -> None:
         summary = subscriber_store.import_csv(
             store, file, now=config.now, status=status, dry_run=dry_run, report=report
         )
-    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
-    click.echo(
-        f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
-        f"{summary.unchanged} unchanged, {sum(summary.skipped.values())} skipped"
-        + (f" ({skipped})" if skipped else "")
-    )
-    if dry_run:
-        click.echo("dry run: nothing was written")
-    elif status == "pending" and summary.added:
+        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
         click.echo(
-            f"{summary.added} new addresses were recorded as pending; they receive a "
-            "confirmation email once the web app sends them"
+            f"{summary.rows} rows: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {sum(summary.skipped.values())} skipped"
+            + (f" ({skipped})" if skipped else "")
         )
+        if dry_run:
+            click.echo("dry run: nothing was written")
+        elif status == "pending":
+            _send_confirmations(config, store)
+
+
+def _send_confirmations(config: Config, store: Store) -> None:
+    """Mail every pending subscriber never sent a confirmation (those just added, and any a
+    relay outage left behind). A relay that is down fails the command (exit 1) once the
+    list is saved; `publisher tick` sends the rest later."""
+    from publisher.confirmation import send_unsent
+
+    batch = send_unsent(config, store)
+    if batch.problem:
+        raise DeliveryError(batch.line())
+    click.echo(batch.line() or "no confirmations to send")
 
 
 @subscribers.command()

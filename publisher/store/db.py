@@ -242,7 +242,14 @@ def _initial_schema(conn: Connection) -> None:
     conn.execute(schema.settings.insert().values(name="hash_salt", value=secrets.token_hex(32)))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema]
+def _unsent_index(conn: Connection) -> None:
+    """The partial index of pending subscribers never sent a confirmation (schema.UNSENT).
+    New stores have it already (`_initial_schema` creates the current tables); older ones
+    get it here."""
+    schema.unsent_index.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema, _unsent_index]
 LATEST = len(MIGRATIONS)
 
 

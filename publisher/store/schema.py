@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -63,6 +65,23 @@ subscribers = Table(
     Column("confirm_sent_at", UTCDateTime),  # limits confirmation emails per address
     Column("bounce_count", Integer, nullable=False, default=0),
     Index("subscribers_status", "status", "id"),  # keyset pages of one status in id order
+)
+
+# Pending subscribers never sent a confirmation email: what every `publisher tick` looks
+# for, so a partial index holds just them and the usual answer, none, is one probe. The
+# status is a literal, not a bound parameter: SQLite uses a partial index only when the
+# query's WHERE repeats the index's terms; and it picks this index over
+# `subscribers_status` because its key matches more of the WHERE (both equalities).
+UNSENT = and_(
+    subscribers.c.status == literal_column("'pending'"), subscribers.c.confirm_sent_at.is_(None)
+)
+unsent_index = Index(
+    "subscribers_unsent",
+    subscribers.c.status,
+    subscribers.c.confirm_sent_at,
+    subscribers.c.id,
+    sqlite_where=UNSENT,
+    postgresql_where=UNSENT,
 )
 
 # Append-only: rows are inserted, never updated; erasure nulls subscriber_id and detail.

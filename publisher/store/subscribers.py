@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..addresses import Address, normalize
 from ..errors import PublisherError
 from .db import Store
-from .schema import events, settings, subscribers, suppressions
+from .schema import UNSENT, events, settings, subscribers, suppressions
 
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 STATUSES = ("pending", "active", *SUPPRESSED)
@@ -296,19 +296,43 @@ def set_preferences(
 
 
 def claim_confirmation(
-    store: Store, subscriber_id: int, *, now: datetime, interval: timedelta = CONFIRM_INTERVAL
+    store: Store,
+    subscriber_id: int,
+    *,
+    now: datetime,
+    interval: timedelta = CONFIRM_INTERVAL,
+    status: str | None = None,
 ) -> bool:
     """Record that a confirmation email goes out now, unless one went out within
-    `interval`: True means send it. Atomic, so two quick requests send one email."""
+    `interval` (or the subscriber's status is no longer `status`, when given): True means
+    send it. Atomic, so two quick requests send one email."""
     sent = subscribers.c.confirm_sent_at
+    claim = update(subscribers).where(subscribers.c.id == subscriber_id)
+    if status is not None:
+        claim = claim.where(subscribers.c.status == status)
     with store.transaction() as conn:
         result = conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id)
-            .where(sent.is_(None) | (sent <= now - interval))
-            .values(confirm_sent_at=now)
+            claim.where(sent.is_(None) | (sent <= now - interval)).values(confirm_sent_at=now)
         )
         return result.rowcount == 1
+
+
+def release_confirmation(store: Store, subscriber_id: int, *, claimed_at: datetime) -> None:
+    """Undo the claim made at `claimed_at` because the email did not go out: the address
+    is owed a confirmation again. A later claim (another time) is left alone."""
+    with store.transaction() as conn:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.confirm_sent_at == claimed_at)
+            .values(confirm_sent_at=None)
+        )
+
+
+def iter_unsent_confirmations(store: Store, batch: int = 500) -> Iterator[Subscriber]:
+    """Pending subscribers never sent a confirmation email, in id order, in pages by id
+    (each its own short read). The partial index `subscribers_unsent` holds exactly these
+    rows, so finding none, the usual case on every tick, is one index probe."""
+    return _pages(store, select(*COLUMNS).where(UNSENT), batch)
 
 
 def record_bounce(
@@ -380,17 +404,22 @@ def iter_subscribers(
     its own short read, so a long consumer never pins a database snapshot."""
     _check_choice(status, STATUSES, "status")
     _check_choice(frequency, FREQUENCIES, "frequency")
-    query = select(*COLUMNS).order_by(subscribers.c.id).limit(batch)
+    query = select(*COLUMNS)
     if status:
         query = query.where(subscribers.c.status == status)
     if frequency:
         query = query.where(subscribers.c.frequency == frequency)
+    return _pages(store, query, batch)
+
+
+def _pages(store: Store, query: Select, batch: int) -> Iterator[Subscriber]:
+    """The subscribers `query` selects, in id order, a page of `batch` rows per read."""
+    query = query.order_by(subscribers.c.id).limit(batch)
     last = 0
     while True:
         with store.read() as conn:
             rows = conn.execute(query.where(subscribers.c.id > last)).all()
-        for row in rows:
-            yield _subscriber(row)
+        yield from map(_subscriber, rows)
         if len(rows) < batch:
             return
         last = rows[-1].id
