@@ -20,7 +20,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import frontmatter
+from . import frontmatter, parallel
 from .config import Config
 from .errors import ContentError, ContentErrors, PublisherError
 
@@ -127,25 +127,10 @@ def _parse_many(items: list[tuple[str, bytes]], timezone: str) -> list[FileResul
 
 
 def _parse_all(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult]:
-    """Parse in this process, or across all cores when there are many posts.
-
-    Posts go out in contiguous chunks (a few per worker, to even out uneven posts) and
-    come back in order, so the result is the same as the serial path's.
-    """
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if len(items) <= PARALLEL_THRESHOLD or (workers or 1) < 2:
+    """Parse in this process, or across all cores when there are many posts."""
+    if len(items) <= PARALLEL_THRESHOLD:
         return _parse_many(items, timezone)
-    import multiprocessing
-    import threading
-    from concurrent.futures import ProcessPoolExecutor
-
-    # Forking is the cheapest start but unsafe once threads exist (serve, the scheduler).
-    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-    size = -(-len(items) // (workers * 4))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        parts = pool.map(_parse_many, chunks, [timezone] * len(chunks))
-        return [result for part in parts for result in part]
+    return parallel.chunked_map(_parse_many, items, timezone)
 
 
 # Files whose content decides how a post is parsed and rendered, besides its own bytes.

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from . import feeds, theme
+from . import feeds, parallel, theme
 from .config import Config
 from .content import Post, load_posts
 from .frontmatter import slugify as slug_words
@@ -151,14 +151,18 @@ def build(
     keys: dict[str, str] = {}
     rendered: list[str] = []
     with Writer(output) as writer:
-        for done, page in enumerate(pages, 1):
+        changed = []
+        for page in pages:
             keys[page.file] = page_key(base_key, page)
             if previous.get(page.file) != keys[page.file] or not writer.reuse(page.file):
-                context = {"page_url": page.url, **page.context}
-                writer.write(page.file, theme.render(env, page.template, **context))
-                rendered.append(page.file)
+                changed.append(page)
+        for done, (page, html) in enumerate(
+            zip(changed, render_pages(env, changed), strict=True), 1
+        ):
+            writer.write(page.file, html)
+            rendered.append(page.file)
             if progress:
-                progress("writing pages", done, len(pages))
+                progress("writing pages", done, len(changed))
         writer.write("feed.xml", feeds.atom(config, live[:FEED_POSTS]))
         writer.write("rss.xml", feeds.rss(config, live[:FEED_POSTS]))
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
@@ -178,6 +182,38 @@ def build(
         files=len(writer.written),
         seconds=time.perf_counter() - started,
     )
+
+
+# --- Rendering ----------------------------------------------------------------------
+
+PARALLEL_PAGES = 300  # fewer pages to render than this: not worth starting processes
+_rendering: tuple[jinja2.Environment, list[Page]] | None = None  # inherited by forked workers
+
+
+def render_pages(env: jinja2.Environment, pages: list[Page]) -> list[str]:
+    """The HTML of each page, rendered on all cores when there are many; same output.
+
+    Workers are forked, so they inherit the environment and the pages instead of having
+    them pickled; where forking is unsafe (a preview server's threads) this runs in order.
+    """
+    global _rendering
+    if len(pages) < PARALLEL_PAGES:
+        return _render_range(range(len(pages)), (env, pages))
+    _rendering = (env, pages)
+    try:
+        return parallel.chunked_map(_render_range, range(len(pages)), spawn=False)
+    finally:
+        _rendering = None
+
+
+def _render_range(
+    indices: range, job: tuple[jinja2.Environment, list[Page]] | None = None
+) -> list[str]:
+    env, pages = job or _rendering  # type: ignore[misc]
+    return [
+        theme.render(env, pages[i].template, **{"page_url": pages[i].url, **pages[i].context})
+        for i in indices
+    ]
 
 
 # --- Gathering ----------------------------------------------------------------------

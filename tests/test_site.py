@@ -17,7 +17,8 @@ import feedparser
 import httpx
 import pytest
 
-from publisher import site
+from publisher import parallel, site
+from publisher import site as site_module
 from publisher import writer as writer_module
 from publisher.config import load_config
 from publisher.errors import ContentErrors, PublisherError, TemplateError
@@ -363,6 +364,20 @@ def test_second_build_reuses_everything_and_is_byte_identical(site: Path) -> Non
     (site / "data").rename(site / "data-old")
     fresh = build(site)
     assert fresh.pages_rendered == fresh.pages and tree(fresh.output) == before
+
+
+def test_pages_rendered_on_all_cores_equal_the_serial_build(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_posts(site)
+    serial = tree(build(site).output)
+    (site / "data").rename(site / "data-serial")
+    monkeypatch.setattr(site_module, "PARALLEL_PAGES", 1)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    assert parallel.can_fork()  # so the pages really go to worker processes
+    result = build(site)
+    assert result.pages_rendered == result.pages
+    assert tree(result.output) == serial
 
 
 def test_changing_one_post_rerenders_only_it_and_the_pages_listing_it(site: Path) -> None:
