@@ -334,17 +334,7 @@ def mark_failed(
     store, claimed: Claimed, code: int | None, reply: str, conn: Connection | None = None
 ) -> None:
     """Record a permanent failure (the caller counts a hard bounce against the address)."""
-    with store.transaction(conn) as conn:
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == claimed.id)
-            .values(
-                state=FAILED,
-                attempts=claimed.attempts + 1,
-                smtp_code=code,
-                smtp_reply=reply[:500],
-            )
-        )
+    mark_deferred(store, claimed, code, reply, None, conn)
 
 
 def counts(store, campaign_id: int) -> Counts:
