@@ -14,6 +14,8 @@ import logging
 import os
 import pickle
 import tempfile
+import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -27,7 +29,9 @@ from .errors import ContentError, ContentErrors, PublisherError
 log = logging.getLogger("publisher")
 
 PARALLEL_THRESHOLD = 64  # fewer posts to parse than this: not worth starting processes
-CACHE_NAME = "posts.pickle"
+CACHE_NAME = "posts"  # a folder of CACHE_SHARDS pickles: one changed post rewrites one
+CACHE_SHARDS = 32
+RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same stamp
 WORDS_PER_MINUTE = 220
 
 
@@ -78,6 +82,7 @@ class FileResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     slug_line: int = 1  # where a duplicate slug is reported
+    stamp: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) when known safe
 
 
 def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
@@ -159,30 +164,44 @@ def _cache_key(config: Config) -> str:
     return key.hexdigest()
 
 
-def _load_cache(path: Path, key: str) -> dict[str, FileResult]:
-    """The cached results, or {} when missing, unreadable or made by other code/settings."""
+def _shard(source: str) -> int:
+    return zlib.crc32(source.encode()) % CACHE_SHARDS
+
+
+def _load_cache(folder: Path, key: str) -> dict[str, FileResult]:
+    """The cached results; shards missing, unreadable or made by other code/settings are
+    misses."""
+    files: dict[str, FileResult] = {}
     collecting = gc.isenabled()
     gc.disable()  # unpickling builds many objects; collecting meanwhile costs a third
     try:
-        with path.open("rb") as file:
-            stored = pickle.load(file)
-        return stored["files"] if stored["key"] == key else {}
-    except FileNotFoundError:
-        return {}
-    except Exception:  # a torn file or one from another version is just a miss
-        log.debug("ignoring unreadable cache %s", path, exc_info=True)
-        return {}
+        for number in range(CACHE_SHARDS):
+            try:
+                with (folder / f"{number:02d}.pickle").open("rb") as file:
+                    stored = pickle.load(file)
+                if stored["key"] == key:
+                    files.update(stored["files"])
+            except FileNotFoundError:
+                pass
+            except Exception:  # a torn file or one from another version is just a miss
+                log.debug("ignoring unreadable cache shard %s", number, exc_info=True)
     finally:
         if collecting:
             gc.enable()
+    return files
 
 
-def _save_cache(path: Path, key: str, files: dict[str, FileResult]) -> None:
-    """Write atomically: a crash mid-write leaves the old cache, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".posts-", delete=False) as file:
-        pickle.dump({"key": key, "files": files}, file, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(file.name, path)
+def _save_cache(
+    folder: Path, key: str, files: dict[str, FileResult], changed: Iterable[str]
+) -> None:
+    """Rewrite the shards holding a changed source, each atomically: a crash mid-write
+    leaves the old shard, never half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in sorted({_shard(source) for source in changed}):
+        shard = {source: r for source, r in files.items() if _shard(source) == number}
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".posts-", delete=False) as file:
+            pickle.dump({"key": key, "files": shard}, file, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(file.name, folder / f"{number:02d}.pickle")
 
 
 def _sources(config: Config) -> list[tuple[str, str]]:
@@ -223,25 +242,42 @@ def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
 
 
 def scan(config: Config) -> Scan:
-    """Read every post, from the cache when unchanged; collect all problems of all posts."""
-    cache_path = config.data_dir / "cache" / CACHE_NAME
+    """Read every post, from the cache when unchanged; collect all problems of all posts.
+
+    A file whose (mtime, size, inode) is the one cached is not even read; one whose stamp
+    changed is read, and its hash decides. Stamps of files changed in the last seconds are
+    not kept: a second edit in the same clock tick would keep the stamp.
+    """
+    folder = config.data_dir / "cache" / CACHE_NAME
     key = _cache_key(config)
-    cached = _load_cache(cache_path, key)
+    cached = _load_cache(folder, key)
+    settled = time.time_ns() - RACY_NS
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
+    stamps: dict[str, tuple[int, int, int] | None] = {}
     for source, path in _sources(config):
+        info = os.stat(path)  # before reading: a later change gives a new stamp
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        stamps[source] = stamp if info.st_mtime_ns < settled else None
+        hit = cached.get(source)
+        if hit and hit.stamp and hit.stamp == stamps[source]:
+            results[source] = hit
+            continue
         with open(path, "rb") as file:
             data = file.read()
-        hit = cached.get(source)
         if hit and hit.digest == hashlib.blake2b(data, digest_size=16).hexdigest():
             results[source] = hit
         else:
             pending.append((source, data))
     for result in _parse_all(pending, config.site.timezone):
         results[result.source] = result
+    changed = {source for source, _ in pending} | (cached.keys() ^ results.keys())
+    for source, result in results.items():
+        if result.stamp != stamps[source]:
+            result.stamp = stamps[source]
+            changed.add(source)
+    _save_cache(folder, key, results, changed)
     results = dict(sorted(results.items()))
-    if pending or results.keys() != cached.keys():
-        _save_cache(cache_path, key, results)
 
     errors = [ContentError(r.source, line, msg) for r in results.values() for line, msg in r.errors]
     errors += _duplicate_slugs(results.values())

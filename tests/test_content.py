@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -383,7 +384,7 @@ def test_cache_parses_only_what_changed(site: Path) -> None:
     write_post(site, "bad.md", "title: bad")
     first = scan(site)
     assert (first.parsed, len(first.posts), len(first.errors)) == (4, 3, 1)
-    assert (site / "data" / "cache" / content.CACHE_NAME).is_file()
+    assert list((site / "data" / "cache" / content.CACHE_NAME).glob("*.pickle"))
     again = scan(site)
     assert again.parsed == 0
     assert again.posts == first.posts and [str(e) for e in again.errors] == [
@@ -415,9 +416,52 @@ def test_cache_is_dropped_when_the_time_zone_changes(site: Path) -> None:
 def test_corrupt_cache_is_a_miss(site: Path) -> None:
     write_post(site, "a.md", GOOD)
     scan(site)
-    (site / "data" / "cache" / content.CACHE_NAME).write_bytes(b"garbage")
+    for shard in (site / "data" / "cache" / content.CACHE_NAME).glob("*.pickle"):
+        shard.write_bytes(b"garbage")
     assert scan(site).parsed == 1
     assert scan(site).parsed == 0
+
+
+def settle(path: Path) -> None:
+    """Date a file back an hour, past the window in which its stamp is not trusted."""
+    old = path.stat().st_mtime_ns - 3600 * 10**9
+    os.utime(path, ns=(old, old))
+
+
+def test_a_settled_file_with_its_cached_stamp_is_not_read(site: Path) -> None:
+    path = write_post(site, "a.md", "title: aaaa\ndate: 2026-03-02")
+    settle(path)
+    assert only_post(site).title == "aaaa"
+    stamp = path.stat().st_mtime_ns
+    path.write_text(path.read_text().replace("aaaa", "bbbb"))
+    os.utime(path, ns=(stamp, stamp))  # same mtime, size and inode: trusted as unchanged
+    assert only_post(site).title == "aaaa"
+    os.utime(path, ns=(stamp + 1, stamp + 1))  # any change of the stamp: read, hash decides
+    assert only_post(site).title == "bbbb"
+
+
+def test_a_recent_file_is_read_even_with_its_cached_stamp(site: Path) -> None:
+    """Two edits in one clock tick leave the same stamp, so a fresh stamp proves nothing."""
+    path = write_post(site, "a.md", "title: aaaa\ndate: 2026-03-02")
+    assert only_post(site).title == "aaaa"
+    stamp = path.stat().st_mtime_ns
+    path.write_text(path.read_text().replace("aaaa", "bbbb"))
+    os.utime(path, ns=(stamp, stamp))
+    assert only_post(site).title == "bbbb"
+
+
+def test_one_changed_post_rewrites_one_cache_shard(site: Path) -> None:
+    for i in range(40):
+        settle(write_post(site, f"p{i:02}.md", f"title: Post {i}\ndate: 2026-03-02"))
+    scan(site)
+    shards = sorted((site / "data" / "cache" / content.CACHE_NAME).glob("*.pickle"))
+    before = {shard.name: shard.stat().st_ino for shard in shards}
+    assert len(before) > 10  # 40 posts spread over the shards
+    write_post(site, "p07.md", "title: Post 7 changed\ndate: 2026-03-02")
+    assert "Post 7 changed" in [p.title for p in scan(site).posts]
+    after = {shard.name: shard.stat().st_ino for shard in shards}
+    assert sum(before[name] != after[name] for name in before) == 1
+    assert "Post 7 changed" in [p.title for p in scan(site).posts]
 
 
 @pytest.mark.parametrize("threads", [False, True], ids=["fork", "spawn"])
