@@ -146,8 +146,9 @@ _RENDERER_FILES = [
 ]
 
 
-def _cache_key(config: Config) -> str:
-    """A hash of this code, the renderer's versions and the time zone (naive dates use it).
+def renderer_key(config: Config) -> str:
+    """A hash of this code, the renderer's versions and the time zone (naive dates use it):
+    with the path and the bytes of its file, all that decides what a post holds.
 
     Read from the files rather than imported, so a fully cached run never imports Markdown.
     """
@@ -249,7 +250,7 @@ def scan(config: Config) -> Scan:
     not kept: a second edit in the same clock tick would keep the stamp.
     """
     folder = config.data_dir / "cache" / CACHE_NAME
-    key = _cache_key(config)
+    key = renderer_key(config)
     cached = _load_cache(folder, key)
     settled = time.time_ns() - RACY_NS
     results: dict[str, FileResult] = {}

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ import jinja2
 
 from . import feeds, parallel, theme
 from .config import Config
-from .content import Post, load_posts
+from .content import Post, load_posts, renderer_key
 from .frontmatter import slugify as slug_words
 from .writer import Writer
 
@@ -60,7 +59,7 @@ class Entry:
     url: str  # site-relative, e.g. "posts/sleep/"
     status: str  # "live", "draft" or "scheduled"
     tags: tuple[Tag, ...]
-    key: str  # hash of everything the post holds, for the render cache
+    key: str  # what the post holds (its file, the file's hash) and its status
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -238,7 +237,8 @@ def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bo
     entries = []
     for post, status in shown:
         tags = tuple(dict.fromkeys(tag[name] for name in post.tags))
-        entries.append(Entry(post, f"posts/{post.slug}/", status, tags, post_key(post, status)))
+        key = f"{post.source.as_posix()}:{post.digest}:{status}"
+        entries.append(Entry(post, f"posts/{post.slug}/", status, tags, key))
     entries.sort(key=lambda e: e.post.slug)
     entries.sort(key=lambda e: e.post.date, reverse=True)
     return entries
@@ -404,28 +404,16 @@ DIGEST_PERIODS = {"day": "daily", "month": "monthly"}  # any weekday: "weekly"
 
 
 def inputs_key(config: Config, env: jinja2.Environment) -> str:
-    """Hash of what every page depends on: templates, config (not the clock), this code."""
+    """Hash of what every page depends on: templates, config (not the clock), this code,
+    and the post renderer (so an entry's key need only name its post's file and bytes)."""
     digest = hashlib.sha256(repr(dataclasses.replace(config, now=datetime.min)).encode())
+    digest.update(renderer_key(config).encode())
     for name in sorted(env.list_templates(filter_func=lambda n: not n.startswith("static/"))):
         source, filename, _ = env.loader.get_source(env, name)
         digest.update(f"\0{name}\0{filename}\0{source}".encode())
     for code in (Path(__file__), Path(theme.__file__)):
         digest.update(code.read_bytes())
     return digest.hexdigest()
-
-
-def post_key(post: Post, status: str) -> str:
-    """Hash of everything a post holds; the long HTML by CRC, which is many times faster.
-
-    The HTML only changes when the source (`digest`) or the renderer changes, so a CRC
-    collision would also need an unchanged source: not a practical risk.
-    """
-    small = [getattr(post, name) for name in POST_FIELDS if name not in ("html", "toc")]
-    bodies = (zlib.crc32(post.html.encode()), zlib.crc32(post.toc.encode()), len(post.html))
-    return hashlib.sha1(repr((small, bodies, status)).encode()).hexdigest()
-
-
-POST_FIELDS = [f.name for f in dataclasses.fields(Post)]
 
 
 def page_key(base_key: str, page: Page) -> str:
