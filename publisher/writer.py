@@ -60,17 +60,18 @@ class Writer:
         if self.staging.exists():
             self.discard()
 
-    def _claim(self, path: str) -> str:
+    def _claim(self, path: str, exists: bool = False) -> str:
         """The staging file for `path` (relative, with /), claimed once per build.
 
-        Plain strings rather than Path objects: this runs for every page of the site.
+        `exists`: the staging file is known to be there, so its folder is too. Plain
+        strings rather than Path objects: this runs for every page of the site.
         """
         if path in self.written:
             raise PublisherError(f"{path}: two pages of the site would be written to this file")
         self.written.add(path)
         folder, _, _ = path.rpartition("/")
         if folder not in self._folders:
-            if not os.path.isdir(f"{self.staging}/{folder}"):
+            if not exists and not os.path.isdir(f"{self.staging}/{folder}"):
                 _make_folder(self.staging / folder, self.staging)
             self._folders.add(folder)
         return f"{self.staging}/{path}"
@@ -88,20 +89,21 @@ class Writer:
 
     def reuse(self, path: str) -> bool:
         """Take `path` unchanged from the current output; False when it is not there."""
-        live_path = f"{self.output}/{path}"
+        live_path, target = f"{self.output}/{path}", f"{self.staging}/{path}"
         try:
             live = os.stat(live_path)
         except OSError:
             return False
         if path in self.written:
             return False
-        target = self._claim(path)
         try:
             staged = os.stat(target)
-            if (staged.st_ino, staged.st_dev) == (live.st_ino, live.st_dev):
-                return True  # already the very same file
+            same = (staged.st_ino, staged.st_dev) == (live.st_ino, live.st_dev)
         except OSError:
-            pass
+            same = False
+        self._claim(path, exists=same)
+        if same:
+            return True  # already the very same file
         _remove(target)
         try:
             os.link(live_path, target)
