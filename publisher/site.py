@@ -59,7 +59,7 @@ class Entry:
     url: str  # site-relative, e.g. "posts/sleep/"
     status: str  # "live", "draft" or "scheduled"
     tags: tuple[Tag, ...]
-    key: str  # what the post holds (its file, the file's hash) and its status
+    key: str  # what the post holds (its file, the file's hash), its status and tag names
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -150,11 +150,13 @@ def build(
     keys: dict[str, str] = {}
     rendered: list[str] = []
     with Writer(output) as writer:
-        changed = []
-        for page in pages:
-            keys[page.file] = page_key(base_key, page)
-            if previous.get(page.file) != keys[page.file] or not writer.reuse(page.file):
-                changed.append(page)
+
+        def reused(file: str, key: str) -> bool:
+            """Keep `file` from the current output when its inputs are the ones it was made of."""
+            keys[file] = key
+            return previous.get(file) == key and writer.reuse(file)
+
+        changed = [page for page in pages if not reused(page.file, page_key(base_key, page))]
         for done, (page, html) in enumerate(
             zip(changed, render_pages(env, changed), strict=True), 1
         ):
@@ -162,8 +164,10 @@ def build(
             rendered.append(page.file)
             if progress:
                 progress("writing pages", done, len(changed))
-        writer.write("feed.xml", feeds.atom(config, live[:FEED_POSTS]))
-        writer.write("rss.xml", feeds.rss(config, live[:FEED_POSTS]))
+        newest = live[:FEED_POSTS]
+        for file, make_feed in (("feed.xml", feeds.atom), ("rss.xml", feeds.rss)):
+            if not reused(file, feed_key(base_key, file, newest)):
+                writer.write(file, make_feed(config, newest))
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
         writer.write("robots.txt", feeds.robots(config))
         for source, path in static_files(config):
@@ -237,7 +241,9 @@ def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bo
     entries = []
     for post, status in shown:
         tags = tuple(dict.fromkeys(tag[name] for name in post.tags))
-        key = f"{post.source.as_posix()}:{post.digest}:{status}"
+        # The tag names come from all posts' spellings, so they are not in the post's hash.
+        names = ",".join(tag.name for tag in tags)
+        key = f"{post.source.as_posix()}:{post.digest}:{status}:{names}"
         entries.append(Entry(post, f"posts/{post.slug}/", status, tags, key))
     entries.sort(key=lambda e: e.post.slug)
     entries.sort(key=lambda e: e.post.date, reverse=True)
@@ -333,7 +339,7 @@ def archive_pages(config: Config, entries: list[Entry]) -> list[Page]:
     """/archive/ with every month, and one page per month; months in the site's time zone."""
     by_month: dict[tuple[int, int], list[Entry]] = defaultdict(list)
     for entry in entries:
-        local = config.local(entry.date)
+        local = config.local(entry.post.date)
         by_month[(local.year, local.month)].append(entry)
     months = [Month(y, m, tuple(by_month[(y, m)])) for y, m in sorted(by_month, reverse=True)]
     return [
@@ -411,7 +417,7 @@ def inputs_key(config: Config, env: jinja2.Environment) -> str:
     for name in sorted(env.list_templates(filter_func=lambda n: not n.startswith("static/"))):
         source, filename, _ = env.loader.get_source(env, name)
         digest.update(f"\0{name}\0{filename}\0{source}".encode())
-    for code in (Path(__file__), Path(theme.__file__)):
+    for code in (Path(__file__), Path(theme.__file__), Path(feeds.__file__)):
         digest.update(code.read_bytes())
     return digest.hexdigest()
 
@@ -424,6 +430,12 @@ def page_key(base_key: str, page: Page) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256((base_key + data).encode()).hexdigest()
+
+
+def feed_key(base_key: str, file: str, entries: list[Entry]) -> str:
+    return hashlib.sha256(
+        "\0".join([base_key, file, *(e.key for e in entries)]).encode()
+    ).hexdigest()
 
 
 def _plain(value: Any) -> Any:

@@ -411,6 +411,48 @@ def test_changing_one_post_rerenders_only_it_and_the_pages_listing_it(site: Path
     assert tree(build(site).output) == incremental
 
 
+def test_a_tag_renamed_by_another_post_is_renamed_on_every_page(site: Path) -> None:
+    """A tag page is named after the first spelling: an old post can rename it everywhere,
+    also on pages that do not list that post (Alpha's neighbours and related posts)."""
+    write_post(site, "a.md", "title: Alpha\ndate: 2026-03-01\ntags: [Sleep]")
+    for day in (5, 6, 7):
+        write_post(site, f"c{day}.md", f"title: Newer {day}\ndate: 2026-03-0{day}\ntags: [Sleep]")
+    write_post(site, "d.md", "title: Older\ndate: 2026-02-01")
+    build(site)
+    write_post(site, "b.md", "title: Oldest\ndate: 2026-01-01\ntags: [SLEEP]")
+    result = build(site)
+    assert "posts/alpha/index.html" in result.rendered
+    assert page(result.output, "posts/alpha/").meta(property="article:tag") == "SLEEP"
+    incremental = tree(result.output)
+    (site / "data").rename(site / "data-old")
+    assert tree(build(site).output) == incremental
+
+
+def test_feeds_are_rewritten_only_when_a_post_they_show_changes(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("publisher.site.FEED_POSTS", 2)  # Worry at night, Morning light
+    add_posts(site)
+    output = build(site).output
+    feeds = ("feed.xml", "rss.xml")
+    first = {name: (output / name).stat().st_ino for name in feeds}
+
+    path = site / "posts/c-walks.md"
+    path.write_text(path.read_text().replace("Walking for anxiety", "Walking it off"))
+    build(site)
+    assert {name: (output / name).stat().st_ino for name in feeds} == first  # the same files
+
+    path = site / "posts/d-light.md"
+    path.write_text(path.read_text().replace("Morning light", "Early light"))
+    build(site)
+    for name in feeds:
+        assert (output / name).stat().st_ino != first[name]
+        assert [e.title for e in feedparser.parse((output / name).read_bytes()).entries] == [
+            "Worry at night",
+            "Early light",
+        ]
+
+
 def test_deleted_post_disappears_everywhere(site: Path) -> None:
     add_posts(site)
     build(site)
