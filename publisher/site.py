@@ -10,14 +10,16 @@ post and the pages listing it, and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -122,6 +124,23 @@ class BuildResult:
         )
 
 
+@contextlib.contextmanager
+def rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector every 100,000 new objects instead of every 700.
+
+    A build holds a few hundred thousand objects and makes almost no cycles, so the
+    frequent collections only scan the same live objects again: about a tenth of an
+    incremental build at 5,000 posts. (mypy raises the threshold the same way.)
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+@rare_collections()
 def build(
     config: Config,
     drafts: bool = False,

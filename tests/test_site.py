@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -467,6 +468,17 @@ def test_deleted_post_disappears_everywhere(site: Path) -> None:
         for f, data in files.items()
         if b"food-and-the-brain" in data or b"Food and the brain" in data
     ]
+
+
+def test_build_gives_back_the_garbage_collector_settings(site: Path) -> None:
+    before = gc.get_threshold()
+    add_posts(site)
+    build(site)
+    assert gc.get_threshold() == before
+    write_post(site, "z-bad.md", "date: 2026-01-01")
+    with pytest.raises(ContentErrors):
+        build(site)
+    assert gc.get_threshold() == before
 
 
 def test_template_error_names_template_and_line_and_keeps_the_old_site(site: Path) -> None:
