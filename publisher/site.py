@@ -326,13 +326,14 @@ def related_entries(entries: list[Entry], limit: int) -> list[list[Entry]]:
             masks[tag.slug] |= 1 << i
     related = []
     for i, entry in enumerate(entries):
-        at_least = [-1] + [0] * (len(entry.tags) + 1)  # [n]: entries sharing >= n tags
+        # [n]: the other entries sharing at least n tags; each is a subset of the one before.
+        at_least = [~(1 << i)] + [0] * (len(entry.tags) + 1)
         for tag in entry.tags:
             for n in range(len(entry.tags), 0, -1):
                 at_least[n] |= at_least[n - 1] & masks[tag.slug]
         chosen: list[Entry] = []
         for n in range(len(entry.tags), 0, -1):
-            exactly = at_least[n] & ~at_least[n + 1] & ~(1 << i)
+            exactly = at_least[n] ^ at_least[n + 1]
             while exactly and len(chosen) < limit:
                 lowest = exactly & -exactly
                 chosen.append(entries[lowest.bit_length() - 1])
