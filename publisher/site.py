@@ -443,12 +443,7 @@ def inputs_key(config: Config, env: jinja2.Environment) -> str:
 
 
 def page_key(base_key: str, page: Page) -> str:
-    data = json.dumps(
-        [page.url, page.template, page.context],
-        default=_plain,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    data = _KEY_ENCODER.encode([page.url, page.template, page.context])
     return hashlib.sha256((base_key + data).encode()).hexdigest()
 
 
@@ -467,6 +462,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot hash {type(value).__name__} in a page context")
+
+
+# One encoder for thousands of pages (json.dumps makes one per call). Keys are not sorted:
+# this code builds every context in a fixed order, and this code is part of the key.
+_KEY_ENCODER = json.JSONEncoder(default=_plain, separators=(",", ":"), check_circular=False)
 
 
 def cache_folder(config: Config) -> Path:
