@@ -16,6 +16,7 @@ import functools
 import gc
 import hashlib
 import json
+import operator
 import os
 import time
 from collections import defaultdict
@@ -67,6 +68,13 @@ class Entry:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.post, name)
+
+
+# The post's fields as properties too: templates read them tens of thousands of times on a
+# large site, and __getattr__ is only reached after a failed lookup, the slowest path.
+for _field in dataclasses.fields(Post):
+    if _field.name not in Entry.__dataclass_fields__:
+        setattr(Entry, _field.name, property(operator.attrgetter(f"post.{_field.name}")))
 
 
 @dataclass(frozen=True)
