@@ -29,8 +29,8 @@ from .errors import ContentError, ContentErrors, PublisherError
 log = logging.getLogger("publisher")
 
 PARALLEL_THRESHOLD = 64  # fewer posts to parse than this: not worth starting processes
-CACHE_NAME = "posts"  # a folder of CACHE_SHARDS pickles: one changed post rewrites one
-CACHE_SHARDS = 32
+CACHE_NAME = "posts"  # a folder: CACHE_SHARDS pickles of results (one changed post rewrites
+CACHE_SHARDS = 32  # one), and the stamps of the files
 RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same stamp
 WORDS_PER_MINUTE = 220
 
@@ -82,7 +82,6 @@ class FileResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     slug_line: int = 1  # where a duplicate slug is reported
-    stamp: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) when known safe
 
 
 def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
@@ -178,7 +177,7 @@ def _load_cache(folder: Path, key: str) -> dict[str, FileResult]:
     try:
         for number in range(CACHE_SHARDS):
             try:
-                with (folder / f"{number:02d}.pickle").open("rb") as file:
+                with (folder / f"shard-{number:02d}.pickle").open("rb") as file:
                     stored = pickle.load(file)
                 if stored["key"] == key:
                     files.update(stored["files"])
@@ -195,14 +194,29 @@ def _load_cache(folder: Path, key: str) -> dict[str, FileResult]:
 def _save_cache(
     folder: Path, key: str, files: dict[str, FileResult], changed: Iterable[str]
 ) -> None:
-    """Rewrite the shards holding a changed source, each atomically: a crash mid-write
-    leaves the old shard, never half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Rewrite the shards holding a changed source."""
     for number in sorted({_shard(source) for source in changed}):
         shard = {source: r for source, r in files.items() if _shard(source) == number}
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".posts-", delete=False) as file:
-            pickle.dump({"key": key, "files": shard}, file, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(file.name, folder / f"{number:02d}.pickle")
+        _write_pickle(folder / f"shard-{number:02d}.pickle", {"key": key, "files": shard})
+
+
+Stamps = dict[str, tuple[tuple[int, int, int], str]]  # source -> ((mtime_ns, size, inode), digest)
+
+
+def _load_stamps(folder: Path) -> Stamps:
+    try:
+        with (folder / "stamps.pickle").open("rb") as file:
+            return pickle.load(file)
+    except Exception:  # missing, torn or from another version: every file is read again
+        return {}
+
+
+def _write_pickle(path: Path, data: object) -> None:
+    """Write atomically: a crash mid-write leaves the old file, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".posts-", delete=False) as file:
+        pickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(file.name, path)
 
 
 def _sources(config: Config) -> list[tuple[str, str]]:
@@ -245,23 +259,27 @@ def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
 def scan(config: Config) -> Scan:
     """Read every post, from the cache when unchanged; collect all problems of all posts.
 
-    A file whose (mtime, size, inode) is the one cached is not even read; one whose stamp
-    changed is read, and its hash decides. Stamps of files changed in the last seconds are
-    not kept: a second edit in the same clock tick would keep the stamp.
+    A file whose (mtime, size, inode) is the one it had when it was hashed to the cached
+    result's digest is not even read; any other file is read, and its hash decides. Files
+    changed in the last seconds get no stamp: a second edit in the same clock tick would
+    leave the same stamp. Stamps are kept apart from the results, so recording them
+    rewrites one small file, and the digest in each makes a stale one harmless.
     """
     folder = config.data_dir / "cache" / CACHE_NAME
     key = renderer_key(config)
     cached = _load_cache(folder, key)
+    known = _load_stamps(folder)
     settled = time.time_ns() - RACY_NS
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
-    stamps: dict[str, tuple[int, int, int] | None] = {}
+    stamps: dict[str, tuple[int, int, int]] = {}
     for source, path in _sources(config):
         info = os.stat(path)  # before reading: a later change gives a new stamp
         stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
-        stamps[source] = stamp if info.st_mtime_ns < settled else None
+        if info.st_mtime_ns < settled:
+            stamps[source] = stamp
         hit = cached.get(source)
-        if hit and hit.stamp and hit.stamp == stamps[source]:
+        if hit and known.get(source) == (stamp, hit.digest):
             results[source] = hit
             continue
         with open(path, "rb") as file:
@@ -273,11 +291,10 @@ def scan(config: Config) -> Scan:
     for result in _parse_all(pending, config.site.timezone):
         results[result.source] = result
     changed = {source for source, _ in pending} | (cached.keys() ^ results.keys())
-    for source, result in results.items():
-        if result.stamp != stamps[source]:
-            result.stamp = stamps[source]
-            changed.add(source)
     _save_cache(folder, key, results, changed)
+    now_known = {source: (stamp, results[source].digest) for source, stamp in stamps.items()}
+    if now_known != known:  # written after the results: a stamp never vouches for a stale one
+        _write_pickle(folder / "stamps.pickle", now_known)
     results = dict(sorted(results.items()))
 
     errors = [ContentError(r.source, line, msg) for r in results.values() for line, msg in r.errors]

@@ -450,11 +450,22 @@ def test_a_recent_file_is_read_even_with_its_cached_stamp(site: Path) -> None:
     assert only_post(site).title == "bbbb"
 
 
+def test_recording_stamps_leaves_the_cached_results_alone(site: Path) -> None:
+    path = write_post(site, "a.md", GOOD)
+    scan(site)  # the file is too fresh for its stamp to be kept
+    folder = site / "data" / "cache" / content.CACHE_NAME
+    [shard] = folder.glob("shard-*.pickle")
+    before = shard.stat().st_ino
+    settle(path)
+    assert scan(site).parsed == 0
+    assert shard.stat().st_ino == before and (folder / "stamps.pickle").is_file()
+
+
 def test_one_changed_post_rewrites_one_cache_shard(site: Path) -> None:
     for i in range(40):
         settle(write_post(site, f"p{i:02}.md", f"title: Post {i}\ndate: 2026-03-02"))
     scan(site)
-    shards = sorted((site / "data" / "cache" / content.CACHE_NAME).glob("*.pickle"))
+    shards = sorted((site / "data" / "cache" / content.CACHE_NAME).glob("shard-*.pickle"))
     before = {shard.name: shard.stat().st_ino for shard in shards}
     assert len(before) > 10  # 40 posts spread over the shards
     write_post(site, "p07.md", "title: Post 7 changed\ndate: 2026-03-02")
