@@ -134,7 +134,7 @@ def _parse_all(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult
     """Parse in this process, or across all cores when there are many posts."""
     if len(items) <= PARALLEL_THRESHOLD:
         return _parse_many(items, timezone)
-    return parallel.chunked_map(_parse_many, items, timezone)
+    return list(parallel.chunked_map(_parse_many, items, timezone))
 
 
 # Files whose content decides how a post is parsed and rendered, besides its own bytes.

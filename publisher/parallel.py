@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -32,8 +32,9 @@ def chunked_map(
     items: Sequence[Item],
     *args: Any,
     spawn: bool = True,
-) -> list[Any]:
-    """`function(chunk, *args)` over chunks of `items` on every core, results concatenated.
+) -> Iterator[Any]:
+    """`function(chunk, *args)` over chunks of `items` on every core; yields the results
+    in order, each chunk's as soon as it and those before it are done.
 
     `function` must be a module-level function returning one result per item. Without
     `spawn`, work that relies on state inherited by forking runs here, in order, when
@@ -41,7 +42,8 @@ def chunked_map(
     """
     workers = cores()
     if workers < 2 or not (can_fork() or spawn):
-        return function(items, *args)
+        yield from function(items, *args)
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -49,5 +51,5 @@ def chunked_map(
     size = -(-len(items) // (workers * 4))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = pool.map(function, chunks, *([arg] * len(chunks) for arg in args))
-        return [result for part in parts for result in part]
+        for part in pool.map(function, chunks, *([arg] * len(chunks) for arg in args)):
+            yield from part

@@ -184,11 +184,10 @@ def build(
             return previous.get(file) == key and writer.reuse(file)
 
         changed = [page for page in pages if not reused(page.file, page_key(base_key, page))]
-        for done, (page, html) in enumerate(
-            zip(changed, render_pages(env, changed), strict=True), 1
-        ):
-            writer.write(page.file, html)
-            rendered.append(page.file)
+        htmls = render_pages(env, changed)
+        files = zip((page.file for page in changed), htmls, strict=True)
+        for done, file in enumerate(writer.write_many(files), 1):
+            rendered.append(file)
             if progress:
                 progress("writing pages", done, len(changed))
         newest = live[:FEED_POSTS]
@@ -220,18 +219,20 @@ PARALLEL_PAGES = 300  # fewer pages to render than this: not worth starting proc
 _rendering: tuple[jinja2.Environment, list[Page]] | None = None  # inherited by forked workers
 
 
-def render_pages(env: jinja2.Environment, pages: list[Page]) -> list[str]:
-    """The HTML of each page, rendered on all cores when there are many; same output.
+def render_pages(env: jinja2.Environment, pages: list[Page]) -> Iterator[str]:
+    """The HTML of each page in order, rendered on all cores when there are many (and
+    written while the rest render); the same output either way.
 
     Workers are forked, so they inherit the environment and the pages instead of having
     them pickled; where forking is unsafe (a preview server's threads) this runs in order.
     """
     global _rendering
     if len(pages) < PARALLEL_PAGES:
-        return _render_range(range(len(pages)), (env, pages))
+        yield from _render_range(range(len(pages)), (env, pages))
+        return
     _rendering = (env, pages)
     try:
-        return parallel.chunked_map(_render_range, range(len(pages)), spawn=False)
+        yield from parallel.chunked_map(_render_range, range(len(pages)), spawn=False)
     finally:
         _rendering = None
 

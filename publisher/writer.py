@@ -20,6 +20,8 @@ import ctypes
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -27,6 +29,7 @@ from .errors import PublisherError
 
 RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths atomically
 AT_FDCWD = -100
+WRITE_THREADS = 2
 
 
 class Writer:
@@ -60,18 +63,19 @@ class Writer:
         if self.staging.exists():
             self.discard()
 
-    def _claim(self, path: str, exists: bool = False) -> str:
+    def _claim(self, path: str, exists: bool = False, deferred: bool = False) -> str:
         """The staging file for `path` (relative, with /), claimed once per build.
 
-        `exists`: the staging file is known to be there, so its folder is too. Plain
-        strings rather than Path objects: this runs for every page of the site.
+        `exists`: the staging file is known to be there, so its folder is too;
+        `deferred`: the caller makes the folder. Plain strings rather than Path objects:
+        this runs for every page of the site.
         """
         if path in self.written:
             raise PublisherError(f"{path}: two pages of the site would be written to this file")
         self.written.add(path)
         folder, _, _ = path.rpartition("/")
         if folder not in self._folders:
-            if not exists and not os.path.isdir(f"{self.staging}/{folder}"):
+            if not (exists or deferred) and not os.path.isdir(f"{self.staging}/{folder}"):
                 _make_folder(self.staging / folder, self.staging)
             self._folders.add(folder)
         return f"{self.staging}/{path}"
@@ -83,9 +87,36 @@ class Writer:
         return target
 
     def write(self, path: str, content: str | bytes) -> None:
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        with open(self._replace(path), "wb") as file:
-            file.write(data)
+        _store(self._replace(path), content)
+
+    def write_many(self, files: Iterable[tuple[str, str | bytes]]) -> Iterator[str]:
+        """Write many files, yielding each path once written.
+
+        Paths are claimed here, in order (so a duplicate still raises), and the files
+        written by a few threads: on the disks we build on, creating a folder or a file
+        costs about half a millisecond of kernel time, most of a full build, and the
+        kernel does two at once in about half the time.
+        """
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            pending = [
+                (
+                    path,
+                    pool.submit(
+                        self._write_claimed, path, self._claim(path, deferred=True), content
+                    ),
+                )
+                for path, content in files
+            ]
+            for path, future in pending:
+                future.result()
+                yield path
+
+    def _write_claimed(self, path: str, target: str, content: str | bytes) -> None:
+        folder = path.rpartition("/")[0]
+        if folder and not os.path.isdir(f"{self.staging}/{folder}"):
+            _make_folder(self.staging / folder, self.staging)
+        _remove(target)
+        _store(target, content)
 
     def reuse(self, path: str) -> bool:
         """Take `path` unchanged from the current output; False when it is not there."""
@@ -152,6 +183,11 @@ class Writer:
             for name in subfolders:
                 if prefix + name not in keep:
                     _remove(f"{folder}/{name}")
+
+
+def _store(target: str, content: str | bytes) -> None:
+    with open(target, "wb") as file:
+        file.write(content.encode("utf-8") if isinstance(content, str) else content)
 
 
 def _remove(path: Path | str) -> None:
