@@ -340,7 +340,7 @@ def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary)
         if fresh or gone or not seen.started:
             from .site import build
 
-            summary.build = build(config).summary()
+            summary.build = build(config, posts=list(posts)).summary()
             if config.site.deploy:
                 _deploy_marker(config).touch()
             published.record(store, fresh, gone, config.now)

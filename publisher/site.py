@@ -155,18 +155,22 @@ def build(
     future: bool = False,
     output: Path | None = None,
     progress: Progress | None = None,
+    posts: list[Post] | None = None,
 ) -> BuildResult:
     """Build the site into `output` (default `[site] output`); the old output stays on failure.
 
     `drafts` and `future` add drafts and scheduled posts, marked as such, for previews;
     feeds and the sitemap only ever list published posts. `progress(stage, done, total)`
-    is called before reading posts (total None) and as each page is written.
+    is called before reading posts (total None) and as each page is written. `posts`:
+    the posts when the caller has already loaded them (the scheduler), else read here.
     """
     started = time.perf_counter()
     output = (output or config.output_dir).resolve()
     if progress:
         progress("reading posts", 0, None)
-    entries = make_entries(config, load_posts(config), drafts, future)
+    if posts is None:
+        posts = load_posts(config)
+    entries = make_entries(config, posts, drafts, future)
     live = [e for e in entries if e.status == "live"]
     pages = plan_pages(config, entries)
 
