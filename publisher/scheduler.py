@@ -295,8 +295,7 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
     from .store.db import Store
 
     summary = TickSummary(config.now)
-    store = Store.open(config)
-    try:
+    with Store.open(config) as store:
         posts = _attempt(summary, load_posts, config)
         if posts is not None and _attempt(summary, _publish, config, store, posts, summary):
             _attempt(summary, _announce, config, store, posts, summary)
@@ -305,8 +304,6 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
             _attempt(summary, _confirm, config, store, stop, summary)
         if stop is None or not stop.is_set():
             _attempt(summary, _deliver, config, store, stop, summary)
-    finally:
-        store.close()
     return summary
 
 
@@ -593,15 +590,12 @@ def queue(config: Config) -> Queue:
     from .store.db import Store
 
     posts = load_posts(config)
-    store = Store.open(config)
-    try:
+    with Store.open(config) as store:
         each = ledger.count_recipients(store, "each")
         digest = ledger.count_recipients(store, "digest")
         keys = published.campaign_keys(store, "digest:")
         started = published.started_at(store)
         seen = published.seen(store)
-    finally:
-        store.close()
     now = config.now
     # Live posts no tick has published yet come first: the next tick publishes them.
     due = {

@@ -15,15 +15,6 @@ from publisher.errors import PublisherError
 from publisher.store import Store, ledger
 
 
-@contextmanager
-def opened(config: Config) -> Iterator[Store]:
-    store = Store.open(config)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _post(config: Config, slug: str):
     from publisher.content import load_posts
 
@@ -121,7 +112,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
     if resume:
         from publisher.delivery import resume_all
 
-        with opened(config) as store:
+        with Store.open(config) as store:
             if not ledger.list_campaigns(store, unfinished=True):
                 click.echo("nothing to resume: every campaign is done")
                 return
@@ -138,7 +129,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         result = send_test(config, newsletter, address)
         click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({result.code})")
         return
-    with opened(config) as store:
+    with Store.open(config) as store:
         if dry_run:
             click.echo(_dry_run(store, newsletter.key))
             return
@@ -171,7 +162,7 @@ def _dry_run(store: Store, key: str) -> str:
 def campaigns() -> None:
     """List campaigns: messages per state, when they started and finished, the rate."""
     config = get_config()
-    with opened(config) as store:
+    with Store.open(config) as store:
         found = ledger.list_campaigns(store)
         tallies = ledger.all_counts(store)
     if not found:

@@ -33,11 +33,8 @@ class OutputError(PublisherError):
 @contextmanager
 def opened() -> Iterator[tuple[Config, Store]]:
     config = get_config()
-    store = Store.open(config)
-    try:
+    with Store.open(config) as store:
         yield config, store
-    finally:
-        store.close()
 
 
 @click.group()

@@ -101,6 +101,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def error(self, exc: BaseException) -> StoreError:
         return store_error(exc, self.name)
 
