@@ -87,6 +87,10 @@ class SmtpSection:
     password_env: str = key("PUBLISHER_SMTP_PASSWORD", "Environment variable holding the password.")
     timeout: float = key(30.0, "Seconds before any network step gives up.")
     max_per_connection: int = key(100, "Messages sent over one connection before reconnecting.")
+    smtputf8: bool = key(
+        False,
+        "Accept addresses with a non-ASCII local part (josé@...); only for a relay offering SMTPUTF8.",
+    )
 
 
 @dataclass(frozen=True)
