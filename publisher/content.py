@@ -13,10 +13,13 @@ import hashlib
 import logging
 import os
 import pickle
+import signal
 import tempfile
+import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -33,6 +36,7 @@ CACHE_NAME = "posts"  # a folder: CACHE_SHARDS pickles of results (one changed p
 CACHE_SHARDS = 32  # one), and the stamps of the files
 RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same stamp
 WORDS_PER_MINUTE = 220
+RENDER_SECONDS = 10.0  # one post's Markdown taking longer is an error (README, "Writing a post")
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,30 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
 
     from . import markup
 
-    rendered = markup.render(fields.body)
+    deep = markup.deep_nesting(fields.body)
+    if deep:
+        line, depth = deep
+        result.errors.append(
+            (
+                fields.body_line + line - 1,
+                f"brackets [ ( nested {depth} deep; write at most {markup.MAX_NESTING} nested "
+                "(Markdown slows down badly)",
+            )
+        )
+        return result
+    try:
+        with time_limit(RENDER_SECONDS):
+            rendered = markup.render(fields.body)
+    except TimeoutError:
+        markup.forget_converter()  # stopped halfway: its state is unknown
+        result.errors.append(
+            (
+                fields.body_line,
+                f"the text took over {RENDER_SECONDS:g} s to turn into HTML; look for long "
+                "runs of [ ( < * _ or ` and break them up",
+            )
+        )
+        return result
     words = markup.count_words(rendered.html)
     summary = fields.summary or markup.first_paragraph(rendered.html)
     result.post = Post(
@@ -120,6 +147,27 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
         digest=result.digest,
     )
     return result
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the block after `seconds` (SIGALRM, so in a main thread only:
+    parsing runs in the main thread of this process or of a worker; elsewhere, such as a
+    preview server's rebuild thread, there is no limit and only the caps apply)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signal: int, _frame: object) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- Many files: cache, processes, cross-file checks ---------------------------------
@@ -283,7 +331,7 @@ def scan(config: Config) -> Scan:
             results[source] = hit
             continue
         with open(path, "rb") as file:
-            data = file.read()
+            data = file.read(frontmatter.MAX_POST_BYTES + 1)  # more is refused anyway
         if hit and hit.digest == hashlib.blake2b(data, digest_size=16).hexdigest():
             results[source] = hit
         else:
