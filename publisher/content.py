@@ -75,6 +75,12 @@ class Scan:
     parsed: int  # files parsed by this call; the others came from the cache
     files: int  # post files found, good or bad
 
+    @property
+    def publishable(self) -> list[Post]:
+        """The posts whose file has no error (the second file of a duplicate slug has one)."""
+        broken = {error.path for error in self.errors}
+        return [post for post in self.posts if post.source.as_posix() not in broken]
+
 
 @dataclass
 class FileResult:
@@ -354,11 +360,17 @@ def scan(config: Config) -> Scan:
     return Scan(posts, errors, warnings, parsed=len(pending), files=len(results))
 
 
-def load_posts(config: Config) -> list[Post]:
-    """All posts (drafts and future ones too), newest first; ContentErrors if any is bad."""
+def scan_logged(config: Config) -> Scan:
+    """`scan`, with the warnings logged."""
     result = scan(config)
     for warning in result.warnings:
         log.warning(warning)
+    return result
+
+
+def load_posts(config: Config) -> list[Post]:
+    """All posts (drafts and future ones too), newest first; ContentErrors if any is bad."""
+    result = scan_logged(config)
     if result.errors:
         raise ContentErrors(result.errors)
     return result.posts

@@ -204,7 +204,7 @@ def build(
             writer.copy(source, path)
         cache.forget()
         writer.commit()
-    cache.save(keys)
+    cache.save(keys, [entry.post.source.as_posix() for entry in entries])
     return BuildResult(
         output=output,
         posts=len(entries),
@@ -482,6 +482,12 @@ def _plain(value: Any) -> Any:
 _KEY_ENCODER = json.JSONEncoder(default=_plain, separators=(",", ":"), check_circular=False)
 
 
+def shown_sources(config: Config) -> set[str] | None:
+    """The post files the site in `[site] output` shows, as of its last build; None when
+    unknown (never built, or a build failed after dropping its record)."""
+    return RenderCache(config, config.output_dir.resolve()).sources()
+
+
 def cache_folder(config: Config) -> Path:
     folder = config.data_dir / "cache" / "site"
     folder.mkdir(parents=True, exist_ok=True)
@@ -489,23 +495,34 @@ def cache_folder(config: Config) -> Path:
 
 
 class RenderCache:
-    """The input hash of every page in the current output, kept in `data/cache/`."""
+    """The input hash of every page in the current output, and the post files it shows,
+    kept in `data/cache/`."""
 
     def __init__(self, config: Config, output: Path):
         name = hashlib.sha256(str(output).encode()).hexdigest()[:12]
         self.path = cache_folder(config) / f"pages-{name}.json"
 
-    def load(self) -> dict[str, str]:
+    def _read(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        return stored if isinstance(stored, dict) and "pages" in stored else {}
+
+    def load(self) -> dict[str, str]:
+        return self._read().get("pages", {})
+
+    def sources(self) -> set[str] | None:
+        """The post files (posts/x.md) the current output shows; None when unknown."""
+        stored = self._read()
+        return set(stored["sources"]) if "sources" in stored else None
 
     def forget(self) -> None:
         """Drop the hashes before the output changes, so a crash cannot leave stale ones."""
         self.path.unlink(missing_ok=True)
 
-    def save(self, keys: dict[str, str]) -> None:
+    def save(self, keys: dict[str, str], sources: list[str]) -> None:
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(keys, sort_keys=True), encoding="utf-8")
+        data = {"pages": keys, "sources": sorted(sources)}
+        temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
         os.replace(temporary, self.path)
