@@ -33,7 +33,7 @@ from . import feeds, parallel, theme
 from .config import Config
 from .content import Post, load_posts, renderer_key
 from .frontmatter import slugify as slug_words
-from .writer import Writer
+from .writer import Writer, disk_errors
 
 RELATED_POSTS = 3
 FEED_POSTS = 20
@@ -149,6 +149,7 @@ def rare_collections() -> Iterator[None]:
 
 
 @rare_collections()
+@disk_errors()
 def build(
     config: Config,
     drafts: bool = False,
@@ -163,6 +164,7 @@ def build(
     feeds and the sitemap only ever list published posts. `progress(stage, done, total)`
     is called before reading posts (total None) and as each page is written. `posts`:
     the posts when the caller has already loaded them (the scheduler), else read here.
+    A disk problem (full, read-only, no permission) is an OutputError naming the path.
     """
     started = time.perf_counter()
     output = (output or config.output_dir).resolve()
