@@ -180,6 +180,11 @@ def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
             f"front matter is not valid YAML ({problem}); write one 'key: value' per line "
             "and put values containing ': ' or ' #' in quotes",
         ) from None
+    except yaml.reader.ReaderError as exc:
+        line = front.count("\n", 0, exc.position) + 2
+        raise _Problem(
+            line, f"front matter holds the control character {exc.character!r}; remove it"
+        ) from None
     except yaml.YAMLError as exc:
         raise _Problem(1, f"front matter cannot be read ({exc}); save it as plain text") from None
     if node is None:
@@ -249,8 +254,9 @@ def _show(value: Any) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, "..." marking the cut: a hostile value must not
-    make an error line (or the cache holding it) huge."""
+    """`text` on one line, cut to `limit` characters, "..." marking the cut: a hostile
+    value must not make an error line (or the cache holding it) huge."""
+    text = " ".join(text.splitlines())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
