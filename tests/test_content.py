@@ -196,10 +196,13 @@ def test_billion_laughs_is_refused_with_one_short_line_and_a_small_cache(site: P
     assert sum(f.stat().st_size for f in cache.iterdir()) < 100_000
 
 
+@pytest.mark.parametrize("workers", [False, True], ids=["here", "workers"])
 def test_rendering_longer_than_the_limit_is_an_error_naming_the_post(
-    site: Path, monkeypatch: pytest.MonkeyPatch
+    site: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
 ) -> None:
+    """In this process or in forked workers (large builds), the limit holds."""
     monkeypatch.setattr(content, "RENDER_SECONDS", 0.2)
+    monkeypatch.setattr(content, "PARALLEL_THRESHOLD", 0 if workers else 64)
     write_post(site, "slow.md", GOOD, "Intro\n\n" + "<a " * 20_000)
     write_post(site, "fine.md", "title: Fine\ndate: 2026-03-02")
     result = scan(site)
