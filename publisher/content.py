@@ -37,6 +37,7 @@ CACHE_SHARDS = 32  # one), and the stamps of the files
 RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same stamp
 WORDS_PER_MINUTE = 220
 RENDER_SECONDS = 10.0  # one post's Markdown taking longer is an error (README, "Writing a post")
+MAX_HTML_CHARS = 10_000_000  # nor may it turn into more HTML (highlighted code grows ~5x)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,15 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
                 fields.body_line,
                 f"the text took over {RENDER_SECONDS:g} s to turn into HTML; look for long "
                 "runs of [ ( < * _ or ` and break them up",
+            )
+        )
+        return result
+    if len(rendered.html) > MAX_HTML_CHARS:
+        result.errors.append(
+            (
+                fields.body_line,
+                f"the text turns into over {MAX_HTML_CHARS:,} characters of HTML; look for a "
+                "link or footnote used many times",
             )
         )
         return result

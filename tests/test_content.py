@@ -213,6 +213,20 @@ def test_rendering_longer_than_the_limit_is_an_error_naming_the_post(
     ]
 
 
+def test_html_over_the_cap_is_an_error_and_not_cached(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short body can expand a lot: one long link target used many times."""
+    monkeypatch.setattr(content, "MAX_HTML_CHARS", 100_000)
+    write_post(site, "big.md", GOOD, "[a][b] " * 1000 + f"\n\n[b]: http://x.org/{'a' * 200}\n")
+    assert errors(site) == [
+        "posts/big.md:5: the text turns into over 100,000 characters of HTML; look for a link "
+        "or footnote used many times"
+    ]
+    cache = site / "data" / "cache" / "posts"
+    assert sum(f.stat().st_size for f in cache.iterdir()) < 20_000
+
+
 def test_every_problem_of_every_post_at_once(site: Path) -> None:
     write_post(site, "a.md", "title: A\ndate: soon\ntags: [x, 1]")
     write_post(site, "b.md", "date: 2026-03-02")
