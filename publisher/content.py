@@ -23,11 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import frontmatter, parallel
 from .config import Config
 from .errors import ContentError, ContentErrors, PublisherError
+
+if TYPE_CHECKING:
+    from .markup import Rendered
 
 log = logging.getLogger("publisher")
 
@@ -109,38 +113,10 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
 
     from . import markup
 
-    deep = markup.deep_nesting(fields.body)
-    if deep:
-        line, depth = deep
-        result.errors.append(
-            (
-                fields.body_line + line - 1,
-                f"brackets [ ( nested {depth} deep; write at most {markup.MAX_NESTING} nested "
-                "(Markdown slows down badly)",
-            )
-        )
-        return result
     try:
-        with time_limit(RENDER_SECONDS):
-            rendered = markup.render(fields.body)
-    except TimeoutError:
-        markup.forget_converter()  # stopped halfway: its state is unknown
-        result.errors.append(
-            (
-                fields.body_line,
-                f"the text took over {RENDER_SECONDS:g} s to turn into HTML; look for long "
-                "runs of [ ( < * _ or ` and break them up",
-            )
-        )
-        return result
-    if len(rendered.html) > MAX_HTML_CHARS:
-        result.errors.append(
-            (
-                fields.body_line,
-                f"the text turns into over {MAX_HTML_CHARS:,} characters of HTML; look for a "
-                "link or footnote used many times",
-            )
-        )
+        rendered = _render(fields.body)
+    except _Unrenderable as problem:
+        result.errors.append((fields.body_line + problem.line - 1, problem.message))
         return result
     words = markup.count_words(rendered.html)
     summary = fields.summary or markup.first_paragraph(rendered.html)
@@ -165,12 +141,55 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     return result
 
 
+class _Unrenderable(Exception):
+    """A body that would cost too much to render; `line` counts from the body's first."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _render(body: str) -> Rendered:
+    """The body as HTML, within the caps on nesting, time and size (README, "Writing a
+    post"): one hostile post must not stall a build or fill the cache."""
+    from . import markup
+
+    deep = markup.deep_nesting(body)
+    if deep:
+        line, depth = deep
+        raise _Unrenderable(
+            line,
+            f"brackets [ ( nested {depth} deep; write at most {markup.MAX_NESTING} nested "
+            "(Markdown slows down badly)",
+        )
+    try:
+        with time_limit(RENDER_SECONDS):
+            rendered = markup.render(body)
+    except TimeoutError:
+        markup.forget_converter()  # stopped halfway: its state is unknown
+        raise _Unrenderable(
+            1,
+            f"the text took over {RENDER_SECONDS:g} s to turn into HTML; look for long runs "
+            "of [ ( < * _ or ` and break them up",
+        ) from None
+    if len(rendered.html) > MAX_HTML_CHARS:
+        raise _Unrenderable(
+            1,
+            f"the text turns into over {MAX_HTML_CHARS:,} characters of HTML; look for a link "
+            "or footnote used many times",
+        )
+    return rendered
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise TimeoutError in the block after `seconds` (SIGALRM, so in a main thread only:
     parsing runs in the main thread of this process or of a worker; elsewhere, such as a
     preview server's rebuild thread, there is no limit and only the caps apply)."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
         yield
         return
 

@@ -130,7 +130,7 @@ def _split(text: str) -> tuple[str, str]:
     return front, rest[closing.end() + 1 :]
 
 
-def _refuse_references(loader: Any) -> None:
+def _refuse_hostile_yaml(loader: Any) -> None:
     """Refuse anchors, aliases and deep nesting before anything is built.
 
     An alias repeats a value without repeating its text, so a few hundred bytes of them
@@ -170,7 +170,7 @@ def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
     safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = safe_loader(front)
     try:
-        _refuse_references(safe_loader(front))
+        _refuse_hostile_yaml(safe_loader(front))
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 2 if exc.problem_mark else 1
