@@ -347,7 +347,7 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
         summary.notes.append(f"not published: {', '.join(broken)}")
         shown = shown_sources(config)
         if shown is None or any(e.path in shown for e in found.errors):
-            summary.notes.append("site not rebuilt: a post it shows is broken")
+            summary.notes.append("site not rebuilt: it shows (or may show) a broken post")
             return True
     live = {p.slug for p in posts if p.is_live(config.now)}
     seen = published.seen(store)

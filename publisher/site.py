@@ -485,9 +485,11 @@ _KEY_ENCODER = json.JSONEncoder(default=_plain, separators=(",", ":"), check_cir
 
 
 def shown_sources(config: Config) -> set[str] | None:
-    """The post files the site in `[site] output` shows, as of its last build; None when
-    unknown (never built, or a build failed after dropping its record)."""
-    return RenderCache(config, config.output_dir.resolve()).sources()
+    """The post files the site in `[site] output` shows, as of its last build: none when
+    there is no site yet; None when unknown (a build failed after dropping its record, or
+    the site was built by a version that kept none)."""
+    output = config.output_dir.resolve()
+    return RenderCache(config, output).sources() if output.exists() else set()
 
 
 def cache_folder(config: Config) -> Path:

@@ -165,11 +165,21 @@ def test_a_live_post_broken_by_an_edit_keeps_the_live_site_until_fixed(blog: Pat
     broken = scheduler.tick(at(blog, T + MINUTE))
     assert broken.exit_code == 1 and broken.published == []
     assert "not published: posts/welcome.md:3" in broken.line(at(blog, T))
+    assert "site not rebuilt" in broken.line(at(blog, T))
     assert page(blog, "welcome").read_bytes() == before
     assert not page(blog, "spring-sleep").exists()
     welcome.write_text(good)
     fixed = scheduler.tick(at(blog, T + 2 * MINUTE))
     assert fixed.exit_code == 0 and fixed.published == ["spring-sleep"]
+
+
+def test_the_first_tick_builds_a_new_site_without_its_broken_post(site: Path, smtp_server) -> None:
+    configure(site, smtp_server)
+    queue_post(site, "old", T - timedelta(hours=1))
+    write_post(site, "bad.md", "title: Bad\ndate: soon")
+    first = scheduler.tick(at(site, T))
+    assert page(site, "old").exists() and first.exit_code == 1
+    assert "not published: posts/bad.md:3" in first.line(at(site, T))
 
 
 def test_first_run_on_a_site_with_20_old_posts_sends_nothing(site: Path, smtp_server) -> None:
