@@ -266,7 +266,9 @@ def _title(front: _FrontMatter) -> str:
     if not title and isinstance(front.values.get("title"), str | None):
         front.error("title", "missing title; add a line such as title: How to sleep better")
     if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in title):
-        front.error("title", "title: must be one line; remove the line break or control character")
+        front.error(
+            "title", "title: contains a line break or control character; write it on one line"
+        )
         return ""
     return title
 

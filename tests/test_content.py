@@ -153,7 +153,7 @@ BAD = [
     ),
     pytest.param(
         b'---\ntitle: "Sleep\\nBcc: all@example.org"\ndate: 2026-03-02\n---\nBody\n',
-        "posts/bad.md:2: title: must be one line; remove the line break or control character",
+        "posts/bad.md:2: title: contains a line break or control character; write it on one line",
         id="title-line-break",
     ),
     pytest.param(

@@ -150,7 +150,7 @@ def test_a_broken_post_is_not_published_and_the_others_are(blog: Path, smtp_serv
     assert not (blog / "public" / "posts" / "hi").exists()
     assert "not published: posts/forged.md:2" in summary.line(at(blog, T))
     assert summary.exit_code == 1
-    assert "posts/forged.md:2: title: must be one line" in caplog.text
+    assert "posts/forged.md:2: title: contains a line break" in caplog.text
     scheduler.tick(at(blog, T + 2 * MINUTE))
     assert {m["Subject"] for m in smtp_server.messages()} == {"Spring Sleep"}
     assert [c.key for c in campaigns(at(blog, T))] == ["post:spring-sleep"]
