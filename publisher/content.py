@@ -13,18 +13,25 @@ import hashlib
 import logging
 import os
 import pickle
+import signal
 import tempfile
+import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import frontmatter, parallel
 from .config import Config
 from .errors import ContentError, ContentErrors, PublisherError
+
+if TYPE_CHECKING:
+    from .markup import Rendered
 
 log = logging.getLogger("publisher")
 
@@ -33,6 +40,8 @@ CACHE_NAME = "posts"  # a folder: CACHE_SHARDS pickles of results (one changed p
 CACHE_SHARDS = 32  # one), and the stamps of the files
 RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same stamp
 WORDS_PER_MINUTE = 220
+RENDER_SECONDS = 10.0  # one post's Markdown taking longer is an error (README, "Writing a post")
+MAX_HTML_CHARS = 10_000_000  # nor may it turn into more HTML (highlighted code grows ~5x)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,12 @@ class Scan:
     parsed: int  # files parsed by this call; the others came from the cache
     files: int  # post files found, good or bad
 
+    @property
+    def publishable(self) -> list[Post]:
+        """The posts whose file has no error (the second file of a duplicate slug has one)."""
+        broken = {error.path for error in self.errors}
+        return [post for post in self.posts if post.source.as_posix() not in broken]
+
 
 @dataclass
 class FileResult:
@@ -98,7 +113,11 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
 
     from . import markup
 
-    rendered = markup.render(fields.body)
+    try:
+        rendered = _render(fields.body)
+    except _Unrenderable as problem:
+        result.errors.append((fields.body_line + problem.line - 1, problem.message))
+        return result
     words = markup.count_words(rendered.html)
     summary = fields.summary or markup.first_paragraph(rendered.html)
     result.post = Post(
@@ -120,6 +139,70 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
         digest=result.digest,
     )
     return result
+
+
+class _Unrenderable(Exception):
+    """A body that would cost too much to render; `line` counts from the body's first."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _render(body: str) -> Rendered:
+    """The body as HTML, within the caps on nesting, time and size (README, "Writing a
+    post"): one hostile post must not stall a build or fill the cache."""
+    from . import markup
+
+    deep = markup.deep_nesting(body)
+    if deep:
+        line, depth = deep
+        raise _Unrenderable(
+            line,
+            f"brackets [ ( nested {depth} deep; write at most {markup.MAX_NESTING} nested "
+            "(Markdown slows down badly)",
+        )
+    try:
+        with time_limit(RENDER_SECONDS):
+            rendered = markup.render(body)
+    except TimeoutError:
+        markup.forget_converter()  # stopped halfway: its state is unknown
+        raise _Unrenderable(
+            1,
+            f"the text took over {RENDER_SECONDS:g} s to turn into HTML; look for long runs "
+            "of [ ( < * _ or ` and break them up",
+        ) from None
+    if len(rendered.html) > MAX_HTML_CHARS:
+        raise _Unrenderable(
+            1,
+            f"the text turns into over {MAX_HTML_CHARS:,} characters of HTML; look for a link "
+            "or footnote used many times",
+        )
+    return rendered
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the block after `seconds` (SIGALRM, so in a main thread only:
+    parsing runs in the main thread of this process or of a worker; elsewhere, such as a
+    preview server's rebuild thread, there is no limit and only the caps apply)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def expire(_signal: int, _frame: object) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- Many files: cache, processes, cross-file checks ---------------------------------
@@ -283,7 +366,7 @@ def scan(config: Config) -> Scan:
             results[source] = hit
             continue
         with open(path, "rb") as file:
-            data = file.read()
+            data = file.read(frontmatter.MAX_POST_BYTES + 1)  # more is refused anyway
         if hit and hit.digest == hashlib.blake2b(data, digest_size=16).hexdigest():
             results[source] = hit
         else:
@@ -306,11 +389,17 @@ def scan(config: Config) -> Scan:
     return Scan(posts, errors, warnings, parsed=len(pending), files=len(results))
 
 
-def load_posts(config: Config) -> list[Post]:
-    """All posts (drafts and future ones too), newest first; ContentErrors if any is bad."""
+def scan_logged(config: Config) -> Scan:
+    """`scan`, with the warnings logged."""
     result = scan(config)
     for warning in result.warnings:
         log.warning(warning)
+    return result
+
+
+def load_posts(config: Config) -> list[Post]:
+    """All posts (drafts and future ones too), newest first; ContentErrors if any is bad."""
+    result = scan_logged(config)
     if result.errors:
         raise ContentErrors(result.errors)
     return result.posts

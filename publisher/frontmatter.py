@@ -26,6 +26,12 @@ KEYS = (
     "email",
 )
 DATE_EXAMPLE = "2026-03-02 09:00"
+# Caps that bound the work one post can cause (README, "Writing a post").
+MAX_POST_BYTES = 1_000_000
+MAX_FRONT_BYTES = 16_000
+MAX_YAML_DEPTH = 8  # lists or mappings inside one another; front matter needs two
+SHOWN_CHARS = 80  # a value quoted in an error message is cut to this
+MESSAGE_CHARS = 300  # no message is longer
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Fields:
     draft: bool = False
     email: bool = True
     body: str = ""
+    body_line: int = 1  # the file's line the body starts on
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -82,6 +89,10 @@ def parse_date(value: Any, tz: tzinfo) -> datetime:
 
 
 def _decode(data: bytes) -> str:
+    if len(data) > MAX_POST_BYTES:
+        raise _Problem(
+            1, f"the file is over {MAX_POST_BYTES // 1_000_000} MB; split the post into parts"
+        )
     if not data.strip():
         raise _Problem(
             1, "the file is empty; write front matter (---, title:, date:, ---) and the post"
@@ -109,7 +120,43 @@ def _split(text: str) -> tuple[str, str]:
     closing = _CLOSING_RE.search(rest)
     if not closing:
         raise _Problem(1, "front matter is not closed; add a line --- after the date: line")
-    return rest[: closing.start()], rest[closing.end() + 1 :]
+    front = rest[: closing.start()]
+    if len(front.encode()) > MAX_FRONT_BYTES:
+        raise _Problem(
+            1,
+            f"front matter is over {MAX_FRONT_BYTES // 1000} KB; keep it to the keys such as "
+            "title: and date:, and put long text in the post",
+        )
+    return front, rest[closing.end() + 1 :]
+
+
+def _refuse_hostile_yaml(loader: Any) -> None:
+    """Refuse anchors, aliases and deep nesting before anything is built.
+
+    An alias repeats a value without repeating its text, so a few hundred bytes of them
+    nested build billions of strings (the "billion laughs"); front matter never needs
+    them. Deep nesting would exhaust the stack when built.
+    """
+    import yaml
+
+    depth = 0
+    while loader.check_event():
+        event = loader.get_event()
+        line = event.start_mark.line + 2
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Problem(
+                line, "front matter uses YAML anchors/aliases (&, *); write the values out"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH + 1:  # the top mapping is one level
+                raise _Problem(
+                    line,
+                    f"front matter nests lists or mappings more than {MAX_YAML_DEPTH} deep; "
+                    "write one 'key: value' per line",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
@@ -120,8 +167,10 @@ def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
     """
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(front)
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = safe_loader(front)
     try:
+        _refuse_hostile_yaml(safe_loader(front))
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 2 if exc.problem_mark else 1
@@ -130,6 +179,11 @@ def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
             line,
             f"front matter is not valid YAML ({problem}); write one 'key: value' per line "
             "and put values containing ': ' or ' #' in quotes",
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        line = front.count("\n", 0, exc.position) + 2
+        raise _Problem(
+            line, f"front matter holds the control character {exc.character!r}; remove it"
         ) from None
     except yaml.YAMLError as exc:
         raise _Problem(1, f"front matter cannot be read ({exc}); save it as plain text") from None
@@ -196,7 +250,27 @@ class _Unreadable:
 
 
 def _show(value: Any) -> str:
-    return repr(value.raw if isinstance(value, _Unreadable) else value)
+    return clip(repr(value.raw if isinstance(value, _Unreadable) else value), SHOWN_CHARS)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters, "..." marking the cut: a hostile
+    value must not make an error line (or the cache holding it) huge."""
+    text = " ".join(text.splitlines())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _title(front: _FrontMatter) -> str:
+    """The title, which becomes an email's Subject: one line, or a header could be forged."""
+    title = front.text("title")
+    if not title and isinstance(front.values.get("title"), str | None):
+        front.error("title", "missing title; add a line such as title: How to sleep better")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in title):
+        front.error(
+            "title", "title: contains a line break or control character; write it on one line"
+        )
+        return ""
+    return title
 
 
 def _tags(front: _FrontMatter) -> tuple[str, ...]:
@@ -241,18 +315,16 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
         front_text, body = _split(_decode(data))
         front = _FrontMatter(front_text)
     except _Problem as problem:
-        return Fields(errors=[(problem.line, problem.message)])
-    fields = Fields(body=body)
+        return Fields(errors=[(problem.line, clip(problem.message, MESSAGE_CHARS))])
+    fields = Fields(body=body, body_line=front_text.count("\n") + 3)
     unknown = [key for key in front.values if key not in KEYS]
     if unknown:
-        names = ", ".join(repr(key) for key in unknown)
+        names = ", ".join(clip(repr(key), SHOWN_CHARS) for key in unknown)
         fields.warnings.append(
             f"{source}:{front.line(unknown[0])}: unknown front matter key {names} "
             f"(known: {', '.join(KEYS)}); check the spelling"
         )
-    fields.title = front.text("title")
-    if not fields.title and isinstance(front.values.get("title"), str | None):
-        front.error("title", "missing title; add a line such as title: How to sleep better")
+    fields.title = _title(front)
     fields.date = _date(front, tz)
     fields.tags = _tags(front)
     slug_key = "slug" if "slug" in front.values else "title"
@@ -265,5 +337,6 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     fields.summary, fields.description = front.text("summary"), front.text("description")
     fields.author, fields.image = front.text("author"), front.text("image")
     fields.draft, fields.email = front.flag("draft", False), front.flag("email", True)
-    fields.errors = front.errors
+    fields.errors = [(line, clip(message, MESSAGE_CHARS)) for line, message in front.errors]
+    fields.warnings = [clip(warning, MESSAGE_CHARS) for warning in fields.warnings]
     return fields

@@ -137,12 +137,58 @@ def converter() -> markdown.Markdown:
     return _md
 
 
+def forget_converter() -> None:
+    """Drop the Markdown instance (after a render was interrupted); the next is fresh."""
+    global _md
+    _md = None
+
+
 def render(text: str) -> Rendered:
     md = converter()
     md.reset()
     body = md.convert(text)
     toc = md.toc if md.toc_tokens else ""  # type: ignore[attr-defined]
     return Rendered(body, toc)
+
+
+MAX_NESTING = 64  # [ or ( open at once in one block; Markdown's time grows with its square
+_BLOCK_RE = re.compile(r"\n[ \t]*\n")
+
+
+def deep_nesting(text: str) -> tuple[int, int] | None:
+    """(line in `text`, depth) of the first block nesting [ or ( over MAX_NESTING deep.
+
+    Python-Markdown's link pattern rescans the rest of a paragraph for every open
+    bracket: 10,000 of them take minutes. No prose needs more than a few.
+    """
+    offset = 0
+    for match in [*_BLOCK_RE.finditer(text), None]:
+        end = match.start() if match else len(text)
+        block = text[offset:end]
+        if block.count("[") > MAX_NESTING or block.count("(") > MAX_NESTING:
+            found = _deepest(block)
+            if found[1] > MAX_NESTING:
+                return text.count("\n", 0, offset + found[0]) + 1, found[1]
+        offset = match.end() if match else end
+    return None
+
+
+def _deepest(block: str) -> tuple[int, int]:
+    """(offset where it first exceeds MAX_NESTING, greatest depth) of [ and ( in `block`."""
+    depth = {"[": 0, "(": 0}
+    closing = {"]": "[", ")": "("}
+    first, deepest = 0, 0
+    for index, char in enumerate(block):
+        if char in depth:
+            depth[char] += 1
+            if depth[char] > deepest:
+                deepest = depth[char]
+                if deepest == MAX_NESTING + 1:
+                    first = index
+        elif char in closing:
+            opener = closing[char]
+            depth[opener] = max(0, depth[opener] - 1)
+    return first, deepest
 
 
 _TAG_RE = re.compile(r"<[^>]*>")

@@ -21,8 +21,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import WEEKDAYS, Config
-from .content import Post
-from .errors import PublisherError
+from .content import Post, Scan
+from .errors import ContentErrors, PublisherError
 
 log = logging.getLogger("publisher.scheduler")
 
@@ -247,6 +247,12 @@ class DeployError(PublisherError):
     exit_code = 1
 
 
+class BrokenPosts(ContentErrors):
+    """Posts with errors, left out of the tick; the good ones are still published."""
+
+    exit_code = 1
+
+
 @dataclass
 class TickSummary:
     """What one pass did, for the one-line report and the logs."""
@@ -291,13 +297,14 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
     deploy) is logged and reported in the summary; the steps that do not depend on it
     still run, so a campaign in progress keeps going while someone fixes a post.
     """
-    from .content import load_posts
+    from .content import scan_logged
     from .store.db import Store
 
     summary = TickSummary(config.now)
     with Store.open(config) as store:
-        posts = _attempt(summary, load_posts, config)
-        if posts is not None and _attempt(summary, _publish, config, store, posts, summary):
+        found = _attempt(summary, scan_logged, config)
+        posts = found.publishable if found else None
+        if posts is not None and _attempt(summary, _publish, config, store, found, summary):
             _attempt(summary, _announce, config, store, posts, summary)
             _attempt(summary, _digest, config, store, posts, summary)
         if stop is None or not stop.is_set():
@@ -312,17 +319,36 @@ def _attempt(summary: TickSummary, step, *args):
     try:
         return step(*args)
     except PublisherError as exc:
-        for line in str(exc).splitlines():
-            log.error("%s", line)
-        summary.problems.append(exc)
+        _report(summary, exc)
         return None
 
 
-def _publish(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> bool:
+def _report(summary: TickSummary, problem: PublisherError) -> None:
+    for line in str(problem).splitlines():
+        log.error("%s", line)
+    summary.problems.append(problem)
+
+
+def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
     """Rebuild the site when the set of live posts changed, then deploy; True when the site
-    is up to date (or another tick is bringing it up to date)."""
+    is up to date (or another tick is bringing it up to date).
+
+    A post with errors is left out and reported. When the site shows it (it was live and
+    an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
+    take its page down, and nothing new goes live meanwhile.
+    """
+    from .site import shown_sources
     from .store import published
 
+    posts = found.publishable
+    if found.errors:
+        _report(summary, BrokenPosts(found.errors))
+        broken = dict.fromkeys(f"{e.path}:{e.line}" for e in found.errors)
+        summary.notes.append(f"not published: {', '.join(broken)}")
+        shown = shown_sources(config)
+        if shown is None or any(e.path in shown for e in found.errors):
+            summary.notes.append("site not rebuilt: it shows (or may show) a broken post")
+            return True
     live = {p.slug for p in posts if p.is_live(config.now)}
     seen = published.seen(store)
     if seen.started and seen.slugs == live and not _deploy_marker(config).exists():

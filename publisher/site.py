@@ -33,7 +33,7 @@ from . import feeds, parallel, theme
 from .config import Config
 from .content import Post, load_posts, renderer_key
 from .frontmatter import slugify as slug_words
-from .writer import Writer
+from .writer import Writer, disk_errors
 
 RELATED_POSTS = 3
 FEED_POSTS = 20
@@ -149,6 +149,7 @@ def rare_collections() -> Iterator[None]:
 
 
 @rare_collections()
+@disk_errors()
 def build(
     config: Config,
     drafts: bool = False,
@@ -163,6 +164,7 @@ def build(
     feeds and the sitemap only ever list published posts. `progress(stage, done, total)`
     is called before reading posts (total None) and as each page is written. `posts`:
     the posts when the caller has already loaded them (the scheduler), else read here.
+    A disk problem (full, read-only, no permission) is an OutputError naming the path.
     """
     started = time.perf_counter()
     output = (output or config.output_dir).resolve()
@@ -204,7 +206,7 @@ def build(
             writer.copy(source, path)
         cache.forget()
         writer.commit()
-    cache.save(keys)
+    cache.save(keys, [entry.post.source.as_posix() for entry in entries])
     return BuildResult(
         output=output,
         posts=len(entries),
@@ -482,6 +484,14 @@ def _plain(value: Any) -> Any:
 _KEY_ENCODER = json.JSONEncoder(default=_plain, separators=(",", ":"), check_circular=False)
 
 
+def shown_sources(config: Config) -> set[str] | None:
+    """The post files the site in `[site] output` shows, as of its last build: none when
+    there is no site yet; None when unknown (a build failed after dropping its record, or
+    the site was built by a version that kept none)."""
+    output = config.output_dir.resolve()
+    return RenderCache(config, output).sources() if output.exists() else set()
+
+
 def cache_folder(config: Config) -> Path:
     folder = config.data_dir / "cache" / "site"
     folder.mkdir(parents=True, exist_ok=True)
@@ -489,23 +499,34 @@ def cache_folder(config: Config) -> Path:
 
 
 class RenderCache:
-    """The input hash of every page in the current output, kept in `data/cache/`."""
+    """The input hash of every page in the current output, and the post files it shows,
+    kept in `data/cache/`."""
 
     def __init__(self, config: Config, output: Path):
         name = hashlib.sha256(str(output).encode()).hexdigest()[:12]
         self.path = cache_folder(config) / f"pages-{name}.json"
 
-    def load(self) -> dict[str, str]:
+    def _read(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        return stored if isinstance(stored, dict) and "pages" in stored else {}
+
+    def load(self) -> dict[str, str]:
+        return self._read().get("pages", {})
+
+    def sources(self) -> set[str] | None:
+        """The post files (posts/x.md) the current output shows; None when unknown."""
+        stored = self._read()
+        return set(stored["sources"]) if "sources" in stored else None
 
     def forget(self) -> None:
         """Drop the hashes before the output changes, so a crash cannot leave stale ones."""
         self.path.unlink(missing_ok=True)
 
-    def save(self, keys: dict[str, str]) -> None:
+    def save(self, keys: dict[str, str], sources: list[str]) -> None:
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(keys, sort_keys=True), encoding="utf-8")
+        data = {"pages": keys, "sources": sorted(sources)}
+        temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
         os.replace(temporary, self.path)

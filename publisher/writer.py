@@ -11,6 +11,11 @@ rest of an incremental build, so the old output is kept beside the new one as
 unchanged page that is already the same file (hard link) as the live one is left alone.
 A page is only ever replaced by unlinking and creating, never edited in place, because
 the spare's files are hard links to the live site's.
+
+A staging folder is named `<output>.tmp-<process id>-...`, so the next build can remove the
+ones a killed build left behind (their process is gone) without touching a concurrent
+build's. A full disk, a read-only file system or a permission error stops the build as an
+`OutputError` naming the path; the staging folder is deleted, the live site untouched.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +37,27 @@ from .errors import PublisherError
 RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths atomically
 AT_FDCWD = -100
 WRITE_THREADS = 2
+STALE_SECONDS = 24 * 3600  # a staging folder of unknown owner this old is a dead build's
+_STAGING_RE = re.compile(r"\.tmp-(?:(\d+)-)?")
+
+
+class OutputError(PublisherError):
+    """The disk refused a file (full, read-only, no permission); the old output stays."""
+
+    exit_code = 1
+
+
+@contextlib.contextmanager
+def disk_errors() -> Iterator[None]:
+    """Turn an OSError into an OutputError naming the path (also a decorator)."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        raise OutputError(
+            f"{where}{reason}; the build stopped and the site was left as it was"
+        ) from exc
 
 
 class Writer:
@@ -41,8 +69,11 @@ class Writer:
             raise PublisherError(f"{output}: exists and is not a folder; move it away")
         self.output.parent.mkdir(parents=True, exist_ok=True)
         self.spare = self.output.with_name(self.output.name + ".spare")
+        remove_dead_staging(self.output)
         self.staging = Path(
-            tempfile.mkdtemp(prefix=f"{self.output.name}.tmp-", dir=self.output.parent)
+            tempfile.mkdtemp(
+                prefix=f"{self.output.name}.tmp-{os.getpid()}-", dir=self.output.parent
+            )
         )
         # Onto the empty folder mkdtemp made; no spare yet (or another build took it):
         # start from nothing.
@@ -60,7 +91,11 @@ class Writer:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.staging.exists():
+        if isinstance(exc, OSError):
+            if exc.filename:  # name the page, not the staging folder that is deleted now
+                exc.filename = str(exc.filename).replace(str(self.staging), str(self.output))
+            shutil.rmtree(self.staging, ignore_errors=True)
+        elif self.staging.exists():
             self.discard()
 
     def _claim(self, path: str, exists: bool = False, deferred: bool = False) -> str:
@@ -143,7 +178,9 @@ class Writer:
         return True
 
     def copy(self, source: Path, path: str) -> None:
-        shutil.copyfile(source, self._replace(path))
+        target = self._replace(path)
+        with _naming(target):
+            shutil.copyfile(source, target)
 
     def commit(self) -> None:
         """Drop what this build did not write, then swap the staging folder in."""
@@ -185,8 +222,45 @@ class Writer:
                     _remove(f"{folder}/{name}")
 
 
+def remove_dead_staging(output: Path) -> None:
+    """Delete the staging folders beside `output` that a killed build left: its process is
+    gone, or (named without one) it is older than STALE_SECONDS."""
+    prefix = output.name + ".tmp-"
+    for folder in output.parent.iterdir():
+        if not folder.name.startswith(prefix):
+            continue
+        match = _STAGING_RE.match(folder.name, len(output.name))
+        owner = int(match.group(1)) if match and match.group(1) else None
+        if owner is None:
+            dead = time.time() - folder.lstat().st_mtime > STALE_SECONDS
+        else:
+            dead = not _running(owner)
+        if dead:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _naming(target: str) -> Iterator[None]:
+    """Put `target` in an OSError that lacks a path (a failed write() does not say where)."""
+    try:
+        yield
+    except OSError as exc:
+        exc.filename = exc.filename or target
+        raise
+
+
 def _store(target: str, content: str | bytes) -> None:
-    with open(target, "wb") as file:
+    with _naming(target), open(target, "wb") as file:
         file.write(content.encode("utf-8") if isinstance(content, str) else content)
 
 

@@ -124,6 +124,49 @@ BAD = [
         "posts/bad.md:2: cannot make a web address from this; add a line such as slug: sleep-better",
         id="no-slug",
     ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\na: &a [x, x]\nb: [*a, *a]\n---\nBody\n",
+        "posts/bad.md:4: front matter uses YAML anchors/aliases (&, *); write the values out",
+        id="anchor",
+    ),
+    pytest.param(
+        b"---\ntitle: *a\ndate: 2026-03-02\n---\nBody\n",
+        "posts/bad.md:2: front matter uses YAML anchors/aliases (&, *); write the values out",
+        id="alias",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\ntags: " + b"[" * 40 + b"]" * 40 + b"\n---\nBody\n",
+        "posts/bad.md:4: front matter nests lists or mappings more than 8 deep; "
+        "write one 'key: value' per line",
+        id="deep-yaml",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\nsummary: " + b"x" * 17_000 + b"\n---\nBody\n",
+        "posts/bad.md:1: front matter is over 16 KB; keep it to the keys such as title: and "
+        "date:, and put long text in the post",
+        id="front-too-big",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\n---\n" + b"word " * 210_000,
+        "posts/bad.md:1: the file is over 1 MB; split the post into parts",
+        id="file-too-big",
+    ),
+    pytest.param(
+        b'---\ntitle: "Sleep\\nBcc: all@example.org"\ndate: 2026-03-02\n---\nBody\n',
+        "posts/bad.md:2: title: contains a line break or control character; write it on one line",
+        id="title-line-break",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: " + b"9" * 500 + b"\n---\nBody\n",
+        "posts/bad.md:3: date: expected a date such as 2026-03-02 09:00, got " + "9" * 77 + "...",
+        id="long-value-shown-cut",
+    ),
+    pytest.param(
+        b"---\ntitle: Sleep\ndate: 2026-03-02\n---\nIntro\n\n" + b"[" * 10_000 + b"\n",
+        "posts/bad.md:7: brackets [ ( nested 10000 deep; write at most 64 nested "
+        "(Markdown slows down badly)",
+        id="deep-markdown",
+    ),
 ]
 
 
@@ -131,6 +174,57 @@ BAD = [
 def test_bad_input_message(site: Path, data: bytes, message: str) -> None:
     (site / "posts" / "bad.md").write_bytes(data)
     assert errors(site) == [message]
+
+
+def billion_laughs() -> bytes:
+    """427 bytes of YAML that expand to 9**9 strings when built."""
+    lines = ["---", "title: Laughs", "date: 2026-03-02", "a: &a [x, x, x, x, x, x, x, x, x]"]
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+    return "\n".join([*lines, "description: *i", "---", "Body", ""]).encode()
+
+
+def test_billion_laughs_is_refused_with_one_short_line_and_a_small_cache(site: Path) -> None:
+    (site / "posts" / "laughs.md").write_bytes(billion_laughs())
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: posts/laughs.md:4: front matter uses YAML anchors/aliases (&, *); "
+        "write the values out\n"
+    )
+    cache = site / "data" / "cache" / "posts"
+    assert sum(f.stat().st_size for f in cache.iterdir()) < 100_000
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["here", "workers"])
+def test_rendering_longer_than_the_limit_is_an_error_naming_the_post(
+    site: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
+) -> None:
+    """In this process or in forked workers (large builds), the limit holds."""
+    monkeypatch.setattr(content, "RENDER_SECONDS", 0.2)
+    monkeypatch.setattr(content, "PARALLEL_THRESHOLD", 0 if workers else 64)
+    write_post(site, "slow.md", GOOD, "Intro\n\n" + "<a " * 20_000)
+    write_post(site, "fine.md", "title: Fine\ndate: 2026-03-02")
+    result = scan(site)
+    assert [p.slug for p in result.posts] == ["fine"]
+    assert [str(e) for e in result.errors] == [
+        "posts/slow.md:5: the text took over 0.2 s to turn into HTML; look for long runs "
+        "of [ ( < * _ or ` and break them up"
+    ]
+
+
+def test_html_over_the_cap_is_an_error_and_not_cached(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short body can expand a lot: one long link target used many times."""
+    monkeypatch.setattr(content, "MAX_HTML_CHARS", 100_000)
+    write_post(site, "big.md", GOOD, "[a][b] " * 1000 + f"\n\n[b]: http://x.org/{'a' * 200}\n")
+    assert errors(site) == [
+        "posts/big.md:5: the text turns into over 100,000 characters of HTML; look for a link "
+        "or footnote used many times"
+    ]
+    cache = site / "data" / "cache" / "posts"
+    assert sum(f.stat().st_size for f in cache.iterdir()) < 20_000
 
 
 def test_every_problem_of_every_post_at_once(site: Path) -> None:

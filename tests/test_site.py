@@ -276,6 +276,67 @@ def test_writer_swaps_with_or_without_renameat2_and_survives_a_concurrent_build(
         assert sorted(p.name for p in tmp_path.iterdir()) == ["public", "public.spare"]
 
 
+def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])  # a process id that is gone
+    gone.wait()
+    old = time.time() - 3 * 24 * 3600
+    folders = {
+        "killed": tmp_path / f"public.tmp-{gone.pid}-abc123",
+        "running": tmp_path / f"public.tmp-{os.getpid()}-def456",
+        "ancient": tmp_path / "public.tmp-ghi789",
+        "recent": tmp_path / "public.tmp-jkl012",
+    }
+    for folder in folders.values():
+        (folder / "posts").mkdir(parents=True)
+        (folder / "posts" / "index.html").write_text("half a build")
+    os.utime(folders["ancient"], (old, old))
+    with Writer(tmp_path / "public") as writer:
+        writer.write("index.html", "new")
+        writer.commit()
+    left = {name for name, folder in folders.items() if folder.exists()}
+    assert left == {"running", "recent"}
+
+
+def test_a_full_disk_is_one_line_exit_1_and_the_live_site_stays(
+    site: Path, small_disk: Path
+) -> None:
+    add_posts(site)
+    config = (site / "config" / "site.toml").read_text()
+    (site / "config" / "site.toml").write_text(
+        config.replace("[site]\n", f'[site]\noutput = "{small_disk}/public"\n')
+    )
+    build(site)
+    before = tree(small_disk / "public")
+    write_post(site, "z-big.md", "title: Big\ndate: 2026-03-01", "word " * 60_000)
+    command = [str(Path(sys.executable).parent / "publisher"), "build", "--now", NOW]
+    failed = subprocess.run(command, capture_output=True, text=True)
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stderr.startswith(f"error: {small_disk}/public/") and "Traceback" not in (
+        failed.stderr
+    )
+    assert "No space left on device" in failed.stderr and len(failed.stderr.splitlines()) == 1
+    assert tree(small_disk / "public") == before
+    assert [p.name for p in small_disk.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_a_read_only_output_is_one_line_exit_1_and_the_live_site_stays(
+    site: Path, small_disk: Path
+) -> None:
+    add_posts(site)
+    output = small_disk / "public"
+    build(site, output=output)
+    before = tree(output)
+    write_post(site, "z-new.md", "title: New\ndate: 2026-03-01")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    with pytest.raises(PublisherError) as error:
+        build(site, output=output)
+    assert error.value.exit_code == 1
+    assert str(error.value).startswith(f"{small_disk}/") and "Read-only file system" in str(
+        error.value
+    )
+    assert tree(output) == before
+
+
 # --- Drafts and scheduled posts -------------------------------------------------------
 
 

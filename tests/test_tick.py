@@ -142,6 +142,46 @@ def test_fixing_a_title_does_not_announce_the_post_again(blog: Path, smtp_server
     assert len(smtp_server.received) == 3 and fixed.campaigns == []
 
 
+def test_a_broken_post_is_not_published_and_the_others_are(blog: Path, smtp_server, caplog) -> None:
+    queue_post(blog, "spring-sleep", T)
+    write_post(blog, "forged.md", f'title: "Hi\\nBcc: all@example.org"\ndate: {T.isoformat()}')
+    summary = scheduler.tick(at(blog, T + MINUTE))
+    assert summary.published == ["spring-sleep"] and page(blog, "spring-sleep").exists()
+    assert not (blog / "public" / "posts" / "hi").exists()
+    assert "not published: posts/forged.md:2" in summary.line(at(blog, T))
+    assert summary.exit_code == 1
+    assert "posts/forged.md:2: title: contains a line break" in caplog.text
+    scheduler.tick(at(blog, T + 2 * MINUTE))
+    assert {m["Subject"] for m in smtp_server.messages()} == {"Spring Sleep"}
+    assert [c.key for c in campaigns(at(blog, T))] == ["post:spring-sleep"]
+
+
+def test_a_live_post_broken_by_an_edit_keeps_the_live_site_until_fixed(blog: Path) -> None:
+    welcome = blog / "posts" / "welcome.md"
+    good = welcome.read_text()
+    before = page(blog, "welcome").read_bytes()
+    welcome.write_text(good.replace("date:", "date: soon\nwas:"))
+    queue_post(blog, "spring-sleep", T)
+    broken = scheduler.tick(at(blog, T + MINUTE))
+    assert broken.exit_code == 1 and broken.published == []
+    assert "not published: posts/welcome.md:3" in broken.line(at(blog, T))
+    assert "site not rebuilt" in broken.line(at(blog, T))
+    assert page(blog, "welcome").read_bytes() == before
+    assert not page(blog, "spring-sleep").exists()
+    welcome.write_text(good)
+    fixed = scheduler.tick(at(blog, T + 2 * MINUTE))
+    assert fixed.exit_code == 0 and fixed.published == ["spring-sleep"]
+
+
+def test_the_first_tick_builds_a_new_site_without_its_broken_post(site: Path, smtp_server) -> None:
+    configure(site, smtp_server)
+    queue_post(site, "old", T - timedelta(hours=1))
+    write_post(site, "bad.md", "title: Bad\ndate: soon")
+    first = scheduler.tick(at(site, T))
+    assert page(site, "old").exists() and first.exit_code == 1
+    assert "not published: posts/bad.md:3" in first.line(at(site, T))
+
+
 def test_first_run_on_a_site_with_20_old_posts_sends_nothing(site: Path, smtp_server) -> None:
     configure(site, smtp_server)
     for n in range(20):  # one of them went live an hour ago, well within announce_max_age
