@@ -9,8 +9,10 @@ Rules the pages keep:
 - No address enumeration: `/subscribe` answers the same page for a new, pending, active or
   suppressed address, and the confirmation email is sent by a separate thread after the
   response, so neither the page nor its timing tells them apart.
-- Nothing changes on GET except following a confirm link (which is what the link is for);
-  unsubscribing needs a POST, because link scanners follow links.
+- Nothing changes on GET or HEAD, because link scanners fetch links: confirming and
+  unsubscribing each need a POST (the page's button, or the RFC 8058 one-click POST).
+  `Guard` hands HEAD to the app as GET and drops the body; `Endpoints.call`, the one way
+  handlers write, refuses any method but POST.
 - Every response carries the security headers; bodies are capped; `/subscribe` is limited
   per client IP and the confirmation email per address (the store keeps that one).
 """
@@ -87,8 +89,9 @@ def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
 
 
 class Guard:
-    """The outermost layer: security headers on every response, the body cap, and an error
-    page (with those headers) instead of a bare 500 when something unexpected breaks."""
+    """The outermost layer: security headers on every response, the body cap, HEAD served
+    as GET without a body, and an error page (with those headers) instead of a bare 500
+    when something unexpected breaks."""
 
     def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]], error_page: Callable):
         self.app = app
@@ -100,6 +103,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = False
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_secured(message: Message) -> None:
             nonlocal started
@@ -108,6 +114,8 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
                     headers[name.decode()] = value.decode()
+            elif head:
+                message = {**message, "body": b""}
             await send(message)
 
         declared = Headers(scope=scope).get("content-length", "0")
@@ -257,8 +265,11 @@ class Endpoints:
         self.mailer = Mailer(self.send_confirmation)
         self.store_threads = anyio.CapacityLimiter(STORE_THREADS)
 
-    async def call(self, function: Callable, *args, **kwargs):
-        """Run a store function that writes, at the app's idea of now."""
+    async def call(self, request: Request, function: Callable, *args, **kwargs):
+        """Run a store function that writes, at the app's idea of now. Only a POST writes:
+        a GET (or HEAD) that got here is a bug, refused before it changes anything."""
+        if request.method != "POST":
+            raise RuntimeError(f"{request.method} {request.url.path} must not write")
         return await self.store_call(partial(function, now=self.clock(), **kwargs), *args)
 
     async def store_call(self, function: Callable, *args):
@@ -292,7 +303,7 @@ class Endpoints:
             return self.refuse(request, "Choose each new post or the digest.")
         name = clean_text(form.get("name"), 200)
         subscriber = await self.call(
-            subscribers.subscribe_pending, email, name=name, frequency=frequency
+            request, subscribers.subscribe_pending, email, name=name, frequency=frequency
         )
         if subscriber.status != "active":
             self.mailer.submit(subscriber)
@@ -321,12 +332,16 @@ class Endpoints:
             transport.close()
 
     async def confirm(self, request: Request) -> Response:
-        """Activate. A link older than the subscriber's last unsubscribe is refused: an old
-        email must not undo a later wish to leave."""
+        """GET shows a button; its POST activates (and brings back a suppressed address,
+        which the store records). A link older than the subscriber's last unsubscribe is
+        refused: an old email must not undo a later wish to leave."""
         subscriber = await self.subscriber(request, "confirm")
         if not subscriber or signed_before_leaving(self.tokens, request, subscriber):
             return self.invalid_link(request)
-        subscriber = await self.call(subscribers.confirm, subscriber.id)
+        if request.method == "POST":
+            subscriber = await self.call(request, subscribers.confirm, subscriber.id)
+        elif subscriber.status != "active":
+            return self.pages.render("confirm", token=request.query_params["token"])
         return self.answer(request, "confirmed", 200, "Subscribed.", subscriber=subscriber)
 
     # --- unsubscribe and preferences ---------------------------------------------------
@@ -337,9 +352,9 @@ class Endpoints:
         subscriber = await self.subscriber(request, "unsubscribe")
         if not subscriber:
             return self.invalid_link(request)
-        if request.method == "GET":
+        if request.method != "POST":
             return self.pages.render("unsubscribe", token=request.query_params["token"])
-        await self.call(subscribers.unsubscribe, subscriber.id)
+        await self.call(request, subscribers.unsubscribe, subscriber.id)
         return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
 
     async def preferences(self, request: Request) -> Response:
@@ -353,11 +368,12 @@ class Endpoints:
             if not csrf_valid(self.tokens.secret, token, str(form.get("csrf", "")), self.clock()):
                 return self.refuse(request, "This form is too old. Reload the page and try again.")
             if form.get("action") == "unsubscribe":
-                await self.call(subscribers.unsubscribe, subscriber.id)
+                await self.call(request, subscribers.unsubscribe, subscriber.id)
                 return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
             if form.get("frequency") not in FREQUENCIES:
                 return self.refuse(request, "Choose each new post or the digest.")
             subscriber = await self.call(
+                request,
                 subscribers.set_preferences,
                 subscriber.id,
                 name=clean_text(form.get("name"), 200),
@@ -435,7 +451,7 @@ def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> S
     endpoints = Endpoints(config, clock or shifted_clock(config))
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
-        Route("/confirm", endpoints.confirm, methods=["GET"]),
+        Route("/confirm", endpoints.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", endpoints.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", endpoints.preferences, methods=["GET", "POST"]),
         Route("/healthz", endpoints.healthz, methods=["GET"]),

@@ -23,9 +23,11 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from publisher.config import Config, load_config
 from publisher.store import subscribers
+from publisher.store.schema import events
 from publisher.tokens import load_tokens, unsubscribe_url
 from publisher.web import create_app
 
@@ -62,6 +64,16 @@ class Web:
 
     def subscribe(self, **fields) -> httpx.Response:
         return self.client.post("/subscribe", data={**FORM, **fields})
+
+    def press(self, url: str, page: str) -> httpx.Response:
+        """Submit the page's one form (its action and hidden fields), as its button does."""
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page))
+        return self.client.post(urljoin(url, action), data=fields)
+
+    def confirm(self, link: str) -> httpx.Response:
+        """Follow a confirm link and press its button, as the person does."""
+        return self.press(link, self.client.get(link).text)
 
     def confirm_link(self, message: EmailMessage) -> str:
         text = message.get_body(("plain",)).get_content()
@@ -114,7 +126,7 @@ def test_subscribe_mails_a_link_that_activates(web: Web):
     assert link.startswith(web.url + "/confirm?token=")
     assert link.replace("&", "&amp;") in message.get_body(("html",)).get_content()
 
-    confirmed = web.client.get(link)
+    confirmed = web.confirm(link)
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     assert "Ana &lt;b&gt;" in confirmed.text
     assert web.status("ana@example.com") == "active"
@@ -149,7 +161,7 @@ def test_same_answer_for_new_pending_active_and_suppressed(web: Web):
         "pending@example.com",
     ]
     [left] = [m for m in mails if "left@" in str(m["To"])]
-    assert web.client.get(web.confirm_link(left)).status_code == 200
+    assert web.confirm(web.confirm_link(left)).status_code == 200
     assert web.status("left@example.com") == "active"  # the person came back themselves
 
 
@@ -180,7 +192,7 @@ def test_bad_confirm_links_change_nothing(web: Web):
 def test_old_confirm_link_cannot_undo_an_unsubscribe(web: Web):
     web.subscribe()
     link = web.confirm_link(web.wait_for_mail(1)[0])
-    web.client.get(link)
+    web.confirm(link)
     subscriber = subscribers.get_by_email(web.store, "ana@example.com")
     later = web.config.now + timedelta(minutes=5)
     subscribers.unsubscribe(web.store, subscriber.id, now=later)
@@ -216,10 +228,10 @@ def test_unsubscribe_button_on_the_page(web: Web):
     subscriber = subscribers.add(web.store, "di@example.com", now=web.config.now).subscriber
     url = unsubscribe_url(web.config, load_tokens(web.config), subscriber.id)
     page = web.client.get(url).text
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page))
-    assert fields == {"List-Unsubscribe": "One-Click"}
-    response = web.client.post(urljoin(url, action), data=fields)
+    assert re.findall(r'type="hidden" name="([^"]+)" value="([^"]+)"', page) == [
+        ("List-Unsubscribe", "One-Click")
+    ]
+    response = web.press(url, page)
     assert response.status_code == 200 and web.status("di@example.com") == "unsubscribed"
 
 
@@ -375,7 +387,8 @@ def test_time_travel_moves_the_app_clock(start_web):
     assert message["Date"].datetime.year == 2030
     link = web.confirm_link(message)
     # Tokens signed in 2030 are valid in 2030: the app runs on the shifted clock.
-    assert web.client.get(link).status_code == 200
+    assert web.confirm(link).status_code == 200
+    assert web.status("ana@example.com") == "active"
 
 
 def test_publisher_web_command_serves_the_app(site: Path):
@@ -447,3 +460,51 @@ def test_confirmation_is_dkim_signed_when_configured(site: Path):
 
     assert dkim.verify(data, dnsfunc=dns)
     assert not dkim.verify(data.replace(b"Subject: Confirm", b"Subject: Confirn"), dnsfunc=dns)
+
+
+def test_head_changes_nothing_on_any_route(web: Web):
+    """Link scanners send HEAD: it answers as GET does, without a body or a side effect."""
+    subscriber = subscribers.add(web.store, "he@example.com", now=web.config.now).subscriber
+    web.subscribe(email="pending@example.com")
+    pending = subscribers.get_by_email(web.store, "pending@example.com")
+    tokens = load_tokens(web.config)
+    paths = [
+        "/subscribe",
+        "/confirm?token=" + tokens.make("confirm", pending.id, web.config.now),
+        "/unsubscribe?token=" + tokens.make("unsubscribe", subscriber.id, web.config.now),
+        "/preferences?token=" + tokens.make("preferences", subscriber.id, web.config.now),
+        "/healthz",
+        "/nowhere",
+    ]
+    with web.store.read() as conn:
+        before = conn.execute(select(func.count()).select_from(events)).scalar()
+    for path in paths:
+        head, get = web.client.head(path), web.client.get(path)
+        assert (path, head.status_code) == (path, get.status_code)
+        assert head.content == b""
+    assert web.status("he@example.com") == "active"
+    assert web.status("pending@example.com") == "pending"
+    with web.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar() == before
+
+
+@pytest.mark.parametrize("was", ["pending", "complained"])
+def test_confirm_link_shows_a_button_and_only_the_post_confirms(web: Web, was: str):
+    """A scanner fetching the link confirms no one; the person's press of the button does,
+    and bringing back a suppressed address is recorded."""
+    if was == "complained":
+        added = subscribers.add(web.store, "ana@example.com", now=web.config.now).subscriber
+        subscribers.record_complaint(web.store, added.id, now=web.config.now)
+    web.subscribe()  # a third party may type the address in: the owner gets the email
+    link = web.confirm_link(web.wait_for_mail(1)[0])
+    page = web.client.get(link)
+    assert page.status_code == 200 and page.text.count("<button") == 1
+    assert web.status("ana@example.com") == was
+    confirmed = web.press(link, page.text)
+    assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+    assert web.status("ana@example.com") == "active"
+    with web.store.read() as conn:
+        detail = conn.execute(
+            select(events.c.detail).where(events.c.kind == "confirmed")
+        ).scalar_one()
+    assert detail == f"was {was}"
