@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -85,7 +86,28 @@ def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
         "cache-control": "no-store",
         "cross-origin-opener-policy": "same-origin",
     }
+    if urlsplit(config.web.url).scheme == "https":  # browsers then never try plain HTTP
+        headers["strict-transport-security"] = "max-age=31536000"
     return [(k.encode(), v.encode()) for k, v in headers.items()]
+
+
+TOKEN_VALUE = re.compile(r"((?:^|[?&])token=)[^&#\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Uvicorn's access log prints each request's query string, and a link's token is as
+    good as a password for that subscriber: keep the path and the other fields, hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_VALUE.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+REDACT_TOKENS = RedactTokens()
 
 
 class Guard:
@@ -449,6 +471,7 @@ def signed_before_leaving(
 def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:
     """The web app for `config`; `clock` defaults to the real time moved by `--now`."""
     endpoints = Endpoints(config, clock or shifted_clock(config))
+    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
         Route("/confirm", endpoints.confirm, methods=["GET", "POST"]),

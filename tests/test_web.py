@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -391,26 +393,56 @@ def test_time_travel_moves_the_app_clock(start_web):
     assert web.status("ana@example.com") == "active"
 
 
-def test_publisher_web_command_serves_the_app(site: Path):
+@contextmanager
+def web_command(site: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`publisher web` in a subprocess, its output (the access log) piped: (base URL, process)."""
     port = free_port()
     process = subprocess.Popen(
         [Path(sys.executable).parent / "publisher", "web", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz")
+                httpx.get(f"{url}/healthz")
                 break
             except httpx.ConnectError:
                 assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
                 time.sleep(0.1)
-        assert response.status_code == 200 and "server" not in response.headers
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_publisher_web_command_serves_the_app(site: Path):
+    with web_command(site) as (url, _process):
+        response = httpx.get(f"{url}/healthz")
+        assert response.status_code == 200 and "server" not in response.headers
+
+
+def test_access_log_never_shows_a_token(site: Path):
+    with web_command(site) as (url, process):
+        for path in ("unsubscribe", "confirm", "preferences"):
+            httpx.get(f"{url}/{path}?token=12.1700000000.SeCrEtSiGnAtUrE&x=1")
+        httpx.head(f"{url}/unsubscribe?x=1&token=34.1700000000.AnOtHeRsEcReT")
+        process.terminate()
+        log = process.stdout.read()
+    assert "SeCrEt" not in log and "AnOtHeR" not in log and "1700000000" not in log
+    assert '"GET /unsubscribe?token=[redacted]&x=1 HTTP/1.1" 400' in log
+    assert '"HEAD /unsubscribe?x=1&token=[redacted] HTTP/1.1" 400' in log
+    assert "/confirm?token=[redacted]" in log and "/preferences?token=[redacted]" in log
+
+
+def test_strict_transport_security_when_the_app_is_on_https(start_web):
+    https = start_web(web_url="https://subscribe.example.org")
+    assert https.client.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"
+    plain = start_web()
+    assert "strict-transport-security" not in plain.client.get("/healthz").headers
 
 
 def test_preview_server_mounts_the_app(site: Path, live_server):
