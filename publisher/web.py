@@ -35,6 +35,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
@@ -49,7 +50,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import addresses, confirmation, site, theme
 from .config import Config
-from .errors import DeliveryError
+from .errors import DeliveryError, StoreError
 from .store import subscribers
 from .store.db import Store
 from .tokens import TokenError, Tokens, load_tokens
@@ -61,6 +62,9 @@ MAX_BODY = 16 * 1024
 CSRF_MAX_AGE = timedelta(hours=6)
 FREQUENCIES = ("each", "digest")
 STORE_THREADS = 4
+LOCK_WAIT = 1.5  # seconds a request waits for the database before answering 503
+HEALTH_WAIT = 2.0  # seconds /healthz waits for the store's answer
+RETRY_AFTER = "5"
 
 
 def origin(url: str) -> str:
@@ -280,7 +284,7 @@ class Endpoints:
         self.config = config
         self.clock = clock
         self.pages = Pages(config)
-        self.store = Store.open(config)
+        self.store = Store.open(config, lock_wait=LOCK_WAIT)
         self.limit = RateLimit(config.web.subscribe_per_minute)
         self.tokens = load_tokens(config)
         self.confirmations = confirmation.Confirmations(config, self.tokens)
@@ -408,12 +412,17 @@ class Endpoints:
         )
 
     async def healthz(self, request: Request) -> Response:
-        """200 when the store answers a query, 503 when it does not."""
+        """200 when the store answers a query and could take a write, 503 when it does not
+        or takes longer than HEALTH_WAIT. Not behind the store's thread limit: requests
+        waiting there for a locked database must not hold the answer up."""
         try:
-            await self.store_call(subscribers.get, 0)
+            with anyio.fail_after(HEALTH_WAIT):
+                await anyio.to_thread.run_sync(self.store.ping, abandon_on_cancel=True)
         except Exception as exc:  # whatever broke, the answer is "not healthy"
-            log.warning("health check failed: %s", exc)
-            return JSONResponse({"ok": False}, status_code=503)
+            log.warning("health check failed: %s", exc or "timed out")
+            response = JSONResponse({"ok": False}, status_code=503)
+            response.headers["retry-after"] = RETRY_AFTER
+            return response
         return JSONResponse({"ok": True})
 
     # --- helpers ----------------------------------------------------------------------
@@ -444,6 +453,17 @@ class Endpoints:
         message = ERRORS.get(status, "That request could not be handled.")
         return self.pages.render("error", status, message=message)
 
+    async def unavailable(self, request: Request, exc: Exception) -> Response:
+        """The database is locked, down or broken: 503, try again shortly."""
+        log.warning("store unavailable: %s", exc)
+        message = ERRORS[503]
+        if wants_json(request):
+            response = JSONResponse({"ok": False, "error": message}, status_code=503)
+        else:
+            response = self.pages.render("error", 503, message=message)
+        response.headers["retry-after"] = RETRY_AFTER
+        return response
+
     async def http_error(self, request: Request, exc: Exception) -> Response:
         return self.error_page(exc.status_code if isinstance(exc, HTTPException) else 500)
 
@@ -453,6 +473,7 @@ ERRORS = {
     405: "This address does not take that kind of request.",
     413: "That request was too large.",
     500: "Something went wrong on our side. Please try again later.",
+    503: "We are busy right now. Please try again in a minute.",
 }
 
 
@@ -501,7 +522,11 @@ def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> S
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: endpoints.http_error},
+        exception_handlers={
+            HTTPException: endpoints.http_error,
+            StoreError: endpoints.unavailable,
+            DBAPIError: endpoints.unavailable,
+        },
         lifespan=lifespan,
     )
     app.state.store = endpoints.store

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -380,6 +381,29 @@ def test_health_reports_the_store(start_web):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     database.mkdir()  # the database file is now a folder: nothing can open it
     assert web.client.get("/healthz").status_code == 503
+
+
+def test_a_write_locked_database_answers_503_at_once(start_web):
+    """Another process holds SQLite's write lock: pages and health say 503 with Retry-After
+    after a short wait, not a 500 after the 30 s busy timeout (the client gives up at 10 s)."""
+    web = start_web()
+    blocker = sqlite3.connect(web.store.name, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        page = web.subscribe()
+        assert page.status_code == 503 and "try again" in page.text
+        assert int(page.headers["retry-after"]) > 0
+        assert page.headers["content-security-policy"]
+        script = web.client.post("/subscribe", data=FORM, headers={"Accept": "application/json"})
+        assert script.status_code == 503 and "error" in script.json()
+        assert int(script.headers["retry-after"]) > 0
+        health = web.client.get("/healthz")
+        assert health.status_code == 503 and health.json() == {"ok": False}
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert web.client.get("/healthz").status_code == 200
+    assert web.subscribe().status_code == 200 and web.status("ana@example.com") == "pending"
 
 
 def test_time_travel_moves_the_app_clock(start_web):

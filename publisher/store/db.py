@@ -43,11 +43,15 @@ class Store:
     engine: Engine
     name: str  # for messages: the SQLite file, or the URL without its password
     default_frequency: str = "each"
+    begin_attempts: int = BEGIN_ATTEMPTS
 
     @classmethod
-    def open(cls, config: Config) -> Store:
+    def open(cls, config: Config, lock_wait: float | None = None) -> Store:
         return open_store(
-            config.database.url, config.root, default_frequency=config.newsletter.frequency
+            config.database.url,
+            config.root,
+            default_frequency=config.newsletter.frequency,
+            lock_wait=lock_wait,
         )
 
     @property
@@ -83,6 +87,12 @@ class Store:
             raise self.error(exc) from None
         with connection:
             yield connection
+
+    def ping(self) -> None:
+        """Read the schema version inside a write transaction, then let it go: a StoreError
+        when the store could not take a write now (locked, unreachable, not a database)."""
+        with self.transaction() as conn:
+            conn.execute(select(schema.schema_version.c.version).limit(1))
 
     def scrub(self) -> None:
         """After an erasure: on SQLite, copy the WAL into the file and truncate it, so old
@@ -120,14 +130,14 @@ class Store:
 
     def _begin(self, conn: Connection, write: bool) -> None:
         conn.execution_options(publisher_write=write)
-        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+        for attempt in range(1, self.begin_attempts + 1):
             try:
                 conn.begin()
                 return
             except (DBAPIError, sqlite3.Error) as exc:
                 if conn.in_transaction():
                     conn.rollback()
-                if attempt == BEGIN_ATTEMPTS or "locked" not in str(exc):
+                if attempt == self.begin_attempts or "locked" not in str(exc):
                     raise self.error(exc) from None
                 time.sleep(0.05 * attempt)
 
@@ -182,19 +192,22 @@ def database_url(url: str, root: Path) -> URL:
     return parsed.set(database=str(path if path.is_absolute() else root / path))
 
 
-def open_store(url: str, root: Path, default_frequency: str = "each") -> Store:
+def open_store(
+    url: str, root: Path, default_frequency: str = "each", lock_wait: float | None = None
+) -> Store:
     """Connect, create the SQLite file and its folder on first use, migrate to the latest
-    schema; a store written by a newer publisher is refused."""
+    schema; a store written by a newer publisher is refused.
+
+    `lock_wait` (seconds) bounds how long a statement waits for a lock or the server: the
+    web app gives up quickly and answers 503, where a command would rather wait its turn.
+    """
     parsed = database_url(url, root)
     if parsed.get_backend_name() == "sqlite":
-        engine, name = _sqlite_engine(parsed)
+        engine, name = _sqlite_engine(parsed, lock_wait)
     else:
-        try:
-            engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True)
-        except (ImportError, sqlalchemy.exc.ArgumentError) as exc:
-            raise StoreError(f"[database] url: {exc}") from None
-        name = parsed.render_as_string(hide_password=True)
-    store = Store(engine, name, default_frequency)
+        engine, name = _postgresql_engine(parsed, lock_wait)
+    attempts = BEGIN_ATTEMPTS if lock_wait is None else 1
+    store = Store(engine, name, default_frequency, attempts)
     try:
         migrate(store)
     except BaseException:
@@ -203,9 +216,29 @@ def open_store(url: str, root: Path, default_frequency: str = "each") -> Store:
     return store
 
 
-def _sqlite_engine(url: URL) -> tuple[Engine, str]:
+def _postgresql_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
+    options = {} if lock_wait is None else {"connect_timeout": max(1, round(lock_wait))}
+    try:
+        engine = sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args=options)
+    except (ImportError, sqlalchemy.exc.ArgumentError) as exc:
+        raise StoreError(f"[database] url: {exc}") from None
+    if lock_wait is not None:
+
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi_connection, _record) -> None:
+            # Waits for a row lock end at lock_wait; a statement slow for another reason
+            # gets twice that.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {int(lock_wait * 1000)}")
+                cursor.execute(f"SET statement_timeout = {int(lock_wait * 2000)}")
+            dbapi_connection.commit()
+
+    return engine, url.render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
     database = url.database or ""
-    timeout = float(url.query.get("timeout", BUSY_TIMEOUT))
+    timeout = lock_wait if lock_wait is not None else float(url.query.get("timeout", BUSY_TIMEOUT))
     if database and database != ":memory:" and not database.startswith("file:"):
         try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
