@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,8 @@ EXPIRY: dict[str, timedelta | None] = {
     "preferences": None,
 }
 SECRET_FILE = "secret.key"
+NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \\d: ASCII digits only
+CANONICAL = re.compile(rf"{NUMBER}\.{NUMBER}\.([A-Za-z0-9_-]{{43}})")  # 43: 32 bytes, base64
 
 
 class TokenError(PublisherError):
@@ -71,12 +74,17 @@ class Tokens:
         return datetime.fromtimestamp(self._verified(purpose, token)[1], UTC)
 
     def _verified(self, purpose: str, token: str) -> tuple[int, int]:
-        """(subscriber id, issued unix seconds) of a token whose signature holds."""
-        parts = token.strip().split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        """(subscriber id, issued unix seconds) of a token whose signature holds.
+
+        Only the exact form `make` writes is read: ASCII digits without leading zeros and a
+        full-length signature. `int()` alone would also take `07`, ` 7` or Arabic-Indic
+        digits, so several strings would stand for one token.
+        """
+        parts = CANONICAL.fullmatch(token)
+        if not parts:
             raise TokenInvalid("this link is not valid")
-        subscriber_id, issued = int(parts[0]), int(parts[1])
-        if not hmac.compare_digest(parts[2], self._sign(purpose, subscriber_id, issued)):
+        subscriber_id, issued = int(parts[1]), int(parts[2])
+        if not hmac.compare_digest(parts[3], self._sign(purpose, subscriber_id, issued)):
             raise TokenInvalid("this link is not valid")
         return subscriber_id, issued
 

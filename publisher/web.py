@@ -145,7 +145,7 @@ class Guard:
             await send(message)
 
         declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY:
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY:
             await self.error_page(413)(scope, receive, send_secured)
             return
         received = 0
@@ -201,7 +201,7 @@ def csrf_token(secret: bytes, token: str, now: datetime) -> str:
 
 def csrf_valid(secret: bytes, token: str, value: str, now: datetime) -> bool:
     stamp, _, _mac = value.partition(".")
-    if not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit()):  # int() also reads other scripts' digits
         return False
     issued = datetime.fromtimestamp(int(stamp), UTC)
     fresh = timedelta(0) <= now - issued <= CSRF_MAX_AGE

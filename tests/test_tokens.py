@@ -9,6 +9,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from publisher import tokens
 from publisher.config import load_config
@@ -45,6 +47,63 @@ def test_tampered_or_foreign_tokens_are_invalid() -> None:
         SIGNER.read("preferences", token, NOW)
     with pytest.raises(TokenInvalid):  # signed with another secret
         Tokens(b"another secret").read("unsubscribe", token, NOW)
+
+
+def test_only_the_canonical_form_is_read() -> None:
+    """The same numbers written another way (a leading zero, other scripts' digits, a sign,
+    spaces, base64 padding) are not the token that was made: refused."""
+    token = SIGNER.make("unsubscribe", 7, NOW)
+    subscriber_id, issued, signature = token.split(".")
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    variants = [
+        f"07.{issued}.{signature}",
+        f"{subscriber_id}.0{issued}.{signature}",
+        f"{subscriber_id.translate(arabic)}.{issued}.{signature}",
+        f"{subscriber_id}.{issued.translate(arabic)}.{signature}",
+        f"+7.{issued}.{signature}",
+        f" {token}",
+        f"{token}\n",
+        f"{token}=",
+        f"{subscriber_id}.{issued}.{signature[:-1]}",
+    ]
+    for variant in variants:
+        with pytest.raises(TokenInvalid):
+            SIGNER.read("unsubscribe", variant, NOW)
+    assert SIGNER.read("unsubscribe", token, NOW) == 7
+
+
+IDS = st.integers(min_value=0, max_value=2**63 - 1)
+TIMES = st.integers(min_value=0, max_value=2**37).map(lambda t: datetime.fromtimestamp(t, UTC))
+
+
+@given(IDS, TIMES)
+def test_every_made_token_reads_back(subscriber_id: int, issued: datetime) -> None:
+    token = SIGNER.make("preferences", subscriber_id, issued)
+    assert SIGNER.read("preferences", token, issued) == subscriber_id
+    assert SIGNER.issued("preferences", token) == issued
+
+
+@given(IDS, TIMES, st.integers(min_value=0, max_value=80), st.integers(0, 2), st.text(max_size=3))
+@example(7, NOW, 0, 0, "0")
+@example(7, NOW, 0, 1, "٧")
+def test_any_other_string_is_refused(
+    subscriber_id: int, issued: datetime, at: int, cut: int, inserted: str
+) -> None:
+    """A made token with up to two characters cut at any place and any text put there:
+    unless that gives back the very same string, it is refused."""
+    token = SIGNER.make("unsubscribe", subscriber_id, issued)
+    variant = token[:at] + inserted + token[at + cut :]
+    if variant == token:
+        assert SIGNER.read("unsubscribe", variant, issued) == subscriber_id
+        return
+    with pytest.raises(TokenInvalid):
+        SIGNER.read("unsubscribe", variant, issued)
+
+
+@given(st.text(max_size=80))
+def test_arbitrary_text_is_refused(text: str) -> None:
+    with pytest.raises(TokenInvalid):
+        SIGNER.read("unsubscribe", text, NOW)
 
 
 def test_confirm_tokens_expire_after_seven_days_others_never() -> None:

@@ -246,8 +246,9 @@ def test_preferences_need_the_form_token(web: Web):
     assert page.status_code == 200 and "cy@example.com" in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
-    refused = web.client.post(path, data={"frequency": "digest", "name": "Cy", "csrf": "0.bad"})
-    assert refused.status_code == 400
+    for bad in ("0.bad", "²³.bad", "٧٠٠.bad", csrf.replace(".", "0.", 1)):
+        fields = {"frequency": "digest", "name": "Cy", "csrf": bad}
+        assert web.client.post(path, data=fields).status_code == 400
     assert subscribers.get(web.store, subscriber.id).frequency == "each"
 
     saved = web.client.post(path, data={"frequency": "digest", "name": "Cy", "csrf": csrf})
