@@ -36,7 +36,7 @@ EXPIRY: dict[str, timedelta | None] = {
     "preferences": None,
 }
 SECRET_FILE = "secret.key"
-NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \\d: ASCII digits only
+NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \d: ASCII digits only
 CANONICAL = re.compile(rf"{NUMBER}\.{NUMBER}\.([A-Za-z0-9_-]{{43}})")  # 43: 32 bytes, base64
 
 

@@ -288,7 +288,58 @@ def _unsent_index(conn: Connection) -> None:
     schema.unsent_index.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema, _unsent_index]
+def _link_keys(conn: Connection) -> None:
+    """Subscriber ids are never reused, and each subscriber gets a `token_key` their links
+    are signed with. Rows from before get "" (their links were signed without a key, and
+    emails already sent must keep working); new rows get a random key from the database."""
+    if "token_key" in {column["name"] for column in inspect(conn).get_columns("subscribers")}:
+        return  # created by `_initial_schema` as it is now
+    if conn.dialect.name != "sqlite":  # a PostgreSQL sequence never hands out an id again
+        conn.execute(
+            text("ALTER TABLE subscribers ADD COLUMN token_key VARCHAR(64) NOT NULL DEFAULT ''")
+        )
+        default = schema.RandomKey().compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE subscribers ALTER COLUMN token_key SET DEFAULT {default}"))
+        return
+    _rebuild_sqlite_subscribers(conn)
+
+
+def _rebuild_sqlite_subscribers(conn: Connection) -> None:
+    """SQLite takes AUTOINCREMENT only in CREATE TABLE: make the table as it is now, copy
+    the rows, swap the names (`migrate` turned foreign keys off, so dropping the old table
+    deletes no events or deliveries; it checks them all before committing).
+
+    Until now a new row took the highest id plus one, so ids above today's highest may have
+    belonged to erased subscribers. No more ids were handed out than rows were inserted:
+    today's rows plus the erased ones, which is where the new ids start.
+    """
+    table = schema.subscribers
+    for index in table.indexes:
+        conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    table.to_metadata(sqlalchemy.MetaData(), name="subscribers_new").create(conn)
+    names = ", ".join(column.name for column in table.columns if column.name != "token_key")
+    conn.execute(
+        text(
+            f"INSERT INTO subscribers_new ({names}, token_key) SELECT {names}, '' FROM subscribers"
+        )
+    )
+    conn.execute(text("DROP TABLE subscribers"))
+    conn.execute(text("ALTER TABLE subscribers_new RENAME TO subscribers"))
+    used = conn.execute(
+        text(
+            "SELECT max(coalesce((SELECT max(id) FROM subscribers), 0), "
+            "(SELECT count(*) FROM subscribers) "
+            "+ (SELECT count(*) FROM events WHERE kind = 'erased'))"
+        )
+    ).scalar_one()
+    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = 'subscribers'"))
+    conn.execute(
+        text("INSERT INTO sqlite_sequence (name, seq) VALUES ('subscribers', :used)"),
+        {"used": used},
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema, _unsent_index, _link_keys]
 LATEST = len(MIGRATIONS)
 
 
@@ -304,7 +355,11 @@ def migrate(store: Store) -> None:
     _refuse_newer(store, version)
     if version == LATEST:
         return
-    with store.transaction() as conn:
+    with (
+        store.connect() as connection,
+        _foreign_keys_off(connection),
+        store.transaction(connection) as conn,
+    ):
         if conn.dialect.name == "postgresql":  # one migrating machine at a time
             conn.execute(text("SELECT pg_advisory_xact_lock(4242424201)"))
         schema.schema_version.create(conn, checkfirst=True)
@@ -315,6 +370,28 @@ def migrate(store: Store) -> None:
             conn.execute(
                 schema.schema_version.insert().values(version=number, applied_at=datetime.now(UTC))
             )
+        _check_foreign_keys(store, conn)
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off for the migration, so a table can be rebuilt (SQLite's own
+    recipe) without dropping it deleting the rows that refer to it. The pragma is a no-op
+    inside a transaction, so it goes straight to the driver before BEGIN."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(store: Store, conn: Connection) -> None:
+    if conn.dialect.name == "sqlite" and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+        raise StoreError(f"{store.name}: migration left rows pointing at nothing; not applied")
 
 
 def _refuse_newer(store: Store, version: int) -> None:
