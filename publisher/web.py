@@ -53,7 +53,7 @@ from .config import Config
 from .errors import DeliveryError, StoreError
 from .store import subscribers
 from .store.db import Store
-from .tokens import TokenError, Tokens, load_tokens
+from .tokens import TokenError, load_tokens
 from .transports import open_transport
 
 log = logging.getLogger(__name__)
@@ -359,10 +359,9 @@ class Endpoints:
 
     async def confirm(self, request: Request) -> Response:
         """GET shows a button; its POST activates (and brings back a suppressed address,
-        which the store records). A link older than the subscriber's last unsubscribe is
-        refused: an old email must not undo a later wish to leave."""
+        which the store records)."""
         subscriber = await self.subscriber(request, "confirm")
-        if not subscriber or signed_before_leaving(self.tokens, request, subscriber):
+        if not subscriber:
             return self.invalid_link(request)
         if request.method == "POST":
             subscriber = await self.call(request, subscribers.confirm, subscriber.id)
@@ -428,14 +427,21 @@ class Endpoints:
     # --- helpers ----------------------------------------------------------------------
 
     async def subscriber(self, request: Request, purpose: str) -> subscribers.Subscriber | None:
-        """Who the link's token stands for; None when forged, expired or erased."""
+        """Who the link's token stands for; None when forged, expired or erased, or when it
+        was signed before something that voids it (`voided`)."""
+        token = request.query_params.get("token", "")
         try:
-            subscriber_id = self.tokens.read(
-                purpose, request.query_params.get("token", ""), self.clock()
+            found = await self.store_call(
+                subscribers.get_with_key, self.tokens.subscriber_id(token)
             )
+            if found is None:
+                return None
+            subscriber, key = found
+            self.tokens.read(purpose, token, key, self.clock())
+            issued = self.tokens.issued(purpose, token, key)
         except TokenError:
             return None
-        return await self.store_call(subscribers.get, subscriber_id)
+        return None if voided(purpose, subscriber, key, issued) else subscriber
 
     def invalid_link(self, request: Request) -> Response:
         return self.answer(request, "invalid-link", 400, "This link is invalid or has expired.")
@@ -477,15 +483,19 @@ ERRORS = {
 }
 
 
-def signed_before_leaving(
-    tokens: Tokens, request: Request, subscriber: subscribers.Subscriber
-) -> bool:
-    """Whether the (verified) confirm token predates the subscriber's last unsubscribe.
-    Tokens carry whole seconds, so compare in whole seconds."""
+def voided(purpose: str, subscriber: subscribers.Subscriber, key: str, issued: datetime) -> bool:
+    """Whether a genuine token, signed at `issued` (whole seconds), no longer counts:
+
+    - a link signed without a key (rows from before schema version 3) older than the row:
+      it was made for an erased subscriber who had this id before it was reused;
+    - a confirm link older than the subscriber's last unsubscribe: an old email must not
+      undo a later wish to leave.
+    """
+    if not key and issued < subscriber.created_at.replace(microsecond=0):
+        return True
     left = subscriber.unsubscribed_at
-    if subscriber.status == "active" or left is None:
+    if purpose != "confirm" or subscriber.status == "active" or left is None:
         return False
-    issued = tokens.issued("confirm", request.query_params["token"])
     return issued < left.replace(microsecond=0)
 
 

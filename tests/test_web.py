@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,12 +26,13 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from publisher.config import Config, load_config
 from publisher.store import subscribers
 from publisher.store.schema import events
-from publisher.tokens import load_tokens, unsubscribe_url
+from publisher.store.schema import subscribers as schema_subscribers
+from publisher.tokens import load_tokens
 from publisher.web import create_app
 
 from conftest import free_port
@@ -67,6 +68,11 @@ class Web:
 
     def subscribe(self, **fields) -> httpx.Response:
         return self.client.post("/subscribe", data={**FORM, **fields})
+
+    def token(self, purpose: str, subscriber_id: int, now: datetime | None = None) -> str:
+        """A token as the app's emails carry it, signed with the subscriber's key."""
+        key = subscribers.token_key(self.store, subscriber_id)
+        return load_tokens(self.config).make(purpose, subscriber_id, key, now or self.config.now)
 
     def press(self, url: str, page: str) -> httpx.Response:
         """Submit the page's one form (its action and hidden fields), as its button does."""
@@ -181,9 +187,8 @@ def test_bad_confirm_links_change_nothing(web: Web):
     [message] = web.wait_for_mail(1)
     link = web.confirm_link(message)
     subscriber = subscribers.get_by_email(web.store, "ana@example.com")
-    tokens = load_tokens(web.config)
-    expired = tokens.make("confirm", subscriber.id, web.config.now - timedelta(days=8))
-    wrong_purpose = tokens.make("unsubscribe", subscriber.id, web.config.now)
+    expired = web.token("confirm", subscriber.id, web.config.now - timedelta(days=8))
+    wrong_purpose = web.token("unsubscribe", subscriber.id)
     for token in (link.split("token=")[1][:-2] + "xx", expired, wrong_purpose, "", "1.2"):
         response = web.client.get("/confirm", params={"token": token})
         assert response.status_code == 400
@@ -205,7 +210,7 @@ def test_old_confirm_link_cannot_undo_an_unsubscribe(web: Web):
 
 def test_unsubscribe_page_then_one_click_post(web: Web):
     subscriber = subscribers.add(web.store, "bo@example.com", now=web.config.now).subscriber
-    url = unsubscribe_url(web.config, load_tokens(web.config), subscriber.id)
+    url = f"{web.url}/unsubscribe?token={web.token('unsubscribe', subscriber.id)}"
 
     page = web.client.get(url)
     assert page.status_code == 200
@@ -229,7 +234,7 @@ def test_unsubscribe_page_then_one_click_post(web: Web):
 
 def test_unsubscribe_button_on_the_page(web: Web):
     subscriber = subscribers.add(web.store, "di@example.com", now=web.config.now).subscriber
-    url = unsubscribe_url(web.config, load_tokens(web.config), subscriber.id)
+    url = f"{web.url}/unsubscribe?token={web.token('unsubscribe', subscriber.id)}"
     page = web.client.get(url).text
     assert re.findall(r'type="hidden" name="([^"]+)" value="([^"]+)"', page) == [
         ("List-Unsubscribe", "One-Click")
@@ -240,8 +245,7 @@ def test_unsubscribe_button_on_the_page(web: Web):
 
 def test_preferences_need_the_form_token(web: Web):
     subscriber = subscribers.add(web.store, "cy@example.com", now=web.config.now).subscriber
-    url = load_tokens(web.config).make("preferences", subscriber.id, web.config.now)
-    path = f"/preferences?token={url}"
+    path = f"/preferences?token={web.token('preferences', subscriber.id)}"
     page = web.client.get(path)
     assert page.status_code == 200 and "cy@example.com" in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
@@ -509,7 +513,7 @@ def test_confirmation_is_dkim_signed_when_configured(site: Path):
     subscriber = subscribers.Subscriber(
         1, "ana@example.com", "Ana", "pending", "each", "web", config.now, None, None, None, 0
     )
-    data = Confirmations(config, load_tokens(config)).build(subscriber, config.now).data
+    data = Confirmations(config, load_tokens(config)).build(subscriber, "k", config.now).data
     assert data.startswith(b"DKIM-Signature: ")
 
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
@@ -524,12 +528,11 @@ def test_head_changes_nothing_on_any_route(web: Web):
     subscriber = subscribers.add(web.store, "he@example.com", now=web.config.now).subscriber
     web.subscribe(email="pending@example.com")
     pending = subscribers.get_by_email(web.store, "pending@example.com")
-    tokens = load_tokens(web.config)
     paths = [
         "/subscribe",
-        "/confirm?token=" + tokens.make("confirm", pending.id, web.config.now),
-        "/unsubscribe?token=" + tokens.make("unsubscribe", subscriber.id, web.config.now),
-        "/preferences?token=" + tokens.make("preferences", subscriber.id, web.config.now),
+        "/confirm?token=" + web.token("confirm", pending.id),
+        "/unsubscribe?token=" + web.token("unsubscribe", subscriber.id),
+        "/preferences?token=" + web.token("preferences", subscriber.id),
         "/healthz",
         "/nowhere",
     ]
@@ -565,3 +568,37 @@ def test_confirm_link_shows_a_button_and_only_the_post_confirms(web: Web, was: s
             select(events.c.detail).where(events.c.kind == "confirmed")
         ).scalar_one()
     assert detail == f"was {was}"
+
+
+def test_links_of_an_erased_subscriber_act_on_no_one(web: Web):
+    """Issue 10: after `forget`, the next sign-up got the erased person's id, and their old
+    one-click and preferences links acted on the newcomer."""
+    erased = subscribers.add(web.store, "gone@example.com", now=web.config.now).subscriber
+    links = [web.token(purpose, erased.id) for purpose in ("unsubscribe", "preferences")]
+    subscribers.forget(web.store, "gone@example.com", now=web.config.now)
+    newcomer = subscribers.add(web.store, "new@example.com", now=web.config.now).subscriber
+    for purpose, token in zip(("unsubscribe", "preferences"), links, strict=True):
+        answer = web.client.post(
+            f"/{purpose}?token={token}", data={"List-Unsubscribe": "One-Click"}
+        )
+        assert answer.status_code == 400
+        assert web.client.get(f"/{purpose}?token={token}").status_code == 400
+    # Signed for the newcomer's id but not with their key: nothing either.
+    stranger = load_tokens(web.config).make("unsubscribe", newcomer.id, "", web.config.now)
+    assert web.client.post(f"/unsubscribe?token={stranger}").status_code == 400
+    assert web.status("new@example.com") == "active"
+
+
+def test_a_keyless_link_older_than_its_row_is_refused(web: Web):
+    """Rows from before link keys (token_key "") keep their mailed links, except links signed
+    before the row existed: those were made for an erased person whose id it reused."""
+    row = subscribers.add(web.store, "old@example.com", now=web.config.now).subscriber
+    with web.store.transaction() as conn:
+        conn.execute(update(schema_subscribers).values(token_key=""))
+    tokens = load_tokens(web.config)
+    mailed = tokens.make("unsubscribe", row.id, "", web.config.now + timedelta(seconds=1))
+    before = tokens.make("unsubscribe", row.id, "", web.config.now - timedelta(days=1))
+    assert web.client.post(f"/unsubscribe?token={before}").status_code == 400
+    assert web.status("old@example.com") == "active"
+    assert web.client.post(f"/unsubscribe?token={mailed}").status_code == 200
+    assert web.status("old@example.com") == "unsubscribed"
