@@ -44,6 +44,7 @@ EXPIRY: dict[str, timedelta | None] = {
     "preferences": None,
 }
 SECRET_FILE = "secret.key"
+MIN_SECRET_BYTES = 32
 NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \d: ASCII digits only
 CANONICAL = re.compile(rf"{NUMBER}\.{NUMBER}\.([A-Za-z0-9_-]{{43}})")  # 43: 32 bytes, base64
 
@@ -116,8 +117,24 @@ def load_tokens(config: Config) -> Tokens:
     """Tokens signed with the configured secret (generated on first use if there is none)."""
     secret = os.environ.get(config.newsletter.secret_env, "")
     if secret:
+        if problem := weak_secret(config):
+            log.warning("%s", problem)
         return Tokens(secret.encode())
     return Tokens(_generated_secret(config.data_dir / SECRET_FILE).encode())
+
+
+def weak_secret(config: Config) -> str:
+    """Why the secret in the environment is too short to sign links with, or "": a short
+    one can be guessed, and whoever guesses it can sign any link."""
+    name = config.newsletter.secret_env
+    size = len(os.environ.get(name, "").encode())
+    if size == 0 or size >= MIN_SECRET_BYTES:
+        return ""
+    return (
+        f"{name} is {size} byte{'s' if size != 1 else ''} long; a signing secret needs at "
+        f"least {MIN_SECRET_BYTES} (for example the output of: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')"
+    )
 
 
 def is_generated_secret(config: Config) -> bool:
@@ -129,7 +146,7 @@ def _generated_secret(path: Path) -> str:
     """Read the generated secret, creating it atomically (0600) if it does not exist."""
     if not path.exists():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:

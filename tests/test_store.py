@@ -4,6 +4,7 @@ suppression, erasure, imports (edge cases included), exports, migrations, faults
 from __future__ import annotations
 
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -461,6 +462,22 @@ def test_relative_sqlite_path_is_created_under_the_root(tmp_path: Path) -> None:
     opened = open_store("sqlite:///data/nested/publisher.db", tmp_path)
     opened.close()
     assert (tmp_path / "data" / "nested" / "publisher.db").is_file()
+
+
+def test_database_files_are_private(tmp_path: Path) -> None:
+    """The list is personal data: the file, its WAL and shared memory are the owner's
+    only (0600), and so is the folder publisher made for them (0700)."""
+    folder = tmp_path / "data"
+    opened = open_store(f"sqlite:///{folder / 'publisher.db'}", tmp_path)
+    try:
+        st.add(opened, "ana@example.org", now=NOW)
+        files = sorted(path.name for path in folder.iterdir())
+        assert files == ["publisher.db", "publisher.db-shm", "publisher.db-wal"]
+        for name in files:
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        opened.close()
 
 
 def test_corrupt_file_is_a_one_line_store_error(tmp_path: Path) -> None:

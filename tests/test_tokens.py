@@ -22,6 +22,7 @@ from publisher.tokens import TokenExpired, TokenInvalid, Tokens
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SIGNER = Tokens(b"a test secret")
 KEY = "0123456789abcdef0123456789abcdef"  # a subscriber's token_key
+STRONG = "a kept secret, long enough to sign links"
 
 
 @pytest.mark.parametrize("purpose", tokens.PURPOSES)
@@ -172,6 +173,7 @@ def test_generated_secret_is_private_stable_and_announced_once(
     ]
     assert tokens.is_generated_secret(config) is True
     assert sorted(p.name for p in path.parent.iterdir()) == [tokens.SECRET_FILE]
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
 def test_urls_carry_tokens_that_read_back(site: Path) -> None:
@@ -237,7 +239,29 @@ def test_check_warns_when_smtp_mail_is_signed_with_a_generated_secret(
         f"in {site / 'data' / tokens.SECRET_FILE}: set the environment variable "
         "PUBLISHER_SECRET_KEY on every machine"
     ) in warned.stderr
-    for env in [{}, smtp | {"PUBLISHER_SECRET_KEY": "a kept secret"}]:
+    for env in [{}, smtp | {"PUBLISHER_SECRET_KEY": STRONG}]:
         quiet = CliRunner().invoke(main, ["check"], env=env)
         assert quiet.exit_code == 0, quiet.output
         assert "secret" not in quiet.stderr
+
+
+def test_a_short_secret_is_refused_for_smtp_and_warned_about_otherwise(
+    site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`PUBLISHER_SECRET_KEY=a` was taken silently: anyone could then sign links."""
+    from click.testing import CliRunner
+
+    from publisher.cli import main
+
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "a")
+    with caplog.at_level(logging.WARNING):
+        tokens.load_tokens(load_config(now=NOW))
+    assert "PUBLISHER_SECRET_KEY is 1 byte long" in caplog.text
+    refused = CliRunner().invoke(main, ["check"], env={"PUBLISHER_DELIVERY_TRANSPORT": "smtp"})
+    assert refused.exit_code != 0
+    assert "error: PUBLISHER_SECRET_KEY is 1 byte long" in refused.stderr
+    warned = CliRunner().invoke(main, ["check"])
+    assert warned.exit_code == 0, warned.output
+    assert "warning: PUBLISHER_SECRET_KEY is 1 byte long" in warned.stderr
+    sized = CliRunner().invoke(main, ["check"], env={"PUBLISHER_SECRET_KEY": "x" * 32})
+    assert sized.exit_code == 0 and "byte" not in sized.stderr

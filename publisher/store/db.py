@@ -12,6 +12,7 @@ that lock, so retrying the BEGIN alone is enough; it is retried a few times.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sqlite3
 import time
@@ -216,6 +217,20 @@ def open_store(
     return store
 
 
+def _private_file(path: Path) -> None:
+    """Create the database's folder (0700) and an empty file (0600) if they do not exist,
+    before SQLite does with the umask's modes: the list is personal data. SQLite gives the
+    WAL and shared-memory files the database file's mode."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the folder: {exc.strerror}") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the database file: {exc.strerror}") from None
+
+
 def _postgresql_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
     options = {} if lock_wait is None else {"connect_timeout": max(1, round(lock_wait))}
     try:
@@ -240,10 +255,7 @@ def _sqlite_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
     database = url.database or ""
     timeout = lock_wait if lock_wait is not None else float(url.query.get("timeout", BUSY_TIMEOUT))
     if database and database != ":memory:" and not database.startswith("file:"):
-        try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"{database}: cannot create the folder: {exc.strerror}") from None
+        _private_file(Path(database))
     engine = sqlalchemy.create_engine(url)
 
     @event.listens_for(engine, "connect")
