@@ -1,9 +1,11 @@
 """The subscriber web app served by a real uvicorn on a loopback port, driven over HTTP.
 
 The table: subscribe (honeypot, no enumeration, JSON, CORS, rate limit, body cap, one
-confirmation per address per 10 minutes), confirm (tampered, expired, reused, stale after an
-unsubscribe), unsubscribe (one button on GET, RFC 8058 one-click POST, idempotent),
-preferences (CSRF), health, and the security headers on every kind of response.
+confirmation per address per 10 minutes), confirm (one button on GET, its POST confirms;
+tampered, expired, reused, stale after an unsubscribe), unsubscribe (one button on GET,
+RFC 8058 one-click POST, idempotent), preferences (CSRF), HEAD on every route, links of
+erased subscribers, a locked database (503), health, the access log without tokens, and
+the security headers on every kind of response.
 """
 
 from __future__ import annotations
