@@ -34,12 +34,16 @@ def newsletters(config: Config, posts: Sequence[Post]) -> Findings:
 
 
 def secret(config: Config, _posts: Sequence[Post]) -> Findings:
-    """A site that mails real people must sign its links with a secret it keeps: the
-    generated file is lost with the machine (every link in every sent email then breaks),
-    and a second machine would generate a different one."""
+    """A site that mails real people must sign its links with a secret it keeps, and one
+    nobody can guess: the generated file is lost with the machine (every link in every sent
+    email then breaks), a second machine would generate a different one, and a short secret
+    lets anyone sign links (an error for SMTP, a warning before mail goes out)."""
     from . import tokens
 
-    if config.delivery.transport != "smtp" or not tokens.is_generated_secret(config):
+    smtp = config.delivery.transport == "smtp"
+    if problem := tokens.weak_secret(config):
+        return Findings(errors=[problem]) if smtp else Findings(warnings=[problem])
+    if not smtp or not tokens.is_generated_secret(config):
         return Findings()
     return Findings(
         warnings=[

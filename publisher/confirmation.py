@@ -57,8 +57,9 @@ class Confirmations:
         self.env = theme.environment(config, "email")
         self.signer = DkimSigner.from_config(config)
 
-    def build(self, subscriber, now: datetime) -> Outgoing:
-        """The confirmation email for `subscriber` (anything with id, email and name).
+    def build(self, subscriber, key: str, now: datetime) -> Outgoing:
+        """The confirmation email for `subscriber` (anything with id, email and name), whose
+        link key (`token_key`) is `key`.
 
         The link is signed at `now`, not at the config's start-up time: the web app runs
         for weeks, and each link's 7 days start when it is sent.
@@ -66,7 +67,7 @@ class Confirmations:
         config = self.config
         context = {
             "subscriber": subscriber,
-            "confirm_url": confirm_url(config, self.tokens, subscriber.id, now),
+            "confirm_url": confirm_url(config, self.tokens, subscriber.id, key, now),
             "expires": now + EXPIRY["confirm"],
             "newsletter": config.newsletter,
         }
@@ -109,7 +110,8 @@ class Confirmations:
         if not subscribers.claim_confirmation(store, subscriber.id, now=now, status=status):
             return None
         try:
-            message = self.build(subscriber, now)
+            key = subscribers.token_key(store, subscriber.id) or ""  # "": erased, a dead link
+            message = self.build(subscriber, key, now)
             result = transport.send(message.envelope_from, message.rcpt, message.data)
         except BaseException:
             subscribers.release_confirmation(store, subscriber.id, claimed_at=now)

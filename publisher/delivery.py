@@ -200,8 +200,12 @@ class _Run:
             Recipient(
                 email=claimed.email,
                 name=claimed.name,
-                unsubscribe_url=unsubscribe_url(self.config, self.tokens, claimed.subscriber_id),
-                preferences_url=preferences_url(self.config, self.tokens, claimed.subscriber_id),
+                unsubscribe_url=unsubscribe_url(
+                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
+                ),
+                preferences_url=preferences_url(
+                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
+                ),
             )
         )
 
@@ -360,8 +364,8 @@ def send_test(
     recipient = Recipient(  # links signed for no subscriber: they show "not valid"
         email=address,
         name="",
-        unsubscribe_url=unsubscribe_url(config, tokens, 0),
-        preferences_url=preferences_url(config, tokens, 0),
+        unsubscribe_url=unsubscribe_url(config, tokens, 0, ""),
+        preferences_url=preferences_url(config, tokens, 0, ""),
     )
     data = MessageBuilder(config, newsletter, test=True).build(recipient)
     transport = transport_factory(config)

@@ -317,8 +317,8 @@ def preview_recipient(config: Config) -> Recipient:
     return Recipient(
         email=config.newsletter.from_address or "preview@example.org",
         name="Preview Reader",
-        unsubscribe_url=unsubscribe_url(config, tokens, 0),
-        preferences_url=preferences_url(config, tokens, 0),
+        unsubscribe_url=unsubscribe_url(config, tokens, 0, ""),
+        preferences_url=preferences_url(config, tokens, 0, ""),
     )
 
 

@@ -1,9 +1,17 @@
 """Signed links for confirm, unsubscribe and preferences: no login, nothing to guess.
 
 A token is `<subscriber id>.<issued, unix seconds>.<signature>`; the signature is
-HMAC-SHA256 over purpose, id and time with the site secret, so a token made for one
-purpose is useless for another. Confirm tokens expire after 7 days; unsubscribe and
-preferences links in old emails keep working. Signatures are compared in constant time.
+HMAC-SHA256 with the site secret over purpose, id, time and the subscriber's own key
+(`token_key`, random per subscriber), so a token made for one purpose is useless for
+another, and one made for a subscriber acts on nobody once they are erased: the key goes
+with the row, and ids are never reused. Only the exact form `make` writes is read.
+Signatures are compared in constant time.
+
+Confirm tokens expire after 7 days. Unsubscribe and preferences links have no expiry, by
+design: an unsubscribe link in a years-old email must still work (RFC 8058, CAN-SPAM);
+they die with the subscriber. Rows from before per-subscriber keys have the key "", and
+their links are signed as they were then (`web` also refuses such a link when it is older
+than the row, as a reused id's would be).
 
 The secret comes from the environment variable named by `[newsletter] secret_env`
 (PUBLISHER_SECRET_KEY). Without it one is generated into `data/secret.key` (mode 0600) on
@@ -17,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +44,9 @@ EXPIRY: dict[str, timedelta | None] = {
     "preferences": None,
 }
 SECRET_FILE = "secret.key"
+MIN_SECRET_BYTES = 32
+NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \d: ASCII digits only
+CANONICAL = re.compile(rf"{NUMBER}\.{NUMBER}\.([A-Za-z0-9_-]{{43}})")  # 43: 32 bytes, base64
 
 
 class TokenError(PublisherError):
@@ -53,47 +65,76 @@ class TokenExpired(TokenError):
 class Tokens:
     secret: bytes
 
-    def make(self, purpose: str, subscriber_id: int, now: datetime) -> str:
+    def make(self, purpose: str, subscriber_id: int, key: str, now: datetime) -> str:
+        """A token for the subscriber whose `token_key` is `key`, signed at `now`."""
         issued = int(now.timestamp())
-        return f"{subscriber_id}.{issued}.{self._sign(purpose, subscriber_id, issued)}"
+        return f"{subscriber_id}.{issued}.{self._sign(purpose, subscriber_id, issued, key)}"
 
-    def read(self, purpose: str, token: str, now: datetime) -> int:
+    def subscriber_id(self, token: str) -> int:
+        """The id a well-formed token names, not yet verified: look up that subscriber's
+        key, then `read` with it. TokenInvalid when the token is not in canonical form."""
+        return _parts(token)[0]
+
+    def read(self, purpose: str, token: str, key: str, now: datetime) -> int:
         """The subscriber id in a genuine, unexpired `purpose` token; TokenError otherwise."""
-        subscriber_id, issued = self._verified(purpose, token)
+        subscriber_id, issued = self._verified(purpose, token, key)
         limit = EXPIRY[purpose]
         if limit is not None and now.timestamp() - issued > limit.total_seconds():
             raise TokenExpired("this link has expired")
         return subscriber_id
 
-    def issued(self, purpose: str, token: str) -> datetime:
+    def issued(self, purpose: str, token: str, key: str) -> datetime:
         """When a genuine `purpose` token was signed (whole seconds, UTC), expired or not;
         TokenInvalid otherwise. The web app compares it with the last unsubscribe."""
-        return datetime.fromtimestamp(self._verified(purpose, token)[1], UTC)
+        return datetime.fromtimestamp(self._verified(purpose, token, key)[1], UTC)
 
-    def _verified(self, purpose: str, token: str) -> tuple[int, int]:
+    def _verified(self, purpose: str, token: str, key: str) -> tuple[int, int]:
         """(subscriber id, issued unix seconds) of a token whose signature holds."""
-        parts = token.strip().split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-            raise TokenInvalid("this link is not valid")
-        subscriber_id, issued = int(parts[0]), int(parts[1])
-        if not hmac.compare_digest(parts[2], self._sign(purpose, subscriber_id, issued)):
+        subscriber_id, issued, signature = _parts(token)
+        if not hmac.compare_digest(signature, self._sign(purpose, subscriber_id, issued, key)):
             raise TokenInvalid("this link is not valid")
         return subscriber_id, issued
 
-    def _sign(self, purpose: str, subscriber_id: int, issued: int) -> str:
+    def _sign(self, purpose: str, subscriber_id: int, issued: int, key: str) -> str:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown token purpose {purpose!r}")
-        message = f"{purpose}:{subscriber_id}:{issued}".encode()
-        digest = hmac.new(self.secret, message, hashlib.sha256).digest()
+        message = f"{purpose}:{subscriber_id}:{issued}" + (f":{key}" if key else "")
+        digest = hmac.new(self.secret, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _parts(token: str) -> tuple[int, int, str]:
+    """(id, issued, signature) of a token in the exact form `make` writes: ASCII digits
+    without leading zeros and a full-length signature. `int()` alone would also take
+    `07`, ` 7` or Arabic-Indic digits, so several strings would stand for one token."""
+    parts = CANONICAL.fullmatch(token)
+    if not parts:
+        raise TokenInvalid("this link is not valid")
+    return int(parts[1]), int(parts[2]), parts[3]
 
 
 def load_tokens(config: Config) -> Tokens:
     """Tokens signed with the configured secret (generated on first use if there is none)."""
     secret = os.environ.get(config.newsletter.secret_env, "")
     if secret:
+        if problem := weak_secret(config):
+            log.warning("%s", problem)
         return Tokens(secret.encode())
     return Tokens(_generated_secret(config.data_dir / SECRET_FILE).encode())
+
+
+def weak_secret(config: Config) -> str:
+    """Why the secret in the environment is too short to sign links with, or "": a short
+    one can be guessed, and whoever guesses it can sign any link."""
+    name = config.newsletter.secret_env
+    size = len(os.environ.get(name, "").encode())
+    if size == 0 or size >= MIN_SECRET_BYTES:
+        return ""
+    return (
+        f"{name} is {size} byte{'s' if size != 1 else ''} long; a signing secret needs at "
+        f"least {MIN_SECRET_BYTES} (for example the output of: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')"
+    )
 
 
 def is_generated_secret(config: Config) -> bool:
@@ -105,7 +146,7 @@ def _generated_secret(path: Path) -> str:
     """Read the generated secret, creating it atomically (0600) if it does not exist."""
     if not path.exists():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
@@ -133,28 +174,33 @@ def _generated_secret(path: Path) -> str:
 
 
 def _url(
-    config: Config, tokens: Tokens, purpose: str, subscriber_id: int, now: datetime | None
+    config: Config,
+    tokens: Tokens,
+    purpose: str,
+    subscriber_id: int,
+    key: str,
+    now: datetime | None,
 ) -> str:
     """The page's URL with a token signed at `now`. A long-running process (the web app)
     passes the current time, since `config.now` is its start-up time; CLI commands may
     leave it out."""
-    token = tokens.make(purpose, subscriber_id, config.now if now is None else now)
+    token = tokens.make(purpose, subscriber_id, key, config.now if now is None else now)
     return f"{config.web.url.rstrip('/')}/{purpose}?{urlencode({'token': token})}"
 
 
 def confirm_url(
-    config: Config, tokens: Tokens, subscriber_id: int, now: datetime | None = None
+    config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime | None = None
 ) -> str:
-    return _url(config, tokens, "confirm", subscriber_id, now)
+    return _url(config, tokens, "confirm", subscriber_id, key, now)
 
 
 def unsubscribe_url(
-    config: Config, tokens: Tokens, subscriber_id: int, now: datetime | None = None
+    config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime | None = None
 ) -> str:
-    return _url(config, tokens, "unsubscribe", subscriber_id, now)
+    return _url(config, tokens, "unsubscribe", subscriber_id, key, now)
 
 
 def preferences_url(
-    config: Config, tokens: Tokens, subscriber_id: int, now: datetime | None = None
+    config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime | None = None
 ) -> str:
-    return _url(config, tokens, "preferences", subscriber_id, now)
+    return _url(config, tokens, "preferences", subscriber_id, key, now)

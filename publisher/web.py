@@ -9,8 +9,10 @@ Rules the pages keep:
 - No address enumeration: `/subscribe` answers the same page for a new, pending, active or
   suppressed address, and the confirmation email is sent by a separate thread after the
   response, so neither the page nor its timing tells them apart.
-- Nothing changes on GET except following a confirm link (which is what the link is for);
-  unsubscribing needs a POST, because link scanners follow links.
+- Nothing changes on GET or HEAD, because link scanners fetch links: confirming and
+  unsubscribing each need a POST (the page's button, or the RFC 8058 one-click POST).
+  `Guard` hands HEAD to the app as GET and drops the body; `Endpoints.call`, the one way
+  handlers write, refuses any method but POST.
 - Every response carries the security headers; bodies are capped; `/subscribe` is limited
   per client IP and the confirmation email per address (the store keeps that one).
 """
@@ -21,6 +23,7 @@ import hashlib
 import hmac
 import logging
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -32,6 +35,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
@@ -46,10 +50,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import addresses, confirmation, site, theme
 from .config import Config
-from .errors import DeliveryError
+from .errors import DeliveryError, StoreError
 from .store import subscribers
 from .store.db import Store
-from .tokens import TokenError, Tokens, load_tokens
+from .tokens import TokenError, load_tokens
 from .transports import open_transport
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,9 @@ MAX_BODY = 16 * 1024
 CSRF_MAX_AGE = timedelta(hours=6)
 FREQUENCIES = ("each", "digest")
 STORE_THREADS = 4
+LOCK_WAIT = 1.5  # seconds a request waits for the database before answering 503
+HEALTH_WAIT = 2.0  # seconds /healthz waits for the store's answer
+RETRY_AFTER = "5"
 
 
 def origin(url: str) -> str:
@@ -83,12 +90,34 @@ def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
         "cache-control": "no-store",
         "cross-origin-opener-policy": "same-origin",
     }
+    if urlsplit(config.web.url).scheme == "https":  # browsers then never try plain HTTP
+        headers["strict-transport-security"] = "max-age=31536000"
     return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
+TOKEN_VALUE = re.compile(r"((?:^|[?&])token=)[^&#\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Uvicorn's access log prints each request's query string, and a link's token is as
+    good as a password for that subscriber: keep the path and the other fields, hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_VALUE.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+REDACT_TOKENS = RedactTokens()
+
+
 class Guard:
-    """The outermost layer: security headers on every response, the body cap, and an error
-    page (with those headers) instead of a bare 500 when something unexpected breaks."""
+    """The outermost layer: security headers on every response, the body cap, HEAD served
+    as GET without a body, and an error page (with those headers) instead of a bare 500
+    when something unexpected breaks."""
 
     def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]], error_page: Callable):
         self.app = app
@@ -100,6 +129,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = False
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_secured(message: Message) -> None:
             nonlocal started
@@ -108,10 +140,12 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
                     headers[name.decode()] = value.decode()
+            elif head:
+                message = {**message, "body": b""}
             await send(message)
 
         declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY:
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY:
             await self.error_page(413)(scope, receive, send_secured)
             return
         received = 0
@@ -167,7 +201,7 @@ def csrf_token(secret: bytes, token: str, now: datetime) -> str:
 
 def csrf_valid(secret: bytes, token: str, value: str, now: datetime) -> bool:
     stamp, _, _mac = value.partition(".")
-    if not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit()):  # int() also reads other scripts' digits
         return False
     issued = datetime.fromtimestamp(int(stamp), UTC)
     fresh = timedelta(0) <= now - issued <= CSRF_MAX_AGE
@@ -250,15 +284,18 @@ class Endpoints:
         self.config = config
         self.clock = clock
         self.pages = Pages(config)
-        self.store = Store.open(config)
+        self.store = Store.open(config, lock_wait=LOCK_WAIT)
         self.limit = RateLimit(config.web.subscribe_per_minute)
         self.tokens = load_tokens(config)
         self.confirmations = confirmation.Confirmations(config, self.tokens)
         self.mailer = Mailer(self.send_confirmation)
         self.store_threads = anyio.CapacityLimiter(STORE_THREADS)
 
-    async def call(self, function: Callable, *args, **kwargs):
-        """Run a store function that writes, at the app's idea of now."""
+    async def call(self, request: Request, function: Callable, *args, **kwargs):
+        """Run a store function that writes, at the app's idea of now. Only a POST writes:
+        a GET (or HEAD) that got here is a bug, refused before it changes anything."""
+        if request.method != "POST":
+            raise RuntimeError(f"{request.method} {request.url.path} must not write")
         return await self.store_call(partial(function, now=self.clock(), **kwargs), *args)
 
     async def store_call(self, function: Callable, *args):
@@ -292,7 +329,7 @@ class Endpoints:
             return self.refuse(request, "Choose each new post or the digest.")
         name = clean_text(form.get("name"), 200)
         subscriber = await self.call(
-            subscribers.subscribe_pending, email, name=name, frequency=frequency
+            request, subscribers.subscribe_pending, email, name=name, frequency=frequency
         )
         if subscriber.status != "active":
             self.mailer.submit(subscriber)
@@ -321,12 +358,15 @@ class Endpoints:
             transport.close()
 
     async def confirm(self, request: Request) -> Response:
-        """Activate. A link older than the subscriber's last unsubscribe is refused: an old
-        email must not undo a later wish to leave."""
+        """GET shows a button; its POST activates (and brings back a suppressed address,
+        which the store records)."""
         subscriber = await self.subscriber(request, "confirm")
-        if not subscriber or signed_before_leaving(self.tokens, request, subscriber):
+        if not subscriber:
             return self.invalid_link(request)
-        subscriber = await self.call(subscribers.confirm, subscriber.id)
+        if request.method == "POST":
+            subscriber = await self.call(request, subscribers.confirm, subscriber.id)
+        elif subscriber.status != "active":
+            return self.pages.render("confirm", token=request.query_params["token"])
         return self.answer(request, "confirmed", 200, "Subscribed.", subscriber=subscriber)
 
     # --- unsubscribe and preferences ---------------------------------------------------
@@ -337,9 +377,9 @@ class Endpoints:
         subscriber = await self.subscriber(request, "unsubscribe")
         if not subscriber:
             return self.invalid_link(request)
-        if request.method == "GET":
+        if request.method != "POST":
             return self.pages.render("unsubscribe", token=request.query_params["token"])
-        await self.call(subscribers.unsubscribe, subscriber.id)
+        await self.call(request, subscribers.unsubscribe, subscriber.id)
         return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
 
     async def preferences(self, request: Request) -> Response:
@@ -353,11 +393,12 @@ class Endpoints:
             if not csrf_valid(self.tokens.secret, token, str(form.get("csrf", "")), self.clock()):
                 return self.refuse(request, "This form is too old. Reload the page and try again.")
             if form.get("action") == "unsubscribe":
-                await self.call(subscribers.unsubscribe, subscriber.id)
+                await self.call(request, subscribers.unsubscribe, subscriber.id)
                 return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
             if form.get("frequency") not in FREQUENCIES:
                 return self.refuse(request, "Choose each new post or the digest.")
             subscriber = await self.call(
+                request,
                 subscribers.set_preferences,
                 subscriber.id,
                 name=clean_text(form.get("name"), 200),
@@ -370,25 +411,37 @@ class Endpoints:
         )
 
     async def healthz(self, request: Request) -> Response:
-        """200 when the store answers a query, 503 when it does not."""
+        """200 when the store answers a query and could take a write, 503 when it does not
+        or takes longer than HEALTH_WAIT. Not behind the store's thread limit: requests
+        waiting there for a locked database must not hold the answer up."""
         try:
-            await self.store_call(subscribers.get, 0)
+            with anyio.fail_after(HEALTH_WAIT):
+                await anyio.to_thread.run_sync(self.store.ping, abandon_on_cancel=True)
         except Exception as exc:  # whatever broke, the answer is "not healthy"
-            log.warning("health check failed: %s", exc)
-            return JSONResponse({"ok": False}, status_code=503)
+            log.warning("health check failed: %s", exc or "timed out")
+            response = JSONResponse({"ok": False}, status_code=503)
+            response.headers["retry-after"] = RETRY_AFTER
+            return response
         return JSONResponse({"ok": True})
 
     # --- helpers ----------------------------------------------------------------------
 
     async def subscriber(self, request: Request, purpose: str) -> subscribers.Subscriber | None:
-        """Who the link's token stands for; None when forged, expired or erased."""
+        """Who the link's token stands for; None when forged, expired or erased, or when it
+        was signed before something that voids it (`voided`)."""
+        token = request.query_params.get("token", "")
         try:
-            subscriber_id = self.tokens.read(
-                purpose, request.query_params.get("token", ""), self.clock()
+            found = await self.store_call(
+                subscribers.get_with_key, self.tokens.subscriber_id(token)
             )
+            if found is None:
+                return None
+            subscriber, key = found
+            self.tokens.read(purpose, token, key, self.clock())
+            issued = self.tokens.issued(purpose, token, key)
         except TokenError:
             return None
-        return await self.store_call(subscribers.get, subscriber_id)
+        return None if voided(purpose, subscriber, key, issued) else subscriber
 
     def invalid_link(self, request: Request) -> Response:
         return self.answer(request, "invalid-link", 400, "This link is invalid or has expired.")
@@ -406,6 +459,17 @@ class Endpoints:
         message = ERRORS.get(status, "That request could not be handled.")
         return self.pages.render("error", status, message=message)
 
+    async def unavailable(self, request: Request, exc: Exception) -> Response:
+        """The database is locked, down or broken: 503, try again shortly."""
+        log.warning("store unavailable: %s", exc)
+        message = ERRORS[503]
+        if wants_json(request):
+            response = JSONResponse({"ok": False, "error": message}, status_code=503)
+        else:
+            response = self.pages.render("error", 503, message=message)
+        response.headers["retry-after"] = RETRY_AFTER
+        return response
+
     async def http_error(self, request: Request, exc: Exception) -> Response:
         return self.error_page(exc.status_code if isinstance(exc, HTTPException) else 500)
 
@@ -415,27 +479,33 @@ ERRORS = {
     405: "This address does not take that kind of request.",
     413: "That request was too large.",
     500: "Something went wrong on our side. Please try again later.",
+    503: "We are busy right now. Please try again in a minute.",
 }
 
 
-def signed_before_leaving(
-    tokens: Tokens, request: Request, subscriber: subscribers.Subscriber
-) -> bool:
-    """Whether the (verified) confirm token predates the subscriber's last unsubscribe.
-    Tokens carry whole seconds, so compare in whole seconds."""
+def voided(purpose: str, subscriber: subscribers.Subscriber, key: str, issued: datetime) -> bool:
+    """Whether a genuine token, signed at `issued` (whole seconds), no longer counts:
+
+    - a link signed without a key (rows from before schema version 3) older than the row:
+      it was made for an erased subscriber who had this id before it was reused;
+    - a confirm link older than the subscriber's last unsubscribe: an old email must not
+      undo a later wish to leave.
+    """
+    if not key and issued < subscriber.created_at.replace(microsecond=0):
+        return True
     left = subscriber.unsubscribed_at
-    if subscriber.status == "active" or left is None:
+    if purpose != "confirm" or subscriber.status == "active" or left is None:
         return False
-    issued = tokens.issued("confirm", request.query_params["token"])
     return issued < left.replace(microsecond=0)
 
 
 def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:
     """The web app for `config`; `clock` defaults to the real time moved by `--now`."""
     endpoints = Endpoints(config, clock or shifted_clock(config))
+    logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
-        Route("/confirm", endpoints.confirm, methods=["GET"]),
+        Route("/confirm", endpoints.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", endpoints.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", endpoints.preferences, methods=["GET", "POST"]),
         Route("/healthz", endpoints.healthz, methods=["GET"]),
@@ -462,7 +532,11 @@ def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> S
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: endpoints.http_error},
+        exception_handlers={
+            HTTPException: endpoints.http_error,
+            StoreError: endpoints.unavailable,
+            DBAPIError: endpoints.unavailable,
+        },
         lifespan=lifespan,
     )
     app.state.store = endpoints.store

@@ -82,7 +82,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("PUBLISHER_") and name != "PUBLISHER_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
-    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key")
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key, 32 bytes or longer")
     write_config(tmp_path)
     (tmp_path / "posts").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -98,7 +98,7 @@ def sample_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("PUBLISHER_") and name != "PUBLISHER_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
-    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key")
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key, 32 bytes or longer")
     monkeypatch.chdir(root)
     return root
 

@@ -4,6 +4,7 @@ suppression, erasure, imports (edge cases included), exports, migrations, faults
 from __future__ import annotations
 
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -15,13 +16,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import MetaData, Table, create_engine, event, func, insert, select
 
 from publisher import store as st
 from publisher.addresses import AddressError
 from publisher.errors import StoreError
-from publisher.store import csvio
-from publisher.store.db import LATEST, open_store
+from publisher.store import csvio, db, schema
+from publisher.store.db import LATEST, database_url, open_store
 from publisher.store.schema import events, schema_version, subscribers, suppressions
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -352,6 +353,31 @@ def test_export_streams_everything_and_imports_back(
         other.close()
 
 
+def test_ids_of_erased_subscribers_are_never_handed_out_again(store: st.Store) -> None:
+    """A new subscriber given an erased one's id would receive what the erased person's old
+    links do (their preferences, their one-click unsubscribe)."""
+    first = st.add(store, "first@example.org", now=NOW).subscriber
+    erased = st.add(store, "erased@example.org", now=NOW).subscriber
+    assert st.forget(store, "erased@example.org", now=NOW)
+    newcomer = st.add(store, "new@example.org", now=NOW).subscriber
+    assert newcomer.id > erased.id > first.id
+
+
+def test_each_subscriber_has_a_link_key_that_goes_with_the_row(
+    store: st.Store, tmp_path: Path
+) -> None:
+    ana = st.add(store, "ana@example.org", now=NOW).subscriber
+    st.subscribe_pending(store, "bo@example.org", now=NOW)
+    st.import_csv(store, write_csv(tmp_path, "email\ncy@example.org\ndi@example.org\n"), now=NOW)
+    ids = [s.id for s in st.iter_subscribers(store)]
+    keys = [st.token_key(store, subscriber_id) for subscriber_id in ids]
+    assert all(len(key) == 32 and int(key, 16) >= 0 for key in keys)
+    assert len(set(keys)) == 4  # one per row, imported rows too
+    assert st.get_with_key(store, ana.id) == (ana, keys[0]) and ids[0] == ana.id
+    st.forget(store, "ana@example.org", now=NOW)
+    assert st.token_key(store, ana.id) is None and st.get_with_key(store, ana.id) is None
+
+
 # --- Schema and faults --------------------------------------------------------------------
 
 
@@ -368,10 +394,94 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(
         open_store(database_url, tmp_path)
 
 
+def version_2_store(url: str) -> None:
+    """Create the store as schema version 2 left it: subscribers without `token_key`, and
+    on SQLite ids that a new row may take again (no AUTOINCREMENT)."""
+    old = MetaData()
+    columns = [column._copy() for column in subscribers.columns if column.name != "token_key"]
+    Table("subscribers", old, *columns)
+    for table in schema.metadata.sorted_tables:
+        if table.name != "subscribers":
+            table.to_metadata(old)
+    engine = create_engine(database_url(url, Path("/")))
+    try:
+        with engine.begin() as conn:
+            old.create_all(conn)
+            for version in (1, 2):
+                conn.execute(insert(schema_version).values(version=version, applied_at=NOW))
+            conn.execute(insert(schema.settings).values(name="hash_salt", value="00"))
+    finally:
+        engine.dispose()
+
+
+def test_migration_to_link_keys_keeps_rows_links_and_references(
+    database_url: str, tmp_path: Path
+) -> None:
+    version_2_store(database_url)
+    with pytest.MonkeyPatch.context() as patch:  # open at version 2, as publisher was then
+        patch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:2])
+        patch.setattr(db, "LATEST", 2)
+        before = open_store(database_url, tmp_path)
+        ana = st.add(before, "ana@example.org", now=NOW).subscriber
+        bo = st.add(before, "bo@example.org", now=NOW).subscriber
+        st.add(before, "cy@example.org", now=NOW)
+        st.forget(before, "cy@example.org", now=NOW)  # the highest id, erased
+        with before.transaction() as conn:
+            campaign = conn.execute(
+                insert(schema.campaigns)
+                .values(key="post:a", kind="post", subject="A", html="", text="", status="done")
+                .values(headers="{}", note="", created_at=NOW, total=1)
+                .returning(schema.campaigns.c.id)
+            ).scalar_one()
+            conn.execute(
+                insert(schema.deliveries).values(
+                    campaign_id=campaign, subscriber_id=bo.id, state="sent", attempts=1
+                )
+            )
+        before.close()
+
+    after = open_store(database_url, tmp_path)
+    try:
+        assert [s.email for s in st.iter_subscribers(after)] == [
+            "ana@example.org",
+            "bo@example.org",
+        ]
+        assert st.get_with_key(after, ana.id) == (ana, "")  # old links keep working
+        newcomer = st.add(after, "di@example.org", now=NOW).subscriber
+        assert newcomer.id > bo.id + 1  # not the erased cy's id
+        assert len(st.token_key(after, newcomer.id)) == 32
+        with after.read() as conn:
+            assert conn.execute(select(func.count()).select_from(schema.deliveries)).scalar() == 1
+            assert conn.execute(select(func.max(schema_version.c.version))).scalar() == LATEST
+        assert "subscribed" in event_kinds(after)
+        st.forget(after, "bo@example.org", now=NOW)  # references still cascade
+        with after.read() as conn:
+            assert conn.execute(select(func.count()).select_from(schema.deliveries)).scalar() == 0
+        assert st.counts(after)["active"] == 2
+    finally:
+        after.close()
+
+
 def test_relative_sqlite_path_is_created_under_the_root(tmp_path: Path) -> None:
     opened = open_store("sqlite:///data/nested/publisher.db", tmp_path)
     opened.close()
     assert (tmp_path / "data" / "nested" / "publisher.db").is_file()
+
+
+def test_database_files_are_private(tmp_path: Path) -> None:
+    """The list is personal data: the file, its WAL and shared memory are the owner's
+    only (0600), and so is the folder publisher made for them (0700)."""
+    folder = tmp_path / "data"
+    opened = open_store(f"sqlite:///{folder / 'publisher.db'}", tmp_path)
+    try:
+        st.add(opened, "ana@example.org", now=NOW)
+        files = sorted(path.name for path in folder.iterdir())
+        assert files == ["publisher.db", "publisher.db-shm", "publisher.db-wal"]
+        for name in files:
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        opened.close()
 
 
 def test_corrupt_file_is_a_one_line_store_error(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The subscriber web app served by a real uvicorn on a loopback port, driven over HTTP.
 
 The table: subscribe (honeypot, no enumeration, JSON, CORS, rate limit, body cap, one
-confirmation per address per 10 minutes), confirm (tampered, expired, reused, stale after an
-unsubscribe), unsubscribe (one button on GET, RFC 8058 one-click POST, idempotent),
-preferences (CSRF), health, and the security headers on every kind of response.
+confirmation per address per 10 minutes), confirm (one button on GET, its POST confirms;
+tampered, expired, reused, stale after an unsubscribe), unsubscribe (one button on GET,
+RFC 8058 one-click POST, idempotent), preferences (CSRF), HEAD on every route, links of
+erased subscribers, a locked database (503), health, the access log without tokens, and
+the security headers on every kind of response.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import html
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,10 +28,14 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+import sqlalchemy
+from sqlalchemy import func, select, update
 
 from publisher.config import Config, load_config
 from publisher.store import subscribers
-from publisher.tokens import load_tokens, unsubscribe_url
+from publisher.store.schema import events
+from publisher.store.schema import subscribers as schema_subscribers
+from publisher.tokens import load_tokens
 from publisher.web import create_app
 
 from conftest import free_port
@@ -62,6 +71,21 @@ class Web:
 
     def subscribe(self, **fields) -> httpx.Response:
         return self.client.post("/subscribe", data={**FORM, **fields})
+
+    def token(self, purpose: str, subscriber_id: int, now: datetime | None = None) -> str:
+        """A token as the app's emails carry it, signed with the subscriber's key."""
+        key = subscribers.token_key(self.store, subscriber_id)
+        return load_tokens(self.config).make(purpose, subscriber_id, key, now or self.config.now)
+
+    def press(self, url: str, page: str) -> httpx.Response:
+        """Submit the page's one form (its action and hidden fields), as its button does."""
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page))
+        return self.client.post(urljoin(url, action), data=fields)
+
+    def confirm(self, link: str) -> httpx.Response:
+        """Follow a confirm link and press its button, as the person does."""
+        return self.press(link, self.client.get(link).text)
 
     def confirm_link(self, message: EmailMessage) -> str:
         text = message.get_body(("plain",)).get_content()
@@ -114,7 +138,7 @@ def test_subscribe_mails_a_link_that_activates(web: Web):
     assert link.startswith(web.url + "/confirm?token=")
     assert link.replace("&", "&amp;") in message.get_body(("html",)).get_content()
 
-    confirmed = web.client.get(link)
+    confirmed = web.confirm(link)
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     assert "Ana &lt;b&gt;" in confirmed.text
     assert web.status("ana@example.com") == "active"
@@ -149,7 +173,7 @@ def test_same_answer_for_new_pending_active_and_suppressed(web: Web):
         "pending@example.com",
     ]
     [left] = [m for m in mails if "left@" in str(m["To"])]
-    assert web.client.get(web.confirm_link(left)).status_code == 200
+    assert web.confirm(web.confirm_link(left)).status_code == 200
     assert web.status("left@example.com") == "active"  # the person came back themselves
 
 
@@ -166,9 +190,8 @@ def test_bad_confirm_links_change_nothing(web: Web):
     [message] = web.wait_for_mail(1)
     link = web.confirm_link(message)
     subscriber = subscribers.get_by_email(web.store, "ana@example.com")
-    tokens = load_tokens(web.config)
-    expired = tokens.make("confirm", subscriber.id, web.config.now - timedelta(days=8))
-    wrong_purpose = tokens.make("unsubscribe", subscriber.id, web.config.now)
+    expired = web.token("confirm", subscriber.id, web.config.now - timedelta(days=8))
+    wrong_purpose = web.token("unsubscribe", subscriber.id)
     for token in (link.split("token=")[1][:-2] + "xx", expired, wrong_purpose, "", "1.2"):
         response = web.client.get("/confirm", params={"token": token})
         assert response.status_code == 400
@@ -180,7 +203,7 @@ def test_bad_confirm_links_change_nothing(web: Web):
 def test_old_confirm_link_cannot_undo_an_unsubscribe(web: Web):
     web.subscribe()
     link = web.confirm_link(web.wait_for_mail(1)[0])
-    web.client.get(link)
+    web.confirm(link)
     subscriber = subscribers.get_by_email(web.store, "ana@example.com")
     later = web.config.now + timedelta(minutes=5)
     subscribers.unsubscribe(web.store, subscriber.id, now=later)
@@ -190,7 +213,7 @@ def test_old_confirm_link_cannot_undo_an_unsubscribe(web: Web):
 
 def test_unsubscribe_page_then_one_click_post(web: Web):
     subscriber = subscribers.add(web.store, "bo@example.com", now=web.config.now).subscriber
-    url = unsubscribe_url(web.config, load_tokens(web.config), subscriber.id)
+    url = f"{web.url}/unsubscribe?token={web.token('unsubscribe', subscriber.id)}"
 
     page = web.client.get(url)
     assert page.status_code == 200
@@ -214,25 +237,25 @@ def test_unsubscribe_page_then_one_click_post(web: Web):
 
 def test_unsubscribe_button_on_the_page(web: Web):
     subscriber = subscribers.add(web.store, "di@example.com", now=web.config.now).subscriber
-    url = unsubscribe_url(web.config, load_tokens(web.config), subscriber.id)
+    url = f"{web.url}/unsubscribe?token={web.token('unsubscribe', subscriber.id)}"
     page = web.client.get(url).text
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)"', page))
-    assert fields == {"List-Unsubscribe": "One-Click"}
-    response = web.client.post(urljoin(url, action), data=fields)
+    assert re.findall(r'type="hidden" name="([^"]+)" value="([^"]+)"', page) == [
+        ("List-Unsubscribe", "One-Click")
+    ]
+    response = web.press(url, page)
     assert response.status_code == 200 and web.status("di@example.com") == "unsubscribed"
 
 
 def test_preferences_need_the_form_token(web: Web):
     subscriber = subscribers.add(web.store, "cy@example.com", now=web.config.now).subscriber
-    url = load_tokens(web.config).make("preferences", subscriber.id, web.config.now)
-    path = f"/preferences?token={url}"
+    path = f"/preferences?token={web.token('preferences', subscriber.id)}"
     page = web.client.get(path)
     assert page.status_code == 200 and "cy@example.com" in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
-    refused = web.client.post(path, data={"frequency": "digest", "name": "Cy", "csrf": "0.bad"})
-    assert refused.status_code == 400
+    for bad in ("0.bad", "²³.bad", "٧٠٠.bad", csrf.replace(".", "0.", 1)):
+        fields = {"frequency": "digest", "name": "Cy", "csrf": bad}
+        assert web.client.post(path, data=fields).status_code == 400
     assert subscribers.get(web.store, subscriber.id).frequency == "each"
 
     saved = web.client.post(path, data={"frequency": "digest", "name": "Cy", "csrf": csrf})
@@ -368,6 +391,47 @@ def test_health_reports_the_store(start_web):
     assert web.client.get("/healthz").status_code == 503
 
 
+@contextmanager
+def write_locked(web: Web) -> Iterator[None]:
+    """A second connection holds the write lock: SQLite's (BEGIN IMMEDIATE), or on
+    PostgreSQL a lock on the subscribers table that lets reads through but no writes."""
+    if web.store.is_sqlite:
+        blocker = sqlite3.connect(web.store.name, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    engine = sqlalchemy.create_engine(web.store.engine.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("LOCK TABLE subscribers IN EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
+
+
+def test_a_write_locked_database_answers_503_at_once(web: Web):
+    """Another process holds the write lock: pages say 503 with Retry-After after a short
+    wait, not a 500 after the 30 s busy timeout (the client gives up at 10 s), and on
+    SQLite, where a write needs the whole file, so does the health check."""
+    with write_locked(web):
+        page = web.subscribe()
+        assert page.status_code == 503 and "try again" in page.text
+        assert int(page.headers["retry-after"]) > 0
+        assert page.headers["content-security-policy"]
+        script = web.client.post("/subscribe", data=FORM, headers={"Accept": "application/json"})
+        assert script.status_code == 503 and "error" in script.json()
+        assert int(script.headers["retry-after"]) > 0
+        if web.store.is_sqlite:
+            health = web.client.get("/healthz")
+            assert health.status_code == 503 and health.json() == {"ok": False}
+    assert web.client.get("/healthz").status_code == 200
+    assert web.subscribe().status_code == 200 and web.status("ana@example.com") == "pending"
+
+
 def test_time_travel_moves_the_app_clock(start_web):
     web = start_web(now="2030-01-01T00:00:00+00:00")
     web.subscribe()
@@ -375,29 +439,60 @@ def test_time_travel_moves_the_app_clock(start_web):
     assert message["Date"].datetime.year == 2030
     link = web.confirm_link(message)
     # Tokens signed in 2030 are valid in 2030: the app runs on the shifted clock.
-    assert web.client.get(link).status_code == 200
+    assert web.confirm(link).status_code == 200
+    assert web.status("ana@example.com") == "active"
 
 
-def test_publisher_web_command_serves_the_app(site: Path):
+@contextmanager
+def web_command(site: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`publisher web` in a subprocess, its output (the access log) piped: (base URL, process)."""
     port = free_port()
     process = subprocess.Popen(
         [Path(sys.executable).parent / "publisher", "web", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz")
+                httpx.get(f"{url}/healthz")
                 break
             except httpx.ConnectError:
                 assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
                 time.sleep(0.1)
-        assert response.status_code == 200 and "server" not in response.headers
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_publisher_web_command_serves_the_app(site: Path):
+    with web_command(site) as (url, _process):
+        response = httpx.get(f"{url}/healthz")
+        assert response.status_code == 200 and "server" not in response.headers
+
+
+def test_access_log_never_shows_a_token(site: Path):
+    with web_command(site) as (url, process):
+        for path in ("unsubscribe", "confirm", "preferences"):
+            httpx.get(f"{url}/{path}?token=12.1700000000.SeCrEtSiGnAtUrE&x=1")
+        httpx.head(f"{url}/unsubscribe?x=1&token=34.1700000000.AnOtHeRsEcReT")
+        process.terminate()
+        log = process.stdout.read()
+    assert "SeCrEt" not in log and "AnOtHeR" not in log and "1700000000" not in log
+    assert '"GET /unsubscribe?token=[redacted]&x=1 HTTP/1.1" 400' in log
+    assert '"HEAD /unsubscribe?x=1&token=[redacted] HTTP/1.1" 400' in log
+    assert "/confirm?token=[redacted]" in log and "/preferences?token=[redacted]" in log
+
+
+def test_strict_transport_security_when_the_app_is_on_https(start_web):
+    https = start_web(web_url="https://subscribe.example.org")
+    assert https.client.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"
+    plain = start_web()
+    assert "strict-transport-security" not in plain.client.get("/healthz").headers
 
 
 def test_preview_server_mounts_the_app(site: Path, live_server):
@@ -439,7 +534,7 @@ def test_confirmation_is_dkim_signed_when_configured(site: Path):
     subscriber = subscribers.Subscriber(
         1, "ana@example.com", "Ana", "pending", "each", "web", config.now, None, None, None, 0
     )
-    data = Confirmations(config, load_tokens(config)).build(subscriber, config.now).data
+    data = Confirmations(config, load_tokens(config)).build(subscriber, "k", config.now).data
     assert data.startswith(b"DKIM-Signature: ")
 
     def dns(name: bytes, timeout: int = 5) -> bytes | None:
@@ -447,3 +542,84 @@ def test_confirmation_is_dkim_signed_when_configured(site: Path):
 
     assert dkim.verify(data, dnsfunc=dns)
     assert not dkim.verify(data.replace(b"Subject: Confirm", b"Subject: Confirn"), dnsfunc=dns)
+
+
+def test_head_changes_nothing_on_any_route(web: Web):
+    """Link scanners send HEAD: it answers as GET does, without a body or a side effect."""
+    subscriber = subscribers.add(web.store, "he@example.com", now=web.config.now).subscriber
+    web.subscribe(email="pending@example.com")
+    pending = subscribers.get_by_email(web.store, "pending@example.com")
+    paths = [
+        "/subscribe",
+        "/confirm?token=" + web.token("confirm", pending.id),
+        "/unsubscribe?token=" + web.token("unsubscribe", subscriber.id),
+        "/preferences?token=" + web.token("preferences", subscriber.id),
+        "/healthz",
+        "/nowhere",
+    ]
+    with web.store.read() as conn:
+        before = conn.execute(select(func.count()).select_from(events)).scalar()
+    for path in paths:
+        head, get = web.client.head(path), web.client.get(path)
+        assert (path, head.status_code) == (path, get.status_code)
+        assert head.content == b""
+    assert web.status("he@example.com") == "active"
+    assert web.status("pending@example.com") == "pending"
+    with web.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar() == before
+
+
+@pytest.mark.parametrize("was", ["pending", "complained"])
+def test_confirm_link_shows_a_button_and_only_the_post_confirms(web: Web, was: str):
+    """A scanner fetching the link confirms no one; the person's press of the button does,
+    and bringing back a suppressed address is recorded."""
+    if was == "complained":
+        added = subscribers.add(web.store, "ana@example.com", now=web.config.now).subscriber
+        subscribers.record_complaint(web.store, added.id, now=web.config.now)
+    web.subscribe()  # a third party may type the address in: the owner gets the email
+    link = web.confirm_link(web.wait_for_mail(1)[0])
+    page = web.client.get(link)
+    assert page.status_code == 200 and page.text.count("<button") == 1
+    assert web.status("ana@example.com") == was
+    confirmed = web.press(link, page.text)
+    assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+    assert web.status("ana@example.com") == "active"
+    with web.store.read() as conn:
+        detail = conn.execute(
+            select(events.c.detail).where(events.c.kind == "confirmed")
+        ).scalar_one()
+    assert detail == f"was {was}"
+
+
+def test_links_of_an_erased_subscriber_act_on_no_one(web: Web):
+    """Issue 10: after `forget`, the next sign-up got the erased person's id, and their old
+    one-click and preferences links acted on the newcomer."""
+    erased = subscribers.add(web.store, "gone@example.com", now=web.config.now).subscriber
+    links = [web.token(purpose, erased.id) for purpose in ("unsubscribe", "preferences")]
+    subscribers.forget(web.store, "gone@example.com", now=web.config.now)
+    newcomer = subscribers.add(web.store, "new@example.com", now=web.config.now).subscriber
+    for purpose, token in zip(("unsubscribe", "preferences"), links, strict=True):
+        answer = web.client.post(
+            f"/{purpose}?token={token}", data={"List-Unsubscribe": "One-Click"}
+        )
+        assert answer.status_code == 400
+        assert web.client.get(f"/{purpose}?token={token}").status_code == 400
+    # Signed for the newcomer's id but not with their key: nothing either.
+    stranger = load_tokens(web.config).make("unsubscribe", newcomer.id, "", web.config.now)
+    assert web.client.post(f"/unsubscribe?token={stranger}").status_code == 400
+    assert web.status("new@example.com") == "active"
+
+
+def test_a_keyless_link_older_than_its_row_is_refused(web: Web):
+    """Rows from before link keys (token_key "") keep their mailed links, except links signed
+    before the row existed: those were made for an erased person whose id it reused."""
+    row = subscribers.add(web.store, "old@example.com", now=web.config.now).subscriber
+    with web.store.transaction() as conn:
+        conn.execute(update(schema_subscribers).values(token_key=""))
+    tokens = load_tokens(web.config)
+    mailed = tokens.make("unsubscribe", row.id, "", web.config.now + timedelta(seconds=1))
+    before = tokens.make("unsubscribe", row.id, "", web.config.now - timedelta(days=1))
+    assert web.client.post(f"/unsubscribe?token={before}").status_code == 400
+    assert web.status("old@example.com") == "active"
+    assert web.client.post(f"/unsubscribe?token={mailed}").status_code == 200
+    assert web.status("old@example.com") == "unsubscribed"

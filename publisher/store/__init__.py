@@ -21,6 +21,7 @@ from .subscribers import (
     forget,
     get,
     get_by_email,
+    get_with_key,
     iter_active,
     iter_subscribers,
     iter_unsent_confirmations,
@@ -30,6 +31,7 @@ from .subscribers import (
     remove,
     set_preferences,
     subscribe_pending,
+    token_key,
     unsubscribe,
 )
 
@@ -52,6 +54,7 @@ __all__ = [
     "forget",
     "get",
     "get_by_email",
+    "get_with_key",
     "import_csv",
     "iter_active",
     "iter_subscribers",
@@ -63,5 +66,6 @@ __all__ = [
     "remove",
     "set_preferences",
     "subscribe_pending",
+    "token_key",
     "unsubscribe",
 ]

@@ -12,6 +12,7 @@ that lock, so retrying the BEGIN alone is enough; it is retried a few times.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import sqlite3
 import time
@@ -43,11 +44,15 @@ class Store:
     engine: Engine
     name: str  # for messages: the SQLite file, or the URL without its password
     default_frequency: str = "each"
+    begin_attempts: int = BEGIN_ATTEMPTS
 
     @classmethod
-    def open(cls, config: Config) -> Store:
+    def open(cls, config: Config, lock_wait: float | None = None) -> Store:
         return open_store(
-            config.database.url, config.root, default_frequency=config.newsletter.frequency
+            config.database.url,
+            config.root,
+            default_frequency=config.newsletter.frequency,
+            lock_wait=lock_wait,
         )
 
     @property
@@ -83,6 +88,12 @@ class Store:
             raise self.error(exc) from None
         with connection:
             yield connection
+
+    def ping(self) -> None:
+        """Read the schema version inside a write transaction, then let it go: a StoreError
+        when the store could not take a write now (locked, unreachable, not a database)."""
+        with self.transaction() as conn:
+            conn.execute(select(schema.schema_version.c.version).limit(1))
 
     def scrub(self) -> None:
         """After an erasure: on SQLite, copy the WAL into the file and truncate it, so old
@@ -120,14 +131,14 @@ class Store:
 
     def _begin(self, conn: Connection, write: bool) -> None:
         conn.execution_options(publisher_write=write)
-        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+        for attempt in range(1, self.begin_attempts + 1):
             try:
                 conn.begin()
                 return
             except (DBAPIError, sqlite3.Error) as exc:
                 if conn.in_transaction():
                     conn.rollback()
-                if attempt == BEGIN_ATTEMPTS or "locked" not in str(exc):
+                if attempt == self.begin_attempts or "locked" not in str(exc):
                     raise self.error(exc) from None
                 time.sleep(0.05 * attempt)
 
@@ -182,19 +193,22 @@ def database_url(url: str, root: Path) -> URL:
     return parsed.set(database=str(path if path.is_absolute() else root / path))
 
 
-def open_store(url: str, root: Path, default_frequency: str = "each") -> Store:
+def open_store(
+    url: str, root: Path, default_frequency: str = "each", lock_wait: float | None = None
+) -> Store:
     """Connect, create the SQLite file and its folder on first use, migrate to the latest
-    schema; a store written by a newer publisher is refused."""
+    schema; a store written by a newer publisher is refused.
+
+    `lock_wait` (seconds) bounds how long a statement waits for a lock or the server: the
+    web app gives up quickly and answers 503, where a command would rather wait its turn.
+    """
     parsed = database_url(url, root)
     if parsed.get_backend_name() == "sqlite":
-        engine, name = _sqlite_engine(parsed)
+        engine, name = _sqlite_engine(parsed, lock_wait)
     else:
-        try:
-            engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True)
-        except (ImportError, sqlalchemy.exc.ArgumentError) as exc:
-            raise StoreError(f"[database] url: {exc}") from None
-        name = parsed.render_as_string(hide_password=True)
-    store = Store(engine, name, default_frequency)
+        engine, name = _postgresql_engine(parsed, lock_wait)
+    attempts = BEGIN_ATTEMPTS if lock_wait is None else 1
+    store = Store(engine, name, default_frequency, attempts)
     try:
         migrate(store)
     except BaseException:
@@ -203,14 +217,45 @@ def open_store(url: str, root: Path, default_frequency: str = "each") -> Store:
     return store
 
 
-def _sqlite_engine(url: URL) -> tuple[Engine, str]:
+def _private_file(path: Path) -> None:
+    """Create the database's folder (0700) and an empty file (0600) if they do not exist,
+    before SQLite does with the umask's modes: the list is personal data. SQLite gives the
+    WAL and shared-memory files the database file's mode."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the folder: {exc.strerror}") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the database file: {exc.strerror}") from None
+
+
+def _postgresql_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
+    options = {} if lock_wait is None else {"connect_timeout": max(1, round(lock_wait))}
+    try:
+        engine = sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args=options)
+    except (ImportError, sqlalchemy.exc.ArgumentError) as exc:
+        raise StoreError(f"[database] url: {exc}") from None
+    if lock_wait is not None:
+
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi_connection, _record) -> None:
+            # Waits for a row lock end at lock_wait; a statement slow for another reason
+            # gets twice that.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {int(lock_wait * 1000)}")
+                cursor.execute(f"SET statement_timeout = {int(lock_wait * 2000)}")
+            dbapi_connection.commit()
+
+    return engine, url.render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
     database = url.database or ""
-    timeout = float(url.query.get("timeout", BUSY_TIMEOUT))
+    timeout = lock_wait if lock_wait is not None else float(url.query.get("timeout", BUSY_TIMEOUT))
     if database and database != ":memory:" and not database.startswith("file:"):
-        try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"{database}: cannot create the folder: {exc.strerror}") from None
+        _private_file(Path(database))
     engine = sqlalchemy.create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -255,7 +300,58 @@ def _unsent_index(conn: Connection) -> None:
     schema.unsent_index.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema, _unsent_index]
+def _link_keys(conn: Connection) -> None:
+    """Subscriber ids are never reused, and each subscriber gets a `token_key` their links
+    are signed with. Rows from before get "" (their links were signed without a key, and
+    emails already sent must keep working); new rows get a random key from the database."""
+    if "token_key" in {column["name"] for column in inspect(conn).get_columns("subscribers")}:
+        return  # created by `_initial_schema` as it is now
+    if conn.dialect.name != "sqlite":  # a PostgreSQL sequence never hands out an id again
+        conn.execute(
+            text("ALTER TABLE subscribers ADD COLUMN token_key VARCHAR(64) NOT NULL DEFAULT ''")
+        )
+        default = schema.RandomKey().compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE subscribers ALTER COLUMN token_key SET DEFAULT {default}"))
+        return
+    _rebuild_sqlite_subscribers(conn)
+
+
+def _rebuild_sqlite_subscribers(conn: Connection) -> None:
+    """SQLite takes AUTOINCREMENT only in CREATE TABLE: make the table as it is now, copy
+    the rows, swap the names (`migrate` turned foreign keys off, so dropping the old table
+    deletes no events or deliveries; it checks them all before committing).
+
+    Until now a new row took the highest id plus one, so ids above today's highest may have
+    belonged to erased subscribers. No more ids were handed out than rows were inserted:
+    today's rows plus the erased ones, which is where the new ids start.
+    """
+    table = schema.subscribers
+    for index in table.indexes:
+        conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    table.to_metadata(sqlalchemy.MetaData(), name="subscribers_new").create(conn)
+    names = ", ".join(column.name for column in table.columns if column.name != "token_key")
+    conn.execute(
+        text(
+            f"INSERT INTO subscribers_new ({names}, token_key) SELECT {names}, '' FROM subscribers"
+        )
+    )
+    conn.execute(text("DROP TABLE subscribers"))
+    conn.execute(text("ALTER TABLE subscribers_new RENAME TO subscribers"))
+    used = conn.execute(
+        text(
+            "SELECT max(coalesce((SELECT max(id) FROM subscribers), 0), "
+            "(SELECT count(*) FROM subscribers) "
+            "+ (SELECT count(*) FROM events WHERE kind = 'erased'))"
+        )
+    ).scalar_one()
+    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = 'subscribers'"))
+    conn.execute(
+        text("INSERT INTO sqlite_sequence (name, seq) VALUES ('subscribers', :used)"),
+        {"used": used},
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema, _unsent_index, _link_keys]
 LATEST = len(MIGRATIONS)
 
 
@@ -271,7 +367,11 @@ def migrate(store: Store) -> None:
     _refuse_newer(store, version)
     if version == LATEST:
         return
-    with store.transaction() as conn:
+    with (
+        store.connect() as connection,
+        _foreign_keys_off(connection),
+        store.transaction(connection) as conn,
+    ):
         if conn.dialect.name == "postgresql":  # one migrating machine at a time
             conn.execute(text("SELECT pg_advisory_xact_lock(4242424201)"))
         schema.schema_version.create(conn, checkfirst=True)
@@ -282,6 +382,28 @@ def migrate(store: Store) -> None:
             conn.execute(
                 schema.schema_version.insert().values(version=number, applied_at=datetime.now(UTC))
             )
+        _check_foreign_keys(store, conn)
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off for the migration, so a table can be rebuilt (SQLite's own
+    recipe) without dropping it deleting the rows that refer to it. The pragma is a no-op
+    inside a transaction, so it goes straight to the driver before BEGIN."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(store: Store, conn: Connection) -> None:
+    if conn.dialect.name == "sqlite" and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+        raise StoreError(f"{store.name}: migration left rows pointing at nothing; not applied")
 
 
 def _refuse_newer(store: Store, version: int) -> None:

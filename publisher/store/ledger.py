@@ -75,6 +75,7 @@ class Claimed:
     email: str
     name: str
     attempts: int
+    token_key: str  # the subscriber's, for their links
 
 
 def worker_id() -> str:
@@ -196,6 +197,7 @@ RECIPIENTS = (
         subscribers.c.email,
         subscribers.c.name,
         subscribers.c.status,
+        subscribers.c.token_key,
     )
     .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
@@ -243,7 +245,7 @@ def _recipients(conn: Connection, ids: list[int]) -> list[Claimed]:
             .values(state=SKIPPED, smtp_reply="subscriber no longer active")
         )
     return [
-        Claimed(row.id, row.subscriber_id, row.email, row.name, row.attempts)
+        Claimed(row.id, row.subscriber_id, row.email, row.name, row.attempts, row.token_key)
         for row in rows
         if row.status == "active"
     ]

@@ -24,12 +24,32 @@ from sqlalchemy import (
     and_,
     literal_column,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 
 # Integer primary keys autoincrement on SQLite (rowid) and PostgreSQL (identity) alike.
 Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class RandomKey(FunctionElement):
+    """32 random hex digits, made by the database for each new row, however it is inserted
+    (one by one, or by an import's INSERT ... SELECT)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(RandomKey, "sqlite")
+def _random_key_sqlite(element, compiler, **kw) -> str:
+    return "lower(hex(randomblob(16)))"
+
+
+@compiles(RandomKey, "postgresql")
+def _random_key_postgresql(element, compiler, **kw) -> str:
+    return "replace(gen_random_uuid()::text, '-', '')"
 
 
 class UTCDateTime(TypeDecorator):
@@ -64,7 +84,14 @@ subscribers = Table(
     Column("unsubscribed_at", UTCDateTime),
     Column("confirm_sent_at", UTCDateTime),  # limits confirmation emails per address
     Column("bounce_count", Integer, nullable=False, default=0),
+    # What the subscriber's links are signed with besides the site secret: it goes when the
+    # row does (erasure). "" for rows from before schema version 3: their links were signed
+    # without one, and keep working.
+    Column("token_key", String(64), nullable=False, server_default=RandomKey()),
     Index("subscribers_status", "status", "id"),  # keyset pages of one status in id order
+    # Ids are never reused (PostgreSQL's sequences never go back), so a link made for an
+    # erased subscriber never names someone else.
+    sqlite_autoincrement=True,
 )
 
 # Pending subscribers never sent a confirmation email: what every `publisher tick` looks

@@ -391,6 +391,25 @@ def get(store: Store, subscriber_id: int) -> Subscriber | None:
         return _by_id(conn, subscriber_id)
 
 
+def _token_key(conn: Connection, subscriber_id: int) -> str | None:
+    found = select(subscribers.c.token_key).where(subscribers.c.id == subscriber_id)
+    return conn.execute(found).scalar_one_or_none()
+
+
+def token_key(store: Store, subscriber_id: int) -> str | None:
+    """The key the subscriber's links are signed with; None once they are erased. Kept out
+    of `Subscriber`, so it never reaches an export."""
+    with store.read() as conn:
+        return _token_key(conn, subscriber_id)
+
+
+def get_with_key(store: Store, subscriber_id: int) -> tuple[Subscriber, str] | None:
+    """The subscriber and their link key, in one read; None if there is no such subscriber."""
+    with store.read() as conn:
+        found = _by_id(conn, subscriber_id)
+        return None if found is None else (found, _token_key(conn, subscriber_id))
+
+
 def get_by_email(store: Store, email: str) -> Subscriber | None:
     address = normalize(email)
     with store.read() as conn:
