@@ -7,8 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 NOW = "2026-03-02T15:00:00+00:00"
 RUN = "import sys; from publisher.cli import main; sys.exit(main())"
+NOT_SMTPUTF8 = (
+    "the part before @ has non-ASCII characters, which this site's mail relay cannot "
+    "deliver (set [smtp] smtputf8 = true if it offers SMTPUTF8)"
+)
 
 
 def publisher(*args: str) -> subprocess.CompletedProcess:
@@ -53,6 +59,37 @@ def test_bad_address_and_unknown_address_exit_2(site: Path) -> None:
         2,
         "error: nobody@example.org is not on the list\n",
     )
+
+
+def test_add_refuses_what_would_fail_later(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: these were accepted, then halted the confirmation or the campaign."""
+    refused = publisher("subscribers", "add", "josé@example.org")
+    assert (refused.returncode, refused.stderr) == (2, f"error: josé@example.org: {NOT_SMTPUTF8}\n")
+    named = publisher("subscribers", "add", "ana@example.org", "--name", "Ana\x1b[2J")
+    assert (named.returncode, named.stderr) == (
+        2,
+        "error: name contains a control character (U+001B); remove it\n",
+    )
+    assert publisher("subscribers", "count").stdout.split()[-1] == "0"
+    monkeypatch.setenv("PUBLISHER_SMTP_SMTPUTF8", "true")
+    accepted = publisher("subscribers", "add", "josé@Bücher.DE")
+    assert accepted.stdout == "added: josé@xn--bcher-kva.de (active, each)\n"
+
+
+def test_import_reports_refused_rows_and_exits_0(site: Path) -> None:
+    csv_file = site / "people.csv"
+    csv_file.write_bytes(
+        "email,name\nok@example.org,Ok\njosé@example.org,J\nnul@example.org,A\x00\n".encode()
+    )
+    result = publisher("subscribers", "import", str(csv_file))
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == (
+        "3 rows: 1 added, 0 updated, 0 unchanged, 2 skipped (2 invalid)"
+    )
+    assert result.stderr.splitlines() == [
+        f"{csv_file}:3: skipped: invalid address: josé@example.org: {NOT_SMTPUTF8}",
+        f"{csv_file}:4: skipped: name contains a control character (U+0000); remove it",
+    ]
 
 
 def test_import_reports_lines_and_is_idempotent(site: Path) -> None:

@@ -60,6 +60,7 @@ def add(email: str, name: str, status: str, frequency: str | None, check_dns: bo
             status=status,
             frequency=frequency,
             check_dns=check_dns,
+            smtputf8=config.smtp.smtputf8,
         )
         if change.outcome == "skipped":
             raise PublisherError(
@@ -155,7 +156,13 @@ def import_(file: Path, status: str, dry_run: bool) -> None:
 
     with opened() as (config, store):
         summary = subscriber_store.import_csv(
-            store, file, now=config.now, status=status, dry_run=dry_run, report=report
+            store,
+            file,
+            now=config.now,
+            status=status,
+            dry_run=dry_run,
+            report=report,
+            smtputf8=config.smtp.smtputf8,
         )
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
         click.echo(

@@ -2,11 +2,13 @@
 
 Import keeps the store unchanged or fully updated, never in between:
 
-1. Stage. The file is read once, row by row; each row is validated (address, frequency)
-   and inserted, 5,000 rows per executemany and transaction, into a TEMPORARY table of
+1. Stage. The file is read once, row by row; each row is validated (address and name
+   under the policy in `addresses`, frequency) and inserted, 5,000 rows per executemany and transaction, into a TEMPORARY table of
    this connection. That table is not part of the store: nobody else sees it and it
    vanishes with the connection. A bad encoding, a truncated line or a missing email
-   column stops here, before the store is touched.
+   column stops here, before the store is touched. A refused row is staged without its
+   cells (only its line and the reason), so no value the policy refused (a NUL, which
+   PostgreSQL will not store even in a temporary table) reaches the database.
 2. Classify, in SQL over the staged rows: duplicates within the file, erased addresses
    (hash in `suppressions`), suppressed ones (unsubscribed, bounced, complained), new
    ones, ones whose name/frequency/pending status would change, unchanged ones.
@@ -23,6 +25,7 @@ import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -34,6 +37,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -47,7 +51,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..addresses import AddressError, normalize
+from ..addresses import AddressError, InvalidName, check_name, normalize, shown
 from ..errors import PublisherError
 from .db import Store
 from .schema import UTCDateTime, events, subscribers, suppressions
@@ -87,7 +91,7 @@ staging = Table(
     Column("frequency", String(8)),
     Column("email_hash", String(64)),
     Column("action", String(12)),  # add|update|unchanged|invalid|duplicate|suppressed|erased
-    Column("problem", String(400)),
+    Column("problem", Text),
     prefixes=["TEMPORARY"],
 )
 
@@ -100,9 +104,10 @@ def import_csv(
     status: str = "active",
     dry_run: bool = False,
     report: Callable[[int, str], None] | None = None,
+    smtputf8: bool = False,
 ) -> ImportSummary:
     """Import `path` (see the module docstring); `report(line, message)` gets each
-    skipped row after the import, in line order."""
+    skipped row after the import, in line order. `smtputf8` is `[smtp] smtputf8`."""
     if status not in ("active", "pending"):
         raise PublisherError(f"status: expected active or pending, got {status!r}")
     source = f"import:{path.name}"[:64]
@@ -110,7 +115,7 @@ def import_csv(
         with store.read(conn):
             staging.create(conn)
         try:
-            _stage(store, conn, path)
+            _stage(store, conn, path, smtputf8)
             with store.read(conn) if dry_run else store.transaction(conn):
                 _classify(conn, status)
                 if not dry_run:
@@ -129,10 +134,10 @@ def import_csv(
     return summary
 
 
-def _stage(store: Store, conn: Connection, path: Path) -> None:
+def _stage(store: Store, conn: Connection, path: Path, smtputf8: bool) -> None:
     with store.read(conn):
         salt = hash_salt(conn)
-    rows = _staged_rows(path, salt)
+    rows = _staged_rows(path, partial(_staged, salt=salt, smtputf8=smtputf8))
     while batch := list(islice(rows, BATCH)):
         with store.read(conn):  # writes only the TEMPORARY table: no lock on the store
             _insert_staged(conn, batch)
@@ -167,8 +172,9 @@ def _insert_staged(conn: Connection, batch: list[dict]) -> None:
             copy.write_row([row[name] for name in names])
 
 
-def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
-    """One dict per data row of the file, valid or not; fatal problems raise."""
+def _staged_rows(path: Path, staged: Callable[..., dict]) -> Iterator[dict]:
+    """One dict per data row of the file (made by `staged`), valid or not; fatal problems
+    raise."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -181,14 +187,14 @@ def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
             raise ImportFileError(f"{path}: empty file")
         columns, first_row = _columns(header, path)
         if first_row is not None:
-            yield _staged(first_line, first_row, columns, salt)
+            yield staged(first_line, first_row, columns)
         for line, row in rows:
             if len(row) != len(header):
                 raise ImportFileError(
                     f"{path}:{line}: {len(row)} fields, expected {len(header)} "
                     "(truncated or malformed line); nothing was imported"
                 )
-            yield _staged(line, row, columns, salt)
+            yield staged(line, row, columns)
 
 
 def _decoded(handle: BinaryIO, path: Path) -> Iterator[str]:
@@ -239,25 +245,27 @@ def _columns(header: list[str], path: Path) -> tuple[dict[str, int], list[str] |
     raise ImportFileError(f"{path}:1: no email column in the header (found {found})")
 
 
-def _staged(line: int, row: list[str], columns: dict[str, int], salt: str) -> dict:
+def _staged(line: int, row: list[str], columns: dict[str, int], salt: str, smtputf8: bool) -> dict:
     def cell(name: str) -> str:
         return row[columns[name]].strip() if name in columns else ""
 
     staged = dict.fromkeys(("email", "email_key", "frequency", "email_hash", "problem", "action"))
-    staged.update(line=line, name=cell("name"))
+    staged.update(line=line, name="")
     frequency = cell("frequency").lower()
     try:
-        address = normalize(cell("email"))
+        address = normalize(cell("email"), smtputf8=smtputf8)
+        name = check_name(cell("name"))
     except AddressError as exc:
         return staged | {"action": "invalid", "problem": f"invalid address: {exc}"}
+    except InvalidName as exc:
+        return staged | {"action": "invalid", "problem": str(exc)}
     if frequency and frequency not in FREQUENCIES:
-        problem = f"frequency must be each or digest, got {frequency!r}"
+        problem = f"frequency must be each or digest, got '{shown(frequency)}'"
         return staged | {"action": "invalid", "problem": problem}
-    if len(staged["name"]) > 200:
-        return staged | {"action": "invalid", "problem": "name longer than 200 characters"}
     return staged | {
         "email": address.email,
         "email_key": address.key,
+        "name": name,
         "frequency": frequency or None,
         "email_hash": address.hashed(salt),
     }
