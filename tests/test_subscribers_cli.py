@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+
+from publisher.store.db import open_store
+from publisher.store.schema import subscribers
 
 NOW = "2026-03-02T15:00:00+00:00"
 RUN = "import sys; from publisher.cli import main; sys.exit(main())"
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # LF ends lines
 NOT_SMTPUTF8 = (
     "the part before @ has non-ASCII characters, which this site's mail relay cannot "
     "deliver (set [smtp] smtputf8 = true if it offers SMTPUTF8)"
@@ -90,6 +98,53 @@ def test_import_reports_refused_rows_and_exits_0(site: Path) -> None:
         f"{csv_file}:3: skipped: invalid address: josé@example.org: {NOT_SMTPUTF8}",
         f"{csv_file}:4: skipped: name contains a control character (U+0000); remove it",
     ]
+
+
+def store_names(site: Path, names: dict[str, str]) -> None:
+    """Give subscribers names as data stored before intake refused control characters."""
+    database = f"sqlite:///{site / 'data' / 'publisher.db'}"
+    with open_store(database, site) as store, store.transaction() as conn:
+        for key, name in names.items():
+            conn.execute(
+                update(subscribers).where(subscribers.c.email_key == key).values(name=name)
+            )
+
+
+def test_list_and_export_show_stored_control_characters_escaped(site: Path) -> None:
+    for email in ("ana@example.org", "bo@example.org"):
+        assert publisher("subscribers", "add", email).returncode == 0
+    store_names(site, {"ana@example.org": "Ana\x1b[2J\x00\u2028", "bo@example.org": "Bo\r\nX"})
+    shown = {"Ana\\x1b[2J\\x00\\u2028", "Bo\\x0d\\x0aX"}
+    for output in ("table", "csv", "json"):
+        listed = publisher("subscribers", "list", "--format", output)
+        assert listed.returncode == 0 and not RAW_CONTROL.search(listed.stdout), output
+        assert all(name in listed.stdout.replace("\\\\", "\\") for name in shown), output
+    exported = publisher("subscribers", "export")
+    assert not RAW_CONTROL.search(exported.stdout)
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {row["name"] for row in rows} == shown
+
+
+def test_export_defuses_formulas_unless_raw_and_its_file_is_private(site: Path) -> None:
+    formula = '=HYPERLINK("http://evil.example","click")'
+    for email, name in (("ana@example.org", formula), ("+bo@example.org", "@SUM(1)")):
+        assert publisher("subscribers", "add", email, "--name", name).returncode == 0
+    exported = list(csv.DictReader(io.StringIO(publisher("subscribers", "export").stdout)))
+    assert [(row["email"], row["name"]) for row in exported] == [
+        ("ana@example.org", "'" + formula),
+        ("'+bo@example.org", "'@SUM(1)"),
+    ]
+    raw = list(csv.DictReader(io.StringIO(publisher("subscribers", "export", "--raw").stdout)))
+    assert [(row["email"], row["name"]) for row in raw] == [
+        ("ana@example.org", formula),
+        ("+bo@example.org", "@SUM(1)"),
+    ]
+    out = site / "list.csv"
+    out.write_text("old")
+    out.chmod(0o644)
+    assert publisher("subscribers", "export", "--out", str(out)).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.read_text(encoding="utf-8").startswith("email,name,")
 
 
 def test_import_reports_lines_and_is_idempotent(site: Path) -> None:

@@ -51,7 +51,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..addresses import AddressError, InvalidName, check_name, normalize, shown
+from ..addresses import AddressError, InvalidName, check_name, normalize, shown, visible
 from ..errors import PublisherError
 from .db import Store
 from .schema import UTCDateTime, events, subscribers, suppressions
@@ -64,6 +64,9 @@ HEADER_NAMES = {
     "frequency": ("frequency",),
 }
 EXPORT_COLUMNS = [column.name for column in COLUMNS if column.name != "id"]
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
+# TAB and CR, which OWASP lists too, never start a written cell: `visible` escapes them.
+FORMULA_START = ("=", "+", "-", "@")
 
 
 class ImportFileError(PublisherError):
@@ -360,19 +363,26 @@ def _summary(conn: Connection, dry_run: bool) -> ImportSummary:
     return summary
 
 
-def export_csv(store: Store, out: TextIO) -> int:
+def export_csv(store: Store, out: TextIO, raw: bool = False) -> int:
     """Write every subscriber (status and UTC timestamps included) as CSV; returns rows.
-    The file can be imported again: email, name and frequency columns are recognised."""
+    Control characters stored before intake refused them are shown escaped (`visible`);
+    a cell a spreadsheet would run as a formula gets a leading `'` unless `raw`, which a
+    file meant to be imported again needs (email, name and frequency are recognised)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for subscriber in iter_subscribers(store):
-        writer.writerow(_cell(getattr(subscriber, name)) for name in EXPORT_COLUMNS)
+        writer.writerow(_cell(getattr(subscriber, name), raw) for name in EXPORT_COLUMNS)
         count += 1
     return count
 
 
-def _cell(value: object) -> object:
+def _cell(value: object, raw: bool) -> object:
     if value is None:
         return ""
-    return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if not isinstance(value, str):
+        return value
+    text = visible(value)
+    return text if raw or not text.startswith(FORMULA_START) else "'" + text
