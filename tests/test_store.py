@@ -371,6 +371,16 @@ def test_import_updates_names_frequencies_and_pending(store: st.Store, tmp_path:
     assert (act.name, act.frequency) == ("New", "digest")
 
 
+def test_import_update_with_a_duplicate_later_in_the_file(store: st.Store, tmp_path: Path) -> None:
+    """Found by the property tests: PostgreSQL refused the update (a subquery gave 2 rows)."""
+    st.add(store, "ana@example.org", now=NOW, name="Old")
+    path = write_csv(tmp_path, "email,name\nana@example.org,New\nANA@example.org,Other\n")
+    summary = st.import_csv(store, path, now=NOW)
+    assert (summary.updated, summary.skipped) == (1, {"duplicate": 1})
+    assert st.get_by_email(store, "ana@example.org").name == "New"
+
+
+
 def test_import_pending_and_headerless_file(store: st.Store, tmp_path: Path) -> None:
     path = tmp_path / "plain.csv"
     path.write_bytes("\ufeffone@example.org\r\ntwo@example.org\r\n".encode())  # BOM, CRLF

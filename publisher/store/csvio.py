@@ -322,7 +322,8 @@ def _apply(conn: Connection, store: Store, status: str, source: str, now: dateti
     conn.execute(insert(subscribers).from_select(target, new.order_by(staging.c.line)))
 
     staged = select(staging.c.name, staging.c.frequency).where(
-        staging.c.email_key == subscribers.c.email_key
+        staging.c.email_key == subscribers.c.email_key,
+        staging.c.action == "update",  # not a later duplicate of the same address
     )
     staged_name = staged.with_only_columns(staging.c.name).scalar_subquery()
     staged_frequency = staged.with_only_columns(staging.c.frequency).scalar_subquery()
