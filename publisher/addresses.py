@@ -13,8 +13,9 @@ The address policy (every intake applies it: the web form, `subscribers add`, ea
   domain was stored in ASCII still match.
 
 Names: a name may not hold control characters (C0 including TAB, DEL, C1, and the line and
-paragraph separators U+2028/U+2029), which would break a header or a terminal; `visible`
-shows any such character already stored as an escape like `\\x1b`.
+paragraph separators U+2028/U+2029) or lone surrogates, which would break a header, a
+terminal or the database; `visible` shows any such character already stored as an escape
+like `\\x1b`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ if _module is not None and hasattr(_module, "validate_email_domain_name"):
     )
 
 
-# C0 controls (TAB and LF included), DEL, C1 controls, line and paragraph separators.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 controls (TAB and LF included), DEL, C1 controls, line and paragraph separators; and
+# lone surrogates (an undecodable byte on a command line), which no encoding can write.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 NAME_LIMIT = 200  # characters; the `name` column's size
 SHOWN_LIMIT = 80  # characters of a refused value quoted in its message
 NOT_SMTPUTF8 = (
@@ -82,7 +84,7 @@ def normalize(text: str, *, smtputf8: bool, check_dns: bool = False) -> Address:
     quoted = shown(candidate)
     found = control_character(candidate)
     if found:
-        raise AddressError(f"{quoted}: contains a control character ({found}); remove it")
+        raise AddressError(f"{quoted}: contains {found}; remove it")
     try:
         result = validate_email(candidate, check_deliverability=check_dns, allow_smtputf8=True)
     except EmailNotValidError as exc:
@@ -100,16 +102,20 @@ def check_name(text: str) -> str:
     name = text.strip()
     found = control_character(name)
     if found:
-        raise InvalidName(f"name contains a control character ({found}); remove it")
+        raise InvalidName(f"name contains {found}; remove it")
     if len(name) > NAME_LIMIT:
         raise InvalidName(f"name longer than {NAME_LIMIT} characters")
     return name
 
 
 def control_character(text: str) -> str | None:
-    """The first control character in `text`, as U+XXXX, or None."""
+    """The first control character in `text`, described for a message, or None."""
     found = CONTROL.search(text)
-    return f"U+{ord(found.group()):04X}" if found else None
+    if not found:
+        return None
+    code = ord(found.group())
+    kind = "an invalid character" if 0xD800 <= code <= 0xDFFF else "a control character"
+    return f"{kind} (U+{code:04X})"
 
 
 def visible(text: str) -> str:

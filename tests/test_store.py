@@ -269,6 +269,16 @@ def test_name_with_a_control_character_is_refused(store: st.Store, name: str) ->
     assert emails(store) == [] and event_kinds(store) == []
 
 
+def test_undecodable_byte_from_a_command_line_is_refused(store: st.Store) -> None:
+    """`--name $'\\xff'` reaches Python as a lone surrogate, which no database can store."""
+    with pytest.raises(InvalidName, match=r"^name contains an invalid character \(U\+DCFF\)"):
+        st.add(store, "ana@example.org", now=NOW, name="Ana\udcff")
+    with pytest.raises(AddressError, match=r"^ana\\udcff@example.org: contains an invalid"):
+        st.add(store, "ana\udcff@example.org", now=NOW)
+    assert emails(store) == []
+
+
+
 def test_import_refuses_each_row_that_would_halt_sending(store: st.Store, tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(
