@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -25,13 +24,6 @@ from publisher.store.db import LATEST, open_store
 from publisher.store.schema import events, schema_version, subscribers, suppressions
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Iterator[st.Store]:
-    opened = open_store(database_url, tmp_path)
-    yield opened
-    opened.close()
 
 
 def write_csv(tmp_path: Path, text: str, name: str = "list.csv") -> Path:
@@ -278,7 +270,6 @@ def test_undecodable_byte_from_a_command_line_is_refused(store: st.Store) -> Non
     assert emails(store) == []
 
 
-
 def test_import_refuses_each_row_that_would_halt_sending(store: st.Store, tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(
@@ -388,7 +379,6 @@ def test_import_update_with_a_duplicate_later_in_the_file(store: st.Store, tmp_p
     summary = st.import_csv(store, path, now=NOW)
     assert (summary.updated, summary.skipped) == (1, {"duplicate": 1})
     assert st.get_by_email(store, "ana@example.org").name == "New"
-
 
 
 def test_import_pending_and_headerless_file(store: st.Store, tmp_path: Path) -> None:
