@@ -84,6 +84,17 @@ def test_add_refuses_what_would_fail_later(site: Path, monkeypatch: pytest.Monke
     assert accepted.stdout == "added: josé@xn--bcher-kva.de (active, each)\n"
 
 
+def test_echoed_addresses_show_control_characters_escaped(site: Path) -> None:
+    """Whitespace-class controls around an address are stripped, not refused; the command
+    echoes the address as typed, so it must escape them."""
+    forgot = publisher("subscribers", "forget", "\x1fana@example.org")
+    assert (
+        forgot.stdout == "not on the list: \\x1fana@example.org; its hash now blocks any import\n"
+    )
+    again = publisher("subscribers", "add", "ana@example.org\x1c")
+    assert again.stderr.startswith("error: ana@example.org\\x1c: not added, the address is erased")
+
+
 def test_import_reports_refused_rows_and_exits_0(site: Path) -> None:
     csv_file = site / "people.csv"
     csv_file.write_bytes(

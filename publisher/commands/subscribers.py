@@ -66,7 +66,7 @@ def add(email: str, name: str, status: str, frequency: str | None, check_dns: bo
         )
         if change.outcome == "skipped":
             raise PublisherError(
-                f"{email}: not added, the address is {change.reason}; "
+                f"{visible(email)}: not added, the address is {change.reason}; "
                 "only the person can subscribe again (web form and confirmation)"
             )
         assert change.subscriber is not None
@@ -95,9 +95,9 @@ def forget(email: str) -> None:
     with opened() as (config, store):
         existed = subscriber_store.forget(store, email, now=config.now)
     if existed:
-        click.echo(f"erased: {email}; its hash blocks any re-import")
+        click.echo(f"erased: {visible(email)}; its hash blocks any re-import")
     else:
-        click.echo(f"not on the list: {email}; its hash now blocks any import")
+        click.echo(f"not on the list: {visible(email)}; its hash now blocks any import")
 
 
 @subscribers.command(name="list")
