@@ -3,12 +3,13 @@
 Import keeps the store unchanged or fully updated, never in between:
 
 1. Stage. The file is read once, row by row; each row is validated (address and name
-   under the policy in `addresses`, frequency) and inserted, 5,000 rows per executemany and transaction, into a TEMPORARY table of
-   this connection. That table is not part of the store: nobody else sees it and it
-   vanishes with the connection. A bad encoding, a truncated line or a missing email
-   column stops here, before the store is touched. A refused row is staged without its
-   cells (only its line and the reason), so no value the policy refused (a NUL, which
-   PostgreSQL will not store even in a temporary table) reaches the database.
+   under the policy in `addresses`, frequency) and inserted, 5,000 rows per executemany
+   and transaction, into a TEMPORARY table of this connection. That table is not part of
+   the store: nobody else sees it and it vanishes with the connection. A bad encoding, a
+   truncated line or a missing email column stops here, before the store is touched. A
+   refused row is staged without its cells (only its line and the reason), so no value
+   the policy refused (a NUL, which PostgreSQL will not store even in a temporary table)
+   reaches the database.
 2. Classify, in SQL over the staged rows: duplicates within the file, erased addresses
    (hash in `suppressions`), suppressed ones (unsubscribed, bounced, complained), new
    ones, ones whose name/frequency/pending status would change, unchanged ones.
