@@ -65,8 +65,8 @@ class InvalidName(PublisherError):
 
 @dataclass(frozen=True)
 class Address:
-    email: str  # display form
-    key: str  # case-insensitive identity
+    email: str  # stored form: the domain in ASCII, what mail is sent to
+    key: str  # case-insensitive identity (Unicode domain), for uniqueness and hashes
 
     def hashed(self, salt: str) -> str:
         """The salted hash kept in `suppressions` after the address is erased."""
