@@ -272,9 +272,10 @@ def wants_json(request: Request) -> bool:
 
 
 def clean_text(value: object, limit: int) -> str:
-    """A one-line, printable form value of at most `limit` characters."""
+    """A one-line, printable form value of at most `limit` characters: each unprintable
+    character (control, line separator) becomes a space, so `Ana\\nLee` stays two words."""
     text = value if isinstance(value, str) else ""
-    return " ".join("".join(c for c in text if c.isprintable()).split())[:limit]
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
 
 
 class Endpoints:
@@ -320,16 +321,22 @@ class Endpoints:
         form = await request.form()
         if form.get("website"):  # the honeypot: only bots fill a field people cannot see
             return self.check_inbox(request)
+        smtputf8 = self.config.smtp.smtputf8
         try:
-            email = addresses.normalize(str(form.get("email", ""))).email
-        except addresses.AddressError as exc:
+            email = addresses.normalize(str(form.get("email", "")), smtputf8=smtputf8).email
+        except addresses.AddressError as exc:  # syntax and policy: says nothing about the list
             return self.refuse(request, f"That address cannot be used: {exc}.")
         frequency = form.get("frequency") or self.config.newsletter.frequency
         if frequency not in FREQUENCIES:
             return self.refuse(request, "Choose each new post or the digest.")
         name = clean_text(form.get("name"), 200)
         subscriber = await self.call(
-            request, subscribers.subscribe_pending, email, name=name, frequency=frequency
+            request,
+            subscribers.subscribe_pending,
+            email,
+            name=name,
+            frequency=frequency,
+            smtputf8=smtputf8,
         )
         if subscriber.status != "active":
             self.mailer.submit(subscriber)

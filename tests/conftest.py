@@ -301,3 +301,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path):
+    """An open, migrated store on each database (`database_url`)."""
+    from publisher.store.db import open_store
+
+    opened = open_store(database_url, tmp_path)
+    yield opened
+    opened.close()

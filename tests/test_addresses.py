@@ -56,7 +56,7 @@ def outcome(address: str) -> tuple:
     except EmailNotValidError as exc:
         return ("error", type(exc).__name__, str(exc))
     try:
-        ours = addresses.normalize(address)
+        ours = addresses.normalize(address, smtputf8=True)
     except addresses.AddressError as exc:
         return ("refused", vars(result), str(exc))
     return ("valid", vars(result), ours)

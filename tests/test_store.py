@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -19,20 +18,13 @@ import pytest
 from sqlalchemy import MetaData, Table, create_engine, event, func, insert, select
 
 from publisher import store as st
-from publisher.addresses import AddressError
+from publisher.addresses import AddressError, InvalidName
 from publisher.errors import StoreError
 from publisher.store import csvio, db, schema
 from publisher.store.db import LATEST, database_url, open_store
 from publisher.store.schema import events, schema_version, subscribers, suppressions
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str, tmp_path: Path) -> Iterator[st.Store]:
-    opened = open_store(database_url, tmp_path)
-    yield opened
-    opened.close()
 
 
 def write_csv(tmp_path: Path, text: str, name: str = "list.csv") -> Path:
@@ -60,7 +52,7 @@ def test_add_normalizes_and_is_case_insensitive(store: st.Store) -> None:
     assert added.subscriber.confirmed_at == NOW
     assert st.add(store, "ana@example.org", now=NOW).outcome == "unchanged"
     assert st.get_by_email(store, "ANA@EXAMPLE.ORG").id == added.subscriber.id
-    assert st.add(store, "josé@Bücher.DE", now=NOW).subscriber.email == "josé@bücher.de"
+    assert st.add(store, "Jo@Bücher.DE", now=NOW).subscriber.email == "Jo@xn--bcher-kva.de"
     assert st.counts(store)["active"] == 2
     assert event_kinds(store) == ["subscribed", "subscribed"]
     with pytest.raises(AddressError):
@@ -231,6 +223,94 @@ def test_iteration_is_in_id_order_across_pages(store: st.Store) -> None:
     }
 
 
+# --- Intake: nothing accepted that fails later (issue 10) --------------------------------
+
+CONTROL_NAMES = ["A\nB", "A\x00B", "A\x1b[2JB", "A\tB", "A\x7fB", "A\x9bB", "A\u2028B"]
+
+
+def test_idn_domain_is_stored_in_ascii_and_is_the_same_address_either_way(
+    store: st.Store,
+) -> None:
+    added = st.add(store, "Ana@Bücher.DE", now=NOW).subscriber
+    assert added.email == "Ana@xn--bcher-kva.de"
+    assert st.add(store, "ana@XN--BCHER-KVA.de", now=NOW).outcome == "unchanged"
+    assert st.get_by_email(store, "ana@bücher.de").id == added.id
+    st.forget(store, "ana@xn--bcher-kva.de", now=NOW)
+    assert st.add(store, "Ana@Bücher.DE", now=NOW).outcome == "skipped"
+
+
+def test_non_ascii_local_part_is_refused_unless_the_relay_offers_smtputf8(
+    store: st.Store,
+) -> None:
+    for intake in (st.add, st.subscribe_pending):
+        with pytest.raises(AddressError) as refused:
+            intake(store, "josé@example.org", now=NOW)
+        assert str(refused.value) == (
+            "josé@example.org: the part before @ has non-ASCII characters, which this "
+            "site's mail relay cannot deliver (set [smtp] smtputf8 = true if it offers SMTPUTF8)"
+        )
+    assert emails(store) == [] and event_kinds(store) == []
+    added = st.add(store, "josé@Bücher.DE", now=NOW, smtputf8=True).subscriber
+    assert added.email == "josé@xn--bcher-kva.de"
+
+
+@pytest.mark.parametrize("name", CONTROL_NAMES)
+def test_name_with_a_control_character_is_refused(store: st.Store, name: str) -> None:
+    for intake in (st.add, st.subscribe_pending):
+        with pytest.raises(InvalidName, match=r"^name contains a control character \(U\+"):
+            intake(store, "ana@example.org", now=NOW, name=name)
+    assert emails(store) == [] and event_kinds(store) == []
+
+
+def test_undecodable_byte_from_a_command_line_is_refused(store: st.Store) -> None:
+    """`--name $'\\xff'` reaches Python as a lone surrogate, which no database can store."""
+    with pytest.raises(InvalidName, match=r"^name contains an invalid character \(U\+DCFF\)"):
+        st.add(store, "ana@example.org", now=NOW, name="Ana\udcff")
+    with pytest.raises(AddressError, match=r"^ana\\udcff@example.org: contains an invalid"):
+        st.add(store, "ana\udcff@example.org", now=NOW)
+    assert emails(store) == []
+
+
+def test_import_refuses_each_row_that_would_halt_sending(store: st.Store, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(
+        "email,name\n"
+        "ok@example.org,Ok\n"
+        "josé@example.org,José\n"
+        "esc@example.org,A\x1b[2JB\n"
+        "nul@example.org,A\x00B\n"
+        'lf@example.org,"A\nB"\n'
+        "bad\x00@example.org,Bad\n"
+        "csi@example.org,A\x9bB\n"
+        "ls@example.org,A\u2028B\n".encode()
+    )
+    problems: list[tuple[int, str]] = []
+    summary = st.import_csv(store, path, now=NOW, report=lambda n, p: problems.append((n, p)))
+    assert (summary.rows, summary.added, summary.skipped) == (8, 1, {"invalid": 7})
+    control = "name contains a control character ({}); remove it"
+    assert problems == [
+        (
+            3,
+            "invalid address: josé@example.org: the part before @ has non-ASCII characters, "
+            "which this site's mail relay cannot deliver "
+            "(set [smtp] smtputf8 = true if it offers SMTPUTF8)",
+        ),
+        (4, control.format("U+001B")),
+        (5, control.format("U+0000")),
+        (6, control.format("U+000A")),
+        (
+            8,
+            "invalid address: bad\\x00@example.org: contains a control character (U+0000); "
+            "remove it",
+        ),
+        (9, control.format("U+009B")),
+        (10, control.format("U+2028")),
+    ]
+    assert emails(store) == ["ok@example.org"]
+    assert st.import_csv(store, path, now=NOW, smtputf8=True).added == 1
+    assert emails(store) == ["ok@example.org", "josé@example.org"]
+
+
 # --- Import and export ------------------------------------------------------------------
 
 
@@ -291,6 +371,15 @@ def test_import_updates_names_frequencies_and_pending(store: st.Store, tmp_path:
     pen, act = st.get_by_email(store, "pen@example.org"), st.get_by_email(store, "act@example.org")
     assert (pen.status, pen.confirmed_at) == ("active", NOW)
     assert (act.name, act.frequency) == ("New", "digest")
+
+
+def test_import_update_with_a_duplicate_later_in_the_file(store: st.Store, tmp_path: Path) -> None:
+    """Found by the property tests: PostgreSQL refused the update (a subquery gave 2 rows)."""
+    st.add(store, "ana@example.org", now=NOW, name="Old")
+    path = write_csv(tmp_path, "email,name\nana@example.org,New\nANA@example.org,Other\n")
+    summary = st.import_csv(store, path, now=NOW)
+    assert (summary.updated, summary.skipped) == (1, {"duplicate": 1})
+    assert st.get_by_email(store, "ana@example.org").name == "New"
 
 
 def test_import_pending_and_headerless_file(store: st.Store, tmp_path: Path) -> None:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy import update
+
+from publisher.store.db import open_store
+from publisher.store.schema import subscribers
+
 NOW = "2026-03-02T15:00:00+00:00"
 RUN = "import sys; from publisher.cli import main; sys.exit(main())"
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # LF ends lines
+NOT_SMTPUTF8 = (
+    "the part before @ has non-ASCII characters, which this site's mail relay cannot "
+    "deliver (set [smtp] smtputf8 = true if it offers SMTPUTF8)"
+)
 
 
 def publisher(*args: str) -> subprocess.CompletedProcess:
@@ -53,6 +67,95 @@ def test_bad_address_and_unknown_address_exit_2(site: Path) -> None:
         2,
         "error: nobody@example.org is not on the list\n",
     )
+
+
+def test_add_refuses_what_would_fail_later(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: these were accepted, then halted the confirmation or the campaign."""
+    refused = publisher("subscribers", "add", "josé@example.org")
+    assert (refused.returncode, refused.stderr) == (2, f"error: josé@example.org: {NOT_SMTPUTF8}\n")
+    named = publisher("subscribers", "add", "ana@example.org", "--name", "Ana\x1b[2J")
+    assert (named.returncode, named.stderr) == (
+        2,
+        "error: name contains a control character (U+001B); remove it\n",
+    )
+    assert publisher("subscribers", "count").stdout.split()[-1] == "0"
+    monkeypatch.setenv("PUBLISHER_SMTP_SMTPUTF8", "true")
+    accepted = publisher("subscribers", "add", "josé@Bücher.DE")
+    assert accepted.stdout == "added: josé@xn--bcher-kva.de (active, each)\n"
+
+
+def test_echoed_addresses_show_control_characters_escaped(site: Path) -> None:
+    """Whitespace-class controls around an address are stripped, not refused; the command
+    echoes the address as typed, so it must escape them."""
+    forgot = publisher("subscribers", "forget", "\x1fana@example.org")
+    assert (
+        forgot.stdout == "not on the list: \\x1fana@example.org; its hash now blocks any import\n"
+    )
+    again = publisher("subscribers", "add", "ana@example.org\x1c")
+    assert again.stderr.startswith("error: ana@example.org\\x1c: not added, the address is erased")
+
+
+def test_import_reports_refused_rows_and_exits_0(site: Path) -> None:
+    csv_file = site / "people.csv"
+    csv_file.write_bytes(
+        "email,name\nok@example.org,Ok\njosé@example.org,J\nnul@example.org,A\x00\n".encode()
+    )
+    result = publisher("subscribers", "import", str(csv_file))
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == (
+        "3 rows: 1 added, 0 updated, 0 unchanged, 2 skipped (2 invalid)"
+    )
+    assert result.stderr.splitlines() == [
+        f"{csv_file}:3: skipped: invalid address: josé@example.org: {NOT_SMTPUTF8}",
+        f"{csv_file}:4: skipped: name contains a control character (U+0000); remove it",
+    ]
+
+
+def store_names(site: Path, names: dict[str, str]) -> None:
+    """Give subscribers names as data stored before intake refused control characters."""
+    database = f"sqlite:///{site / 'data' / 'publisher.db'}"
+    with open_store(database, site) as store, store.transaction() as conn:
+        for key, name in names.items():
+            conn.execute(
+                update(subscribers).where(subscribers.c.email_key == key).values(name=name)
+            )
+
+
+def test_list_and_export_show_stored_control_characters_escaped(site: Path) -> None:
+    for email in ("ana@example.org", "bo@example.org"):
+        assert publisher("subscribers", "add", email).returncode == 0
+    store_names(site, {"ana@example.org": "Ana\x1b[2J\x00\u2028", "bo@example.org": "Bo\r\nX"})
+    shown = {"Ana\\x1b[2J\\x00\\u2028", "Bo\\x0d\\x0aX"}
+    for output in ("table", "csv", "json"):
+        listed = publisher("subscribers", "list", "--format", output)
+        assert listed.returncode == 0 and not RAW_CONTROL.search(listed.stdout), output
+        assert all(name in listed.stdout.replace("\\\\", "\\") for name in shown), output
+    exported = publisher("subscribers", "export")
+    assert not RAW_CONTROL.search(exported.stdout)
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {row["name"] for row in rows} == shown
+
+
+def test_export_defuses_formulas_unless_raw_and_its_file_is_private(site: Path) -> None:
+    formula = '=HYPERLINK("http://evil.example","click")'
+    for email, name in (("ana@example.org", formula), ("+bo@example.org", "@SUM(1)")):
+        assert publisher("subscribers", "add", email, "--name", name).returncode == 0
+    exported = list(csv.DictReader(io.StringIO(publisher("subscribers", "export").stdout)))
+    assert [(row["email"], row["name"]) for row in exported] == [
+        ("ana@example.org", "'" + formula),
+        ("'+bo@example.org", "'@SUM(1)"),
+    ]
+    raw = list(csv.DictReader(io.StringIO(publisher("subscribers", "export", "--raw").stdout)))
+    assert [(row["email"], row["name"]) for row in raw] == [
+        ("ana@example.org", formula),
+        ("+bo@example.org", "@SUM(1)"),
+    ]
+    out = site / "list.csv"
+    out.write_text("old")
+    out.chmod(0o644)
+    assert publisher("subscribers", "export", "--out", str(out)).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert out.read_text(encoding="utf-8").startswith("email,name,")
 
 
 def test_import_reports_lines_and_is_idempotent(site: Path) -> None:

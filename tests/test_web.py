@@ -291,6 +291,31 @@ def test_json_answers_for_scripts(web: Web):
     assert bad.status_code == 400 and bad.json()["ok"] is False
 
 
+def test_sign_up_that_would_fail_later_is_refused_and_names_are_cleaned(web: Web):
+    """Issue 10: josé@... was accepted, then its confirmation email stopped all sending."""
+    refused = web.client.post(
+        "/subscribe",
+        data={**FORM, "email": "josé@example.com"},
+        headers={"Accept": "application/json"},
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "ok": False,
+        "message": "That address cannot be used: josé@example.com: the part before @ has "
+        "non-ASCII characters, which this site's mail relay cannot deliver "
+        "(set [smtp] smtputf8 = true if it offers SMTPUTF8).",
+    }
+    page = web.subscribe(email="josé@example.com")
+    assert page.status_code == 400 and "non-ASCII characters" in page.text
+    assert web.status("josé@example.com") is None
+
+    assert web.subscribe(email="Ana@Bücher.DE", name="Ana\x1b[2J\nLee\u2028").status_code == 200
+    subscriber = subscribers.get_by_email(web.store, "ana@bücher.de")
+    assert (subscriber.email, subscriber.name) == ("Ana@xn--bcher-kva.de", "Ana [2J Lee")
+    [message] = web.wait_for_mail(1)
+    assert message["To"].addresses[0].addr_spec == "Ana@xn--bcher-kva.de"
+
+
 def test_cors_only_for_the_site_origin(web: Web):
     preflight = {
         "Access-Control-Request-Method": "POST",

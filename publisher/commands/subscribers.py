@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 
 from publisher import store as subscriber_store
+from publisher.addresses import visible
 from publisher.cli import common_options, get_config
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
@@ -60,10 +62,11 @@ def add(email: str, name: str, status: str, frequency: str | None, check_dns: bo
             status=status,
             frequency=frequency,
             check_dns=check_dns,
+            smtputf8=config.smtp.smtputf8,
         )
         if change.outcome == "skipped":
             raise PublisherError(
-                f"{email}: not added, the address is {change.reason}; "
+                f"{visible(email)}: not added, the address is {change.reason}; "
                 "only the person can subscribe again (web form and confirmation)"
             )
         assert change.subscriber is not None
@@ -92,9 +95,9 @@ def forget(email: str) -> None:
     with opened() as (config, store):
         existed = subscriber_store.forget(store, email, now=config.now)
     if existed:
-        click.echo(f"erased: {email}; its hash blocks any re-import")
+        click.echo(f"erased: {visible(email)}; its hash blocks any re-import")
     else:
-        click.echo(f"not on the list: {email}; its hash now blocks any import")
+        click.echo(f"not on the list: {visible(email)}; its hash now blocks any import")
 
 
 @subscribers.command(name="list")
@@ -103,7 +106,8 @@ def forget(email: str) -> None:
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
 @common_options
 def list_(status: str | None, frequency: str | None, output: str) -> None:
-    """List subscribers in id order (times in the site's time zone)."""
+    """List subscribers in id order (times in the site's time zone; control characters
+    stored before intake refused them shown escaped, as \\x1b)."""
     with opened() as (config, store):
         rows = subscriber_store.iter_subscribers(store, status, frequency)
         if output == "csv":
@@ -117,13 +121,18 @@ def list_(status: str | None, frequency: str | None, output: str) -> None:
             click.echo(f"{'id':>6}  {'status':<12} {'freq':<6} {'created':<16}  email (name)")
             for s in rows:
                 created = config.local(s.created_at).strftime("%Y-%m-%d %H:%M")
-                who = f"{s.email} ({s.name})" if s.name else s.email
+                who = visible(f"{s.email} ({s.name})" if s.name else s.email)
                 click.echo(f"{s.id:>6}  {s.status:<12} {s.frequency:<6} {created:<16}  {who}")
 
 
 def _cells(config: Config, subscriber: Subscriber) -> list:
-    values = [getattr(subscriber, name) for name in FIELDS]
-    return [config.local(v).isoformat() if isinstance(v, datetime) else v for v in values]
+    return [_shown(config, getattr(subscriber, name)) for name in FIELDS]
+
+
+def _shown(config: Config, value: object) -> object:
+    if isinstance(value, datetime):
+        return config.local(value).isoformat()
+    return visible(value) if isinstance(value, str) else value
 
 
 @subscribers.command()
@@ -155,7 +164,13 @@ def import_(file: Path, status: str, dry_run: bool) -> None:
 
     with opened() as (config, store):
         summary = subscriber_store.import_csv(
-            store, file, now=config.now, status=status, dry_run=dry_run, report=report
+            store,
+            file,
+            now=config.now,
+            status=status,
+            dry_run=dry_run,
+            report=report,
+            smtputf8=config.smtp.smtputf8,
         )
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
         click.echo(
@@ -183,17 +198,21 @@ def _send_confirmations(config: Config, store: Store) -> None:
 
 @subscribers.command()
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Default: stdout.")
+@click.option("--raw", is_flag=True, help="No ' before cells a spreadsheet runs as formulas.")
 @common_options
-def export(out: Path | None) -> None:
-    """Write every subscriber as CSV (status and UTC timestamps included)."""
+def export(out: Path | None, raw: bool) -> None:
+    """Write every subscriber as CSV (status and UTC timestamps included); --out FILE is
+    readable by its owner only (mode 0600): the list is personal data."""
     with opened() as (_config, store):
         if out is None:
-            subscriber_store.export_csv(store, sys.stdout)
+            subscriber_store.export_csv(store, sys.stdout, raw)
             return
         temporary = out.with_name(f".{out.name}.tmp")
         try:
-            with temporary.open("w", encoding="utf-8", newline="") as handle:
-                written = subscriber_store.export_csv(store, handle)
+            temporary.unlink(missing_ok=True)  # left by a crash, maybe with a wider mode
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+                written = subscriber_store.export_csv(store, handle, raw)
             temporary.replace(out)
         except OSError as exc:
             raise OutputError(f"{out}: cannot write: {exc.strerror}") from None

@@ -2,11 +2,14 @@
 
 Import keeps the store unchanged or fully updated, never in between:
 
-1. Stage. The file is read once, row by row; each row is validated (address, frequency)
-   and inserted, 5,000 rows per executemany and transaction, into a TEMPORARY table of
-   this connection. That table is not part of the store: nobody else sees it and it
-   vanishes with the connection. A bad encoding, a truncated line or a missing email
-   column stops here, before the store is touched.
+1. Stage. The file is read once, row by row; each row is validated (address and name
+   under the policy in `addresses`, frequency) and inserted, 5,000 rows per executemany
+   and transaction, into a TEMPORARY table of this connection. That table is not part of
+   the store: nobody else sees it and it vanishes with the connection. A bad encoding, a
+   truncated line or a missing email column stops here, before the store is touched. A
+   refused row is staged without its cells (only its line and the reason), so no value
+   the policy refused (a NUL, which PostgreSQL will not store even in a temporary table)
+   reaches the database.
 2. Classify, in SQL over the staged rows: duplicates within the file, erased addresses
    (hash in `suppressions`), suppressed ones (unsubscribed, bounced, complained), new
    ones, ones whose name/frequency/pending status would change, unchanged ones.
@@ -23,6 +26,7 @@ import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -34,6 +38,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -47,7 +52,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..addresses import AddressError, normalize
+from ..addresses import AddressError, InvalidName, check_name, normalize, shown, visible
 from ..errors import PublisherError
 from .db import Store
 from .schema import UTCDateTime, events, subscribers, suppressions
@@ -60,6 +65,9 @@ HEADER_NAMES = {
     "frequency": ("frequency",),
 }
 EXPORT_COLUMNS = [column.name for column in COLUMNS if column.name != "id"]
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
+# TAB and CR, which OWASP lists too, never start a written cell: `visible` escapes them.
+FORMULA_START = ("=", "+", "-", "@")
 
 
 class ImportFileError(PublisherError):
@@ -87,7 +95,7 @@ staging = Table(
     Column("frequency", String(8)),
     Column("email_hash", String(64)),
     Column("action", String(12)),  # add|update|unchanged|invalid|duplicate|suppressed|erased
-    Column("problem", String(400)),
+    Column("problem", Text),
     prefixes=["TEMPORARY"],
 )
 
@@ -100,9 +108,10 @@ def import_csv(
     status: str = "active",
     dry_run: bool = False,
     report: Callable[[int, str], None] | None = None,
+    smtputf8: bool = False,
 ) -> ImportSummary:
     """Import `path` (see the module docstring); `report(line, message)` gets each
-    skipped row after the import, in line order."""
+    skipped row after the import, in line order. `smtputf8` is `[smtp] smtputf8`."""
     if status not in ("active", "pending"):
         raise PublisherError(f"status: expected active or pending, got {status!r}")
     source = f"import:{path.name}"[:64]
@@ -110,7 +119,7 @@ def import_csv(
         with store.read(conn):
             staging.create(conn)
         try:
-            _stage(store, conn, path)
+            _stage(store, conn, path, smtputf8)
             with store.read(conn) if dry_run else store.transaction(conn):
                 _classify(conn, status)
                 if not dry_run:
@@ -129,10 +138,10 @@ def import_csv(
     return summary
 
 
-def _stage(store: Store, conn: Connection, path: Path) -> None:
+def _stage(store: Store, conn: Connection, path: Path, smtputf8: bool) -> None:
     with store.read(conn):
         salt = hash_salt(conn)
-    rows = _staged_rows(path, salt)
+    rows = _staged_rows(path, partial(_staged, salt=salt, smtputf8=smtputf8))
     while batch := list(islice(rows, BATCH)):
         with store.read(conn):  # writes only the TEMPORARY table: no lock on the store
             _insert_staged(conn, batch)
@@ -167,8 +176,9 @@ def _insert_staged(conn: Connection, batch: list[dict]) -> None:
             copy.write_row([row[name] for name in names])
 
 
-def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
-    """One dict per data row of the file, valid or not; fatal problems raise."""
+def _staged_rows(path: Path, staged: Callable[..., dict]) -> Iterator[dict]:
+    """One dict per data row of the file (made by `staged`), valid or not; fatal problems
+    raise."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -181,14 +191,14 @@ def _staged_rows(path: Path, salt: str) -> Iterator[dict]:
             raise ImportFileError(f"{path}: empty file")
         columns, first_row = _columns(header, path)
         if first_row is not None:
-            yield _staged(first_line, first_row, columns, salt)
+            yield staged(first_line, first_row, columns)
         for line, row in rows:
             if len(row) != len(header):
                 raise ImportFileError(
                     f"{path}:{line}: {len(row)} fields, expected {len(header)} "
                     "(truncated or malformed line); nothing was imported"
                 )
-            yield _staged(line, row, columns, salt)
+            yield staged(line, row, columns)
 
 
 def _decoded(handle: BinaryIO, path: Path) -> Iterator[str]:
@@ -239,25 +249,27 @@ def _columns(header: list[str], path: Path) -> tuple[dict[str, int], list[str] |
     raise ImportFileError(f"{path}:1: no email column in the header (found {found})")
 
 
-def _staged(line: int, row: list[str], columns: dict[str, int], salt: str) -> dict:
+def _staged(line: int, row: list[str], columns: dict[str, int], salt: str, smtputf8: bool) -> dict:
     def cell(name: str) -> str:
         return row[columns[name]].strip() if name in columns else ""
 
     staged = dict.fromkeys(("email", "email_key", "frequency", "email_hash", "problem", "action"))
-    staged.update(line=line, name=cell("name"))
+    staged.update(line=line, name="")
     frequency = cell("frequency").lower()
     try:
-        address = normalize(cell("email"))
+        address = normalize(cell("email"), smtputf8=smtputf8)
+        name = check_name(cell("name"))
     except AddressError as exc:
         return staged | {"action": "invalid", "problem": f"invalid address: {exc}"}
+    except InvalidName as exc:
+        return staged | {"action": "invalid", "problem": str(exc)}
     if frequency and frequency not in FREQUENCIES:
-        problem = f"frequency must be each or digest, got {frequency!r}"
+        problem = f"frequency must be each or digest, got '{shown(frequency)}'"
         return staged | {"action": "invalid", "problem": problem}
-    if len(staged["name"]) > 200:
-        return staged | {"action": "invalid", "problem": "name longer than 200 characters"}
     return staged | {
         "email": address.email,
         "email_key": address.key,
+        "name": name,
         "frequency": frequency or None,
         "email_hash": address.hashed(salt),
     }
@@ -311,7 +323,8 @@ def _apply(conn: Connection, store: Store, status: str, source: str, now: dateti
     conn.execute(insert(subscribers).from_select(target, new.order_by(staging.c.line)))
 
     staged = select(staging.c.name, staging.c.frequency).where(
-        staging.c.email_key == subscribers.c.email_key
+        staging.c.email_key == subscribers.c.email_key,
+        staging.c.action == "update",  # not a later duplicate of the same address
     )
     staged_name = staged.with_only_columns(staging.c.name).scalar_subquery()
     staged_frequency = staged.with_only_columns(staging.c.frequency).scalar_subquery()
@@ -352,19 +365,26 @@ def _summary(conn: Connection, dry_run: bool) -> ImportSummary:
     return summary
 
 
-def export_csv(store: Store, out: TextIO) -> int:
+def export_csv(store: Store, out: TextIO, raw: bool = False) -> int:
     """Write every subscriber (status and UTC timestamps included) as CSV; returns rows.
-    The file can be imported again: email, name and frequency columns are recognised."""
+    Control characters stored before intake refused them are shown escaped (`visible`);
+    a cell a spreadsheet would run as a formula gets a leading `'` unless `raw`, which a
+    file meant to be imported again needs (email, name and frequency are recognised)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for subscriber in iter_subscribers(store):
-        writer.writerow(_cell(getattr(subscriber, name)) for name in EXPORT_COLUMNS)
+        writer.writerow(_cell(getattr(subscriber, name), raw) for name in EXPORT_COLUMNS)
         count += 1
     return count
 
 
-def _cell(value: object) -> object:
+def _cell(value: object, raw: bool) -> object:
     if value is None:
         return ""
-    return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if not isinstance(value, str):
+        return value
+    text = visible(value)
+    return text if raw or not text.startswith(FORMULA_START) else "'" + text

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..addresses import Address, normalize
+from ..addresses import Address, check_name, normalize
 from ..errors import PublisherError
 from .db import Store
 from .schema import UNSENT, events, settings, subscribers, suppressions
@@ -163,25 +163,28 @@ def add(
     frequency: str | None = None,
     source: str = "cli",
     check_dns: bool = False,
+    smtputf8: bool = False,
 ) -> Change:
     """Add an address, or update the name/frequency of a current one; a pending address
     becomes active when added as active (the team vouches for consent). Suppressed and
-    erased addresses are skipped, never reactivated."""
+    erased addresses are skipped, never reactivated. `smtputf8` is `[smtp] smtputf8`: an
+    address or name the policy refuses (see `addresses`) raises before anything changes."""
     _check_choice(status, ("active", "pending"), "status")
     _check_choice(frequency, FREQUENCIES, "frequency")
-    address = normalize(email, check_dns)
+    address = normalize(email, smtputf8=smtputf8, check_dns=check_dns)
+    name = check_name(name)
     with store.transaction() as conn:
         if _is_erased(conn, address):
             return Change("skipped", None, "erased")
         chosen = frequency or store.default_frequency
-        current, added = _find_or_insert(conn, address, name.strip(), status, chosen, source, now)
+        current, added = _find_or_insert(conn, address, name, status, chosen, source, now)
         if added:
             return Change("added", current)
         if current.status in SUPPRESSED:
             return Change("skipped", current, current.status)
         values: dict[str, object] = {}
-        if name.strip() and name.strip() != current.name:
-            values["name"] = name.strip()
+        if name and name != current.name:
+            values["name"] = name
         if frequency and frequency != current.frequency:
             values["frequency"] = frequency
         if status == "active" and current.status == "pending":
@@ -200,21 +203,21 @@ def subscribe_pending(
     name: str = "",
     frequency: str | None = None,
     source: str = "web",
+    smtputf8: bool = False,
 ) -> Subscriber:
     """A subscribe request from the web form: a new address becomes pending; a pending one
     gets the new name/frequency; active and suppressed ones are left as they are (the
     confirmation link, via `confirm`, is what reactivates). The caller sends a confirmation
-    when the result is not active and `claim_confirmation` allows it."""
+    when the result is not active and `claim_confirmation` allows it. Refusals as `add`."""
     _check_choice(frequency, FREQUENCIES, "frequency")
-    address = normalize(email)
+    address = normalize(email, smtputf8=smtputf8)
+    name = check_name(name)
     with store.transaction() as conn:
         chosen = frequency or store.default_frequency
-        current, added = _find_or_insert(
-            conn, address, name.strip(), "pending", chosen, source, now
-        )
+        current, added = _find_or_insert(conn, address, name, "pending", chosen, source, now)
         if added or current.status != "pending":
             return current
-        values = {"name": name.strip() or current.name, "frequency": frequency or current.frequency}
+        values = {"name": name or current.name, "frequency": frequency or current.frequency}
         return _update(conn, current.id, **values)
 
 
@@ -228,8 +231,10 @@ def confirm(
         current = _by_id(conn, subscriber_id)
         if current is None or current.status == "active":
             return current
-        stored = Address(current.email, key=current.email.lower())  # as `normalize` made it
-        digest = stored.hashed(hash_salt(conn))
+        key = conn.execute(
+            select(subscribers.c.email_key).where(subscribers.c.id == current.id)
+        ).scalar_one()
+        digest = Address(current.email, key).hashed(hash_salt(conn))
         conn.execute(delete(suppressions).where(suppressions.c.email_hash == digest))
         log_event(conn, current.id, "confirmed", now, source, f"was {current.status}")
         return _update(
@@ -254,7 +259,7 @@ def remove(
 ) -> tuple[Subscriber, bool]:
     """Unsubscribe an address (kept, as suppressed). Idempotent: the flag says whether
     anything changed. NotFound if the address is not on the list."""
-    address = normalize(email)
+    address = normalize(email, smtputf8=True)  # sends nothing: any stored address will do
     with store.transaction() as conn:
         current = _find(conn, address.key)
         if current is None:
@@ -282,13 +287,15 @@ def set_preferences(
     source: str = "web",
 ) -> Subscriber | None:
     _check_choice(frequency, FREQUENCIES, "frequency")
+    name = None if name is None else check_name(name)
     with store.transaction() as conn:
         current = _by_id(conn, subscriber_id)
         if current is None:
             return None
-        values = {"frequency": frequency or current.frequency, "name": current.name}
-        if name is not None:
-            values["name"] = name.strip()
+        values = {
+            "frequency": frequency or current.frequency,
+            "name": current.name if name is None else name,
+        }
         if values == {"frequency": current.frequency, "name": current.name}:
             return current
         log_event(conn, current.id, "preferences", now, source, ",".join(sorted(values)))
@@ -366,7 +373,7 @@ def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> b
     """Erase an address (GDPR): its row, its deliveries (cascade) and the personal details
     of its events go; a salted hash stays in `suppressions` so it is never imported again.
     Works for unknown addresses too (a request not to be contacted). True if data existed."""
-    address = normalize(email)
+    address = normalize(email, smtputf8=True)  # an erasure request is honoured for any address
     with store.transaction() as conn:
         digest = address.hashed(hash_salt(conn))
         if not _is_erased(conn, address):
@@ -411,7 +418,7 @@ def get_with_key(store: Store, subscriber_id: int) -> tuple[Subscriber, str] | N
 
 
 def get_by_email(store: Store, email: str) -> Subscriber | None:
-    address = normalize(email)
+    address = normalize(email, smtputf8=True)  # a lookup sends nothing
     with store.read() as conn:
         return _find(conn, address.key)
 
