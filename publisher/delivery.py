@@ -103,6 +103,17 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
 
 
+def builder(config: Config, newsletter: Newsletter) -> MessageBuilder:
+    """The newsletter's message builder; what keeps it from being built is a PublisherError
+    (a CampaignError when it is not one of ours already)."""
+    try:
+        return MessageBuilder(config, newsletter)
+    except PublisherError:
+        raise
+    except Exception as exc:
+        raise CampaignError(f"{newsletter.key}: {reason(exc)}") from exc
+
+
 def newsletter_of(campaign: Campaign) -> Newsletter:
     """The newsletter exactly as rendered when the campaign was created."""
     return Newsletter(
@@ -274,9 +285,9 @@ class _Run:
 
     def run(self, on_progress: Callable[[Progress], None] | None) -> Summary:
         try:
-            self.builder = MessageBuilder(self.config, newsletter_of(self.campaign))
-        except Exception as exc:  # the campaign's own problem: it pauses, the others go on
-            self.paused = exc if isinstance(exc, PublisherError) else CampaignError(reason(exc))
+            self.builder = builder(self.config, newsletter_of(self.campaign))
+        except PublisherError as exc:  # the campaign's own problem: it pauses, others go on
+            self.paused = exc
             return self._finish()
         ledger.set_status(self.store, self.campaign.id, "sending", self.clock())
         ledger.reclaim(self.store, self.campaign.id, self.clock(), LEASE)
@@ -359,12 +370,7 @@ def create_campaign(
     A subject or header that cannot be built (a line break in a post's title) raises here,
     before a campaign exists: once stored, fixing the post would no longer fix it.
     """
-    try:
-        MessageBuilder(config, newsletter)
-    except PublisherError:
-        raise
-    except Exception as exc:
-        raise CampaignError(f"{newsletter.key}: {reason(exc)}") from exc
+    builder(config, newsletter)
     return ledger.create_campaign(store, newsletter, frequency, config.now)
 
 
