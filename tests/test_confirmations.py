@@ -239,6 +239,24 @@ def test_an_address_that_cannot_be_mailed_fails_alone_and_the_tick_goes_on(
         store.close()
 
 
+def test_smtputf8_brings_a_non_ascii_address_its_confirmation(site: Path, smtp_server) -> None:
+    """With [smtp] smtputf8 on and a relay offering it (aiosmtpd does), josé@... gets
+    his link: SMTPUTF8 on MAIL FROM, the To header in UTF-8 (RFC 6532)."""
+    configure(site, smtp_port=smtp_server.port)
+    with (site / "config" / "site.toml").open("a") as config_file:
+        config_file.write("smtputf8 = true\n")  # the [smtp] section is the last one
+    config = load_config(site / "config" / "site.toml", now=NOW)
+    store = st.Store.open(config)
+    try:
+        insert_subscriber(store, "josé@example.org", "José", status="pending")
+        assert send_unsent(config, store).sent == 1
+        (received,) = smtp_server.received
+        assert received.recipients == ["josé@example.org"]
+        assert "To: José <josé@example.org>" in received.data.decode()
+    finally:
+        store.close()
+
+
 def test_stop_between_messages_at_the_configured_rate(site: Path, smtp_server: SmtpServer):
     """At 0.2 messages a second the second message waits 5 s; a stop asked once the first
     arrived ends the run there, and the others stay owed."""

@@ -364,6 +364,7 @@ def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> No
         wait_for(log, "INFO publisher.scheduler: tick ", count=2)
         broken = write_post(blog, "broken.md", "title: Broken\ndate: someday")
         wait_for(log, "ERROR publisher.scheduler: posts/broken.md:")
+        wait_for(log, "ERROR publisher.scheduler: pass failed: tick ")
         broken.unlink()
         passes = log.read_text().count(" tick ")
         wait_for(log, " tick ", count=passes + 1)
