@@ -31,7 +31,16 @@ from .store import subscribers
 from .store.db import Store
 from .throttle import RateLimit
 from .tokens import EXPIRY, Tokens, confirm_url, load_tokens
-from .transports import DEFERRED, FAILED, SENT, RelayDown, Result, Transport, open_transport, reason
+from .transports import (
+    DEFERRED,
+    FAILED,
+    SENT,
+    RelayDown,
+    Result,
+    Transport,
+    failure,
+    open_transport,
+)
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,7 @@ class Confirmations:
         except RelayDown:
             raise
         except Exception as exc:
-            return Result(FAILED, None, reason(exc))
+            return failure(exc)
 
     def _record_failure(self, store: Store, subscriber_id: int, result: Result, now) -> None:
         code = f"{result.code} " if result.code else ""

@@ -28,11 +28,11 @@ from .throttle import HourlyLimit, RateLimit
 from .tokens import load_tokens, preferences_url, unsubscribe_url
 from .transports import (
     DEFERRED,
-    FAILED,
     SENT,
     RelayDown,
     Result,
     Transport,
+    failure,
     open_transport,
     reason,
 )
@@ -44,8 +44,7 @@ MAX_BACKOFF = timedelta(hours=12)
 
 
 class CampaignError(PublisherError):
-    """One campaign cannot be sent (its subject or template cannot be built): it pauses
-    with this reason while the other campaigns go on."""
+    """A campaign's messages cannot be built: it pauses, and the other campaigns go on."""
 
     exit_code = 1
 
@@ -104,8 +103,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def builder(config: Config, newsletter: Newsletter) -> MessageBuilder:
-    """The newsletter's message builder; what keeps it from being built is a PublisherError
-    (a CampaignError when it is not one of ours already)."""
+    """The newsletter's message builder, or a PublisherError saying why there is none."""
     try:
         return MessageBuilder(config, newsletter)
     except PublisherError:
@@ -222,15 +220,14 @@ class _Run:
                 transport.close()
 
     def _send(self, transport: Transport, claimed: Claimed) -> Result:
-        """Build and send one message. Whatever fails here, except the relay going down,
-        is this recipient's alone (an address or name that cannot be encoded, a bug on an
-        odd value): their delivery fails with the reason and the campaign goes on."""
+        """Build and send one message. Whatever fails here but the relay is this recipient's
+        alone (a name or address that cannot be encoded, a bug on an odd value)."""
         try:
             return transport.send(self.envelope_from, claimed.email, self._message(claimed))
         except RelayDown:
             raise
         except Exception as exc:
-            return Result(FAILED, None, reason(exc))
+            return failure(exc)
 
     def _message(self, claimed: Claimed) -> bytes:
         return self.builder.build(
@@ -394,9 +391,8 @@ def run_campaign(
 
 
 def resume_all(config: Config, store, **options) -> list[Summary]:
-    """Run every unfinished campaign, oldest first. A campaign paused by its own problem
-    does not hold up the ones after it; a relay that is down (or a stop) ends the run,
-    since every campaign would meet it."""
+    """Run every unfinished campaign, oldest first. One paused by its own problem does not
+    hold up the others; a relay that is down (every campaign would meet it) ends the run."""
     summaries = []
     stop = options.get("stop")
     for campaign in ledger.list_campaigns(store, unfinished=True):

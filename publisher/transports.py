@@ -62,6 +62,12 @@ def reason(exc: BaseException) -> str:
     return text if isinstance(exc, PublisherError) else f"{type(exc).__name__}: {text}"
 
 
+def failure(exc: Exception) -> Result:
+    """The outcome for a recipient whose message could not be built or sent because of
+    `exc`: failed, with the reason, never retried."""
+    return Result(FAILED, None, reason(exc))
+
+
 class RelayDown(DeliveryError):
     """The relay cannot take any mail from us now: the whole campaign pauses."""
 
