@@ -56,7 +56,7 @@ def tick() -> None:
 def run(log_file: str | None) -> None:
     """Run a pass every [scheduler] interval seconds until SIGTERM or Ctrl-C."""
     from publisher import scheduler
-    from publisher.delivery import stop_on_signals
+    from publisher.signals import stop_on_signals
 
     setup_logging(log_file)
     config = get_config()

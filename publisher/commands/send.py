@@ -86,7 +86,7 @@ def _run(config: Config, run: Callable) -> None:
     Exit 1 (2 for a problem a person must fix in the content or config) when a campaign
     paused, so cron and scripts see mail left unsent; a stop or a deferral is not a failure.
     """
-    from publisher.delivery import stop_on_signals
+    from publisher.signals import stop_on_signals
 
     stop = threading.Event()
     reporter = Reporter()
