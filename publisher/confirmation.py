@@ -26,12 +26,21 @@ from email.utils import format_datetime, formataddr, make_msgid
 from . import theme
 from .config import Config
 from .errors import DeliveryError
-from .message import DkimSigner
+from .message import DkimSigner, mailbox
 from .store import subscribers
 from .store.db import Store
 from .throttle import RateLimit
 from .tokens import EXPIRY, Tokens, confirm_url, load_tokens
-from .transports import DEFERRED, FAILED, SENT, Result, Transport, open_transport
+from .transports import (
+    DEFERRED,
+    FAILED,
+    SENT,
+    RelayDown,
+    Result,
+    Transport,
+    failure,
+    open_transport,
+)
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,10 @@ class Confirmations:
             "newsletter": config.newsletter,
         }
         sender = config.newsletter.from_address
-        message = EmailMessage(policy=policy.SMTP)
+        to = mailbox(subscriber.name, subscriber.email, smtputf8=config.smtp.smtputf8)
+        message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
         message["From"] = formataddr((config.newsletter.from_name, sender))
-        message["To"] = formataddr((subscriber.name, subscriber.email))
+        message["To"] = to
         message["Subject"] = subject(config)
         message["Date"] = format_datetime(now)
         message["Message-ID"] = make_msgid("confirm", domain=sender.rpartition("@")[2] or None)
@@ -102,27 +112,46 @@ class Confirmations:
         The claim (`confirm_sent_at`) comes first, so two senders, the web app and a tick
         on another machine, never mail one address twice. A message that did not go out
         gives its claim back (`release_confirmation`): after a deferral, a relay that is
-        down (RelayDown, raised again) or any other error, the address is owed a
-        confirmation and the next run sends it. A refusal (5xx) keeps the claim, since
-        retrying gets the same answer; a refused address counts as a bounce. Only a crash
-        between claim and send loses an email: the person can ask again from the form.
+        down (RelayDown, raised again) or a stop, the address is owed a confirmation and
+        the next run sends it. A refusal (5xx), or a message that cannot be built for this
+        address (josé@... without SMTPUTF8), keeps the claim, since retrying gets the same
+        answer, and is recorded in the subscriber's events; a refused address counts as a
+        bounce. Only a crash between claim and send loses an email: the person can ask
+        again from the form.
         """
         if not subscribers.claim_confirmation(store, subscriber.id, now=now, status=status):
             return None
         try:
             key = subscribers.token_key(store, subscriber.id) or ""  # "": erased, a dead link
-            message = self.build(subscriber, key, now)
-            result = transport.send(message.envelope_from, message.rcpt, message.data)
+            result = self._attempt(transport, subscriber, key, now)
         except BaseException:
             subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
             raise
         if result.status == DEFERRED:
             subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
-        elif result.bounce:
-            limit = self.config.delivery.bounce_limit
-            detail = f"confirmation: {result.code} {result.reply}"
-            subscribers.record_bounce(store, subscriber.id, now=now, limit=limit, detail=detail)
+        elif result.status == FAILED:
+            self._record_failure(store, subscriber.id, result, now)
         return result
+
+    def _attempt(self, transport: Transport, subscriber, key: str, now: datetime) -> Result:
+        """Build and send; anything but the relay going down fails this address alone."""
+        try:
+            message = self.build(subscriber, key, now)
+            return transport.send(message.envelope_from, message.rcpt, message.data)
+        except RelayDown:
+            raise
+        except Exception as exc:
+            return failure(exc)
+
+    def _record_failure(self, store: Store, subscriber_id: int, result: Result, now) -> None:
+        code = f"{result.code} " if result.code else ""
+        detail = f"confirmation: {code}{result.reply}"
+        if result.bounce:
+            limit = self.config.delivery.bounce_limit
+            subscribers.record_bounce(store, subscriber_id, now=now, limit=limit, detail=detail)
+            return
+        with store.transaction() as conn:
+            subscribers.log_event(conn, subscriber_id, "confirm-failed", now, "delivery", detail)
 
 
 @dataclass
@@ -131,7 +160,7 @@ class Batch:
 
     sent: int = 0
     deferred: int = 0  # left for the next run
-    failed: int = 0  # refused by the relay: not retried
+    failed: int = 0  # refused, or no message could be built for the address: not retried
     problem: DeliveryError | None = None
     stopped: bool = False
 
@@ -145,9 +174,7 @@ class Batch:
         noun = "confirmation" if self.sent == 1 else "confirmations"
         parts = [f"sent {self.sent} {noun}"] if self.sent or self.problem or self.stopped else []
         parts += [
-            f"{n} {what}"
-            for what, n in (("deferred", self.deferred), ("refused", self.failed))
-            if n
+            f"{n} {what}" for what, n in (("deferred", self.deferred), ("failed", self.failed)) if n
         ]
         if self.problem:
             parts.append(f"paused: {self.problem}; the rest go out on the next run")

@@ -11,27 +11,41 @@ A stop request (SIGTERM, Ctrl-C) lets every worker finish the message it is send
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .config import Config
-from .errors import DeliveryError
+from .errors import DeliveryError, PublisherError
 from .message import MessageBuilder, Recipient
 from .newsletter import Newsletter
 from .store import ledger, record_bounce
 from .store.ledger import Campaign, Claimed, Counts
 from .throttle import HourlyLimit, RateLimit
 from .tokens import load_tokens, preferences_url, unsubscribe_url
-from .transports import DEFERRED, SENT, RelayDown, Result, Transport, open_transport
+from .transports import (
+    DEFERRED,
+    SENT,
+    RelayDown,
+    Result,
+    Transport,
+    failure,
+    open_transport,
+    reason,
+)
 
 LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
 BATCH = 20  # deliveries claimed at a time by one worker
 BACKOFF = timedelta(minutes=10)  # first retry delay, doubled on each attempt
 MAX_BACKOFF = timedelta(hours=12)
+
+
+class CampaignError(PublisherError):
+    """A campaign's messages cannot be built: it pauses, and the other campaigns go on."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,7 @@ class Summary:
     elapsed: float
     note: str = ""
     next_attempt: datetime | None = None
+    problem: PublisherError | None = None  # why it paused: the relay, the config, itself
 
     @property
     def rate(self) -> float:
@@ -84,6 +99,16 @@ class Summary:
 def backoff(attempts: int) -> timedelta:
     """Delay before the next try after `attempts` tries: 10 min, 20 min, 40 min ... 12 h."""
     return min(BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
+
+
+def builder(config: Config, newsletter: Newsletter) -> MessageBuilder:
+    """The newsletter's message builder, or a PublisherError saying why there is none."""
+    try:
+        return MessageBuilder(config, newsletter)
+    except PublisherError:
+        raise
+    except Exception as exc:
+        raise CampaignError(f"{newsletter.key}: {reason(exc)}") from exc
 
 
 def newsletter_of(campaign: Campaign) -> Newsletter:
@@ -141,7 +166,7 @@ class _Run:
         self.wait_hourly = wait_hourly
         self.clock = Clock(config.now)
         self.worker = ledger.worker_id()
-        self.builder = MessageBuilder(config, newsletter_of(campaign))
+        self.builder: MessageBuilder | None = None  # built in `run`, where a failure pauses
         self.tokens = load_tokens(config)
         self.envelope_from = config.delivery.envelope_from or config.newsletter.from_address
         self.rate = RateLimit(config.delivery.rate_per_second)
@@ -154,7 +179,7 @@ class _Run:
         # SQLite has one writer at a time; taking turns here avoids its busy-wait sleeps.
         self.write_lock = threading.Lock() if store.is_sqlite else contextlib.nullcontext()
         self.tally = _Tally()
-        self.paused: RelayDown | None = None
+        self.paused: PublisherError | None = None
         self.waiting_until: datetime | None = None
         self.error: BaseException | None = None
 
@@ -185,15 +210,23 @@ class _Run:
                 if not pending:
                     return
                 while pending and self._my_turn():
-                    result = transport.send(
-                        self.envelope_from, pending[0].email, self._message(pending[0])
-                    )
+                    result = self._send(transport, pending[0])
                     self._record(pending.pop(0), result, conn)
         finally:
             with self.write_lock:
                 ledger.release(self.store, [c.id for c in pending], conn)
             if transport is not None:
                 transport.close()
+
+    def _send(self, transport: Transport, claimed: Claimed) -> Result:
+        """Build and send one message. Whatever fails here but the relay is this recipient's
+        alone (a name or address that cannot be encoded, a bug on an odd value)."""
+        try:
+            return transport.send(self.envelope_from, claimed.email, self._message(claimed))
+        except RelayDown:
+            raise
+        except Exception as exc:
+            return failure(exc)
 
     def _message(self, claimed: Claimed) -> bytes:
         return self.builder.build(
@@ -251,6 +284,11 @@ class _Run:
     # --- the main thread ------------------------------------------------------------
 
     def run(self, on_progress: Callable[[Progress], None] | None) -> Summary:
+        try:
+            self.builder = builder(self.config, newsletter_of(self.campaign))
+        except PublisherError as exc:  # the campaign's own problem: it pauses, others go on
+            self.paused = exc
+            return self._finish()
         ledger.set_status(self.store, self.campaign.id, "sending", self.clock())
         ledger.reclaim(self.store, self.campaign.id, self.clock(), LEASE)
         before = ledger.counts(self.store, self.campaign.id)
@@ -270,8 +308,11 @@ class _Run:
                     self.halt.set()
                 if on_progress:
                     on_progress(self._progress(finished_before))
-        if self.error is not None:
+        if isinstance(self.error, PublisherError):
             raise self.error
+        if self.error is not None:  # one line for the CLI; --debug shows the cause
+            message = f"{self.campaign.key}: sending stopped: {reason(self.error)}"
+            raise DeliveryError(message) from self.error
         return self._finish()
 
     def _progress(self, finished_before: int) -> Progress:
@@ -288,7 +329,7 @@ class _Run:
         counts = ledger.counts(self.store, self.campaign.id)
         status, note, retry = "done", "", None
         if self.paused is not None:
-            status, note = "paused", str(self.paused)
+            status, note = "paused", " ".join(str(self.paused).split())
             ledger.set_status(self.store, self.campaign.id, "paused", now, note)
         elif self.waiting_until is not None:
             local = self.config.local(self.waiting_until)
@@ -307,6 +348,7 @@ class _Run:
             elapsed=time.monotonic() - self.clock.t0,
             note=note,
             next_attempt=retry,
+            problem=self.paused,
         )
 
     def _waiting_note(self, counts: Counts) -> tuple[str, datetime | None]:
@@ -318,6 +360,18 @@ class _Run:
         if counts.sending or counts.queued:
             parts.append(f"{counts.sending + counts.queued:,} in progress in another process")
         return "; ".join(parts), retry
+
+
+def create_campaign(
+    config: Config, store, newsletter: Newsletter, frequency: str
+) -> tuple[Campaign, bool]:
+    """`ledger.create_campaign`, once the newsletter's messages are known to build.
+
+    A subject or header that cannot be built (a line break in a post's title) raises here,
+    before a campaign exists: once stored, fixing the post would no longer fix it.
+    """
+    builder(config, newsletter)
+    return ledger.create_campaign(store, newsletter, frequency, config.now)
 
 
 def run_campaign(
@@ -340,7 +394,8 @@ def run_campaign(
 
 
 def resume_all(config: Config, store, **options) -> list[Summary]:
-    """Run every unfinished campaign, oldest first; stop at the first pause (relay down)."""
+    """Run every unfinished campaign, oldest first. One paused by its own problem does not
+    hold up the others; a relay that is down (every campaign would meet it) ends the run."""
     summaries = []
     stop = options.get("stop")
     for campaign in ledger.list_campaigns(store, unfinished=True):
@@ -348,7 +403,7 @@ def resume_all(config: Config, store, **options) -> list[Summary]:
             break
         summary = run_campaign(config, store, campaign, **options)
         summaries.append(summary)
-        if summary.status in ("paused", "stopped"):
+        if summary.status == "stopped" or isinstance(summary.problem, RelayDown):
             break
     return summaries
 
@@ -382,22 +437,3 @@ def send_test(
             result.reply,
         )
     return result
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: threading.Event, notice: Callable[[str], None]) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop` (the run finishes what is in flight); a second one kills."""
-
-    def handler(signum, _frame):
-        if stop.is_set():
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-        stop.set()
-        notice(f"{signal.Signals(signum).name}: finishing the messages in flight")
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

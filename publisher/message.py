@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .config import Config
 from .errors import ConfigError, PublisherError
+from .transports import NEEDS_SMTPUTF8, UNSAFE, smtp_address
 
 if TYPE_CHECKING:
     from .newsletter import Newsletter
@@ -50,7 +51,6 @@ PLACEHOLDERS = {
 NAME_FALLBACK = "there"  # "Hi there" when a subscriber gave no name
 SLOT = re.compile("|".join(PLACEHOLDERS.values()))
 SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()}
-UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")  # line breaks and other controls
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
 PER_RECIPIENT = ("To", "Message-ID", "List-Unsubscribe")
@@ -123,6 +123,7 @@ class MessageBuilder:
         ]
         self.frame = body  # the body with the two part markers, split around them
         self.signer = DkimSigner.from_config(config, head)
+        self.smtputf8 = config.smtp.smtputf8
 
     def build(self, recipient: Recipient) -> bytes:
         """The complete message for `recipient`: CRLF line ends, signed when DKIM is on."""
@@ -135,7 +136,7 @@ class MessageBuilder:
             }
         )
         headers = [
-            ("To", _address_header(recipient.name, recipient.email)),
+            ("To", mailbox(recipient.name, recipient.email, smtputf8=self.smtputf8)),
             ("Message-ID", self._message_id(recipient.email)),
             ("List-Unsubscribe", f"<{recipient.unsubscribe_url}>,\r\n <{self.mailto}>"),
         ]
@@ -154,7 +155,7 @@ class MessageBuilder:
         raw.append(self.frame[-1].raw)
         canonical.append(self.frame[-1].canonical)
         body = b"".join(raw)
-        head = b"".join(f"{name}: {value}\r\n".encode("ascii") for name, value in headers)
+        head = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers)
         if self.signer:
             head = self.signer.sign(headers, b"".join(canonical)) + head
         return head + self.head + b"\r\n" + body
@@ -165,15 +166,21 @@ class MessageBuilder:
         return f"<{digest}.{self.key.split(':', 1)[0]}@{self.domain}>"
 
 
-def _address_header(name: str, email: str) -> str:
-    """`Name <address>`, RFC 2047 encoded when the name is not ASCII."""
-    local, _, domain = email.rpartition("@")
-    try:
-        local.encode("ascii")
-    except UnicodeEncodeError:
-        raise UnsafeHeaderError(f"{email!r}: a non-ASCII mailbox name needs SMTPUTF8") from None
-    address = f"{local}@{domain.encode('idna').decode('ascii')}"
-    return formataddr((name, address), charset="utf-8").replace("\n", "\r\n")
+def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
+    """`Name <address>` for a To header, the domain in ASCII (punycode) form.
+
+    Control characters are taken out of the name here, whatever the caller checked: the
+    last line of defence against header injection. A non-ASCII local part is written in
+    UTF-8 (RFC 6532) only when `smtputf8` is on, since only SMTPUTF8 can carry it.
+    """
+    name = UNSAFE.sub("", name)
+    address = smtp_address(email)
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8").replace("\n", "\r\n")
+    if not smtputf8:
+        raise UnsafeHeaderError(f"{email!r}: {NEEDS_SMTPUTF8}")
+    local, _, domain = address.rpartition("@")
+    return str(Address(name, local, domain))
 
 
 def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[bytes, list[_Chunk]]:

@@ -253,6 +253,15 @@ class BrokenPosts(ContentErrors):
     exit_code = 1
 
 
+class StepError(PublisherError):
+    """One step, or one post's announcement, failed; the others still run. Anything
+    unexpected (a bug, an odd value) is exit 1, its traceback in the debug log."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 @dataclass
 class TickSummary:
     """What one pass did, for the one-line report and the logs."""
@@ -307,6 +316,8 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
         if posts is not None and _attempt(summary, _publish, config, store, found, summary):
             _attempt(summary, _announce, config, store, posts, summary)
             _attempt(summary, _digest, config, store, posts, summary)
+        elif posts is not None:
+            summary.notes.append("announcements and digest wait for the site to be published")
         if stop is None or not stop.is_set():
             _attempt(summary, _confirm, config, store, stop, summary)
         if stop is None or not stop.is_set():
@@ -315,18 +326,24 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
 
 
 def _attempt(summary: TickSummary, step, *args):
-    """Run one step; a PublisherError is logged and kept in the summary, giving None."""
+    """Run one step; whatever it raises is logged and kept in the summary, giving None."""
     try:
         return step(*args)
     except PublisherError as exc:
-        _report(summary, exc)
-        return None
+        _problem(summary, exc)
+    except Exception as exc:
+        from .transports import reason
+
+        log.debug("%s failed", step.__name__, exc_info=True)
+        _problem(summary, StepError(f"{step.__name__.lstrip('_')}: {reason(exc)}"))
+    return None
 
 
-def _report(summary: TickSummary, problem: PublisherError) -> None:
-    for line in str(problem).splitlines():
+def _problem(summary: TickSummary, exc: PublisherError) -> None:
+    """Log a problem, a line at a time, and count it in the summary's exit code."""
+    for line in str(exc).splitlines():
         log.error("%s", line)
-    summary.problems.append(problem)
+    summary.problems.append(exc)
 
 
 def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
@@ -342,13 +359,13 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
 
     posts = found.publishable
     if found.errors:
-        _report(summary, BrokenPosts(found.errors))
+        _problem(summary, BrokenPosts(found.errors))
         broken = dict.fromkeys(f"{e.path}:{e.line}" for e in found.errors)
         summary.notes.append(f"not published: {', '.join(broken)}")
         shown = shown_sources(config)
         if shown is None or any(e.path in shown for e in found.errors):
             summary.notes.append("site not rebuilt: it shows (or may show) a broken post")
-            return True
+            return False  # nothing new goes live, so nothing new is announced
     live = {p.slug for p in posts if p.is_live(config.now)}
     seen = published.seen(store)
     if seen.started and seen.slugs == live and not _deploy_marker(config).exists():
@@ -448,9 +465,6 @@ def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary
     pending = published.unannounced(store)
     if not pending:
         return
-    from .newsletter import render_post
-    from .store.ledger import create_campaign
-
     by_slug = {p.slug: p for p in posts}
     for slug, live_at in pending:
         post = by_slug.get(slug)
@@ -459,14 +473,27 @@ def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary
         elif config.now - live_at > config.newsletter.announce_max_age:
             reason = f"it went live more than {config.newsletter.announce_max_age} ago"
         else:
-            campaign, created = create_campaign(
-                store, render_post(config, post, posts), "each", config.now
-            )
-            if created:
-                summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
+            _attempt(summary, _announce_post, config, store, post, posts, summary)
             continue
         published.cancel_announcement(store, slug)
         summary.notes.append(f"post:{slug} not announced: {reason}")
+
+
+def _announce_post(config: Config, store, post: Post, posts: Sequence[Post], summary) -> None:
+    """The campaign of one post. A post whose email cannot be built (a line break in its
+    title) gets none and is reported by file; it stays due, so fixing it announces it."""
+    from .delivery import create_campaign
+    from .newsletter import render_post
+
+    try:
+        campaign, created = create_campaign(config, store, render_post(config, post, posts), "each")
+    except Exception as exc:
+        from .transports import reason
+
+        code = getattr(exc, "exit_code", 1)
+        raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
+    if created:
+        summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
 
 
 def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
@@ -481,11 +508,11 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
     elif plan.status == "missed":
         log.debug("%s was due more than [digest] grace ago; skipped", plan.period.key)
     elif plan.status == "due":
+        from .delivery import create_campaign
         from .newsletter import render_digest
-        from .store.ledger import create_campaign
 
         newsletter = render_digest(config, plan.posts, plan.period.id)
-        campaign, created = create_campaign(store, newsletter, "digest", config.now)
+        campaign, created = create_campaign(config, store, newsletter, "digest")
         if created:
             summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
 
@@ -502,8 +529,8 @@ def _confirm(config: Config, store, stop: threading.Event | None, summary: TickS
 
     batch = send_unsent(config, store, stop)
     summary.confirmations = batch.line()
-    if batch.problem:
-        log.warning("confirmations: %s", batch.problem)
+    if batch.problem:  # the relay is down or refuses us: mail is left unsent
+        _problem(summary, batch.problem)
 
 
 def _deliver(config: Config, store, stop: threading.Event | None, summary: TickSummary) -> None:
@@ -516,6 +543,8 @@ def _deliver(config: Config, store, stop: threading.Event | None, summary: TickS
 
     for result in resume_all(config, store, stop=stop, wait_hourly=False):
         summary.deliveries.append(result.line())
+        if result.problem:
+            _problem(summary, result.problem)
 
 
 # --- The long-running process: run ------------------------------------------------------
@@ -541,10 +570,16 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
             summary = tick(dataclasses.replace(config, now=now), stop)
         except PublisherError as exc:
             log.error("pass failed: %s", exc)
-        except Exception:
-            log.exception("pass failed")
+        except Exception as exc:
+            from .transports import reason
+
+            log.debug("pass failed", exc_info=True)
+            log.error("pass failed: %s", reason(exc))
         else:
-            log.info("%s", summary.line(config))
+            if summary.problems:
+                log.error("pass failed: %s", summary.line(config))
+            else:
+                log.info("%s", summary.line(config))
 
     jobs = schedule.Scheduler()
     jobs.every(interval).seconds.do(one_pass)

@@ -22,10 +22,27 @@ from pathlib import Path
 from typing import Protocol
 
 from .config import Config
-from .errors import DeliveryError
+from .errors import DeliveryError, PublisherError
 
 SENT, DEFERRED, FAILED = "sent", "deferred", "failed"
 LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing (RFC 5321 4.5.2)
+NEEDS_SMTPUTF8 = "a non-ASCII local part needs SMTPUTF8: set [smtp] smtputf8 if the relay offers it"
+UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")  # line breaks and other controls
+
+
+def smtp_address(email: str) -> str:
+    """`email` as it travels in SMTP and headers: the domain in ASCII (punycode) form.
+
+    ValueError for what no relay could take: a control character (it would end the SMTP
+    command), no local part or domain, or a domain IDNA cannot encode.
+    """
+    local, at, domain = email.rpartition("@")
+    if UNSAFE.search(email) or not (local and at and domain):
+        raise ValueError(f"{email!r} is not a usable address")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as exc:
+        raise ValueError(f"{email!r}: the domain cannot be encoded: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,19 @@ class Result:
     code: int | None = None
     reply: str = ""
     bounce: bool = False
+
+
+def reason(exc: BaseException) -> str:
+    """One line saying what went wrong, for a delivery's, a confirmation's or a campaign's
+    record: our own errors by their message, others by their type too."""
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, PublisherError) else f"{type(exc).__name__}: {text}"
+
+
+def failure(exc: Exception) -> Result:
+    """The outcome for a recipient whose message could not be built or sent because of
+    `exc`: failed, with the reason, never retried."""
+    return Result(FAILED, None, reason(exc))
 
 
 class RelayDown(DeliveryError):
@@ -51,7 +81,8 @@ class Transport(Protocol):
 class FileTransport:
     """A Maildir-style outbox: each message is written to tmp/, then renamed into new/.
 
-    The rename is atomic, so a reader of new/ never sees half a message.
+    The rename is atomic, so a reader of new/ never sees half a message. Folders are 0700
+    and files 0600: the messages hold addresses and personal unsubscribe links.
     """
 
     _counter = itertools.count()
@@ -59,8 +90,9 @@ class FileTransport:
     def __init__(self, outbox: Path):
         self.outbox = Path(outbox)
         try:
+            self.outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
             for name in ("tmp", "new", "cur"):
-                (self.outbox / name).mkdir(parents=True, exist_ok=True)
+                (self.outbox / name).mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise RelayDown(f"cannot use the outbox {self.outbox}: {exc.strerror}") from None
         self.host = socket.gethostname().replace("/", "_").replace(":", "_")
@@ -69,7 +101,7 @@ class FileTransport:
         name = f"{time.time_ns()}.P{os.getpid()}Q{next(self._counter)}.{self.host}.eml"
         tmp = self.outbox / "tmp" / name
         try:
-            with open(tmp, "wb") as out:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
                 out.write(data)
             os.replace(tmp, self.outbox / "new" / name)
         except OSError as exc:
@@ -173,6 +205,9 @@ class SmtpTransport:
                 self._drop()
                 if attempt == 2:
                     return Result(DEFERRED, None, f"connection to {self.relay} lost: {exc}")
+            except Exception:
+                self._drop()  # mid-transaction: the connection's state is unknown
+                raise
         raise AssertionError("unreachable")
 
     @property
@@ -184,16 +219,22 @@ class SmtpTransport:
     ) -> Result:
         """MAIL, RCPT, DATA: in one write when the relay offers PIPELINING (RFC 2920)."""
         self.used += 1
-        if not (envelope_from + rcpt).isascii():
-            return Result(FAILED, None, f"{rcpt}: non-ASCII addresses need SMTPUTF8 (unsupported)")
+        try:
+            sender, rcpt = smtp_address(envelope_from), smtp_address(rcpt)
+        except ValueError as exc:
+            return Result(FAILED, None, str(exc))
+        utf8 = not (sender + rcpt).isascii()
+        if utf8 and not self.settings.smtputf8:
+            return Result(FAILED, None, f"{rcpt}: {NEEDS_SMTPUTF8}")
+        if utf8 and not conn.has_extn("smtputf8"):
+            return Result(FAILED, None, f"{rcpt}: {self.relay} does not offer SMTPUTF8")
+        options = ["SMTPUTF8"] if utf8 else []
         if "pipelining" in conn.esmtp_features:
-            conn.send(
-                f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}\r\n"
-                f"RCPT TO:{smtplib.quoteaddr(rcpt)}\r\nDATA\r\n"
-            )
+            mail_from = " ".join([f"MAIL FROM:{smtplib.quoteaddr(sender)}", *options])
+            conn.send(f"{mail_from}\r\nRCPT TO:{smtplib.quoteaddr(rcpt)}\r\nDATA\r\n".encode())
             mail, to, start = conn.getreply(), conn.getreply(), conn.getreply()
         else:
-            mail = conn.mail(envelope_from)
+            mail = conn.mail(sender, options)
             to = conn.rcpt(rcpt) if mail[0] < 400 else mail
             start = conn.docmd("DATA") if to[0] in (250, 251) else to
         if start[0] == 354 and (mail[0] >= 400 or to[0] not in (250, 251)):
@@ -202,7 +243,7 @@ class SmtpTransport:
         if mail[0] >= 500:
             self._rset()
             raise RelayDown(
-                f"{self.relay} refused the sender {envelope_from}: {mail[0]} {_text(mail[1])}",
+                f"{self.relay} refused the sender {sender}: {mail[0]} {_text(mail[1])}",
                 mail[0],
                 _text(mail[1]),
             )

@@ -196,6 +196,34 @@ def smtp_server() -> Iterator[SmtpServer]:
         controller.stop()
 
 
+# --- Store ---------------------------------------------------------------------------
+
+
+def insert_subscriber(store, email: str, name: str = "", status: str = "active", **values) -> int:
+    """Write one subscriber row as it is, bypassing intake (as rows stored before today's
+    checks, or by another tool, may be); returns its id."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from publisher.store.schema import subscribers
+
+    row = dict(
+        email=email,
+        email_key=email.lower(),
+        name=name,
+        status=status,
+        frequency="each",
+        source="test",
+        created_at=datetime(2026, 3, 1, tzinfo=UTC),
+        bounce_count=0,
+    )
+    with store.transaction() as conn:
+        return conn.execute(
+            insert(subscribers).values(**row | values).returning(subscribers.c.id)
+        ).scalar_one()
+
+
 # --- Browser ------------------------------------------------------------------------
 
 

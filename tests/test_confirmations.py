@@ -28,7 +28,7 @@ from publisher.store.db import open_store
 from publisher.tokens import load_tokens
 from publisher.transports import RelayDown, open_transport
 
-from conftest import SmtpServer, free_port, write_config
+from conftest import SmtpServer, free_port, insert_subscriber, write_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -174,7 +174,7 @@ def test_deferred_stays_owed_refused_counts_as_bounce(site: Path, smtp_server: S
         smtp_server.reject.add("cy@example.org")
         batch = send_unsent(config, store)
         assert (batch.sent, batch.deferred, batch.failed, batch.problem) == (1, 1, 1, None)
-        assert batch.line() == "sent 1 confirmation, 1 deferred, 1 refused"
+        assert batch.line() == "sent 1 confirmation, 1 deferred, 1 failed"
         assert owed(store) == ["bo@example.org"]  # a refusal is an answer: not retried
         assert st.get_by_email(store, "cy@example.org").bounce_count == 1
 
@@ -197,6 +197,64 @@ def test_a_failed_send_gives_the_claim_back(site: Path, database_url: str) -> No
             Confirmations(config, load_tokens(config)).send(store, transport, subscriber, NOW)
         assert st.get(store, subscriber.id).confirm_sent_at is None
         assert owed(store) == ["ana@example.org"]
+    finally:
+        store.close()
+
+
+def test_an_address_that_cannot_be_mailed_fails_alone_and_the_tick_goes_on(
+    site: Path, database_url: str
+) -> None:
+    """Issue 10: a pending josé@... (stored before the intakes refused it; no SMTPUTF8)
+    raised in formataddr, so every tick exited 1 here and never reached the deliveries."""
+    from sqlalchemy import select
+
+    from publisher.newsletter import Newsletter
+    from publisher.store import ledger
+    from publisher.store.schema import events
+
+    config = configure(site, database_url)
+    store = open_store(database_url, site)
+    try:
+        jose = insert_subscriber(store, "josé@example.org", "José", status="pending")
+        insert_subscriber(store, "ana@example.org", "Ana", status="pending")
+        insert_subscriber(store, "bo@example.org", "Bo")
+        ledger.create_campaign(
+            store, Newsletter("post:a", "post", "A", "<p>A</p>", "A"), "each", NOW
+        )
+
+        summary = scheduler.tick(config)
+        assert summary.exit_code == 0, summary.problems
+        assert "sent 1 confirmation, 1 failed" in summary.line(config)
+        assert "post:a: done: 1 of 1 sent" in summary.line(config)
+        assert sorted(m["To"] for m in outbox(config)) == [
+            "Ana <ana@example.org>",
+            "Bo <bo@example.org>",
+        ]
+        assert owed(store) == []  # not retried on every tick
+        with store.read() as conn:
+            kind, detail = conn.execute(
+                select(events.c.kind, events.c.detail).where(events.c.subscriber_id == jose)
+            ).one()
+        assert kind == "confirm-failed" and "needs SMTPUTF8" in detail
+        assert "confirmation" not in scheduler.tick(config).line(config)
+    finally:
+        store.close()
+
+
+def test_smtputf8_brings_a_non_ascii_address_its_confirmation(site: Path, smtp_server) -> None:
+    """With [smtp] smtputf8 on and a relay offering it (aiosmtpd does), josé@... gets
+    his link: SMTPUTF8 on MAIL FROM, the To header in UTF-8 (RFC 6532)."""
+    configure(site, smtp_port=smtp_server.port)
+    with (site / "config" / "site.toml").open("a") as config_file:
+        config_file.write("smtputf8 = true\n")  # the [smtp] section is the last one
+    config = load_config(site / "config" / "site.toml", now=NOW)
+    store = st.Store.open(config)
+    try:
+        insert_subscriber(store, "josé@example.org", "José", status="pending")
+        assert send_unsent(config, store).sent == 1
+        (received,) = smtp_server.received
+        assert received.recipients == ["josé@example.org"]
+        assert "To: José <josé@example.org>" in received.data.decode()
     finally:
         store.close()
 

@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
-from conftest import free_port, write_config
+from conftest import free_port, insert_subscriber, write_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -327,6 +327,90 @@ def test_relay_down_pauses_without_failing_anyone_then_resumes(site, store, data
     assert ledger.get_campaign(store, campaign.key).note == ""
 
 
+def delivery_rows(store, campaign) -> dict[str, tuple[str, str]]:
+    """email -> (state, reply) of each delivery of `campaign`."""
+    from sqlalchemy import select
+
+    from publisher.store.schema import deliveries
+
+    query = (
+        select(subscribers.c.email, deliveries.c.state, deliveries.c.smtp_reply)
+        .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        .where(deliveries.c.campaign_id == campaign.id)
+    )
+    with store.read() as conn:
+        return {email: (state, reply) for email, state, reply in conn.execute(query)}
+
+
+def test_a_recipient_that_cannot_be_sent_fails_alone(site, store, smtp_server, database_url):
+    """Issue 10: josé@... (no SMTPUTF8) and names holding LF, NUL or ESC, stored before
+    the intakes refused them, used to halt the campaign at that person on every run."""
+    config = relay_config(site, smtp_server.port, database_url, "connections = 2")
+    good = add_subscribers(store, 3)
+    bad = {
+        "josé@example.org": "José",
+        "lf@example.org": "Evil\nBcc: victim@example.org",
+        "nul@example.org": "Nul\x00",
+        "esc@example.org": "Esc\x1b[31m",
+    }
+    if not store.is_sqlite:  # PostgreSQL text cannot hold NUL at all
+        del bad["nul@example.org"]
+    for email, name in bad.items():
+        insert_subscriber(store, email, name)
+    good += add_subscribers(store, 3, start=3)
+    campaign, _ = ledger.create_campaign(store, newsletter(), "each", NOW)
+
+    summary = run(config, store, campaign)
+    assert (summary.status, summary.problem) == ("done", None)
+    assert (summary.counts.sent, summary.counts.failed) == (6, len(bad))
+    assert sorted(smtp_server.recipients()) == sorted(good)
+    rows = delivery_rows(store, campaign)
+    assert "needs SMTPUTF8" in rows["josé@example.org"][1]
+    for email in bad.keys() - {"josé@example.org"}:
+        assert rows[email][0] == "failed" and "control character" in rows[email][1]
+
+
+def test_a_campaign_that_cannot_be_built_pauses_and_the_others_go_on(
+    site, store, smtp_server, database_url
+):
+    """Issue 10: a stored subject with a line break failed every pass and blocked every
+    later campaign. Now it pauses with its reason, and no new one is ever created."""
+    from publisher.delivery import create_campaign, resume_all
+    from publisher.message import UnsafeHeaderError
+    from publisher.newsletter import Newsletter
+
+    config = relay_config(site, smtp_server.port, database_url)
+    emails = add_subscribers(store, 4)
+    broken = Newsletter("post:broken", "post", "Line\nbreak", HTML, TEXT)
+    ledger.create_campaign(store, broken, "each", NOW)  # as stored before the check
+    ledger.create_campaign(store, newsletter("post:fine"), "each", NOW)
+
+    first, second = resume_all(config, store)
+    assert (first.key, first.status) == ("post:broken", "paused")
+    assert "subject contains a line break" in first.note and first.problem is not None
+    assert (second.key, second.status) == ("post:fine", "done")
+    assert sorted(smtp_server.recipients()) == sorted(emails)
+    assert "subject contains a line break" in ledger.get_campaign(store, "post:broken").note
+    again = resume_all(config, store)
+    assert [s.key for s in again] == ["post:broken"] and again[0].status == "paused"
+
+    with pytest.raises(UnsafeHeaderError, match="subject contains a line break"):
+        create_campaign(config, store, Newsletter("post:new", "post", "A\rB", HTML, TEXT), "each")
+    assert ledger.get_campaign(store, "post:new") is None
+
+
+def test_an_unexpected_error_in_a_worker_is_one_line(site, store, database_url):
+    from publisher.errors import DeliveryError
+
+    def broken_transport(config):
+        raise RuntimeError("no transport today")
+
+    config = relay_config(site, free_port(), database_url)
+    campaign, _ = start_campaign(store, config, 2)
+    with pytest.raises(DeliveryError, match="sending stopped: RuntimeError: no transport today"):
+        run(config, store, campaign, transport_factory=broken_transport)
+
+
 def test_rate_limit_holds_across_connections(site, store, smtp_server, database_url):
     config = relay_config(
         site, smtp_server.port, database_url, "connections = 3\nrate_per_second = 20"
@@ -462,7 +546,7 @@ def test_send_refuses_unknown_and_future_posts_and_bad_usage(post_site):
     assert resume.exit_code == 0 and "nothing to resume" in resume.output
 
 
-def test_send_exits_0_when_paused_and_resume_finishes(post_site, smtp_server, site):
+def test_send_exits_1_when_the_relay_is_down_and_resume_finishes(post_site, smtp_server, site):
     import os
 
     os.environ["PUBLISHER_SMTP_PORT"] = str(free_port())  # nobody listens there
@@ -470,8 +554,22 @@ def test_send_exits_0_when_paused_and_resume_finishes(post_site, smtp_server, si
         paused = cli("send", "news")
     finally:
         del os.environ["PUBLISHER_SMTP_PORT"]
-    assert paused.exit_code == 0, paused.output
+    assert paused.exit_code == 1, paused.output
     assert "post:news: paused: cannot connect to 127.0.0.1" in paused.output
     assert "post:news: cannot connect" in cli("campaigns").output
     resumed = cli("send", "--resume")
     assert resumed.exit_code == 0 and "done: 1,200 of 1,200 sent" in resumed.output
+
+
+def test_send_without_the_relay_password_exits_1_and_names_the_variable(
+    post_site, smtp_server, monkeypatch
+):
+    """Issue 10: this printed "paused: ... 0 of 1,200 sent" and exited 0."""
+    monkeypatch.setenv("PUBLISHER_SMTP_USERNAME", "mailer")
+    monkeypatch.delenv("PUBLISHER_SMTP_PASSWORD", raising=False)
+    for args in (("send", "news"), ("send", "--resume")):
+        result = cli(*args)
+        assert result.exit_code == 1, result.output
+        assert "$PUBLISHER_SMTP_PASSWORD is empty" in result.output
+        assert "0 of 1,200 sent" in result.output
+    assert smtp_server.received == []

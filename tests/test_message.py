@@ -188,6 +188,29 @@ def test_header_injection_through_a_recipient_is_rejected(config, field, value):
         MessageBuilder(config, sample_newsletter()).build(person)
 
 
+def test_mailbox_keeps_controls_out_and_non_ascii_local_parts_behind_smtputf8():
+    from publisher.message import mailbox
+
+    hostile = mailbox("Eve\r\nBcc: x@y.org\x00\x1b", "eve@example.com", smtputf8=False)
+    assert hostile == '"EveBcc: x@y.org" <eve@example.com>'
+    assert mailbox("Zoë", "z@bücher.example", smtputf8=False) == (
+        "=?utf-8?q?Zo=C3=AB?= <z@xn--bcher-kva.example>"
+    )
+    with pytest.raises(UnsafeHeaderError, match="needs SMTPUTF8"):
+        mailbox("José", "josé@example.org", smtputf8=False)
+    assert mailbox("José", "josé@bücher.example", smtputf8=True) == (
+        "José <josé@xn--bcher-kva.example>"
+    )
+
+
+def test_a_non_ascii_local_part_gets_a_utf8_to_header_with_smtputf8(config):
+    config = dataclasses.replace(config, smtp=dataclasses.replace(config.smtp, smtputf8=True))
+    person = dataclasses.replace(recipient(), email="josé@example.org", name="José")
+    data = MessageBuilder(config, sample_newsletter()).build(person)
+    message = email.message_from_string(data.decode(), policy=policy.SMTPUTF8)
+    assert message["To"].addresses[0].addr_spec == "josé@example.org"
+
+
 def test_header_injection_through_the_subject_is_rejected(config):
     newsletter = dataclasses.replace(sample_newsletter(), subject="Hi\r\nBcc: victim@example.com")
     with pytest.raises(UnsafeHeaderError, match="subject contains a line break"):

@@ -132,6 +132,68 @@ def test_publish_and_announce_on_each_database(site: Path, smtp_server, database
     assert [c.key for c in campaigns(at(site, T))] == ["post:new"]
 
 
+def test_a_title_with_a_line_break_gets_no_campaign_and_the_others_go_out(
+    blog: Path, smtp_server
+) -> None:
+    """Issue 10: its campaign was created with a subject that cannot be built, failed every
+    pass and held up every later campaign; fixing the post did not fix it."""
+    queue_post(blog, "good", T)
+    bad = write_post(blog, "bad.md", f'title: "Line\\nbreak"\nslug: bad\ndate: {T.isoformat()}')
+    first = scheduler.tick(at(blog, T + MINUTE))
+    assert first.exit_code != 0
+    assert [str(p) for p in first.problems] == [
+        "posts/bad.md:2: title: contains a line break or control character; write it on one line"
+    ]
+    assert [c.key for c in campaigns(at(blog, T))] == ["post:good"]
+    assert sorted(smtp_server.recipients()) == EACH
+
+    bad.write_text(bad.read_text().replace("\\n", " "))
+    fixed = scheduler.tick(at(blog, T + 2 * MINUTE))
+    assert fixed.problems == [] and "created post:bad (3 recipients)" in fixed.line(at(blog, T))
+    assert {m["Subject"] for m in smtp_server.messages()} == {"Good", "Line break"}
+
+
+def test_an_unexpected_error_in_one_announcement_is_one_problem(
+    blog: Path, smtp_server, monkeypatch
+) -> None:
+    from publisher import newsletter
+
+    render_post = newsletter.render_post
+
+    def render_or_fail(config, post, posts):
+        if post.slug == "boom":
+            raise RuntimeError("a bug")
+        return render_post(config, post, posts)
+
+    monkeypatch.setattr(newsletter, "render_post", render_or_fail)
+    queue_post(blog, "boom", T)
+    queue_post(blog, "fine", T)
+    summary = scheduler.tick(at(blog, T + MINUTE))
+    assert [str(p) for p in summary.problems] == [
+        "posts/boom.md: not announced: RuntimeError: a bug"
+    ]
+    assert summary.exit_code == 1
+    assert [c.key for c in campaigns(at(blog, T))] == ["post:fine"]
+    assert sorted(smtp_server.recipients()) == EACH
+
+
+def test_a_tick_that_leaves_mail_unsent_exits_1(blog: Path) -> None:
+    """The relay is down: the campaign pauses, the tick says so and exits 1 (it was 0)."""
+    from conftest import free_port
+
+    configure(blog, SmtpServer("127.0.0.1", free_port()))
+    queue_post(blog, "news", T)
+    done = subprocess.run(
+        [PUBLISHER, "tick", "--now", (T + MINUTE).isoformat()],
+        cwd=blog,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "post:news: paused: cannot connect to 127.0.0.1" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
 def test_fixing_a_title_does_not_announce_the_post_again(blog: Path, smtp_server) -> None:
     path = queue_post(blog, "sleep-tpis", T)
     scheduler.tick(at(blog, T + MINUTE))
@@ -341,6 +403,7 @@ def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> No
         wait_for(log, "INFO publisher.scheduler: tick ", count=2)
         broken = write_post(blog, "broken.md", "title: Broken\ndate: someday")
         wait_for(log, "ERROR publisher.scheduler: posts/broken.md:")
+        wait_for(log, "ERROR publisher.scheduler: pass failed: tick ")
         broken.unlink()
         passes = log.read_text().count(" tick ")
         wait_for(log, " tick ", count=passes + 1)

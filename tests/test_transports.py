@@ -240,6 +240,9 @@ def test_file_transport_writes_whole_messages_into_new(tmp_path):
     assert len(files) == 3 and all(f.suffix == ".eml" for f in files)
     assert all(f.read_bytes() == MESSAGE for f in files)
     assert list((tmp_path / "outbox" / "tmp").iterdir()) == []
+    folders = [tmp_path / "outbox", *(tmp_path / "outbox").iterdir()]
+    assert {f.stat().st_mode & 0o777 for f in folders} == {0o700}
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
 
 
 def test_rate_limit_spaces_messages_across_threads():
@@ -305,3 +308,41 @@ def test_refused_sender_is_relay_down_and_non_ascii_rcpt_fails(site, relay, pipe
         transport.send("news@example.org", "a@example.org", MESSAGE)
     result = transport.send("news@example.org", "jörg@example.org", MESSAGE)
     assert result.status == "failed" and "SMTPUTF8" in result.reply
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_non_ascii_local_part_travels_with_smtputf8_when_on_and_offered(site, relay, pipelining):
+    """RFC 6531: MAIL FROM carries SMTPUTF8; the domain still travels as punycode."""
+    handler = Recorder(pipelining=pipelining)
+    port = relay(handler, enable_SMTPUTF8=True)
+    on = SmtpTransport(smtp_config(site, port, "smtputf8 = true"))
+    sent = on.send("news@example.org", "josé@bücher.example", "Tö: x\r\n\r\nHi\r\n".encode())
+    ascii_after = on.send("news@example.org", "a@example.org", MESSAGE)
+    on.close()
+    assert (sent.status, ascii_after.status) == ("sent", "sent")
+    assert [m[1] for m in handler.messages] == [["josé@xn--bcher-kva.example"], ["a@example.org"]]
+
+    off = SmtpTransport(smtp_config(site, port))
+    refused = off.send("news@example.org", "josé@example.org", MESSAGE)
+    assert refused.status == "failed" and "needs SMTPUTF8" in refused.reply
+
+
+def test_smtputf8_on_but_not_offered_fails_that_recipient_only(site, relay):
+    handler = Recorder()
+    port = relay(handler, enable_SMTPUTF8=False)
+    transport = SmtpTransport(smtp_config(site, port, "smtputf8 = true"))
+    refused = transport.send("news@example.org", "josé@example.org", MESSAGE)
+    after = transport.send("news@example.org", "a@example.org", MESSAGE)
+    assert refused.status == "failed" and "does not offer SMTPUTF8" in refused.reply
+    assert after.status == "sent" and handler.connections == 1
+
+
+@pytest.mark.parametrize(
+    "rcpt", ["a@example.org\r\nRCPT TO:<b@example.org>", "no-at-sign", "a@" + "x" * 70 + ".org"]
+)
+def test_an_address_no_relay_could_take_fails_before_any_command(site, relay, rcpt):
+    handler = Recorder()
+    transport = SmtpTransport(smtp_config(site, relay(handler)))
+    result = transport.send("news@example.org", rcpt, MESSAGE)
+    assert result.status == "failed" and result.code is None
+    assert handler.messages == []

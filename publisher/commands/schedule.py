@@ -38,7 +38,8 @@ def tick() -> None:
     """One pass: publish due posts, create due campaigns, send what is unfinished.
 
     Safe to run every minute from cron, even twice at once. Exits 0 unless a person is
-    needed: 2 for a broken post or template, 1 for a failing deploy or store.
+    needed: 2 for a broken post or template, 1 for a failing step or mail left unsent (the
+    store, the deploy, the relay, a paused campaign).
     """
     from publisher import scheduler
 
@@ -55,7 +56,7 @@ def tick() -> None:
 def run(log_file: str | None) -> None:
     """Run a pass every [scheduler] interval seconds until SIGTERM or Ctrl-C."""
     from publisher import scheduler
-    from publisher.delivery import stop_on_signals
+    from publisher.signals import stop_on_signals
 
     setup_logging(log_file)
     config = get_config()

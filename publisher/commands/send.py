@@ -81,8 +81,12 @@ class Reporter:
 
 
 def _run(config: Config, run: Callable) -> None:
-    """Run deliveries with signals handled and progress shown; print each summary."""
-    from publisher.delivery import stop_on_signals
+    """Run deliveries with signals handled and progress shown; print each summary.
+
+    Exit 1 (2 for a problem a person must fix in the content or config) when a campaign
+    paused, so cron and scripts see mail left unsent; a stop or a deferral is not a failure.
+    """
+    from publisher.signals import stop_on_signals
 
     stop = threading.Event()
     reporter = Reporter()
@@ -90,6 +94,9 @@ def _run(config: Config, run: Callable) -> None:
         summaries = run(stop=stop, on_progress=show)
     for summary in summaries:
         click.echo(summary.line())
+    code = max((s.problem.exit_code for s in summaries if s.problem), default=0)
+    if code:
+        sys.exit(code)
 
 
 @click.command()
@@ -133,9 +140,9 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         if dry_run:
             click.echo(_dry_run(store, newsletter.key))
             return
-        from publisher.delivery import run_campaign
+        from publisher.delivery import create_campaign, run_campaign
 
-        campaign, created = ledger.create_campaign(store, newsletter, "each", config.now)
+        campaign, created = create_campaign(config, store, newsletter, "each")
         if campaign.status == "done":
             counts = ledger.counts(store, campaign.id)
             click.echo(f"{campaign.key}: already sent ({counts.sent:,} of {counts.total:,})")
