@@ -108,15 +108,27 @@ class PublisherGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except PublisherError as exc:
-            if ctx.ensure_object(Options).debug:
-                traceback.print_exc()
-            else:
-                echo_error(str(exc))
-            ctx.exit(exc.exit_code)
+            fail(ctx, str(exc), exc.exit_code)
+        except OSError as exc:  # a full disk, a read-only folder, a permission: the machine's
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(ctx, f"{where}{exc.strerror or exc}", 1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Exception as exc:  # a bug: still one line, and the way to see more
+            fail(ctx, f"unexpected {type(exc).__name__}: {exc} (--debug shows where)", 1)
+
+
+def fail(ctx: click.Context, message: str, code: int) -> None:
+    """Print `message` as error lines (the traceback with --debug) and exit with `code`."""
+    if ctx.ensure_object(Options).debug:
+        traceback.print_exc()
+    else:
+        echo_error(message)
+    ctx.exit(code)
 
 
 @click.group(cls=PublisherGroup)

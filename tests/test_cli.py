@@ -69,3 +69,41 @@ def test_a_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: --now: expected an ISO 8601 time")
     assert "Traceback" not in result.stderr
+
+
+def test_a_full_disk_is_one_error_line_and_exit_1(sample_site: Path, small_disk: Path) -> None:
+    """Issue 10: a full disk printed a traceback (here while writing an email preview)."""
+    fill(small_disk / "filler")
+    publisher = str(Path(sys.executable).parent / "publisher")
+    slug = "sleep-and-mood-why-your-nights-shape-your-days"
+    command = [publisher, "preview", slug, "--out", str(small_disk / "preview")]
+    failed = subprocess.run(command, cwd=sample_site, capture_output=True, text=True)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: No space left on device"], failed.stderr
+
+
+def fill(path: Path) -> None:
+    """Write `path` until its file system is full."""
+    try:
+        with open(path, "wb") as filler:
+            while True:
+                filler.write(b"x" * 4096)
+                filler.flush()
+    except OSError:
+        pass
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch) -> None:
+    """The last resort: a bug anywhere is one line and exit 1; --debug shows the traceback."""
+    from publisher import config
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(config, "parse_now", broken)
+    result = CliRunner().invoke(main, ["check", "--now", "2026-12-01"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: unexpected ZeroDivisionError: boom (--debug shows where)"
+    ]
