@@ -108,8 +108,8 @@ class PublisherGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own, and a closed pipe (`| head`), which click ends quietly
         except PublisherError as exc:
             fail(ctx, str(exc), exc.exit_code)
         except OSError as exc:  # a full disk, a read-only folder, a permission: the machine's
