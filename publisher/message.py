@@ -47,9 +47,10 @@ PLACEHOLDERS = {
     "unsubscribe_url": "__PUBLISHER_UNSUBSCRIBE_URL__",
     "preferences_url": "__PUBLISHER_PREFERENCES_URL__",
 }
+CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmation.py)
 NAME_FALLBACK = "there"  # "Hi there" when a subscriber gave no name
-SLOT = re.compile("|".join(PLACEHOLDERS.values()))
-SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()}
+SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
+SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}
 UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")  # line breaks and other controls
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
