@@ -215,7 +215,7 @@ class SmtpTransport:
         if start[0] != 354:
             self._rset()
             return classify(*start)
-        body = LEADING_DOT.sub(b"..", data)
+        body = dot_stuffed(data)
         conn.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
         return classify(*conn.getreply())
 
@@ -240,6 +240,15 @@ class SmtpTransport:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self.conn.quit()
         self._drop()
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """`data` with a dot doubled at the start of every line (RFC 5321 4.5.2). Messages
+    rarely have such a line, and a 32 KB regex pass held the GIL for a third of a send's
+    CPU, so the regex runs only when a byte search finds one."""
+    if data.startswith(b".") or b"\n." in data:
+        return LEADING_DOT.sub(b"..", data)
+    return data
 
 
 def open_transport(config: Config) -> Transport:
