@@ -243,12 +243,12 @@ class SmtpTransport:
 
 
 def dot_stuffed(data: bytes) -> bytes:
-    """`data` with a dot doubled at the start of every line (RFC 5321 4.5.2). Messages
-    rarely have such a line, and a 32 KB regex pass held the GIL for a third of a send's
-    CPU, so the regex runs only when a byte search finds one."""
-    if data.startswith(b".") or b"\n." in data:
-        return LEADING_DOT.sub(b"..", data)
-    return data
+    """`data` with a dot doubled at the start of every line (RFC 5321 4.5.2): what
+    `LEADING_DOT.sub(b"..", data)` does, by `bytes.replace`, since a regex pass over a
+    32 KB message held the GIL for a third of a send's CPU."""
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\n.", b"\n..")
 
 
 def open_transport(config: Config) -> Transport:
