@@ -32,6 +32,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 import jinja2
+import markupsafe
 
 from . import theme
 from .config import Config
@@ -60,6 +61,9 @@ class Outgoing:
     envelope_from: str
     rcpt: str
     data: bytes
+
+
+TEMPLATES = ("confirm.txt", "confirm.html")  # the text part, then the HTML part
 
 
 def subject(config: Config) -> str:
@@ -135,8 +139,9 @@ class Confirmations:
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
             message["Reply-To"] = config.newsletter.reply_to
-        message.set_content(theme.render(self.env, "confirm.txt", **context))
-        message.add_alternative(theme.render(self.env, "confirm.html", **context), subtype="html")
+        text, html = (theme.render(self.env, name, **context) for name in TEMPLATES)
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
         return message.as_bytes()
 
     def _framed(self, subscriber, now: datetime) -> bytes | None:
@@ -163,9 +168,9 @@ class Confirmations:
             "confirm_url": confirm_url(self.config, self.tokens, subscriber.id, now),
         }
         raw = []
-        for index, part in enumerate(frame.parts):
+        for index, (part, template) in enumerate(zip(frame.parts, TEMPLATES, strict=True)):
             raw.append(frame.frame[index].raw)
-            part.personalize(values, raw, [])
+            part.personalize(self._escaped(template, values), raw, [])
         raw.append(frame.frame[-1].raw)
         domain = self.config.newsletter.from_address.rpartition("@")[2] or None
         head = (
@@ -179,6 +184,16 @@ class Confirmations:
                 return None
             self.frames[bool(name)] = _Frame(**{**frame.__dict__, "checked": True})
         return data
+
+    def _escaped(self, template: str, values: dict[str, str]) -> dict[str, str]:
+        """`values` as Jinja would have put them into `template`: escaped the same way
+        when it autoescapes (the environment does for the text part too)."""
+        autoescape = self.env.autoescape
+        if callable(autoescape):
+            autoescape = autoescape(template)
+        if not autoescape:
+            return values
+        return {slot: str(markupsafe.escape(value)) for slot, value in values.items()}
 
     def _frame(self, named: bool, now: datetime) -> _Frame:
         """Render both templates for a placeholder subscriber and encode them in pieces."""
@@ -202,8 +217,8 @@ class Confirmations:
         middle, _, after = rest.partition(markers[1] + b"\r\n")
         frame = [_Chunk(before, b""), _Chunk(middle, b""), _Chunk(after, b"")]
         parts = [
-            _Part.encode(theme.render(self.env, "confirm.txt", **context), escape_values=False),
-            _Part.encode(theme.render(self.env, "confirm.html", **context), escape_values=True),
+            _Part.encode(theme.render(self.env, name, **context), escape_values=False)
+            for name in TEMPLATES
         ]
         return _Frame(int(now.timestamp()), head + b"\r\n\r\n", frame, parts)
 
