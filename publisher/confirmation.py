@@ -229,6 +229,7 @@ class Confirmations:
         subscriber: subscribers.Subscriber,
         now: datetime,
         status: str | None = None,
+        claimed: bool = False,
     ) -> Result | None:
         """Claim, build and send one confirmation; None when it was not ours to send (one
         went out within 10 minutes, or the status is no longer `status`).
@@ -237,11 +238,15 @@ class Confirmations:
         on another machine, never mail one address twice. A message that did not go out
         gives its claim back (`release_confirmation`): after a deferral, a relay that is
         down (RelayDown, raised again) or any other error, the address is owed a
-        confirmation and the next run sends it. A refusal (5xx) keeps the claim, since
+        confirmation and the next run sends it. `claimed`: the caller made the claim at
+        `now` already (the web app's sign-up transaction does). A refusal (5xx) keeps the
+        claim, since
         retrying gets the same answer; a refused address counts as a bounce. Only a crash
         between claim and send loses an email: the person can ask again from the form.
         """
-        if not subscribers.claim_confirmation(store, subscriber.id, now=now, status=status):
+        if not claimed and not subscribers.claim_confirmation(
+            store, subscriber.id, now=now, status=status
+        ):
             return None
         try:
             message = self.build(subscriber, now)

@@ -208,14 +208,57 @@ def subscribe_pending(
     _check_choice(frequency, FREQUENCIES, "frequency")
     address = normalize(email)
     with store.transaction() as conn:
-        chosen = frequency or store.default_frequency
-        current, added = _find_or_insert(
-            conn, address, name.strip(), "pending", chosen, source, now
-        )
-        if added or current.status != "pending":
-            return current
-        values = {"name": name.strip() or current.name, "frequency": frequency or current.frequency}
-        return _update(conn, current.id, **values)
+        return _subscribe_pending(conn, store, address, name, frequency, source, now)
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """One web sign-up for `subscribe_many`: the address already normalized."""
+
+    address: Address
+    name: str
+    frequency: str | None
+
+
+def subscribe_many(
+    store: Store, signups: list[SignUp], *, now: datetime, source: str = "web"
+) -> list[tuple[Subscriber, bool] | Exception]:
+    """`subscribe_pending` and `claim_confirmation` for each sign-up, all in one
+    transaction (one commit for many requests: the web app's group commit). Each result
+    is (subscriber, whether its confirmation email was claimed), or the exception that
+    sign-up raised: each runs in its own savepoint, so one failure leaves the rest."""
+    results: list[tuple[Subscriber, bool] | Exception] = []
+    with store.transaction() as conn:
+        for signup in signups:
+            try:
+                with conn.begin_nested():
+                    subscriber = _subscribe_pending(
+                        conn, store, signup.address, signup.name, signup.frequency, source, now
+                    )
+                    claimed = subscriber.status != "active" and _claim_confirmation(
+                        conn, subscriber.id, now, CONFIRM_INTERVAL, None
+                    )
+                results.append((subscriber, claimed))
+            except Exception as exc:  # this sign-up's problem, not the others'
+                results.append(exc)
+    return results
+
+
+def _subscribe_pending(
+    conn: Connection,
+    store: Store,
+    address: Address,
+    name: str,
+    frequency: str | None,
+    source: str,
+    now: datetime,
+) -> Subscriber:
+    chosen = frequency or store.default_frequency
+    current, added = _find_or_insert(conn, address, name.strip(), "pending", chosen, source, now)
+    if added or current.status != "pending":
+        return current
+    values = {"name": name.strip() or current.name, "frequency": frequency or current.frequency}
+    return _update(conn, current.id, **values)
 
 
 def confirm(
@@ -306,15 +349,21 @@ def claim_confirmation(
     """Record that a confirmation email goes out now, unless one went out within
     `interval` (or the subscriber's status is no longer `status`, when given): True means
     send it. Atomic, so two quick requests send one email."""
+    with store.transaction() as conn:
+        return _claim_confirmation(conn, subscriber_id, now, interval, status)
+
+
+def _claim_confirmation(
+    conn: Connection, subscriber_id: int, now: datetime, interval: timedelta, status: str | None
+) -> bool:
     sent = subscribers.c.confirm_sent_at
     claim = update(subscribers).where(subscribers.c.id == subscriber_id)
     if status is not None:
         claim = claim.where(subscribers.c.status == status)
-    with store.transaction() as conn:
-        result = conn.execute(
-            claim.where(sent.is_(None) | (sent <= now - interval)).values(confirm_sent_at=now)
-        )
-        return result.rowcount == 1
+    result = conn.execute(
+        claim.where(sent.is_(None) | (sent <= now - interval)).values(confirm_sent_at=now)
+    )
+    return result.rowcount == 1
 
 
 def release_confirmation(store: Store, subscriber_id: int, *, claimed_at: datetime) -> None:
