@@ -59,7 +59,19 @@ def publisher_send(
     if profile:
         spy = shutil.which("py-spy", path=str(PUBLISHER.parent)) or "py-spy"
         kind = "flamegraph" if profile.suffix == ".svg" else "raw"
-        command = [spy, "record", "--gil", "-o", str(profile), "-f", kind, "-r", "250", "--", *command]
+        command = [
+            spy,
+            "record",
+            "--gil",
+            "-o",
+            str(profile),
+            "-f",
+            kind,
+            "-r",
+            "250",
+            "--",
+            *command,
+        ]
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     started = time.perf_counter()

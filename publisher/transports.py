@@ -187,10 +187,7 @@ class SmtpTransport:
         if not (envelope_from + rcpt).isascii():
             return Result(FAILED, None, f"{rcpt}: non-ASCII addresses need SMTPUTF8 (unsupported)")
         if "pipelining" in conn.esmtp_features:
-            conn.send(
-                f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}\r\n"
-                f"RCPT TO:{smtplib.quoteaddr(rcpt)}\r\nDATA\r\n"
-            )
+            conn.send(f"MAIL FROM:{quoted(envelope_from)}\r\nRCPT TO:{quoted(rcpt)}\r\nDATA\r\n")
             mail, to, start = conn.getreply(), conn.getreply(), conn.getreply()
         else:
             mail = conn.mail(envelope_from)
@@ -240,6 +237,17 @@ class SmtpTransport:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self.conn.quit()
         self._drop()
+
+
+PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
+
+
+def quoted(address: str) -> str:
+    """`<address>` for MAIL FROM and RCPT TO: what `smtplib.quoteaddr` gives, without its
+    full RFC 5322 parse (a tenth of a send's CPU) for the plain addresses intake lets in."""
+    if PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def dot_stuffed(data: bytes) -> bytes:
