@@ -2,8 +2,9 @@
 
 Starlette on uvicorn: an async server in one process, small enough to read, with a real
 test story (the tests run it under uvicorn on a loopback port). The store and the mail
-transport are synchronous, so every call into them runs in Starlette's thread pool and the
-event loop never blocks on SQLite or SMTP.
+transport are synchronous, so every call into them runs in another thread (the thread pool;
+for sign-ups the group-commit writer, `SignUps`; for emails the `Mailer`) and the event
+loop never blocks on SQLite or SMTP.
 
 Rules the pages keep:
 - No address enumeration: `/subscribe` answers the same page for a new, pending, active or
