@@ -11,7 +11,7 @@ requests still in flight when wrk stopped, at most one per connection, since wrk
 wait for their answers); no duplicate rows; one confirmation email per row. Prints
 requests/s, p50, p99 and the non-2xx count.
 
-    .venv/bin/python bench/web_bench.py [--duration 10] [--connections 50] [--threads 2]
+    .venv/bin/python bench/web_bench.py [--duration 10] [--connections 50] [--threads 1]
                                         [--database-url URL] [--profile py-spy|none]
 """
 
@@ -212,7 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load (default 10)")
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (one keeps up)")
     parser.add_argument("--database-url", help="default: SQLite in the temp site")
     parser.add_argument("--profile", choices=["py-spy", "none"], default="none")
     parser.add_argument("--profile-out", default="web-profile.svg")
