@@ -10,6 +10,14 @@ Who gets one: whoever signs up on the web form (the web app sends it at once), a
 pending subscriber never sent one (`send_unsent`: after `subscribers import --status
 pending` and `add --status pending`, and on every `publisher tick`, which catches up after
 a relay outage).
+
+Building one with `EmailMessage` takes about 2 ms, as much as everything else a sign-up
+costs together, so `Confirmations.build` renders the templates and builds the MIME frame
+once a second (per shape: with or without a name) with placeholders for the name, address
+and link, and fills them in per recipient with the newsletters' quoted-printable pieces
+(`message._Part`). The first message of each frame is checked against a full build; a
+template that transforms the name or uses another field of the subscriber fails that
+check and is built in full from then on.
 """
 
 from __future__ import annotations
@@ -23,10 +31,22 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
+import jinja2
+import markupsafe
+
 from . import theme
 from .config import Config
-from .errors import DeliveryError
-from .message import DkimSigner, mailbox
+from .errors import DeliveryError, TemplateError
+from .message import (
+    CONFIRM_URL,
+    PLACEHOLDERS,
+    DkimSigner,
+    UnsafeHeaderError,
+    _Chunk,
+    _Part,
+    mailbox,
+)
+from .message import header_errors as unsafe_fields
 from .store import subscribers
 from .store.db import Store
 from .throttle import RateLimit
@@ -52,19 +72,43 @@ class Outgoing:
     data: bytes
 
 
+TEMPLATES = ("confirm.txt", "confirm.html")  # the text part, then the HTML part
+
+
 def subject(config: Config) -> str:
     return f"Confirm your subscription to {config.site.title}"
 
 
+@dataclass(frozen=True)
+class _Blank:
+    """The subscriber a frame is rendered for: placeholders, and no other field."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One second's confirmation with slots for name, address and link."""
+
+    second: int
+    head: bytes  # the headers every recipient shares, ending in an empty line
+    frame: list[_Chunk]  # the body around the two parts
+    parts: list[_Part]  # text, HTML
+    checked: bool = False
+
+
 class Confirmations:
     """Builds and sends confirmation emails; the templates are compiled once, not per
-    message."""
+    message, and rendered once a second (see the module's docstring)."""
 
     def __init__(self, config: Config, tokens: Tokens):
         self.config = config
         self.tokens = tokens
         self.env = theme.environment(config, "email")
         self.signer = DkimSigner.from_config(config)
+        self.frames: dict[bool, _Frame] = {}
+        self.framed = True  # False once a template failed the check: full builds only
 
     def build(self, subscriber, key: str, now: datetime) -> Outgoing:
         """The confirmation email for `subscriber` (anything with id, email and name), whose
@@ -73,13 +117,27 @@ class Confirmations:
         The link is signed at `now`, not at the config's start-up time: the web app runs
         for weeks, and each link's 7 days start when it is sent.
         """
-        config = self.config
-        context = {
+        data = self._framed(subscriber, key, now) if self.framed else None
+        if data is None:
+            data = self._full(subscriber, key, now)
+        if self.signer:
+            data = self.signer.sign_message(data)
+        sender = self.config.newsletter.from_address
+        return Outgoing(self.config.delivery.envelope_from or sender, subscriber.email, data)
+
+    def _context(self, subscriber, now: datetime, confirm: str) -> dict[str, object]:
+        return {
             "subscriber": subscriber,
-            "confirm_url": confirm_url(config, self.tokens, subscriber.id, key, now),
+            "confirm_url": confirm,
             "expires": now + EXPIRY["confirm"],
-            "newsletter": config.newsletter,
+            "newsletter": self.config.newsletter,
         }
+
+    def _full(self, subscriber, key: str, now: datetime) -> bytes:
+        """The message built with `EmailMessage`, every part rendered for this subscriber."""
+        config = self.config
+        link = confirm_url(config, self.tokens, subscriber.id, key, now)
+        context = self._context(subscriber, now, link)
         sender = config.newsletter.from_address
         to = mailbox(subscriber.name, subscriber.email, smtputf8=config.smtp.smtputf8)
         message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
@@ -91,12 +149,88 @@ class Confirmations:
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
             message["Reply-To"] = config.newsletter.reply_to
-        message.set_content(theme.render(self.env, "confirm.txt", **context))
-        message.add_alternative(theme.render(self.env, "confirm.html", **context), subtype="html")
+        text, html = (theme.render(self.env, name, **context) for name in TEMPLATES)
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        return message.as_bytes()
+
+    def _framed(self, subscriber, key: str, now: datetime) -> bytes | None:
+        """The message from this second's frame; None when it must be built in full (an
+        unsafe or non-ASCII value, or a template that does not fit a frame)."""
+        name, email = subscriber.name or "", subscriber.email
+        if unsafe_fields({"name": name, "email": email}):
+            return None
+        now = now.replace(microsecond=0)  # links carry whole seconds, and so does Date
+        try:
+            to = mailbox(name, email, smtputf8=False)
+        except (UnsafeHeaderError, ValueError):
+            return None
+        frame = self.frames.get(bool(name))
+        if frame is None or frame.second != int(now.timestamp()):
+            try:
+                frame = self.frames[bool(name)] = self._frame(bool(name), now)
+            except (TemplateError, jinja2.TemplateError):
+                self.framed = False  # the template uses something a frame cannot hold
+                return None
+        values = {
+            "name": name,
+            "email": email,
+            "confirm_url": confirm_url(self.config, self.tokens, subscriber.id, key, now),
+        }
+        raw = []
+        for index, (part, template) in enumerate(zip(frame.parts, TEMPLATES, strict=True)):
+            raw.append(frame.frame[index].raw)
+            part.personalize(self._escaped(template, values), raw, [])
+        raw.append(frame.frame[-1].raw)
+        domain = self.config.newsletter.from_address.rpartition("@")[2] or None
+        head = (
+            f"To: {to}\r\nDate: {format_datetime(now)}\r\n"
+            f"Message-ID: {make_msgid('confirm', domain=domain)}\r\n"
+        ).encode("ascii")
+        data = head + frame.head + b"".join(raw)
+        if not frame.checked:
+            if not same_content(data, self._full(subscriber, key, now)):
+                self.framed = False
+                return None
+            self.frames[bool(name)] = _Frame(**{**frame.__dict__, "checked": True})
+        return data
+
+    def _escaped(self, template: str, values: dict[str, str]) -> dict[str, str]:
+        """`values` as Jinja would have put them into `template`: escaped the same way
+        when it autoescapes (the environment does for the text part too)."""
+        autoescape = self.env.autoescape
+        if callable(autoescape):
+            autoescape = autoescape(template)
+        if not autoescape:
+            return values
+        return {slot: str(markupsafe.escape(value)) for slot, value in values.items()}
+
+    def _frame(self, named: bool, now: datetime) -> _Frame:
+        """Render both templates for a placeholder subscriber and encode them in pieces."""
+        blank = _Blank(PLACEHOLDERS["name"] if named else "", PLACEHOLDERS["email"])
+        context = self._context(blank, now, CONFIRM_URL)
+        config = self.config
+        message = EmailMessage(policy=policy.SMTP)
+        message["From"] = formataddr((config.newsletter.from_name, config.newsletter.from_address))
+        message["Subject"] = subject(config)
+        message["Auto-Submitted"] = "auto-generated"
+        if config.newsletter.reply_to:
+            message["Reply-To"] = config.newsletter.reply_to
+        markers = [b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART"]
+        message.set_content(markers[0].decode(), charset="utf-8", cte="quoted-printable")
+        message.add_alternative(
+            markers[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
+        )
         data = message.as_bytes()
-        if self.signer:
-            data = self.signer.sign_message(data)
-        return Outgoing(config.delivery.envelope_from or sender, subscriber.email, data)
+        head, _, body = data.partition(b"\r\n\r\n")
+        before, _, rest = body.partition(markers[0] + b"\r\n")
+        middle, _, after = rest.partition(markers[1] + b"\r\n")
+        frame = [_Chunk(before, b""), _Chunk(middle, b""), _Chunk(after, b"")]
+        parts = [
+            _Part.encode(theme.render(self.env, name, **context), escape_values=False)
+            for name in TEMPLATES
+        ]
+        return _Frame(int(now.timestamp()), head + b"\r\n\r\n", frame, parts)
 
     def send(
         self,
@@ -105,6 +239,7 @@ class Confirmations:
         subscriber: subscribers.Subscriber,
         now: datetime,
         status: str | None = None,
+        claimed: bool = False,
     ) -> Result | None:
         """Claim, build and send one confirmation; None when it was not ours to send (one
         went out within 10 minutes, or the status is no longer `status`).
@@ -113,13 +248,16 @@ class Confirmations:
         on another machine, never mail one address twice. A message that did not go out
         gives its claim back (`release_confirmation`): after a deferral, a relay that is
         down (RelayDown, raised again) or a stop, the address is owed a confirmation and
-        the next run sends it. A refusal (5xx), or a message that cannot be built for this
-        address (josé@... without SMTPUTF8), keeps the claim, since retrying gets the same
-        answer, and is recorded in the subscriber's events; a refused address counts as a
-        bounce. Only a crash between claim and send loses an email: the person can ask
-        again from the form.
+        the next run sends it. `claimed`: the caller made the claim at `now` already (the
+        web app's sign-up transaction does). A refusal (5xx), or a message that cannot be
+        built for this address (josé@... without SMTPUTF8), keeps the claim, since retrying
+        gets the same answer, and is recorded in the subscriber's events; a refused address
+        counts as a bounce. Only a crash between claim and send loses an email: the person
+        can ask again from the form.
         """
-        if not subscribers.claim_confirmation(store, subscriber.id, now=now, status=status):
+        if not claimed and not subscribers.claim_confirmation(
+            store, subscriber.id, now=now, status=status
+        ):
             return None
         try:
             key = subscribers.token_key(store, subscriber.id) or ""  # "": erased, a dead link
@@ -152,6 +290,21 @@ class Confirmations:
             return
         with store.transaction() as conn:
             subscribers.log_event(conn, subscriber_id, "confirm-failed", now, "delivery", detail)
+
+
+def same_content(framed: bytes, full: bytes) -> bool:
+    """Whether two confirmation emails say the same: headers but Message-ID, and the
+    decoded text and HTML."""
+    import email
+
+    one, two = (email.message_from_bytes(m, policy=policy.default) for m in (framed, full))
+    for header in ("From", "To", "Subject", "Date", "Auto-Submitted", "Reply-To"):
+        if one[header] != two[header]:
+            return False
+    return all(
+        one.get_body((kind,)).get_content() == two.get_body((kind,)).get_content()
+        for kind in ("plain", "html")
+    )
 
 
 @dataclass

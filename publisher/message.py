@@ -48,9 +48,10 @@ PLACEHOLDERS = {
     "unsubscribe_url": "__PUBLISHER_UNSUBSCRIBE_URL__",
     "preferences_url": "__PUBLISHER_PREFERENCES_URL__",
 }
+CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmation.py)
 NAME_FALLBACK = "there"  # "Hi there" when a subscriber gave no name
-SLOT = re.compile("|".join(PLACEHOLDERS.values()))
-SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()}
+SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
+SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
 PER_RECIPIENT = ("To", "Message-ID", "List-Unsubscribe")
@@ -279,21 +280,26 @@ def quoted_printable(text: str, last: bool) -> bytes:
 
 
 def _fold(encoded: bytes) -> bytes:
-    """Break lines over 76 characters with soft breaks, never inside an =XX escape.
+    """Break lines over 76 characters with soft breaks, never inside an =XX escape, and
+    encode a dot that starts a line as =2E.
 
-    Needed after adding a soft break, and because `b2a_qp` lets an encoded trailing
-    space (=20) run past the limit.
+    Folding is needed after adding a soft break, and because `b2a_qp` lets an encoded
+    trailing space (=20) run past the limit. With no line starting with a dot, the SMTP
+    transport's dot-stuffing finds nothing to do and copies nothing (every piece starts
+    a line, so joined pieces keep that).
     """
     lines = encoded.split(b"\r\n")
-    if all(len(line) <= QP_LINE for line in lines):
+    if all(len(line) <= QP_LINE and not line.startswith(b".") for line in lines):
         return encoded
     folded = []
     for line in lines:
+        line = b"=2E" + line[1:] if line.startswith(b".") else line
         while len(line) > QP_LINE:
             cut = QP_LINE - 1
             cut -= 1 if line[cut - 1 : cut] == b"=" else 2 if line[cut - 2 : cut - 1] == b"=" else 0
             folded.append(line[:cut] + b"=")
             line = line[cut:]
+            line = b"=2E" + line[1:] if line.startswith(b".") else line
         folded.append(line)
     return b"\r\n".join(folded)
 

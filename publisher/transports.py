@@ -230,8 +230,8 @@ class SmtpTransport:
             return Result(FAILED, None, f"{rcpt}: {self.relay} does not offer SMTPUTF8")
         options = ["SMTPUTF8"] if utf8 else []
         if "pipelining" in conn.esmtp_features:
-            mail_from = " ".join([f"MAIL FROM:{smtplib.quoteaddr(sender)}", *options])
-            conn.send(f"{mail_from}\r\nRCPT TO:{smtplib.quoteaddr(rcpt)}\r\nDATA\r\n".encode())
+            mail_from = " ".join([f"MAIL FROM:{quoted(sender)}", *options])
+            conn.send(f"{mail_from}\r\nRCPT TO:{quoted(rcpt)}\r\nDATA\r\n".encode())
             mail, to, start = conn.getreply(), conn.getreply(), conn.getreply()
         else:
             mail = conn.mail(sender, options)
@@ -256,7 +256,7 @@ class SmtpTransport:
         if start[0] != 354:
             self._rset()
             return classify(*start)
-        body = LEADING_DOT.sub(b"..", data)
+        body = dot_stuffed(data)
         conn.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
         return classify(*conn.getreply())
 
@@ -281,6 +281,28 @@ class SmtpTransport:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self.conn.quit()
         self._drop()
+
+
+PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
+
+
+def quoted(address: str) -> str:
+    """`<address>` for MAIL FROM and RCPT TO: what `smtplib.quoteaddr` gives, without its
+    full RFC 5322 parse (a tenth of a send's CPU) for the plain addresses intake lets in."""
+    if PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """`data` with a dot doubled at the start of every line (RFC 5321 4.5.2): what
+    `LEADING_DOT.sub(b"..", data)` does, by a byte search and `bytes.replace`, since a
+    regex pass over a 32 KB message held the GIL for a third of a send's CPU."""
+    if data.startswith(b"."):
+        data = b"." + data
+    if b"\n." not in data:  # the newsletters' and confirmations' bodies never have one
+        return data
+    return data.replace(b"\n.", b"\n..")
 
 
 def open_transport(config: Config) -> Transport:

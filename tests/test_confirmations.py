@@ -312,3 +312,41 @@ def test_the_idle_query_uses_the_partial_index(site: Path) -> None:
         assert "INDEX subscribers_unsent (status=? AND confirm_sent_at=? AND id>?)" in str(plan)
     finally:
         store.close()
+
+
+def test_framed_build_says_what_a_full_build_says(site: Path) -> None:
+    """The once-a-second frame filled in per recipient decodes to the full build, for
+    plain, non-ASCII and HTML-special names and for no name."""
+    config = configure(site)
+    confirmations = Confirmations(config, load_tokens(config))
+    people = [
+        st.Subscriber(n, email, name, "pending", "each", "web", NOW, None, None, None, 0)
+        for n, (email, name) in enumerate(
+            [("ana@example.org", "Ana"), ("zoe@example.org", 'Zoë <&> "Z"'), ("x@example.org", "")],
+            start=1,
+        )
+    ]
+    for person in people:
+        framed = confirmations.build(person, "key", NOW).data
+        assert confirmations.framed
+        full = confirmations._full(person, "key", NOW)
+        one, two = (message_from_bytes(m, policy=policy.default) for m in (framed, full))
+        (to,) = one["To"].addresses
+        assert (to.display_name, to.addr_spec) == (person.name, person.email)
+        assert one["Date"] == two["Date"] and one["Subject"] == two["Subject"]
+        for kind in ("plain", "html"):
+            assert one.get_body((kind,)).get_content() == two.get_body((kind,)).get_content()
+
+
+def test_a_template_that_changes_the_name_gets_full_builds(site: Path) -> None:
+    config = configure(site)
+    templates = site / "templates" / "email"
+    templates.mkdir(parents=True)
+    (templates / "confirm.txt").write_text("Hi {{ subscriber.name | upper }}: {{ confirm_url }}\n")
+    confirmations = Confirmations(config, load_tokens(config))
+    ana = st.Subscriber(
+        1, "ana@example.org", "Ana", "pending", "each", "web", NOW, None, None, None, 0
+    )
+    message = message_from_bytes(confirmations.build(ana, "key", NOW).data, policy=policy.default)
+    assert message.get_body(("plain",)).get_content().startswith("Hi ANA: https://")
+    assert not confirmations.framed

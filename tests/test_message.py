@@ -330,3 +330,19 @@ def test_dkim_needs_selector_and_key(site: Path):
     )
     with pytest.raises(Exception, match="set selector and private_key_path too"):
         MessageBuilder(config, sample_newsletter())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [".starts with a dot\n", "a\n.b\n..c\n", "x" * 75 + ".y" * 60, "é" * 25 + "." * 200],
+)
+def test_no_encoded_line_starts_with_a_dot(text: str) -> None:
+    """So the SMTP transport has nothing to dot-stuff (and copies nothing)."""
+    import binascii
+
+    encoded = quoted_printable(text, last=True)
+    lines = encoded.split(b"\r\n")
+    assert not any(line.startswith(b".") for line in lines)
+    assert all(len(line) <= 76 for line in lines)
+    decoded = binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode()
+    assert decoded == text

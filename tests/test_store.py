@@ -151,6 +151,46 @@ def test_forget_erases_personal_data_and_blocks_reimport(
     assert st.add(store, "never-seen@example.org", now=NOW).reason == "erased"
 
 
+def test_subscribe_many_is_subscribe_pending_then_claim_for_each(store: st.Store) -> None:
+    """The web app's group commit: the same rows and claims as one call each, in order,
+    and a sign-up that fails is written apart from the others."""
+    from publisher.addresses import normalize
+    from publisher.store.subscribers import SignUp, subscribe_many
+
+    st.add(store, "act@example.org", now=NOW)
+    claimed = st.subscribe_pending(store, "pen@example.org", now=NOW)
+    assert st.claim_confirmation(store, claimed.id, now=NOW)
+    later = NOW + timedelta(minutes=1)
+    signups = [
+        SignUp(normalize("New@Example.org", smtputf8=False), " New ", None),
+        SignUp(
+            normalize("new@example.org", smtputf8=False), "Again", "digest"
+        ),  # the same, in one batch
+        SignUp(normalize("act@example.org", smtputf8=False), "", None),
+        SignUp(normalize("pen@example.org", smtputf8=False), "Pen", None),  # claimed a minute ago
+        SignUp(normalize("bad@example.org", smtputf8=False), "", "weekly"),  # refused, alone
+    ]
+    results = subscribe_many(store, signups, now=later)
+    new, again, active, pending = results[:4]
+    assert (new[0].status, new[0].name, new[0].frequency, new[1]) == (
+        "pending",
+        "New",
+        "each",
+        True,
+    )
+    assert (again[0].id, again[0].frequency, again[0].name, again[1]) == (
+        new[0].id,
+        "digest",
+        "Again",
+        False,
+    )
+    assert (active[0].status, active[1]) == ("active", False)
+    assert (pending[0].name, pending[1]) == ("Pen", False)
+    assert isinstance(results[4], Exception) and st.get_by_email(store, "bad@example.org") is None
+    row = st.get_by_email(store, "new@example.org")
+    assert (row.confirm_sent_at, row.frequency) == (later, "digest")
+
+
 def test_subscribe_pending_preferences_and_confirmation_rate(store: st.Store) -> None:
     pending = st.subscribe_pending(store, "eve@example.org", now=NOW, name="Eve")
     assert (pending.status, pending.frequency, pending.confirmed_at) == ("pending", "each", None)

@@ -1,0 +1,156 @@
+"""`publisher send SLUG` as a whole process against raw smtplib, into Postfix's smtp-sink.
+
+    .venv/bin/python bench/send_process_bench.py [--size 20000] [--connections 4]
+                                                 [--rounds 2] [--profile OUT]
+
+A SQLite store with SIZE active subscribers (send_bench's site). Each round, interleaved
+so both see the same machine: (1) raw `smtplib` sending one prebuilt 32 KB message to SIZE
+recipients over CONNECTIONS connections (threads), MAIL/RCPT/DATA per message, nothing
+else; (2) `publisher send SLUG` in a fresh subprocess, timed from exec to exit: start-up,
+loading the posts, rendering the newsletter, creating the campaign (SIZE delivery rows),
+building, sending and recording every message. A fresh copy of the store each round. The
+sink counts what it received. --profile records the last publisher run with py-spy
+(collapsed stacks, or a flame graph for a .svg name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from send_bench import NOW, SINK, SLUG, make_site, start_sink  # noqa: E402
+
+PUBLISHER = Path(sys.executable).parent / "publisher"
+
+
+def raw_smtplib(port: int, size: int, connections: int, message: bytes) -> tuple[float, float]:
+    """Seconds (wall, CPU) to send `message` to `size` recipients over `connections`
+    connections."""
+
+    def worker(first: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for n in range(first, size, connections):
+                smtp.sendmail("news@example.org", [f"reader{n}@example.org"], message)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in range(connections)]
+    started, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def publisher_send(
+    root: Path, env: dict[str, str], profile: Path | None
+) -> tuple[float, float, float]:
+    """Seconds from exec to exit of `publisher send SLUG`, its CPU seconds and peak RSS (MB)."""
+    command = [str(PUBLISHER), "send", SLUG, "--now", NOW.isoformat()]
+    if profile:
+        spy = shutil.which("py-spy", path=str(PUBLISHER.parent)) or "py-spy"
+        kind = "flamegraph" if profile.suffix == ".svg" else "raw"
+        command = [
+            spy,
+            "record",
+            "--gil",
+            "-o",
+            str(profile),
+            "-f",
+            kind,
+            "-r",
+            "250",
+            "--",
+            *command,
+        ]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"publisher send failed:\n{done.stdout}\n{done.stderr}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu
+    return elapsed, cpu, (rss if rss > before else float("nan")) / 1024
+
+
+def sample_message(root: Path, env: dict[str, str]) -> bytes:
+    """One newsletter message of the same post, built as publisher builds it (32 KB)."""
+    done = subprocess.run(
+        [str(PUBLISHER), "send", SLUG, "--to", "reader0@example.org", "--now", NOW.isoformat()],
+        cwd=root,
+        env={**env, "PUBLISHER_DELIVERY_TRANSPORT": "file"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    files = sorted((root / "data" / "outbox" / "new").glob("*.eml"))
+    if done.returncode != 0 or not files:
+        raise SystemExit(f"could not build a sample message:\n{done.stderr}")
+    data = files[-1].read_bytes()
+    shutil.rmtree(root / "data" / "outbox")
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sink", type=Path, default=SINK if SINK.exists() else None)
+    parser.add_argument("--profile", type=Path, help="py-spy output for the last round")
+    args = parser.parse_args()
+    sink_path = args.sink or Path(shutil.which("smtp-sink") or "/usr/sbin/smtp-sink")
+    sink, port, kind = start_sink(sink_path)
+    print(f"sink: {kind} on 127.0.0.1:{port}; {os.cpu_count()} CPUs; {args.size:,} recipients")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            template = Path(tmp) / "template"
+            make_site(template, args.size)
+            env = {
+                **os.environ,
+                "PUBLISHER_SECRET_KEY": "bench-secret-key",
+                "PUBLISHER_DELIVERY_TRANSPORT": "smtp",
+                "PUBLISHER_DELIVERY_CONNECTIONS": str(args.connections),
+                "PUBLISHER_SMTP_HOST": "127.0.0.1",
+                "PUBLISHER_SMTP_PORT": str(port),
+                "PUBLISHER_SMTP_SECURITY": "none",
+                "PUBLISHER_SMTP_USERNAME": "",
+                "PUBLISHER_SMTP_MAX_PER_CONNECTION": "1000",
+            }
+            env.pop("PUBLISHER_CONFIG", None)
+            message = sample_message(template, env)
+            print(f"message: {len(message) / 1024:.0f} KB")
+            for round_number in range(1, args.rounds + 1):
+                raw, raw_cpu = raw_smtplib(port, args.size, args.connections, message)
+                root = Path(tmp) / f"round-{round_number}"
+                shutil.copytree(template, root)
+                last = round_number == args.rounds
+                profile = args.profile.resolve() if args.profile and last else None
+                seconds, cpu, rss = publisher_send(root, env, profile)
+                print(
+                    f"round {round_number}: raw smtplib {args.size / raw:,.0f} msg/s "
+                    f"({raw:.1f} s, CPU {raw_cpu:.1f} s); publisher send "
+                    f"{args.size / seconds:,.0f} msg/s ({seconds:.1f} s, CPU {cpu:.1f} s, "
+                    f"peak RSS {rss:.0f} MB); "
+                    f"ratio {raw / seconds:.2f}x; load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+                shutil.rmtree(root)
+    finally:
+        sink.terminate()
+        sink.wait()
+
+
+if __name__ == "__main__":
+    main()
