@@ -24,10 +24,10 @@ import dkim  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from publisher import newsletter  # noqa: E402
 from publisher.config import load_config  # noqa: E402
-from publisher.content import load_posts  # noqa: E402
-from publisher.message import MessageBuilder, Recipient  # noqa: E402
+from publisher.content.posts import load_posts  # noqa: E402
+from publisher.mail import newsletter  # noqa: E402
+from publisher.mail.message import MessageBuilder, Recipient  # noqa: E402
 
 CONFIG = """\
 [site]

@@ -108,9 +108,9 @@ def child(root: Path, connections: int, dkim: bool) -> None:
     import dataclasses
 
     from publisher.config import load_config
-    from publisher.content import load_posts
-    from publisher.delivery import run_campaign
-    from publisher.newsletter import render_post
+    from publisher.content.posts import load_posts
+    from publisher.delivery.campaigns import run_campaign
+    from publisher.mail.newsletter import render_post
     from publisher.store import Store, ledger
 
     config = load_config(root / "config" / "site.toml", now=NOW)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .config import Config
-from .content import Post, scan
-from .errors import PublisherError
+from publisher.config import Config
+from publisher.content.posts import Post, scan
+from publisher.errors import PublisherError
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Findings:
 
 def newsletters(config: Config, posts: Sequence[Post]) -> Findings:
     """The emails that could still be sent: size, alt text, links, header injection."""
-    from . import newsletter
+    from publisher.mail import newsletter
 
     errors, warnings = newsletter.lint(config, posts)
     return Findings(errors, warnings)
@@ -38,7 +38,7 @@ def secret(config: Config, _posts: Sequence[Post]) -> Findings:
     nobody can guess: the generated file is lost with the machine (every link in every sent
     email then breaks), a second machine would generate a different one, and a short secret
     lets anyone sign links (an error for SMTP, a warning before mail goes out)."""
-    from . import tokens
+    from publisher.subscribers import tokens
 
     smtp = config.delivery.transport == "smtp"
     if problem := tokens.weak_secret(config):

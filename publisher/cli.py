@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from .config import Config, load_config
-from .errors import PublisherError
+from publisher.config import Config, load_config
+from publisher.errors import PublisherError
 
 # Where each command lives (publisher/commands/<module>.py). Modules are imported only when
 # their command runs, so `build` never pays for SQLAlchemy or premailer at start-up.

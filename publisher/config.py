@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from publisher.errors import ConfigError
 
 
 def key(default: Any, doc: str, choices: tuple[str, ...] = ()) -> Any:

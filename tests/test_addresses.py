@@ -1,6 +1,6 @@
 """Addresses: the per-domain cache over email-validator changes no result, only the speed.
 
-`publisher.addresses` wraps email-validator's `validate_email_domain_name` (an internal
+`publisher.subscribers.addresses` wraps email-validator's `validate_email_domain_name` (an internal
 function) in an lru_cache, because no public API validates a local part alone. These tests
 prove the cache is in place and that every result, valid or not, is the same without it.
 """
@@ -12,7 +12,7 @@ import sys
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from publisher import addresses
+from publisher.subscribers import addresses
 
 SAMPLE = [
     "Ana@Example.ORG",

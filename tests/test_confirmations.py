@@ -20,13 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import event, text
 
-from publisher import scheduler
 from publisher import store as st
 from publisher.config import Config, load_config
-from publisher.confirmation import Confirmations, send_unsent
+from publisher.delivery.transports import RelayDown, open_transport
+from publisher.schedule import tick as scheduler
 from publisher.store.db import open_store
-from publisher.tokens import load_tokens
-from publisher.transports import RelayDown, open_transport
+from publisher.subscribers.confirmations import Confirmations, send_unsent
+from publisher.subscribers.tokens import load_tokens
 
 from conftest import SmtpServer, free_port, insert_subscriber, write_config
 
@@ -208,7 +208,7 @@ def test_an_address_that_cannot_be_mailed_fails_alone_and_the_tick_goes_on(
     raised in formataddr, so every tick exited 1 here and never reached the deliveries."""
     from sqlalchemy import select
 
-    from publisher.newsletter import Newsletter
+    from publisher.mail.newsletter import Newsletter
     from publisher.store import ledger
     from publisher.store.schema import events
 

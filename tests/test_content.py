@@ -15,11 +15,12 @@ import markdown
 import pytest
 from click.testing import CliRunner
 
-from publisher import content, markup
 from publisher.cli import main
 from publisher.config import load_config
+from publisher.content import markup
+from publisher.content import posts as content
+from publisher.content.frontmatter import slugify
 from publisher.errors import ContentErrors, PublisherError
-from publisher.frontmatter import slugify
 
 from conftest import write_post
 

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from publisher import content, frontmatter
 from publisher.cli import main
+from publisher.content import frontmatter
+from publisher.content import posts as content
 
 TZ = ZoneInfo("America/Chicago")
 LINE_CAP = frontmatter.MESSAGE_CHARS + len("posts/p.md:99999: ")

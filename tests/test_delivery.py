@@ -207,7 +207,7 @@ def relay_config(root: Path, port: int, database_url: str, extra: str = "", now=
 
 
 def newsletter(key: str = "post:hello"):
-    from publisher.newsletter import Newsletter
+    from publisher.mail.newsletter import Newsletter
 
     return Newsletter(key=key, kind="post", subject="Hello readers", html=HTML, text=TEXT)
 
@@ -219,7 +219,7 @@ def start_campaign(store, config, count: int, key: str = "post:hello"):
 
 
 def run(config, store, campaign, **options):
-    from publisher.delivery import run_campaign
+    from publisher.delivery.campaigns import run_campaign
 
     return run_campaign(config, store, ledger.get_campaign(store, campaign.key), **options)
 
@@ -318,7 +318,7 @@ def test_relay_down_pauses_without_failing_anyone_then_resumes(site, store, data
     controller = Controller(_Handler(server), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        from publisher.delivery import resume_all
+        from publisher.delivery.campaigns import resume_all
 
         (resumed,) = resume_all(config, store)
     finally:
@@ -375,9 +375,9 @@ def test_a_campaign_that_cannot_be_built_pauses_and_the_others_go_on(
 ):
     """Issue 10: a stored subject with a line break failed every pass and blocked every
     later campaign. Now it pauses with its reason, and no new one is ever created."""
-    from publisher.delivery import create_campaign, resume_all
-    from publisher.message import UnsafeHeaderError
-    from publisher.newsletter import Newsletter
+    from publisher.delivery.campaigns import create_campaign, resume_all
+    from publisher.mail.message import UnsafeHeaderError
+    from publisher.mail.newsletter import Newsletter
 
     config = relay_config(site, smtp_server.port, database_url)
     emails = add_subscribers(store, 4)

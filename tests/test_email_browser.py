@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from premailer import Premailer
 
-from publisher import newsletter
 from publisher.config import load_config
-from publisher.content import load_posts
-from publisher.message import MessageBuilder, Recipient
+from publisher.content.posts import load_posts
+from publisher.mail import newsletter
+from publisher.mail.message import MessageBuilder, Recipient
 
 from conftest import write_post
 

@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from publisher import store as subscriber_store
-from publisher.addresses import AddressError, InvalidName, check_name, normalize
 from publisher.cli import main
 from publisher.store.schema import events, subscribers
+from publisher.subscribers.addresses import AddressError, InvalidName, check_name, normalize
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-# Written independently of publisher.addresses.CONTROL, so a bug there cannot hide here.
+# Written independently of publisher.subscribers.addresses.CONTROL, so a bug there cannot hide here.
 RAW_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 SPECIAL = list("\x00\x1b\n\r\t\x85\x9b\x7f\u2028\u2029é例=+-@\"\\<>,;:()'. ")
 DOMAINS = [

@@ -16,14 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from publisher.config import load_config
-from publisher.message import (
+from publisher.mail.message import (
     PLACEHOLDERS,
     MessageBuilder,
     Recipient,
     UnsafeHeaderError,
     quoted_printable,
 )
-from publisher.newsletter import Newsletter
+from publisher.mail.newsletter import Newsletter
 
 NOW = "2026-03-02T15:00:00+00:00"
 SLOTS = PLACEHOLDERS
@@ -189,7 +189,7 @@ def test_header_injection_through_a_recipient_is_rejected(config, field, value):
 
 
 def test_mailbox_keeps_controls_out_and_non_ascii_local_parts_behind_smtputf8():
-    from publisher.message import mailbox
+    from publisher.mail.message import mailbox
 
     hostile = mailbox("Eve\r\nBcc: x@y.org\x00\x1b", "eve@example.com", smtputf8=False)
     assert hostile == '"EveBcc: x@y.org" <eve@example.com>'
@@ -299,7 +299,7 @@ def test_dkim_detects_tampering(dkim_config):
 def test_dkim_signs_one_complete_message(dkim_config):
     """`sign_message` (confirmation emails): folded and repeated headers, odd spacing and
     blank lines at the end of the body all verify; dkimpy is the independent judge."""
-    from publisher.message import DkimSigner
+    from publisher.mail.message import DkimSigner
 
     config, record = dkim_config
     signer = DkimSigner.from_config(config)

@@ -12,15 +12,15 @@ from click.testing import CliRunner
 
 from publisher.cli import main
 from publisher.config import load_config
-from publisher.content import load_posts
-from publisher.message import PLACEHOLDERS
-from publisher.newsletter import (
+from publisher.content.posts import load_posts
+from publisher.mail.message import PLACEHOLDERS
+from publisher.mail.newsletter import (
     email_preview_routes,
     lint,
     render_digest,
     render_post,
 )
-from publisher.plaintext import html_to_text
+from publisher.mail.plaintext import html_to_text
 
 from conftest import write_post
 
@@ -230,7 +230,7 @@ def test_check_renders_only_newsletters_that_could_still_be_sent(
 ):
     """Old posts are never announced again, so their emails are not rendered (premailer
     takes ~0.1 s per email: a blog with 1,000 posts would take 10 s to check)."""
-    from publisher import newsletter
+    from publisher.mail import newsletter
 
     dates = {
         "old": "2026-02-01 09:00",
@@ -292,7 +292,7 @@ def test_preview_command_writes_html_and_eml(site: Path, tmp_path: Path):
 def test_preview_routes(site: Path):
     from starlette.testclient import TestClient
 
-    from publisher.serve import preview_app
+    from publisher.web.serve import preview_app
 
     sleep_post(site)
     config = load(site)
@@ -319,7 +319,7 @@ def test_inlining_is_quiet_and_leaves_logging_alone(site: Path, capfd):
 
 @pytest.mark.parametrize("kind", ["post", "digest"])
 def test_every_produced_eml_is_complete(site: Path, kind: str):
-    from publisher.message import MessageBuilder, Recipient
+    from publisher.mail.message import MessageBuilder, Recipient
 
     sleep_post(site, image="cover.jpg")
     config = load(site)

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from publisher.config import Config, load_config
-from publisher.content import Post
-from publisher.scheduler import (
+from publisher.content.posts import Post
+from publisher.schedule.tick import (
     last_digest_due,
     local_instant,
     new_publications,

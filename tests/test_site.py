@@ -18,11 +18,11 @@ import feedparser
 import httpx
 import pytest
 
-from publisher import site
-from publisher import writer as writer_module
 from publisher.config import load_config
 from publisher.errors import ContentErrors, PublisherError, TemplateError
-from publisher.writer import Writer
+from publisher.site import build as site
+from publisher.site import writer as writer_module
+from publisher.site.writer import Writer
 
 from conftest import free_port, write_post
 
@@ -259,7 +259,7 @@ def test_writer_swaps_with_or_without_renameat2_and_survives_a_concurrent_build(
     output = tmp_path / "public"
     for exchange in (True, False):
         monkeypatch.setattr(
-            "publisher.writer._exchange",
+            "publisher.site.writer._exchange",
             writer_module._exchange if exchange else lambda a, b: False,
         )
         first, second = Writer(output), Writer(output)  # two builds at the same time
@@ -435,7 +435,8 @@ def test_pages_rendered_on_all_cores_equal_the_serial_build(site: Path) -> None:
     (site / "data").rename(site / "data-serial")
     script = (
         "import sys\n"
-        "from publisher import parallel, site\n"
+        "from publisher import parallel\n"
+        "from publisher.site import build as site\n"
         "from publisher.config import load_config\n"
         "site.PARALLEL_PAGES = 1\n"
         "parallel.cores = lambda: 2\n"
@@ -493,7 +494,7 @@ def test_a_tag_renamed_by_another_post_is_renamed_on_every_page(site: Path) -> N
 def test_feeds_are_rewritten_only_when_a_post_they_show_changes(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("publisher.site.FEED_POSTS", 2)  # Worry at night, Morning light
+    monkeypatch.setattr("publisher.site.build.FEED_POSTS", 2)  # Worry at night, Morning light
     add_posts(site)
     output = build(site).output
     feeds = ("feed.xml", "rss.xml")
@@ -607,7 +608,7 @@ def test_cli_build_prints_summary_and_reports_errors(site: Path) -> None:
 def test_preview_serves_drafts_and_shows_build_errors_until_fixed(site: Path) -> None:
     import uvicorn
 
-    from publisher.serve import preview_app
+    from publisher.web.serve import preview_app
 
     add_posts(site)
     config = load_config(site / "config" / "site.toml", NOW)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from publisher import site
 from publisher.config import load_config
+from publisher.site import build as site
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-15T12:00:00+00:00"  # after every sample post but the queued one

@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 
 from publisher.cli import main
 from publisher.config import load_config
-from publisher.delivery import run_campaign
-from publisher.newsletter import Newsletter
+from publisher.delivery.campaigns import run_campaign
+from publisher.mail.newsletter import Newsletter
 from publisher.store import ledger, open_store
 from publisher.store.schema import deliveries, subscribers
 

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import MetaData, Table, create_engine, event, func, insert, select
 
 from publisher import store as st
-from publisher.addresses import AddressError, InvalidName
 from publisher.errors import StoreError
 from publisher.store import csvio, db, schema
 from publisher.store.db import LATEST, database_url, open_store
 from publisher.store.schema import events, schema_version, subscribers, suppressions
+from publisher.subscribers.addresses import AddressError, InvalidName
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -154,8 +154,8 @@ def test_forget_erases_personal_data_and_blocks_reimport(
 def test_subscribe_many_is_subscribe_pending_then_claim_for_each(store: st.Store) -> None:
     """The web app's group commit: the same rows and claims as one call each, in order,
     and a sign-up that fails is written apart from the others."""
-    from publisher.addresses import normalize
     from publisher.store.subscribers import SignUp, subscribe_many
+    from publisher.subscribers.addresses import normalize
 
     st.add(store, "act@example.org", now=NOW)
     claimed = st.subscribe_pending(store, "pen@example.org", now=NOW)

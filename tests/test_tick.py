@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from publisher import scheduler
 from publisher.config import Config, load_config
+from publisher.schedule import tick as scheduler
 from publisher.store import ledger
 from publisher.store.db import Store
 from publisher.store.subscribers import add
@@ -156,7 +156,7 @@ def test_a_title_with_a_line_break_gets_no_campaign_and_the_others_go_out(
 def test_an_unexpected_error_in_one_announcement_is_one_problem(
     blog: Path, smtp_server, monkeypatch
 ) -> None:
-    from publisher import newsletter
+    from publisher.mail import newsletter
 
     render_post = newsletter.render_post
 
@@ -400,10 +400,10 @@ def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> No
     log = blog / "run.log"
     process = publisher(blog, "run", "--now", T.isoformat(), "--log-file", str(log))
     try:
-        wait_for(log, "INFO publisher.scheduler: tick ", count=2)
+        wait_for(log, "INFO publisher.schedule.tick: tick ", count=2)
         broken = write_post(blog, "broken.md", "title: Broken\ndate: someday")
-        wait_for(log, "ERROR publisher.scheduler: posts/broken.md:")
-        wait_for(log, "ERROR publisher.scheduler: pass failed: tick ")
+        wait_for(log, "ERROR publisher.schedule.tick: posts/broken.md:")
+        wait_for(log, "ERROR publisher.schedule.tick: pass failed: tick ")
         broken.unlink()
         passes = log.read_text().count(" tick ")
         wait_for(log, " tick ", count=passes + 1)
@@ -411,7 +411,7 @@ def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> No
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
-    assert "INFO publisher.scheduler: stopped" in log.read_text()
+    assert "INFO publisher.schedule.tick: stopped" in log.read_text()
 
 
 def test_tick_command_prints_one_line(blog: Path) -> None:

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from publisher import tokens
 from publisher.config import load_config
-from publisher.tokens import TokenExpired, TokenInvalid, Tokens
+from publisher.subscribers import tokens
+from publisher.subscribers.tokens import TokenExpired, TokenInvalid, Tokens
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 SIGNER = Tokens(b"a test secret")

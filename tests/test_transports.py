@@ -13,8 +13,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from publisher.config import load_config
-from publisher.throttle import HourlyLimit, RateLimit
-from publisher.transports import FileTransport, RelayDown, SmtpTransport
+from publisher.delivery.throttle import HourlyLimit, RateLimit
+from publisher.delivery.transports import FileTransport, RelayDown, SmtpTransport
 
 from conftest import free_port, write_config
 

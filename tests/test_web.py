@@ -35,8 +35,8 @@ from publisher.config import Config, load_config
 from publisher.store import subscribers
 from publisher.store.schema import events
 from publisher.store.schema import subscribers as schema_subscribers
-from publisher.tokens import load_tokens
-from publisher.web import create_app
+from publisher.subscribers.tokens import load_tokens
+from publisher.web.app import create_app
 
 from conftest import free_port
 
@@ -521,8 +521,8 @@ def test_strict_transport_security_when_the_app_is_on_https(start_web):
 
 
 def test_preview_server_mounts_the_app(site: Path, live_server):
-    from publisher.serve import preview_app
-    from publisher.web import preview_routes
+    from publisher.web.app import preview_routes
+    from publisher.web.serve import preview_app
 
     config = load_config()
     url = live_server(preview_app(config, extra_routes=preview_routes(config)))
@@ -538,7 +538,7 @@ def test_confirmation_is_dkim_signed_when_configured(site: Path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from publisher.confirmation import Confirmations
+    from publisher.subscribers.confirmations import Confirmations
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(

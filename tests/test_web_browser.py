@@ -20,9 +20,9 @@ import pytest
 from starlette.staticfiles import StaticFiles
 
 from publisher.config import load_config
-from publisher.content import load_posts
+from publisher.content.posts import load_posts
 from publisher.store import subscribers
-from publisher.web import create_app
+from publisher.web.app import create_app
 
 from conftest import free_port
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from publisher import newsletter
 from publisher.cli import common_options, get_config
-from publisher.content import load_posts
+from publisher.content.posts import load_posts
+from publisher.mail import newsletter
 
 
 @click.command()

@@ -41,7 +41,7 @@ def tick() -> None:
     needed: 2 for a broken post or template, 1 for a failing step or mail left unsent (the
     store, the deploy, the relay, a paused campaign).
     """
-    from publisher import scheduler
+    from publisher.schedule import tick as scheduler
 
     setup_logging()
     config = get_config()
@@ -55,13 +55,13 @@ def tick() -> None:
 @common_options
 def run(log_file: str | None) -> None:
     """Run a pass every [scheduler] interval seconds until SIGTERM or Ctrl-C."""
-    from publisher import scheduler
+    from publisher.schedule import tick as scheduler
     from publisher.signals import stop_on_signals
 
     setup_logging(log_file)
     config = get_config()
     stop = threading.Event()
-    with stop_on_signals(stop, logging.getLogger("publisher.scheduler").warning):
+    with stop_on_signals(stop, logging.getLogger("publisher.schedule.tick").warning):
         scheduler.run(config, stop=stop)
 
 
@@ -70,7 +70,7 @@ def run(log_file: str | None) -> None:
 @common_options
 def queue(as_json: bool) -> None:
     """What happens next: queued posts, their announcements, the next digest."""
-    from publisher import scheduler
+    from publisher.schedule import tick as scheduler
 
     config = get_config()
     upcoming = scheduler.queue(config)

@@ -16,7 +16,7 @@ from publisher.store import Store, ledger
 
 
 def _post(config: Config, slug: str):
-    from publisher.content import load_posts
+    from publisher.content.posts import load_posts
 
     posts = load_posts(config)
     post = next((p for p in posts if p.slug == slug), None)
@@ -117,7 +117,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         raise click.UsageError("--to and --dry-run need a post SLUG")
     config = get_config()
     if resume:
-        from publisher.delivery import resume_all
+        from publisher.delivery.campaigns import resume_all
 
         with Store.open(config) as store:
             if not ledger.list_campaigns(store, unfinished=True):
@@ -126,12 +126,12 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             _run(config, lambda **opts: resume_all(config, store, **opts))
         return
 
-    from publisher.newsletter import render_post
+    from publisher.mail.newsletter import render_post
 
     post, posts = _post(config, slug)
     newsletter = render_post(config, post, posts)
     if address:
-        from publisher.delivery import send_test
+        from publisher.delivery.campaigns import send_test
 
         result = send_test(config, newsletter, address)
         click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({result.code})")
@@ -140,7 +140,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         if dry_run:
             click.echo(_dry_run(store, newsletter.key))
             return
-        from publisher.delivery import create_campaign, run_campaign
+        from publisher.delivery.campaigns import create_campaign, run_campaign
 
         campaign, created = create_campaign(config, store, newsletter, "each")
         if campaign.status == "done":

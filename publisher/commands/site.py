@@ -77,7 +77,7 @@ class ProgressBar:
 @common_options
 def build(drafts: bool, future: bool) -> None:
     """Build the site into the output folder, re-rendering only what changed."""
-    from publisher import site
+    from publisher.site import build as site
 
     config = get_config()
     progress = ProgressBar()
@@ -94,7 +94,7 @@ def build(drafts: bool, future: bool) -> None:
 def serve(port: int) -> None:
     """Preview the site with drafts and scheduled posts, rebuilding on every change."""
     from publisher.config import load_config
-    from publisher.serve import serve as run
+    from publisher.web.serve import serve as run
 
     options = click.get_current_context().find_root().ensure_object(Options)
     config = get_config()

@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 
 from publisher import store as subscriber_store
-from publisher.addresses import visible
 from publisher.cli import common_options, get_config
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
 from publisher.store import Store, Subscriber
+from publisher.subscribers.addresses import visible
 
 STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
 FREQUENCY_CHOICE = click.Choice(subscriber_store.FREQUENCIES)
@@ -188,7 +188,7 @@ def _send_confirmations(config: Config, store: Store) -> None:
     """Mail every pending subscriber never sent a confirmation (those just added, and any a
     relay outage left behind). A relay that is down fails the command (exit 1) once the
     list is saved; `publisher tick` sends the rest later."""
-    from publisher.confirmation import send_unsent
+    from publisher.subscribers.confirmations import send_unsent
 
     batch = send_unsent(config, store)
     if batch.problem:

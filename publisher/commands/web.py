@@ -19,7 +19,7 @@ def web(host: str | None, port: int | None) -> None:
     """
     import uvicorn
 
-    from publisher.web import create_app
+    from publisher.web.app import create_app
 
     config = get_config()
     app = create_app(config)

@@ -4,9 +4,9 @@
 explicit `now` (aware UTC), so every caller honours --now.
 """
 
-from .csvio import ImportFileError, ImportSummary, export_csv, import_csv
-from .db import Store, open_store
-from .subscribers import (
+from publisher.store.csvio import ImportFileError, ImportSummary, export_csv, import_csv
+from publisher.store.db import Store, open_store
+from publisher.store.subscribers import (
     CONFIRM_INTERVAL,
     FREQUENCIES,
     STATUSES,

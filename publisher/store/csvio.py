@@ -52,11 +52,24 @@ from sqlalchemy import (
     update,
 )
 
-from ..addresses import AddressError, InvalidName, check_name, normalize, shown, visible
-from ..errors import PublisherError
-from .db import Store
-from .schema import UTCDateTime, events, subscribers, suppressions
-from .subscribers import COLUMNS, FREQUENCIES, SUPPRESSED, hash_salt, iter_subscribers
+from publisher.errors import PublisherError
+from publisher.store.db import Store
+from publisher.store.schema import UTCDateTime, events, subscribers, suppressions
+from publisher.store.subscribers import (
+    COLUMNS,
+    FREQUENCIES,
+    SUPPRESSED,
+    hash_salt,
+    iter_subscribers,
+)
+from publisher.subscribers.addresses import (
+    AddressError,
+    InvalidName,
+    check_name,
+    normalize,
+    shown,
+    visible,
+)
 
 BATCH = 5000
 HEADER_NAMES = {

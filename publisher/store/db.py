@@ -27,9 +27,9 @@ from sqlalchemy import Connection, Engine, event, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
-from ..config import Config
-from ..errors import StoreError
-from . import schema
+from publisher.config import Config
+from publisher.errors import StoreError
+from publisher.store import schema
 
 log = logging.getLogger(__name__)
 

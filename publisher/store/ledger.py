@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
-from ..errors import StoreError
-from .schema import campaigns, deliveries, subscribers
+from publisher.errors import StoreError
+from publisher.store.schema import campaigns, deliveries, subscribers
 
 QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
     "queued",

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .schema import campaigns, published, settings
+from publisher.store.schema import campaigns, published, settings
 
 STARTED = "scheduler_started"
 

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..addresses import Address, check_name, normalize
-from ..errors import PublisherError, StoreError
-from .db import Store
-from .schema import UNSENT, events, settings, subscribers, suppressions
+from publisher.errors import PublisherError, StoreError
+from publisher.store.db import Store
+from publisher.store.schema import UNSENT, events, settings, subscribers, suppressions
+from publisher.subscribers.addresses import Address, check_name, normalize
 
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 STATUSES = ("pending", "active", *SUPPRESSED)

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from . import frontmatter, parallel
-from .config import Config
-from .errors import ContentError, ContentErrors, PublisherError
+from publisher import parallel
+from publisher.config import Config
+from publisher.content import frontmatter
+from publisher.errors import ContentError, ContentErrors, PublisherError
 
 if TYPE_CHECKING:
-    from .markup import Rendered
+    from publisher.content.markup import Rendered
 
 log = logging.getLogger("publisher")
 
@@ -111,7 +112,7 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     if fields.errors or fields.date is None:
         return result
 
-    from . import markup
+    from publisher.content import markup
 
     try:
         rendered = _render(fields.body)
@@ -153,7 +154,7 @@ class _Unrenderable(Exception):
 def _render(body: str) -> Rendered:
     """The body as HTML, within the caps on nesting, time and size (README, "Writing a
     post"): one hostile post must not stall a build or fill the cache."""
-    from . import markup
+    from publisher.content import markup
 
     deep = markup.deep_nesting(body)
     if deep:
@@ -237,7 +238,7 @@ def renderer_key(config: Config) -> str:
     from importlib.util import find_spec
 
     here = Path(__file__).parent
-    paths = [here / "content.py", here / "frontmatter.py", here / "markup.py"]
+    paths = [here / "posts.py", here / "frontmatter.py", here / "markup.py"]
     for package, name in _RENDERER_FILES:
         spec = find_spec(package)
         paths.append(Path(spec.submodule_search_locations[0]) / name)  # type: ignore[union-attr]

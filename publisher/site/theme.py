@@ -14,10 +14,10 @@ from urllib.parse import urljoin
 
 import jinja2
 
-from .config import Config
-from .errors import TemplateError
+from publisher.config import Config
+from publisher.errors import TemplateError
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def environment(config: Config, folder: str) -> jinja2.Environment:

@@ -20,11 +20,11 @@ from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .config import WEEKDAYS, Config
-from .content import Post, Scan
-from .errors import ContentErrors, PublisherError
+from publisher.config import WEEKDAYS, Config
+from publisher.content.posts import Post, Scan
+from publisher.errors import ContentErrors, PublisherError
 
-log = logging.getLogger("publisher.scheduler")
+log = logging.getLogger("publisher.schedule.tick")
 
 # --- Local time ----------------------------------------------------------------------
 
@@ -306,8 +306,8 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
     deploy) is logged and reported in the summary; the steps that do not depend on it
     still run, so a campaign in progress keeps going while someone fixes a post.
     """
-    from .content import scan_logged
-    from .store.db import Store
+    from publisher.content.posts import scan_logged
+    from publisher.store.db import Store
 
     summary = TickSummary(config.now)
     with Store.open(config) as store:
@@ -332,7 +332,7 @@ def _attempt(summary: TickSummary, step, *args):
     except PublisherError as exc:
         _problem(summary, exc)
     except Exception as exc:
-        from .transports import reason
+        from publisher.delivery.transports import reason
 
         log.debug("%s failed", step.__name__, exc_info=True)
         _problem(summary, StepError(f"{step.__name__.lstrip('_')}: {reason(exc)}"))
@@ -354,8 +354,8 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
     an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
     take its page down, and nothing new goes live meanwhile.
     """
-    from .site import shown_sources
-    from .store import published
+    from publisher.site.build import shown_sources
+    from publisher.store import published
 
     posts = found.publishable
     if found.errors:
@@ -378,7 +378,7 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
         fresh = new_publications(config, posts, seen.live_at, config.now, not seen.started)
         gone = seen.slugs - live
         if fresh or gone or not seen.started:
-            from .site import build
+            from publisher.site.build import build
 
             summary.build = build(config, posts=list(posts)).summary()
             if config.site.deploy:
@@ -460,7 +460,7 @@ def deploy(config: Config) -> None:
 
 def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
     """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce."""
-    from .store import published
+    from publisher.store import published
 
     pending = published.unannounced(store)
     if not pending:
@@ -482,13 +482,13 @@ def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary
 def _announce_post(config: Config, store, post: Post, posts: Sequence[Post], summary) -> None:
     """The campaign of one post. A post whose email cannot be built (a line break in its
     title) gets none and is reported by file; it stays due, so fixing it announces it."""
-    from .delivery import create_campaign
-    from .newsletter import render_post
+    from publisher.delivery.campaigns import create_campaign
+    from publisher.mail.newsletter import render_post
 
     try:
         campaign, created = create_campaign(config, store, render_post(config, post, posts), "each")
     except Exception as exc:
-        from .transports import reason
+        from publisher.delivery.transports import reason
 
         code = getattr(exc, "exit_code", 1)
         raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
@@ -498,7 +498,7 @@ def _announce_post(config: Config, store, post: Post, posts: Sequence[Post], sum
 
 def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
     """The digest campaign of the period due now, unless it exists or holds no posts."""
-    from .store import published
+    from publisher.store import published
 
     keys = published.campaign_keys(store, "digest:")
     plan = plan_digest(config, config.now, posts, keys, published.started_at(store))
@@ -508,8 +508,8 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
     elif plan.status == "missed":
         log.debug("%s was due more than [digest] grace ago; skipped", plan.period.key)
     elif plan.status == "due":
-        from .delivery import create_campaign
-        from .newsletter import render_digest
+        from publisher.delivery.campaigns import create_campaign
+        from publisher.mail.newsletter import render_digest
 
         newsletter = render_digest(config, plan.posts, plan.period.id)
         campaign, created = create_campaign(config, store, newsletter, "digest")
@@ -521,11 +521,11 @@ def _confirm(config: Config, store, stop: threading.Event | None, summary: TickS
     """Confirmation emails owed to pending subscribers (an import, or a relay that was down
     when they signed up); with none owed, one query on a partial index. Before the
     campaigns, so people waiting for their link are not held up by a long send."""
-    from .store.subscribers import iter_unsent_confirmations
+    from publisher.store.subscribers import iter_unsent_confirmations
 
     if next(iter_unsent_confirmations(store, batch=1), None) is None:
         return  # the usual pass: no mail code imported
-    from .confirmation import send_unsent
+    from publisher.subscribers.confirmations import send_unsent
 
     batch = send_unsent(config, store, stop)
     summary.confirmations = batch.line()
@@ -535,11 +535,11 @@ def _confirm(config: Config, store, stop: threading.Event | None, summary: TickS
 
 def _deliver(config: Config, store, stop: threading.Event | None, summary: TickSummary) -> None:
     """Run every unfinished campaign within the throttle; never sleeps for the hourly cap."""
-    from .store import ledger
+    from publisher.store import ledger
 
     if not ledger.list_campaigns(store, unfinished=True):
         return
-    from .delivery import resume_all
+    from publisher.delivery.campaigns import resume_all
 
     for result in resume_all(config, store, stop=stop, wait_hourly=False):
         summary.deliveries.append(result.line())
@@ -571,7 +571,7 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
         except PublisherError as exc:
             log.error("pass failed: %s", exc)
         except Exception as exc:
-            from .transports import reason
+            from publisher.delivery.transports import reason
 
             log.debug("pass failed", exc_info=True)
             log.error("pass failed: %s", reason(exc))
@@ -646,9 +646,9 @@ def _queued(post: Post, announce: bool, recipients: int) -> QueuedPost:
 
 def queue(config: Config) -> Queue:
     """What the scheduler will do next, as of `config.now`."""
-    from .content import load_posts
-    from .store import ledger, published
-    from .store.db import Store
+    from publisher.content.posts import load_posts
+    from publisher.store import ledger, published
+    from publisher.store.db import Store
 
     posts = load_posts(config)
     with Store.open(config) as store:

@@ -50,13 +50,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from . import addresses, confirmation, site, theme
-from .config import Config
-from .errors import DeliveryError, StoreError
-from .store import subscribers
-from .store.db import Store
-from .tokens import TokenError, load_tokens
-from .transports import open_transport
+from publisher.config import Config
+from publisher.delivery.transports import open_transport
+from publisher.errors import DeliveryError, StoreError
+from publisher.site import build as site
+from publisher.site import theme
+from publisher.store import subscribers
+from publisher.store.db import Store
+from publisher.subscribers import addresses
+from publisher.subscribers import confirmations as confirmation
+from publisher.subscribers.tokens import TokenError, load_tokens
 
 log = logging.getLogger(__name__)
 

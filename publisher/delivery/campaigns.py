@@ -17,15 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .config import Config
-from .errors import DeliveryError, PublisherError
-from .message import MessageBuilder, Recipient
-from .newsletter import Newsletter
-from .store import ledger, record_bounce
-from .store.ledger import Campaign, Claimed, Counts
-from .throttle import HourlyLimit, RateLimit
-from .tokens import load_tokens, preferences_url, unsubscribe_url
-from .transports import (
+from publisher.config import Config
+from publisher.delivery.throttle import HourlyLimit, RateLimit
+from publisher.delivery.transports import (
     DEFERRED,
     SENT,
     RelayDown,
@@ -35,6 +29,12 @@ from .transports import (
     open_transport,
     reason,
 )
+from publisher.errors import DeliveryError, PublisherError
+from publisher.mail.message import MessageBuilder, Recipient
+from publisher.mail.newsletter import Newsletter
+from publisher.store import ledger, record_bounce
+from publisher.store.ledger import Campaign, Claimed, Counts
+from publisher.subscribers.tokens import load_tokens, preferences_url, unsubscribe_url
 
 LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
 BATCH = 20  # deliveries claimed at a time by one worker

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .config import Config
-from .errors import DeliveryError, PublisherError
+from publisher.config import Config
+from publisher.errors import DeliveryError, PublisherError
 
 SENT, DEFERRED, FAILED = "sent", "deferred", "failed"
 LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing (RFC 5321 4.5.2)

@@ -16,8 +16,8 @@ from html import escape
 from typing import Protocol
 from urllib.parse import urljoin
 
-from .config import Config
-from .theme import absolute_url
+from publisher.config import Config
+from publisher.site.theme import absolute_url
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of a feed with no posts yet
 LINK_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')

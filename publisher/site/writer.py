@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from .errors import PublisherError
+from publisher.errors import PublisherError
 
 RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths atomically
 AT_FDCWD = -100

@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from . import feeds, parallel, theme
-from .config import Config
-from .content import Post, load_posts, renderer_key
-from .frontmatter import slugify as slug_words
-from .writer import Writer, disk_errors
+from publisher import parallel
+from publisher.config import Config
+from publisher.content.frontmatter import slugify as slug_words
+from publisher.content.posts import Post, load_posts, renderer_key
+from publisher.site import feeds, theme
+from publisher.site.writer import Writer, disk_errors
 
 RELATED_POSTS = 3
 FEED_POSTS = 20

@@ -21,10 +21,10 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from .config import Config
-from .errors import PublisherError
-from .site import BuildResult, build
-from .theme import DEFAULT_TEMPLATES
+from publisher.config import Config
+from publisher.errors import PublisherError
+from publisher.site.build import BuildResult, build
+from publisher.site.theme import DEFAULT_TEMPLATES
 
 ERROR_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
@@ -113,8 +113,8 @@ def serve(config: Config, port: int, load: Callable[[], Config] | None = None) -
     """Run the preview on 127.0.0.1:`port` until interrupted."""
     import uvicorn
 
-    from .newsletter import email_preview_routes
-    from .web import preview_routes
+    from publisher.mail.newsletter import email_preview_routes
+    from publisher.web.app import preview_routes
 
     routes = [*email_preview_routes(config), *preview_routes(config)]
     app = preview_app(config, extra_routes=routes, load=load)

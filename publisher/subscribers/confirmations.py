@@ -34,24 +34,9 @@ from email.utils import format_datetime, formataddr, make_msgid
 import jinja2
 import markupsafe
 
-from . import theme
-from .config import Config
-from .errors import DeliveryError, TemplateError
-from .message import (
-    CONFIRM_URL,
-    PLACEHOLDERS,
-    DkimSigner,
-    UnsafeHeaderError,
-    _Chunk,
-    _Part,
-    mailbox,
-)
-from .message import header_errors as unsafe_fields
-from .store import subscribers
-from .store.db import Store
-from .throttle import RateLimit
-from .tokens import EXPIRY, Tokens, confirm_url, load_tokens
-from .transports import (
+from publisher.config import Config
+from publisher.delivery.throttle import RateLimit
+from publisher.delivery.transports import (
     DEFERRED,
     FAILED,
     SENT,
@@ -61,6 +46,21 @@ from .transports import (
     failure,
     open_transport,
 )
+from publisher.errors import DeliveryError, TemplateError
+from publisher.mail.message import (
+    CONFIRM_URL,
+    PLACEHOLDERS,
+    DkimSigner,
+    UnsafeHeaderError,
+    _Chunk,
+    _Part,
+    mailbox,
+)
+from publisher.mail.message import header_errors as unsafe_fields
+from publisher.site import theme
+from publisher.store import subscribers
+from publisher.store.db import Store
+from publisher.subscribers.tokens import EXPIRY, Tokens, confirm_url, load_tokens
 
 
 @dataclass(frozen=True)

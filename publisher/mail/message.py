@@ -33,12 +33,12 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .config import Config
-from .errors import ConfigError, PublisherError
-from .transports import NEEDS_SMTPUTF8, UNSAFE, smtp_address
+from publisher.config import Config
+from publisher.delivery.transports import NEEDS_SMTPUTF8, UNSAFE, smtp_address
+from publisher.errors import ConfigError, PublisherError
 
 if TYPE_CHECKING:
-    from .newsletter import Newsletter
+    from publisher.mail.newsletter import Newsletter
 
 # Where each recipient's values go in a newsletter's HTML and text. Letters and
 # underscores only, so they pass Jinja, lxml's URL escaping and premailer unchanged.

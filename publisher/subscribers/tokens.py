@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .config import Config
-from .errors import ConfigError, PublisherError
+from publisher.config import Config
+from publisher.errors import ConfigError, PublisherError
 
 log = logging.getLogger(__name__)
 

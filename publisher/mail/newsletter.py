@@ -22,18 +22,18 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from markupsafe import Markup
 from premailer import Premailer
 
-from . import theme
-from .config import Config
-from .content import Post
-from .errors import ConfigError
-from .message import (
+from publisher.config import Config
+from publisher.content.posts import Post
+from publisher.errors import ConfigError
+from publisher.mail.message import (
     PLACEHOLDERS,
     MessageBuilder,
     Recipient,
     config_header_fields,
     header_errors,
 )
-from .plaintext import html_to_text
+from publisher.mail.plaintext import html_to_text
+from publisher.site import theme
 
 CONTENT_WIDTH = 536  # the 600 px card minus its padding: the width given to images
 GMAIL_CLIP_BYTES = 100_000
@@ -311,7 +311,7 @@ class Preview:
 
 def preview_recipient(config: Config) -> Recipient:
     """'Preview Reader' at the from address, with real links signed for subscriber 0."""
-    from .tokens import load_tokens, preferences_url, unsubscribe_url
+    from publisher.subscribers.tokens import load_tokens, preferences_url, unsubscribe_url
 
     tokens = load_tokens(config)
     return Recipient(
@@ -338,7 +338,7 @@ def email_preview_routes(config: Config) -> list:
     from starlette.responses import HTMLResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
-    from .content import load_posts
+    from publisher.content.posts import load_posts
 
     def find(name: str) -> Preview | None:
         posts = load_posts(config)

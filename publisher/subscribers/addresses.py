@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
-from .errors import PublisherError
+from publisher.errors import PublisherError
 
 # email-validator spends most of its time checking the domain (IDNA, UTS #46), and a list
 # of a million addresses shares a few thousand domains: check each domain once per process
