@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
-from conftest import free_port, insert_subscriber, write_config
+from conftest import free_port, insert_subscriber, relay_toml, write_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -195,13 +195,8 @@ def relay_config(root: Path, port: int, database_url: str, extra: str = "", now=
         transport = "smtp"
         envelope_from = "bounces@example.org"
         {extra}
-
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        timeout = 5
         """,
+        relay_toml(port, timeout=5),
     )
     return load_config(root / "config" / "site.toml", now=now)
 

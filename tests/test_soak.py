@@ -24,7 +24,7 @@ from publisher.mail.newsletter import Newsletter
 from publisher.store import ledger, open_store
 from publisher.store.schema import deliveries, subscribers
 
-from conftest import free_port, insert_subscriber, write_config
+from conftest import free_port, insert_subscriber, relay_toml, write_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 GOOD = 190
@@ -41,12 +41,8 @@ def configure(root, port: int, database_url: str):
         [delivery]
         transport = "smtp"
         connections = 3
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        timeout = 5
         """,
+        relay_toml(port, timeout=5),
     )
     return load_config(root / "config" / "site.toml", now=NOW)
 
