@@ -108,6 +108,24 @@ def relay_toml(port: int, timeout: float | None = None, extra: str = "") -> str:
     return "\n".join(lines) + "\n" + textwrap.dedent(extra).strip() + "\n"
 
 
+def write_relay_config(
+    root: Path,
+    port: int,
+    database_url: str = "",
+    delivery: str = "",
+    smtp: str = "",
+    timeout: float | None = None,
+    extra: str = "",
+) -> Path:
+    """`write_config` for a site that sends over SMTP to the loopback relay on `port`:
+    [database] when `database_url` is given, [delivery] with transport "smtp" and the
+    `delivery` keys, [smtp] from `relay_toml` with the `smtp` keys, then `extra` TOML."""
+    database = f'[database]\nurl = "{database_url}"\n' if database_url else ""
+    keys = textwrap.dedent(delivery).strip()
+    delivery_section = '[delivery]\ntransport = "smtp"\n' + (keys + "\n" if keys else "")
+    return write_config(root, database, delivery_section, relay_toml(port, timeout, smtp), extra)
+
+
 # --- Processes ----------------------------------------------------------------------
 
 
@@ -307,6 +325,21 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+def message_to_ann(config, rendered, token: str) -> EmailMessage:
+    """The message MessageBuilder makes of `rendered` for Ann <ann@example.com>, parsed;
+    her unsubscribe link carries token=`token`.a, her preferences link token=`token`.b."""
+    from publisher.mail.message import MessageBuilder, Recipient
+
+    ann = Recipient(
+        "ann@example.com",
+        "Ann",
+        f"https://blog.example.org/unsubscribe?token={token}.a",
+        f"https://blog.example.org/preferences?token={token}.b",
+    )
+    data = MessageBuilder(config, rendered).build(ann)
+    return message_from_bytes(data, policy=policy.default)
 
 
 # --- Store ---------------------------------------------------------------------------

@@ -31,9 +31,9 @@ from conftest import (
     SmtpServer,
     free_port,
     insert_subscriber,
-    relay_toml,
     run_publisher,
     write_config,
+    write_relay_config,
 )
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -48,12 +48,10 @@ def publisher(*args: str) -> subprocess.CompletedProcess:
 def configure(
     root: Path, database_url: str = "", smtp_port: int | None = None, rate: float = 0
 ) -> Config:
-    extra = f'[database]\nurl = "{database_url}"\n' if database_url else ""
     if smtp_port:
-        extra += (f'[delivery]\ntransport = "smtp"\nrate_per_second = {rate}\n') + relay_toml(
-            smtp_port, timeout=5
-        )
-    write_config(root, extra)
+        write_relay_config(root, smtp_port, database_url, f"rate_per_second = {rate}", timeout=5)
+    else:
+        write_config(root, f'[database]\nurl = "{database_url}"\n' if database_url else "")
     return load_config(root / "config" / "site.toml", now=NOW)
 
 

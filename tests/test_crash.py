@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from publisher.store import open_store
 from publisher.store.schema import deliveries, subscribers
 
-from conftest import relay_toml, start_publisher, wait_for, write_config, write_post
+from conftest import start_publisher, wait_for, write_post, write_relay_config
 
 SLUG = "news"
 NOW = "2026-03-02T15:00:00+00:00"
@@ -27,18 +27,7 @@ NOW = "2026-03-02T15:00:00+00:00"
 
 def prepare(root: Path, port: int, database_url: str, count: int, connections: int) -> list[str]:
     """A site with one live post, `count` active subscribers, and the relay on `port`."""
-    write_config(
-        root,
-        f"""
-        [database]
-        url = "{database_url}"
-
-        [delivery]
-        transport = "smtp"
-        connections = {connections}
-        """,
-        relay_toml(port, timeout=10),
-    )
+    write_relay_config(root, port, database_url, f"connections = {connections}", timeout=10)
     write_post(root, "news.md", "title: News\nslug: news\ndate: 2026-03-01 09:00")
     emails = [f"reader{n}@example.org" for n in range(count)]
     with open_store(database_url, root) as store, store.transaction() as conn:

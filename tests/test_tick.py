@@ -23,12 +23,11 @@ from publisher.store.subscribers import add
 from conftest import (
     SmtpServer,
     free_port,
-    relay_toml,
     run_publisher,
     start_publisher,
     wait_for,
-    write_config,
     write_post,
+    write_relay_config,
 )
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -40,14 +39,10 @@ DIGEST = ["dee@example.org"]
 
 
 def configure(root: Path, smtp: SmtpServer, extra: str = "") -> None:
-    write_config(
+    write_relay_config(
         root,
-        """
-        [delivery]
-        transport = "smtp"
-        """,
-        relay_toml(smtp.port),
-        f"""
+        smtp.port,
+        extra=f"""
         [digest]
         every = "monday"
         at = "09:00"
