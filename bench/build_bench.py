@@ -16,66 +16,17 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-PUBLISHER = Path(sys.executable).parent / "publisher"
-WORDS = " ".join(
-    [
-        "sleep mood anxiety therapy patient clinic brain serotonin routine evidence study",
-        "light morning evening walk nutrition omega inflammation stress cortisol habit",
-        "support family medication dose trial result review symptom recovery balance",
-        "practice breathing mindful journal energy focus attention memory gut vitamin",
-    ]
-).split(" ")
-TAGS = [f"Topic {name}" for name in "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234"]  # a pool of 30
-MEASURE = (
-    "import resource, subprocess, sys, time\n"
-    "start = time.perf_counter()\n"
-    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-    "took = time.perf_counter() - start\n"
-    "sys.stderr.write(done.stderr)\n"
-    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "cpu = usage.ru_utime + usage.ru_stime\n"
-    "print(f'{took} {cpu} {usage.ru_maxrss} {done.returncode}')\n"
-)
-
-
-def sentence(rng: random.Random) -> str:
-    words = rng.choices(WORDS, k=rng.randint(8, 18))
-    return " ".join(words).capitalize() + "."
-
-
-def body(rng: random.Random, number: int) -> str:
-    """About 1,000 words: sections with headings, paragraphs, lists, links, some bold."""
-    parts = []
-    for section in range(6):
-        parts.append(f"## Section {section + 1}: {rng.choice(WORDS)} and {rng.choice(WORDS)}")
-        for _ in range(3):
-            text = " ".join(sentence(rng) for _ in range(4))
-            parts.append(text.replace(" brain ", " **brain** ", 1))
-        items = [f"- {sentence(rng)} See [post {number - 1}](/posts/post-{number - 1}/)."]
-        items += [f"{i}. {sentence(rng)}" for i in range(1, 4)] if section % 2 else []
-        parts.append("\n".join(items))
-    return "\n\n".join(parts) + "\n"
+from common import CORPUS_SITE, PUBLISHER, TAGS, Run, body, measured, write_config
 
 
 def write_corpus(root: Path, count: int) -> None:
     rng = random.Random(count)
-    (root / "config").mkdir(parents=True)
-    (root / "config/site.toml").write_text(
-        textwrap.dedent("""\
-            [site]
-            title = "Bench"
-            url = "https://bench.example.org"
-            timezone = "America/Chicago"
-            """)
-    )
+    write_config(root, CORPUS_SITE)
     pelican = root / "pelican/content"
     pelican.mkdir(parents=True)
     for number in range(count):
@@ -118,25 +69,9 @@ def write_corpus(root: Path, count: int) -> None:
     )
 
 
-@dataclass
-class Run:
-    seconds: float  # wall clock
-    cpu: float  # user + system, all processes: less sensitive to a busy machine
-    peak_mb: int
-
-    def __str__(self) -> str:
-        return f"{self.seconds:.2f} s ({self.cpu:.2f} s CPU, {self.peak_mb} MB peak)"
-
-
 def timed(command: list[str], cwd: Path) -> Run:
     """One whole process and its workers, measured from outside."""
-    out = subprocess.run(
-        [sys.executable, "-c", MEASURE, *command], cwd=cwd, capture_output=True, text=True
-    )
-    seconds, cpu, peak, code = out.stdout.split()
-    if code != "0":
-        raise SystemExit(f"{' '.join(command)} failed:\n{out.stderr}")
-    return Run(float(seconds), float(cpu), int(peak) // 1024)
+    return measured(command, cwd)
 
 
 def touch_one(path: Path) -> None:

@@ -13,21 +13,18 @@ import argparse
 import dataclasses
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import dkim
 
-import dkim  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+from publisher.config import load_config
+from publisher.content.posts import load_posts
+from publisher.mail import newsletter
+from publisher.mail.message import MessageBuilder, Recipient
 
-from publisher.config import load_config  # noqa: E402
-from publisher.content.posts import load_posts  # noqa: E402
-from publisher.mail import newsletter  # noqa: E402
-from publisher.mail.message import MessageBuilder, Recipient  # noqa: E402
+from common import SECRET, write_config, write_dkim_key
 
 CONFIG = """\
 [site]
@@ -61,9 +58,8 @@ def post_body(words: int) -> str:
 
 
 def make_site(root: Path, words: int) -> None:
-    (root / "config").mkdir(parents=True)
+    write_config(root, CONFIG)
     (root / "posts").mkdir()
-    (root / "config" / "site.toml").write_text(CONFIG, encoding="utf-8")
     front = (
         "---\ntitle: Sleep better tonight\ndate: 2026-03-01 09:00\nsummary: Small habits.\n---\n\n"
     )
@@ -100,7 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         make_site(root, args.post_words)
-        os.environ.setdefault("PUBLISHER_SECRET_KEY", "bench-secret-key-0123456789")
+        os.environ.setdefault("PUBLISHER_SECRET_KEY", SECRET)
         config = load_config(root / "config" / "site.toml", now="2026-03-02T15:00:00Z", env={})
         post = load_posts(config)[0]
 
@@ -134,14 +130,8 @@ def main() -> None:
             f"DKIM off: {off:,.0f} messages/s ({args.recipients:,} recipients, {size / 1000:.1f} KB each)"
         )
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         key_path = root / "dkim.pem"
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        key_path.write_bytes(pem)
+        pem = write_dkim_key(key_path)
         signed_config = dataclasses.replace(
             config,
             dkim=dataclasses.replace(

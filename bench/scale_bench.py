@@ -28,41 +28,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-PUBLISHER = Path(sys.executable).parent / "publisher"
+from common import (
+    PUBLISHER,
+    SLUG,
+    bench_env,
+    copy_sample_site,
+    find_sink,
+    postgres_schema,
+    relay_env,
+    start_sink,
+)
+
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-SLUG = "sleep-and-mood-why-your-nights-shape-your-days"
 TIMEOUT = 3 * 3600  # seconds: a backstop for each process
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_sink(counters: Path) -> tuple[subprocess.Popen, int]:
-    import socket
-
-    path = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-    port = free_port()
-    with open(counters, "w") as out:
-        sink = subprocess.Popen(
-            [path, "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"], stdout=out
-        )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return sink, port
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"smtp-sink did not start on port {port}")
 
 
 def sink_messages(counters: Path) -> int:
@@ -70,19 +51,6 @@ def sink_messages(counters: Path) -> int:
     text = counters.read_bytes()[-4096:].decode("ascii", "replace")
     found = re.findall(r"mesg=(\d+)", text)
     return int(found[-1]) if found else 0
-
-
-def fresh_schema(url: str) -> tuple[str, str, object]:
-    """(schema name, URL scoped to it, engine) of a new empty schema."""
-    import sqlalchemy
-
-    base = sqlalchemy.engine.make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"scale_bench_{uuid.uuid4().hex[:8]}"
-    engine = sqlalchemy.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, scoped.render_as_string(hide_password=False), engine
 
 
 def import_subscribers(root: Path, url: str, size: int) -> float:
@@ -145,33 +113,28 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
-    schema, url, admin = fresh_schema(args.database_url)
+    with postgres_schema(args.database_url, "scale_bench") as (schema, url):
+        run(args, schema, url)
+
+
+def run(args: argparse.Namespace, schema: str, url: str) -> None:
+    """Import into `schema`, send with one or two processes, report; exit 1 on a failure."""
     tmp = Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    sink, port = start_sink(tmp / "sink-counters")
+    sink, port, _kind = start_sink(find_sink(), counters=tmp / "sink-counters")
     processes: list[tuple[str, subprocess.Popen, float]] = []
     try:
-        root = tmp / "site"
-        for name in ("config", "posts", "templates"):
-            shutil.copytree(REPO / name, root / name)
+        root = copy_sample_site(tmp / "site")
         imported = import_subscribers(root, url, args.size)
         print(
             f"{args.size:,} subscribers imported by COPY in {imported:.1f} s "
             f"({args.size / imported:,.0f} rows/s); schema {schema}",
             flush=True,
         )
-        env = {
-            **os.environ,
-            "PUBLISHER_DATABASE_URL": url,
-            "PUBLISHER_SECRET_KEY": "bench-secret-key",
-            "PUBLISHER_DELIVERY_TRANSPORT": "smtp",
-            "PUBLISHER_DELIVERY_CONNECTIONS": str(args.connections),
-            "PUBLISHER_SMTP_HOST": "127.0.0.1",
-            "PUBLISHER_SMTP_PORT": str(port),
-            "PUBLISHER_SMTP_SECURITY": "none",
-            "PUBLISHER_SMTP_USERNAME": "",
-            "PUBLISHER_SMTP_MAX_PER_CONNECTION": "1000",
-        }
-        env.pop("PUBLISHER_CONFIG", None)
+        env = bench_env(
+            **relay_env(port),
+            PUBLISHER_DATABASE_URL=url,
+            PUBLISHER_DELIVERY_CONNECTIONS=str(args.connections),
+        )
         now = ["--now", NOW.isoformat()]
 
         def start(name: str, command: list[str]) -> None:
@@ -210,11 +173,6 @@ def main() -> None:
                 process.kill()
         sink.terminate()
         sink.wait()
-        import sqlalchemy
-
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
     sending = finished - created
     for name, (seconds, rss, process) in results.items():

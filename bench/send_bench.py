@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,81 +23,34 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-SINK = Path("/tmp/postfix-x/usr/sbin/smtp-sink")
+from common import (
+    SLUG,
+    bench_env,
+    copy_sample_site,
+    find_sink,
+    peak_rss_mb,
+    relay_env,
+    start_sink,
+    subscriber_rows,
+    write_dkim_key,
+)
+
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-SLUG = "sleep-and-mood-why-your-nights-shape-your-days"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_sink(path: Path) -> tuple[subprocess.Popen, int, str]:
-    port = free_port()
-    if path.exists():
-        env = {**os.environ, "LD_LIBRARY_PATH": str(path.parent.parent / "lib" / "postfix")}
-        command = [str(path), "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"]
-        kind = "smtp-sink"
-    else:
-        env = dict(os.environ)
-        command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
-        kind = "aiosmtpd"
-    sink = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return sink, port, kind
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"the SMTP sink did not start on port {port}")
 
 
 def make_site(root: Path, size: int) -> None:
     """The sample site (its posts and templates) with a SQLite store of `size` subscribers."""
-    for name in ("config", "posts", "templates"):
-        shutil.copytree(REPO / name, root / name)
+    copy_sample_site(root)
     from sqlalchemy import insert
 
     from publisher.store import open_store
     from publisher.store.schema import subscribers
 
-    store = open_store("sqlite:///data/publisher.db", root)
-    with store.transaction() as conn:
+    with open_store("sqlite:///data/publisher.db", root) as store, store.transaction() as conn:
         for start in range(0, size, 10_000):
             conn.execute(
-                insert(subscribers),
-                [
-                    dict(
-                        email=f"reader{n}@example.org",
-                        email_key=f"reader{n}@example.org",
-                        name=f"Reader {n}",
-                        status="active",
-                        frequency="each",
-                        source="bench",
-                        created_at=NOW,
-                        bounce_count=0,
-                    )
-                    for n in range(start, min(size, start + 10_000))
-                ],
+                insert(subscribers), subscriber_rows(start, min(size, start + 10_000), NOW)
             )
-    store.close()
-
-
-def make_key(path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 def child(root: Path, connections: int, dkim: bool) -> None:
@@ -146,7 +96,7 @@ def child(root: Path, connections: int, dkim: bool) -> None:
                 "snapshot_seconds": created - started,
                 "rate": summary.counts.sent / elapsed,
                 "cpu_us_per_message": cpu / max(1, summary.counts.sent) * 1e6,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
                 "html_kb": len(newsletter.html.encode()) / 1024,
             }
         )
@@ -158,7 +108,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--connections", default="1,4")
     parser.add_argument("--dkim", default="off,on")
-    parser.add_argument("--sink", type=Path, default=SINK)
+    parser.add_argument("--sink", type=Path, default=find_sink())
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -175,18 +125,10 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             key = Path(tmp) / "dkim.pem"
-            make_key(key)
-            env = {  # the sample site's config, pointed at the sink
-                **os.environ,
-                "PUBLISHER_SECRET_KEY": "bench-secret-key",
-                "PUBLISHER_DELIVERY_TRANSPORT": "smtp",
-                "PUBLISHER_SMTP_HOST": "127.0.0.1",
-                "PUBLISHER_SMTP_PORT": str(port),
-                "PUBLISHER_SMTP_SECURITY": "none",
-                "PUBLISHER_SMTP_USERNAME": "",
-                "PUBLISHER_SMTP_MAX_PER_CONNECTION": "1000",
-                "PUBLISHER_DKIM_PRIVATE_KEY_PATH": str(key),
-            }
+            write_dkim_key(key)
+            env = bench_env(  # the sample site's config, pointed at the sink
+                **relay_env(port), PUBLISHER_DKIM_PRIVATE_KEY_PATH=str(key)
+            )
             for size in [int(s) for s in args.sizes.split(",")]:
                 root = Path(tmp) / f"site-{size}"
                 make_site(root, size)

@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import smtplib
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from send_bench import NOW, SINK, SLUG, make_site, start_sink  # noqa: E402
+from send_bench import NOW, make_site
 
-PUBLISHER = Path(sys.executable).parent / "publisher"
+from common import PUBLISHER, SLUG, bench_env, find_sink, measured, relay_env, start_sink
 
 
 def raw_smtplib(port: int, size: int, connections: int, message: bytes) -> tuple[float, float]:
@@ -72,16 +69,8 @@ def publisher_send(
             "--",
             *command,
         ]
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"publisher send failed:\n{done.stdout}\n{done.stderr}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rss, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu
-    return elapsed, cpu, (rss if rss > before else float("nan")) / 1024
+    done = measured(command, root, env, timeout=900)
+    return done.seconds, done.cpu, done.peak_mb
 
 
 def sample_message(root: Path, env: dict[str, str]) -> bytes:
@@ -107,28 +96,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--sink", type=Path, default=SINK if SINK.exists() else None)
+    parser.add_argument("--sink", type=Path, default=find_sink())
     parser.add_argument("--profile", type=Path, help="py-spy output for the last round")
     args = parser.parse_args()
-    sink_path = args.sink or Path(shutil.which("smtp-sink") or "/usr/sbin/smtp-sink")
-    sink, port, kind = start_sink(sink_path)
+    sink, port, kind = start_sink(args.sink)
     print(f"sink: {kind} on 127.0.0.1:{port}; {os.cpu_count()} CPUs; {args.size:,} recipients")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             template = Path(tmp) / "template"
             make_site(template, args.size)
-            env = {
-                **os.environ,
-                "PUBLISHER_SECRET_KEY": "bench-secret-key",
-                "PUBLISHER_DELIVERY_TRANSPORT": "smtp",
-                "PUBLISHER_DELIVERY_CONNECTIONS": str(args.connections),
-                "PUBLISHER_SMTP_HOST": "127.0.0.1",
-                "PUBLISHER_SMTP_PORT": str(port),
-                "PUBLISHER_SMTP_SECURITY": "none",
-                "PUBLISHER_SMTP_USERNAME": "",
-                "PUBLISHER_SMTP_MAX_PER_CONNECTION": "1000",
-            }
-            env.pop("PUBLISHER_CONFIG", None)
+            env = bench_env(**relay_env(port), PUBLISHER_DELIVERY_CONNECTIONS=str(args.connections))
             message = sample_message(template, env)
             print(f"message: {len(message) / 1024:.0f} KB")
             for round_number in range(1, args.rounds + 1):

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from common import cpu_seconds, peak_rss_mb
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -32,16 +33,6 @@ def generate(path: Path, rows: int) -> None:
             who = number - 7 if number % 50 == 49 else number
             frequency = "digest" if number % 4 == 0 else "each"
             writer.writerow([f"Reader.{who}@Example{who % 97}.org", f"Reader {who}", frequency])
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process: steadier than wall time on a busy machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def step_import(url: str, root: Path, path: Path) -> dict:

@@ -12,12 +12,8 @@ Targets on a 2-core machine: idle tick under 0.5 s (sample) and under 1.5 s (5,0
 
 from __future__ import annotations
 
-import os
 import random
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -25,54 +21,37 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from build_bench import TAGS, body  # noqa: E402  (the same corpus as the build benchmark)
+from common import (  # the same corpus as the build benchmark
+    CORPUS_SITE,
+    PUBLISHER,
+    TAGS,
+    bench_env,
+    body,
+    copy_sample_site,
+    measured,
+    write_config,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-PUBLISHER = Path(sys.executable).parent / "publisher"
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 IDLE_RUNS = 7
 
 
 def tick(root: Path, now: datetime) -> tuple[float, float, str]:
     """(wall seconds, CPU seconds, summary line) of one `publisher tick` process."""
-    env = {**os.environ, "PUBLISHER_SECRET_KEY": "bench"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [str(PUBLISHER), "tick", "--now", now.isoformat()],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    took = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    if done.returncode != 0:
-        raise SystemExit(f"tick failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    return took, cpu, done.stdout.strip()
-
-
-def sample_site(root: Path) -> None:
-    for name in ("config", "posts", "templates"):
-        if (REPO / name).exists():
-            shutil.copytree(REPO / name, root / name)
+    done = measured([str(PUBLISHER), "tick", "--now", now.isoformat()], root, bench_env())
+    return done.seconds, done.cpu, done.stdout.strip()
 
 
 def generated_site(root: Path, count: int) -> None:
     rng = random.Random(count)
-    (root / "config").mkdir(parents=True)
-    (root / "config/site.toml").write_text(
-        textwrap.dedent("""\
-            [site]
-            title = "Bench"
-            url = "https://bench.example.org"
-            timezone = "America/Chicago"
+    write_config(
+        root,
+        CORPUS_SITE
+        + textwrap.dedent("""\
             [newsletter]
             from_address = "news@bench.example.org"
             postal_address = "1 Bench St"
-            """)
+            """),
     )
     (root / "posts").mkdir()
     for number in range(count):
@@ -104,7 +83,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder) / "sample"
-        sample_site(sample)
+        copy_sample_site(sample)
         measure("sample site", sample)
         generated = Path(folder) / f"site-{count}"
         started = time.perf_counter()

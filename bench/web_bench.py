@@ -26,14 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-PUBLISHER = Path(sys.executable).parent / "publisher"
+from common import PUBLISHER, bench_env, free_port, postgres_schema, write_config
 
 # A unique address per request: the thread's number (set in setup) and a counter.
 WRK_SCRIPT = r"""
@@ -70,17 +69,9 @@ end
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def write_site(root: Path, port: int) -> None:
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "site.toml").write_text(
+    write_config(
+        root,
         f"""
 [site]
 title = "Bench Blog"
@@ -94,7 +85,6 @@ url = "http://127.0.0.1:{port}"
 port = {port}
 subscribe_per_minute = 100000000
 """,
-        encoding="utf-8",
     )
 
 
@@ -152,20 +142,8 @@ def fresh_database(url: str | None) -> Iterator[str | None]:
     if not url:
         yield None
         return
-    import sqlalchemy
-
-    base = sqlalchemy.engine.make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"web_bench_{uuid.uuid4().hex[:8]}"
-    engine = sqlalchemy.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with postgres_schema(url, "web_bench") as (_schema, scoped):
+        yield scoped
 
 
 def pending_rows(root: Path, env: dict[str, str]) -> int:
@@ -225,8 +203,7 @@ def main() -> None:
         write_site(root, port)
         script = root / "subscribe.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
-        env = {**os.environ, "PUBLISHER_SECRET_KEY": "bench-secret"}
-        env = {k: v for k, v in env.items() if k != "PUBLISHER_CONFIG"}
+        env = bench_env()
         if database:
             env["PUBLISHER_DATABASE_URL"] = database
         log = root / "server.log"  # a file, not a pipe nobody reads: the access log is long

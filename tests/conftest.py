@@ -6,13 +6,17 @@ driven by Playwright, SQLite files, and PostgreSQL when PUBLISHER_TEST_DATABASE_
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,9 +27,27 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("PUBLISHER_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
+PUBLISHER = str(Path(sys.executable).parent / "publisher")  # the installed console script
+# Read before any fixture cleans PUBLISHER_* from the environment.
+REGENERATE = bool(os.environ.get("PUBLISHER_REGENERATE"))
 
 
 _handed_out: set[int] = set()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regenerate",
+        action="store_true",
+        help="rewrite the expected output in tests/expected/ from this build (or set "
+        "PUBLISHER_REGENERATE=1); review it with git diff before committing",
+    )
+
+
+@pytest.fixture
+def regenerate(request: pytest.FixtureRequest) -> bool:
+    """True when the expected output is to be rewritten rather than compared."""
+    return request.config.getoption("--regenerate") or REGENERATE
 
 
 def free_port() -> int:
@@ -40,8 +62,9 @@ def free_port() -> int:
             return port
 
 
-def write_config(root: Path, extra: str = "") -> Path:
-    """A minimal but complete config for a test site; `extra` TOML is appended."""
+def write_config(root: Path, *extra: str) -> Path:
+    """A minimal but complete config for a test site; each `extra` TOML text is dedented
+    and appended in order (e.g. a [delivery] section, then `relay_toml(port)`)."""
     path = root / "config" / "site.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -62,7 +85,7 @@ def write_config(root: Path, extra: str = "") -> Path:
             url = "https://blog.example.org"
             """
         )
-        + textwrap.dedent(extra),
+        + "".join(textwrap.dedent(text) for text in extra),
         encoding="utf-8",
     )
     return path
@@ -76,29 +99,140 @@ def write_post(root: Path, name: str, front: str, body: str = "Hello **world**.\
     return path
 
 
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty site root (config, no posts) as the working directory, env cleaned."""
+def relay_toml(port: int, timeout: float | None = None, extra: str = "") -> str:
+    """The [smtp] section for a relay on loopback without TLS (aiosmtpd, a raw socket);
+    `extra` TOML keys are added to the section."""
+    lines = ["[smtp]", 'host = "127.0.0.1"', f"port = {port}", 'security = "none"']
+    if timeout is not None:
+        lines.append(f"timeout = {timeout}")
+    return "\n".join(lines) + "\n" + textwrap.dedent(extra).strip() + "\n"
+
+
+def write_relay_config(
+    root: Path,
+    port: int,
+    database_url: str = "",
+    delivery: str = "",
+    smtp: str = "",
+    timeout: float | None = None,
+    extra: str = "",
+) -> Path:
+    """`write_config` for a site that sends over SMTP to the loopback relay on `port`:
+    [database] when `database_url` is given, [delivery] with transport "smtp" and the
+    `delivery` keys, [smtp] from `relay_toml` with the `smtp` keys, then `extra` TOML."""
+    database = f'[database]\nurl = "{database_url}"\n' if database_url else ""
+    keys = textwrap.dedent(delivery).strip()
+    delivery_section = '[delivery]\ntransport = "smtp"\n' + (keys + "\n" if keys else "")
+    return write_config(root, database, delivery_section, relay_toml(port, timeout, smtp), extra)
+
+
+# --- Processes ----------------------------------------------------------------------
+
+
+def run_publisher(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run the `publisher` command to its end in a real process; text output captured.
+    `env` is added to this process's environment."""
+    return subprocess.run(
+        [PUBLISHER, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_publisher(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, **popen
+) -> subprocess.Popen:
+    """Start the `publisher` command in a real process (unbuffered, text); `popen` goes to
+    subprocess.Popen (stdout=subprocess.PIPE, ...). `env` is added to this environment."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.Popen([PUBLISHER, *args], cwd=cwd, env=environment, text=True, **popen)
+
+
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    failure: Callable[[], str] = lambda: "timed out waiting",
+) -> None:
+    """Poll `condition` until it is true; after `timeout` seconds fail with `failure()`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        time.sleep(interval)
+
+
+# --- DKIM ---------------------------------------------------------------------------
+
+
+def dkim_key(folder: Path) -> tuple[Path, bytes]:
+    """A new 2048-bit RSA key written to folder/dkim.pem (PKCS#8): (path, DNS TXT record)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = folder / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return path, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def dkim_dns(record: bytes, selector: str, domain: str = "example.org"):
+    """A local DNS for dkimpy: answers the selector's TXT query with `record`."""
+    wanted = f"{selector}._domainkey.{domain}.".encode()
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes | None:
+        return record if name == wanted else None
+
+    return lookup
+
+
+# --- Sites --------------------------------------------------------------------------
+
+
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PUBLISHER_* setting from outside (but the test database), a fixed secret key."""
     for name in list(os.environ):
         if name.startswith("PUBLISHER_") and name != "PUBLISHER_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key, 32 bytes or longer")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty site root (config, no posts) as the working directory, env cleaned."""
+    clean_environment(monkeypatch)
     write_config(tmp_path)
     (tmp_path / "posts").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
+def copy_sample_site(root: Path) -> Path:
+    """Copy the repository's sample site (config, posts, templates) to `root`."""
+    for name in ("config", "posts", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    return root
+
+
 @pytest.fixture
 def sample_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the repository's sample site (config, posts, templates) as the cwd."""
-    root = tmp_path / "sample"
-    for name in ("config", "posts", "templates"):
-        shutil.copytree(REPO / name, root / name)
-    for name in list(os.environ):
-        if name.startswith("PUBLISHER_") and name != "PUBLISHER_TEST_DATABASE_URL":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-key, 32 bytes or longer")
+    root = copy_sample_site(tmp_path / "sample")
+    clean_environment(monkeypatch)
     monkeypatch.chdir(root)
     return root
 
@@ -106,8 +240,6 @@ def sample_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 256 KB file system (tmpfs; needs root), to fill up or make read-only."""
-    import subprocess
-
     folder = tmp_path / "disk"
     folder.mkdir()
     mounted = subprocess.run(
@@ -171,7 +303,6 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         import asyncio
-        import time
 
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
@@ -194,6 +325,21 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+
+
+def message_to_ann(config, rendered, token: str) -> EmailMessage:
+    """The message MessageBuilder makes of `rendered` for Ann <ann@example.com>, parsed;
+    her unsubscribe link carries token=`token`.a, her preferences link token=`token`.b."""
+    from publisher.mail.message import MessageBuilder, Recipient
+
+    ann = Recipient(
+        "ann@example.com",
+        "Ann",
+        f"https://blog.example.org/unsubscribe?token={token}.a",
+        f"https://blog.example.org/preferences?token={token}.b",
+    )
+    data = MessageBuilder(config, rendered).build(ann)
+    return message_from_bytes(data, policy=policy.default)
 
 
 # --- Store ---------------------------------------------------------------------------
@@ -266,8 +412,6 @@ def artifacts() -> Path:
 @pytest.fixture
 def live_server():
     """Serve ASGI apps with a real uvicorn on loopback: `live_server(app[, port]) -> base URL`."""
-    import time
-
     import uvicorn
 
     running = []

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from publisher.cli import COMMANDS, main
 from publisher.config import documented_keys
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+from conftest import REPO, run_publisher
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_command_table_matches_the_command_modules() -> None:
@@ -74,10 +76,8 @@ def test_a_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_a_full_disk_is_one_error_line_and_exit_1(sample_site: Path, small_disk: Path) -> None:
     """Issue 10: a full disk printed a traceback (here while writing an email preview)."""
     fill(small_disk / "filler")
-    publisher = str(Path(sys.executable).parent / "publisher")
     slug = "sleep-and-mood-why-your-nights-shape-your-days"
-    command = [publisher, "preview", slug, "--out", str(small_disk / "preview")]
-    failed = subprocess.run(command, cwd=sample_site, capture_output=True, text=True)
+    failed = run_publisher("preview", slug, "--out", str(small_disk / "preview"), cwd=sample_site)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: No space left on device"], failed.stderr

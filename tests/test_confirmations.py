@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -28,33 +27,31 @@ from publisher.store.db import open_store
 from publisher.subscribers.confirmations import Confirmations, send_unsent
 from publisher.subscribers.tokens import load_tokens
 
-from conftest import SmtpServer, free_port, insert_subscriber, write_config
+from conftest import (
+    SmtpServer,
+    free_port,
+    insert_subscriber,
+    run_publisher,
+    write_config,
+    write_relay_config,
+)
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-RUN = "import sys; from publisher.cli import main; sys.exit(main())"
 LINK = re.compile(r"https://blog\.example\.org/confirm\?token=\S+")
 
 
 def publisher(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", RUN, *args, "--now", NOW.isoformat()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_publisher(*args, "--now", NOW.isoformat(), timeout=60)
 
 
 def configure(
     root: Path, database_url: str = "", smtp_port: int | None = None, rate: float = 0
 ) -> Config:
-    extra = f'[database]\nurl = "{database_url}"\n' if database_url else ""
     if smtp_port:
-        extra += (
-            f'[delivery]\ntransport = "smtp"\nrate_per_second = {rate}\n'
-            f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\ntimeout = 5\n'
-        )
-    write_config(root, extra)
+        write_relay_config(root, smtp_port, database_url, f"rate_per_second = {rate}", timeout=5)
+    else:
+        write_config(root, f'[database]\nurl = "{database_url}"\n' if database_url else "")
     return load_config(root / "config" / "site.toml", now=NOW)
 
 

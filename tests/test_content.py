@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +20,7 @@ from publisher.content import posts as content
 from publisher.content.frontmatter import slugify
 from publisher.errors import ContentErrors, PublisherError
 
-from conftest import write_post
+from conftest import run_publisher, write_post
 
 GOOD = "title: Sleep well\ndate: 2026-03-02 09:00"
 
@@ -667,16 +665,13 @@ def test_new_command(site: Path) -> None:
 
 def test_check_in_a_real_process(site: Path) -> None:
     write_post(site, "a.md", "title: A\ndate: next tuesday")
-    publisher = Path(sys.executable).parent / "publisher"
-    run = subprocess.run([publisher, "check"], capture_output=True, text=True, cwd=site)
+    run = run_publisher("check", cwd=site)
     assert run.returncode == 2
     assert run.stderr == (
         "error: posts/a.md:3: date: expected a date such as 2026-03-02 09:00, got 'next tuesday'\n"
     )
     assert "Traceback" not in run.stderr + run.stdout
-    debug = subprocess.run(
-        [publisher, "check", "--debug"], capture_output=True, text=True, cwd=site
-    )
+    debug = run_publisher("check", "--debug", cwd=site)
     assert debug.returncode == 2
     assert "Traceback (most recent call last)" in debug.stderr
     assert "posts/a.md:3: date: expected a date" in debug.stderr

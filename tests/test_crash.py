@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,55 +19,34 @@ from sqlalchemy import insert, select
 from publisher.store import open_store
 from publisher.store.schema import deliveries, subscribers
 
-from conftest import write_config, write_post
+from conftest import start_publisher, wait_for, write_post, write_relay_config
 
-PUBLISHER = Path(sys.executable).with_name("publisher")
 SLUG = "news"
 NOW = "2026-03-02T15:00:00+00:00"
 
 
 def prepare(root: Path, port: int, database_url: str, count: int, connections: int) -> list[str]:
     """A site with one live post, `count` active subscribers, and the relay on `port`."""
-    write_config(
-        root,
-        f"""
-        [database]
-        url = "{database_url}"
-
-        [delivery]
-        transport = "smtp"
-        connections = {connections}
-
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        timeout = 10
-        """,
-    )
+    write_relay_config(root, port, database_url, f"connections = {connections}", timeout=10)
     write_post(root, "news.md", "title: News\nslug: news\ndate: 2026-03-01 09:00")
     emails = [f"reader{n}@example.org" for n in range(count)]
-    store = open_store(database_url, root)
-    try:
-        with store.transaction() as conn:
-            conn.execute(
-                insert(subscribers),
-                [
-                    dict(
-                        email=e,
-                        email_key=e,
-                        name="",
-                        status="active",
-                        frequency="each",
-                        source="test",
-                        created_at=time_of(NOW),
-                        bounce_count=0,
-                    )
-                    for e in emails
-                ],
-            )
-    finally:
-        store.close()
+    with open_store(database_url, root) as store, store.transaction() as conn:
+        conn.execute(
+            insert(subscribers),
+            [
+                dict(
+                    email=e,
+                    email_key=e,
+                    name="",
+                    status="active",
+                    frequency="each",
+                    source="test",
+                    created_at=time_of(NOW),
+                    bounce_count=0,
+                )
+                for e in emails
+            ],
+        )
     return emails
 
 
@@ -79,32 +57,19 @@ def time_of(text: str):
 
 
 def start(root: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PUBLISHER_NOW": NOW}
-    return subprocess.Popen(
-        [str(PUBLISHER), "send", *args],
+    return start_publisher(
+        "send",
+        *args,
         cwd=root,
-        env=env,
+        env={"PUBLISHER_NOW": NOW},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
 
 
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.005)
-
-
 def ledger_rows(root: Path, database_url: str) -> list:
-    store = open_store(database_url, root)
-    try:
-        with store.read() as conn:
-            return conn.execute(select(deliveries.c.state, deliveries.c.claimed_by)).all()
-    finally:
-        store.close()
+    with open_store(database_url, root) as store, store.read() as conn:
+        return conn.execute(select(deliveries.c.state, deliveries.c.claimed_by)).all()
 
 
 def test_sigkill_at_random_points_loses_nobody_and_duplicates_stay_bounded(
@@ -118,7 +83,11 @@ def test_sigkill_at_random_points_loses_nobody_and_duplicates_stay_bounded(
     for _ in range(kills):
         process = start(site, *args)
         target = len(smtp_server.received) + rng.randint(50, 350)
-        wait_for(lambda t=target, p=process: len(smtp_server.received) >= t or p.poll() is not None)
+        wait_for(
+            lambda t=target, p=process: len(smtp_server.received) >= t or p.poll() is not None,
+            timeout=30,
+            interval=0.005,
+        )
         time.sleep(rng.random() * 0.02)
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -144,7 +113,7 @@ def test_sigterm_finishes_in_flight_messages_and_exits_0_with_a_summary(
     prepare(site, smtp_server.port, url, 300, 2)
     smtp_server.delay = 0.01
     process = start(site, SLUG)
-    wait_for(lambda: len(smtp_server.received) >= 20)
+    wait_for(lambda: len(smtp_server.received) >= 20, timeout=30, interval=0.005)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err

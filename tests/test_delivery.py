@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
-from conftest import free_port, insert_subscriber, write_config
+from conftest import free_port, insert_subscriber, write_config, write_relay_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -185,24 +185,8 @@ TEXT = "Hi __PUBLISHER_NAME__,\n\nNews.\n\nUnsubscribe: __PUBLISHER_UNSUBSCRIBE_
 def relay_config(root: Path, port: int, database_url: str, extra: str = "", now=NOW):
     from publisher.config import load_config
 
-    write_config(
-        root,
-        f"""
-        [database]
-        url = "{database_url}"
-
-        [delivery]
-        transport = "smtp"
-        envelope_from = "bounces@example.org"
-        {extra}
-
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        timeout = 5
-        """,
-    )
+    delivery = f'envelope_from = "bounces@example.org"\n{extra}'
+    write_relay_config(root, port, database_url, delivery, timeout=5)
     return load_config(root / "config" / "site.toml", now=now)
 
 

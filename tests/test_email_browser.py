@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import email
 import struct
 import zlib
-from email import policy
 from pathlib import Path
 
 import pytest
@@ -14,9 +12,8 @@ from premailer import Premailer
 from publisher.config import load_config
 from publisher.content.posts import load_posts
 from publisher.mail import newsletter
-from publisher.mail.message import MessageBuilder, Recipient
 
-from conftest import write_post
+from conftest import message_to_ann, write_post
 
 pytestmark = pytest.mark.browser
 
@@ -64,15 +61,7 @@ def received_html(site: Path) -> str:
     write_post(site, "2026-03-01-wide.md", "title: Wide things\ndate: 2026-03-01", BODY)
     config = load_config(site / "config" / "site.toml", now=NOW, env={})
     rendered = newsletter.render_post(config, load_posts(config)[0])
-    reader = Recipient(
-        "ann@example.com",
-        "Ann",
-        "https://blog.example.org/unsubscribe?token=1.x",
-        "https://blog.example.org/preferences?token=1.y",
-    )
-    message = email.message_from_bytes(
-        MessageBuilder(config, rendered).build(reader), policy=policy.default
-    )
+    message = message_to_ann(config, rendered, "1")
     return message.get_body(preferencelist=("html",)).get_content()
 
 

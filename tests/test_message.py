@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import email
 import random
@@ -12,8 +11,6 @@ from pathlib import Path
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from publisher.config import load_config
 from publisher.mail.message import (
@@ -24,6 +21,8 @@ from publisher.mail.message import (
     quoted_printable,
 )
 from publisher.mail.newsletter import Newsletter
+
+from conftest import dkim_dns, dkim_key
 
 NOW = "2026-03-02T15:00:00+00:00"
 SLOTS = PLACEHOLDERS
@@ -234,19 +233,7 @@ def test_quoted_printable_pieces_join_to_the_original():
 
 @pytest.fixture
 def dkim_config(site: Path):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = site / "dkim.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    path, record = dkim_key(site)
     env = {
         "PUBLISHER_DKIM_DOMAIN": "example.org",
         "PUBLISHER_DKIM_SELECTOR": "news2026",
@@ -259,11 +246,7 @@ def dkim_config(site: Path):
 
 def dns_stub(record: bytes):
     """The local DNS: answers the selector's TXT query with the public key."""
-
-    def lookup(name: bytes, timeout: int = 5) -> bytes | None:
-        return record if name == b"news2026._domainkey.example.org." else None
-
-    return lookup
+    return dkim_dns(record, "news2026")
 
 
 def test_dkim_signatures_verify_with_dkimpy(dkim_config):

@@ -22,7 +22,7 @@ from publisher.mail.newsletter import (
 )
 from publisher.mail.plaintext import html_to_text
 
-from conftest import write_post
+from conftest import message_to_ann, write_post
 
 NOW = "2026-03-02T15:00:00+00:00"
 UTM = "utm_source=newsletter&utm_medium=email&utm_campaign="
@@ -319,8 +319,6 @@ def test_inlining_is_quiet_and_leaves_logging_alone(site: Path, capfd):
 
 @pytest.mark.parametrize("kind", ["post", "digest"])
 def test_every_produced_eml_is_complete(site: Path, kind: str):
-    from publisher.mail.message import MessageBuilder, Recipient
-
     sleep_post(site, image="cover.jpg")
     config = load(site)
     posts = load_posts(config)
@@ -329,15 +327,7 @@ def test_every_produced_eml_is_complete(site: Path, kind: str):
         if kind == "post"
         else render_digest(config, posts, "w")
     )
-    person = Recipient(
-        "ann@example.com",
-        "Ann",
-        "https://blog.example.org/unsubscribe?token=7.a",
-        "https://blog.example.org/preferences?token=7.b",
-    )
-    message = email.message_from_bytes(
-        MessageBuilder(config, rendered).build(person), policy=policy.default
-    )
+    message = message_to_ann(config, rendered, "7")
     for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Id"):
         assert message[header], header
     assert message["List-Unsubscribe"] == (

@@ -24,7 +24,7 @@ from publisher.site import build as site
 from publisher.site import writer as writer_module
 from publisher.site.writer import Writer
 
-from conftest import free_port, write_post
+from conftest import free_port, run_publisher, wait_for, write_post
 
 NOW = "2026-03-10T12:00:00+00:00"
 BASE = "https://blog.example.org"
@@ -308,8 +308,7 @@ def test_a_full_disk_is_one_line_exit_1_and_the_live_site_stays(
     build(site)
     before = tree(small_disk / "public")
     write_post(site, "z-big.md", "title: Big\ndate: 2026-03-01", "word " * 60_000)
-    command = [str(Path(sys.executable).parent / "publisher"), "build", "--now", NOW]
-    failed = subprocess.run(command, capture_output=True, text=True)
+    failed = run_publisher("build", "--now", NOW)
     assert failed.returncode == 1, failed.stderr
     assert failed.stderr.startswith(f"error: {small_disk}/public/") and "Traceback" not in (
         failed.stderr
@@ -583,20 +582,17 @@ def test_bad_post_lists_every_error_and_keeps_the_old_site(site: Path) -> None:
 
 def test_cli_build_prints_summary_and_reports_errors(site: Path) -> None:
     add_posts(site)
-    command = [str(Path(sys.executable).parent / "publisher"), "build", "--now", NOW]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    done = run_publisher("build", "--now", NOW)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("built 5 posts, ")
     assert " rendered, 0 unchanged) into public/ in " in done.stdout and done.stderr == ""
-    again = subprocess.run(
-        [*command, "--drafts", "--future"], capture_output=True, text=True, env=env
-    )
+    again = run_publisher("build", "--now", NOW, "--drafts", "--future")
     assert again.stdout.startswith("built 7 posts, ")
 
     before = tree(site / "public")
     (site / "templates/site").mkdir(parents=True)
     (site / "templates/site/tag.html").write_text("{{ nope }}\n")
-    failed = subprocess.run(command, capture_output=True, text=True, env=env)
+    failed = run_publisher("build", "--now", NOW)
     assert failed.returncode == 2
     assert failed.stderr.startswith("error: tag.html:1: ") and len(failed.stderr.splitlines()) == 1
     assert tree(site / "public") == before
@@ -641,11 +637,3 @@ def test_preview_serves_drafts_and_shows_build_errors_until_fixed(site: Path) ->
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)

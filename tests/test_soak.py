@@ -24,7 +24,7 @@ from publisher.mail.newsletter import Newsletter
 from publisher.store import ledger, open_store
 from publisher.store.schema import deliveries, subscribers
 
-from conftest import free_port, insert_subscriber, write_config
+from conftest import free_port, insert_subscriber, write_relay_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 GOOD = 190
@@ -33,21 +33,7 @@ HTML = "<p>Hi __PUBLISHER_NAME__</p><a href='__PUBLISHER_UNSUBSCRIBE_URL__'>Unsu
 
 
 def configure(root, port: int, database_url: str):
-    write_config(
-        root,
-        f"""
-        [database]
-        url = "{database_url}"
-        [delivery]
-        transport = "smtp"
-        connections = 3
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        timeout = 5
-        """,
-    )
+    write_relay_config(root, port, database_url, "connections = 3", timeout=5)
     return load_config(root / "config" / "site.toml", now=NOW)
 
 

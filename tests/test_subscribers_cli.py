@@ -7,7 +7,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,9 @@ from sqlalchemy import update
 from publisher.store.db import open_store
 from publisher.store.schema import subscribers
 
+from conftest import PUBLISHER, run_publisher
+
 NOW = "2026-03-02T15:00:00+00:00"
-RUN = "import sys; from publisher.cli import main; sys.exit(main())"
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # LF ends lines
 NOT_SMTPUTF8 = (
     "the part before @ has non-ASCII characters, which this site's mail relay cannot "
@@ -26,12 +26,7 @@ NOT_SMTPUTF8 = (
 
 
 def publisher(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", RUN, *args, "--now", NOW],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_publisher(*args, "--now", NOW, timeout=60)
 
 
 def test_add_list_count_remove(site: Path) -> None:
@@ -219,7 +214,7 @@ def test_export_into_a_pipe_closed_early_exits_quietly(site: Path) -> None:
     csv.write_text("email\n" + "".join(f"r{n}@example.org\n" for n in range(5000)))
     assert publisher("subscribers", "import", str(csv)).returncode == 0
     exporter = subprocess.Popen(
-        [sys.executable, "-c", RUN, "subscribers", "export", "--now", NOW],
+        [PUBLISHER, "subscribers", "export", "--now", NOW],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +20,15 @@ from publisher.store import ledger
 from publisher.store.db import Store
 from publisher.store.subscribers import add
 
-from conftest import SmtpServer, write_config, write_post
+from conftest import (
+    SmtpServer,
+    free_port,
+    run_publisher,
+    start_publisher,
+    wait_for,
+    write_post,
+    write_relay_config,
+)
 
 CHICAGO = ZoneInfo("America/Chicago")
 # Wednesday 2026-03-04 10:00 in Chicago: no Monday digest is within its grace.
@@ -31,19 +36,13 @@ T = datetime(2026, 3, 4, 10, 0, tzinfo=CHICAGO).astimezone(UTC)
 MINUTE = timedelta(minutes=1)
 EACH = ["ann@example.org", "bob@example.org", "cy@example.org"]
 DIGEST = ["dee@example.org"]
-PUBLISHER = str(Path(sys.executable).parent / "publisher")
 
 
 def configure(root: Path, smtp: SmtpServer, extra: str = "") -> None:
-    write_config(
+    write_relay_config(
         root,
-        f"""
-        [delivery]
-        transport = "smtp"
-        [smtp]
-        host = "{smtp.host}"
-        port = {smtp.port}
-        security = "none"
+        smtp.port,
+        extra=f"""
         [digest]
         every = "monday"
         at = "09:00"
@@ -179,16 +178,9 @@ def test_an_unexpected_error_in_one_announcement_is_one_problem(
 
 def test_a_tick_that_leaves_mail_unsent_exits_1(blog: Path) -> None:
     """The relay is down: the campaign pauses, the tick says so and exits 1 (it was 0)."""
-    from conftest import free_port
-
     configure(blog, SmtpServer("127.0.0.1", free_port()))
     queue_post(blog, "news", T)
-    done = subprocess.run(
-        [PUBLISHER, "tick", "--now", (T + MINUTE).isoformat()],
-        cwd=blog,
-        capture_output=True,
-        text=True,
-    )
+    done = run_publisher("tick", "--now", (T + MINUTE).isoformat(), cwd=blog)
     assert done.returncode == 1, done.stderr
     assert "post:news: paused: cannot connect to 127.0.0.1" in done.stdout
     assert "Traceback" not in done.stderr
@@ -364,18 +356,15 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
 # --- Real processes ------------------------------------------------------------------
 
 
-def publisher(root: Path, *args: str, **popen) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([PUBLISHER, *args], cwd=root, env=env, text=True, **popen)
-
-
 def test_two_ticks_at_once_never_send_twice(blog: Path, smtp_server) -> None:
     for n in range(10):
         moment = T + timedelta(hours=n)
         queue_post(blog, f"race-{n}", moment)
         now = (moment + MINUTE).isoformat()
         pair = [
-            publisher(blog, "tick", "--now", now, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            start_publisher(
+                "tick", "--now", now, cwd=blog, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
             for _ in range(2)
         ]
         outputs = [p.communicate(timeout=60) for p in pair]
@@ -384,29 +373,31 @@ def test_two_ticks_at_once_never_send_twice(blog: Path, smtp_server) -> None:
         assert Counter(smtp_server.recipients()) == {email: n + 1 for email in EACH}
 
 
-def wait_for(path: Path, text: str, count: int = 1, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = path.read_text() if path.exists() else ""
-        if log.count(text) >= count:
-            return log
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} x{count} not in the log:\n{log}")
+def wait_for_log(path: Path, text: str, count: int = 1, timeout: float = 30) -> None:
+    def log() -> str:
+        return path.read_text() if path.exists() else ""
+
+    wait_for(
+        lambda: log().count(text) >= count,
+        timeout=timeout,
+        interval=0.1,
+        failure=lambda: f"{text!r} x{count} not in the log:\n{log()}",
+    )
 
 
 def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> None:
     text = (blog / "config" / "site.toml").read_text()
     (blog / "config" / "site.toml").write_text(text + "\n[scheduler]\ninterval = 1\n")
     log = blog / "run.log"
-    process = publisher(blog, "run", "--now", T.isoformat(), "--log-file", str(log))
+    process = start_publisher("run", "--now", T.isoformat(), "--log-file", str(log), cwd=blog)
     try:
-        wait_for(log, "INFO publisher.schedule.tick: tick ", count=2)
+        wait_for_log(log, "INFO publisher.schedule.tick: tick ", count=2)
         broken = write_post(blog, "broken.md", "title: Broken\ndate: someday")
-        wait_for(log, "ERROR publisher.schedule.tick: posts/broken.md:")
-        wait_for(log, "ERROR publisher.schedule.tick: pass failed: tick ")
+        wait_for_log(log, "ERROR publisher.schedule.tick: posts/broken.md:")
+        wait_for_log(log, "ERROR publisher.schedule.tick: pass failed: tick ")
         broken.unlink()
         passes = log.read_text().count(" tick ")
-        wait_for(log, " tick ", count=passes + 1)
+        wait_for_log(log, " tick ", count=passes + 1)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
@@ -415,18 +406,8 @@ def test_run_keeps_going_after_a_bad_pass_and_stops_on_sigterm(blog: Path) -> No
 
 
 def test_tick_command_prints_one_line(blog: Path) -> None:
-    done = subprocess.run(
-        [PUBLISHER, "tick", "--now", (T + MINUTE).isoformat()],
-        cwd=blog,
-        capture_output=True,
-        text=True,
-    )
+    done = run_publisher("tick", "--now", (T + MINUTE).isoformat(), cwd=blog)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "tick 2026-03-04 10:01 CST: nothing due\n"
-    listing = subprocess.run(
-        [PUBLISHER, "queue", "--json", "--now", T.isoformat()],
-        cwd=blog,
-        capture_output=True,
-        text=True,
-    )
+    listing = run_publisher("queue", "--json", "--now", T.isoformat(), cwd=blog)
     assert json.loads(listing.stdout)["digest"]["key"] == "digest:2026-03-09"

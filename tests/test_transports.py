@@ -16,7 +16,7 @@ from publisher.config import load_config
 from publisher.delivery.throttle import HourlyLimit, RateLimit
 from publisher.delivery.transports import FileTransport, RelayDown, SmtpTransport
 
-from conftest import free_port, write_config
+from conftest import free_port, write_relay_config
 
 MESSAGE = (
     b"From: news@example.org\r\nTo: a@example.org\r\nSubject: Hi\r\n\r\n"
@@ -25,20 +25,7 @@ MESSAGE = (
 
 
 def smtp_config(root: Path, port: int, extra: str = "", timeout: float = 2):
-    write_config(
-        root,
-        f"""
-        [delivery]
-        transport = "smtp"
-
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        timeout = {timeout}
-        {extra}
-        """,
-    )
+    write_relay_config(root, port, smtp=extra, timeout=timeout)
     return load_config(root / "config" / "site.toml")
 
 

@@ -15,7 +15,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from publisher.store.schema import subscribers as schema_subscribers
 from publisher.subscribers.tokens import load_tokens
 from publisher.web.app import create_app
 
-from conftest import free_port
+from conftest import PUBLISHER, dkim_dns, dkim_key, free_port
 
 FORM = {"email": "ana@example.com", "name": "Ana", "frequency": "each"}
 
@@ -473,7 +472,7 @@ def web_command(site: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """`publisher web` in a subprocess, its output (the access log) piped: (base URL, process)."""
     port = free_port()
     process = subprocess.Popen(
-        [Path(sys.executable).parent / "publisher", "web", "--port", str(port)],
+        [PUBLISHER, "web", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -532,23 +531,11 @@ def test_preview_server_mounts_the_app(site: Path, live_server):
 
 
 def test_confirmation_is_dkim_signed_when_configured(site: Path):
-    import base64
-
     import dkim
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
     from publisher.subscribers.confirmations import Confirmations
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (site / "dkim.pem").write_bytes(pem)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    _path, record = dkim_key(site)
     env = {
         **os.environ,
         "PUBLISHER_DKIM_DOMAIN": "example.org",
@@ -562,9 +549,7 @@ def test_confirmation_is_dkim_signed_when_configured(site: Path):
     data = Confirmations(config, load_tokens(config)).build(subscriber, "k", config.now).data
     assert data.startswith(b"DKIM-Signature: ")
 
-    def dns(name: bytes, timeout: int = 5) -> bytes | None:
-        return record if name == b"s1._domainkey.example.org." else None
-
+    dns = dkim_dns(record, "s1")
     assert dkim.verify(data, dnsfunc=dns)
     assert not dkim.verify(data.replace(b"Subject: Confirm", b"Subject: Confirn"), dnsfunc=dns)
 

@@ -8,8 +8,6 @@ subscriber app under uvicorn, the file outbox, `publisher send` for the newslett
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,15 +22,14 @@ from publisher.content.posts import load_posts
 from publisher.store import subscribers
 from publisher.web.app import create_app
 
-from conftest import free_port
+from conftest import free_port, run_publisher
 
 pytestmark = pytest.mark.browser
-PUBLISHER = Path(sys.executable).parent / "publisher"
 EMAIL = "reader@example.com"
 
 
 def publisher(*args: str) -> str:
-    done = subprocess.run([PUBLISHER, *args], capture_output=True, text=True, timeout=120)
+    done = run_publisher(*args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
