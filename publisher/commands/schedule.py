@@ -14,7 +14,7 @@ import threading
 
 import click
 
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
