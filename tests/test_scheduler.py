@@ -10,7 +10,7 @@ import pytest
 
 from publisher.config import Config, load_config
 from publisher.content.posts import Post
-from publisher.schedule.tick import (
+from publisher.schedule.calendar import (
     last_digest_due,
     local_instant,
     new_publications,

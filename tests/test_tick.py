@@ -16,6 +16,8 @@ import pytest
 
 from publisher.config import Config, load_config
 from publisher.schedule import tick as scheduler
+from publisher.schedule.deploy import site_lock
+from publisher.schedule.queue import queue
 from publisher.store import ledger
 from publisher.store.db import Store
 from publisher.store.subscribers import add
@@ -308,7 +310,7 @@ def test_a_tick_skips_the_build_while_another_holds_the_lock(blog: Path, smtp_se
     text = (blog / "config" / "site.toml").read_text()
     (blog / "config" / "site.toml").write_text(text + '\n[scheduler]\nlock_wait = "0.2s"\n')
     queue_post(blog, "locked-out", T)
-    with scheduler.site_lock(at(blog, T)) as locked:
+    with site_lock(at(blog, T)) as locked:
         assert locked
         skipped = scheduler.tick(at(blog, T + MINUTE))
     assert "site build skipped: another tick is building it" in skipped.notes
@@ -321,7 +323,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
     queue_post(blog, "next-week", T + timedelta(days=7))
     queue_post(blog, "tomorrow", T + timedelta(days=1), email="false")
     queue_post(blog, "this-morning", T - timedelta(minutes=30))
-    upcoming = scheduler.queue(at(blog, T)).as_dict(at(blog, T))
+    upcoming = queue(at(blog, T)).as_dict(at(blog, T))
     assert upcoming["posts"] == [
         {  # live, but no tick has published it yet: the next one will
             "slug": "this-morning",

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from publisher import checks
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 from publisher.content import frontmatter
 from publisher.content import posts as content
 from publisher.errors import PublisherError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 from publisher.content.posts import load_posts
 from publisher.mail import newsletter
 

@@ -14,7 +14,7 @@ import threading
 
 import click
 
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -70,10 +70,10 @@ def run(log_file: str | None) -> None:
 @common_options
 def queue(as_json: bool) -> None:
     """What happens next: queued posts, their announcements, the next digest."""
-    from publisher.schedule import tick as scheduler
+    from publisher.schedule.queue import queue as scheduled
 
     config = get_config()
-    upcoming = scheduler.queue(config)
+    upcoming = scheduled(config)
     if as_json:
         click.echo(json.dumps(upcoming.as_dict(config), indent=2, ensure_ascii=False))
         return

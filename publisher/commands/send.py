@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import click
 
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 from publisher.config import Config
 from publisher.errors import PublisherError
 from publisher.store import Store, ledger

@@ -11,7 +11,7 @@ import threading
 
 import click
 
-from publisher.cli import Options, common_options, get_config
+from publisher.commands.options import Options, common_options, get_config
 
 PROGRESS_THRESHOLD = 300  # pages; smaller builds finish before a bar is worth drawing
 SPINNER_DELAY = 0.5  # seconds of reading posts before a spinner appears

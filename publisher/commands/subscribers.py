@@ -1,5 +1,4 @@
-"""Commands: subscribers add/remove/forget/list/count/import/export; and the signing secret's
-check that `publisher check` runs."""
+"""Commands: subscribers add/remove/forget/list/count/import/export."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from pathlib import Path
 import click
 
 from publisher import store as subscriber_store
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
 from publisher.store import Store, Subscriber

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from publisher.cli import common_options, get_config
+from publisher.commands.options import common_options, get_config
 
 
 @click.command()

@@ -1,10 +1,7 @@
-"""Scheduling: what is due at `now`, and one idempotent pass (`tick`) that does it.
+"""One idempotent pass (`tick`) that does what is due at `now`, and `run`, which repeats it.
 
-The rules are pure functions of the config, the posts and `now`, so they can be tested by
-time travel: which posts went live, which of them to announce, which digest period is due
-and which posts it holds. Local times (the digest's `at`) are resolved in the site time
-zone; a wall time skipped by a clock change fires at the change, a repeated one fires once
-(its first occurrence), because a period is identified by its local date, not its instant.
+What is due comes from the calendar (`publisher.schedule.calendar`); this module carries it
+out: publish and deploy the site, create campaigns, send owed confirmations, deliver.
 """
 
 from __future__ import annotations
@@ -12,239 +9,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from publisher.config import WEEKDAYS, Config
-from publisher.content.posts import Post, Scan
+import schedule
+
+from publisher.config import Config
+from publisher.content.posts import Post, Scan, scan_logged
+from publisher.delivery.transports import reason
 from publisher.errors import ContentErrors, PublisherError
+from publisher.schedule.calendar import new_publications, plan_digest
+from publisher.schedule.deploy import DeployError, deploy, deploy_marker, site_lock
+from publisher.store import ledger, published
+from publisher.store.db import Store
+from publisher.store.subscribers import iter_unsent_confirmations
 
-log = logging.getLogger("publisher.schedule.tick")
-
-# --- Local time ----------------------------------------------------------------------
-
-
-def _wall(moment: datetime, tz: ZoneInfo) -> datetime:
-    return moment.astimezone(tz).replace(tzinfo=None, fold=0)
-
-
-def local_instant(day: date, at: clock_time, tz: ZoneInfo) -> datetime:
-    """The UTC instant the site's clocks show `at` on `day`.
-
-    A wall time that happens twice (clocks back) gives its first occurrence; one that does
-    not happen (clocks forward) gives the first valid instant after it: the change itself.
-    """
-    wall = datetime.combine(day, at)
-    before = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if _wall(before, tz) == wall:
-        return before
-    # In a gap, fold=0 reads the wall time with the old offset and lands after the change,
-    # fold=1 with the new offset and lands before it; the change lies between the two.
-    low, high = wall.replace(tzinfo=tz, fold=1).astimezone(UTC), before
-    while high - low > timedelta(seconds=1):
-        middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
-        if _wall(middle, tz) >= wall:
-            high = middle
-        else:
-            low = middle
-    return high
-
-
-# --- Digest periods ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """One digest period: `id` is its local date (2026-11-30) or month (2026-12)."""
-
-    id: str
-    due: datetime  # aware UTC
-
-    @property
-    def key(self) -> str:
-        return f"digest:{self.id}"
-
-
-def _anchor_on_or_before(every: str, day: date) -> date:
-    """The local date the period containing `day` starts on."""
-    if every == "day":
-        return day
-    if every == "month":
-        return day.replace(day=1)
-    return day - timedelta(days=(day.weekday() - WEEKDAYS.index(every)) % 7)
-
-
-def _step(every: str, anchor: date, count: int) -> date:
-    """The anchor `count` periods after (or before, when negative) `anchor`."""
-    if every == "day":
-        return anchor + timedelta(days=count)
-    if every == "month":
-        months = anchor.year * 12 + anchor.month - 1 + count
-        return date(months // 12, months % 12 + 1, 1)
-    return anchor + timedelta(weeks=count)
-
-
-def _period(config: Config, anchor: date) -> Period:
-    every = config.digest.every.lower()
-    ident = anchor.strftime("%Y-%m") if every == "month" else anchor.isoformat()
-    return Period(ident, local_instant(anchor, config.digest.at, config.tz))
-
-
-def period_at(config: Config, moment: datetime) -> Period:
-    """The latest period whose due time is at or before `moment`."""
-    every = config.digest.every.lower()
-    anchor = _anchor_on_or_before(every, _wall(moment, config.tz).date())
-    period = _period(config, anchor)
-    return period if period.due <= moment else _period(config, _step(every, anchor, -1))
-
-
-def period_after(config: Config, moment: datetime) -> Period:
-    """The first period whose due time is after `moment`."""
-    return _shift(config, period_at(config, moment), 1)
-
-
-def previous_period(config: Config, period: Period) -> Period:
-    return _shift(config, period, -1)
-
-
-def _shift(config: Config, period: Period, count: int) -> Period:
-    anchor = _anchor_of(period.id)
-    return _period(config, _step(config.digest.every.lower(), anchor, count))
-
-
-def _anchor_of(ident: str) -> date:
-    """The first local date of a period, from its id (2026-11-30, or 2026-12 for a month)."""
-    return date.fromisoformat(ident if len(ident) == 10 else f"{ident}-01")
-
-
-def period_of_key(config: Config, key: str) -> Period | None:
-    """The period a `digest:<id>` campaign key names (due at today's `at`), or None."""
-    ident = key.removeprefix("digest:")
-    try:
-        anchor = _anchor_of(ident)
-    except ValueError:
-        return None
-    return Period(ident, local_instant(anchor, config.digest.at, config.tz))
-
-
-def last_digest_due(config: Config, keys: Iterable[str], before: datetime) -> datetime | None:
-    """Due time of the latest digest campaign before `before`, from the campaigns' keys."""
-    dues = [p.due for p in (period_of_key(config, k) for k in keys) if p and p.due < before]
-    return max(dues, default=None)
-
-
-def digest_since(
-    config: Config, period: Period, campaign_keys: Collection[str], started: datetime | None
-) -> datetime:
-    """Where the posts of `period`'s digest start (exclusive)."""
-    since = last_digest_due(config, campaign_keys, period.due)
-    since = since or previous_period(config, period).due
-    return max(since, started) if started else since
-
-
-@dataclass(frozen=True)
-class DigestPlan:
-    """The latest digest period at `now`, the posts it holds, and what to do about it."""
-
-    period: Period
-    since: datetime
-    posts: list[Post]
-    status: str  # due | done (its campaign exists) | missed (beyond grace) | empty (no posts)
-
-
-def digest_posts(
-    config: Config, posts: Sequence[Post], since: datetime, until: datetime
-) -> list[Post]:
-    """Emailable posts live in (since, until], newest first, at most `max_posts`."""
-    chosen = [p for p in posts if p.email and not p.draft and since < p.date <= until]
-    chosen.sort(key=lambda p: p.date, reverse=True)
-    return chosen[: config.digest.max_posts]
-
-
-def plan_digest(
-    config: Config,
-    now: datetime,
-    posts: Sequence[Post],
-    campaign_keys: Collection[str],
-    started: datetime | None = None,
-) -> DigestPlan:
-    """The latest period due at `now` and what it would hold.
-
-    Posts are those live since the previous digest that went out (so a period skipped while
-    the machine was off loses nothing), or since the previous period when none did, and
-    never from before the scheduler's first run (`started`: that is back catalogue). Only
-    the latest period is ever planned, so a long outage yields one digest, not a backlog.
-    """
-    period = period_at(config, now)
-    since = digest_since(config, period, campaign_keys, started)
-    chosen = digest_posts(config, posts, since, period.due)
-    if period.key in campaign_keys:
-        status = "done"
-    elif now - period.due > config.digest.grace:
-        status = "missed"
-    else:
-        status = "due" if chosen else "empty"
-    return DigestPlan(period, since, chosen, status)
-
-
-# --- Publication and announcements ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Publication:
-    """A post seen live for the first time, and whether it gets an announcement."""
-
-    slug: str
-    live_at: datetime
-    announce: bool
-
-
-def new_publications(
-    config: Config,
-    posts: Iterable[Post],
-    known: Mapping[str, datetime],
-    now: datetime,
-    first_run: bool,
-) -> list[Publication]:
-    """Live posts not recorded yet (`known`: slug -> when it went live), oldest first.
-
-    On the first run every live post is back catalogue and never announced; later, a post is
-    announced only when it allows email and went live within `announce_max_age`, so a post
-    added with an old date by mistake does not go out. A post whose slug changed (a typo
-    fixed in its title) is the same post: a recorded slug that is no longer live with the
-    same date means it was announced already.
-    """
-    live = [p for p in posts if p.is_live(now)]
-    live_slugs = {p.slug for p in live}
-    renamed = {when for slug, when in known.items() if slug not in live_slugs}
-    fresh = sorted((p for p in live if p.slug not in known), key=_by_date)
-    max_age = config.newsletter.announce_max_age
-    return [
-        Publication(
-            p.slug,
-            p.date,
-            not first_run and p.email and now - p.date <= max_age and p.date not in renamed,
-        )
-        for p in fresh
-    ]
-
-
-def _by_date(post: Post) -> datetime:
-    return post.date
-
-
-# --- One pass: tick --------------------------------------------------------------------
-
-
-class DeployError(PublisherError):
-    """`[site] deploy` failed; the site stays built and the next tick runs it again."""
-
-    exit_code = 1
+log = logging.getLogger(__name__)
 
 
 class BrokenPosts(ContentErrors):
@@ -306,9 +87,6 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
     deploy) is logged and reported in the summary; the steps that do not depend on it
     still run, so a campaign in progress keeps going while someone fixes a post.
     """
-    from publisher.content.posts import scan_logged
-    from publisher.store.db import Store
-
     summary = TickSummary(config.now)
     with Store.open(config) as store:
         found = _attempt(summary, scan_logged, config)
@@ -332,8 +110,6 @@ def _attempt(summary: TickSummary, step, *args):
     except PublisherError as exc:
         _problem(summary, exc)
     except Exception as exc:
-        from publisher.delivery.transports import reason
-
         log.debug("%s failed", step.__name__, exc_info=True)
         _problem(summary, StepError(f"{step.__name__.lstrip('_')}: {reason(exc)}"))
     return None
@@ -346,7 +122,7 @@ def _problem(summary: TickSummary, exc: PublisherError) -> None:
     summary.problems.append(exc)
 
 
-def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
+def _publish(config: Config, store: Store, found: Scan, summary: TickSummary) -> bool:
     """Rebuild the site when the set of live posts changed, then deploy; True when the site
     is up to date (or another tick is bringing it up to date).
 
@@ -354,8 +130,7 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
     an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
     take its page down, and nothing new goes live meanwhile.
     """
-    from publisher.site.build import shown_sources
-    from publisher.store import published
+    from publisher.site.build import shown_sources  # lazy: Jinja and Markdown, for a broken post
 
     posts = found.publishable
     if found.errors:
@@ -368,7 +143,7 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
             return False  # nothing new goes live, so nothing new is announced
     live = {p.slug for p in posts if p.is_live(config.now)}
     seen = published.seen(store)
-    if seen.started and seen.slugs == live and not _deploy_marker(config).exists():
+    if seen.started and seen.slugs == live and not deploy_marker(config).exists():
         return True
     with site_lock(config) as locked:
         if not locked:
@@ -378,17 +153,17 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
         fresh = new_publications(config, posts, seen.live_at, config.now, not seen.started)
         gone = seen.slugs - live
         if fresh or gone or not seen.started:
-            from publisher.site.build import build
+            from publisher.site.build import build  # lazy: only when the live posts changed
 
             summary.build = build(config, posts=list(posts)).summary()
             if config.site.deploy:
-                _deploy_marker(config).touch()
+                deploy_marker(config).touch()
             published.record(store, fresh, gone, config.now)
             if seen.started:
                 summary.published = [p.slug for p in fresh]
             else:
                 summary.notes.append(f"first run: {len(fresh)} live posts recorded, not announced")
-        if _deploy_marker(config).exists():
+        if deploy_marker(config).exists():
             try:
                 deploy(config)
             except DeployError:
@@ -398,70 +173,8 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
     return True
 
 
-def _deploy_marker(config: Config) -> Path:
-    """Present while a successful build has not been deployed yet."""
-    return config.data_dir / "deploy-pending"
-
-
-@contextmanager
-def site_lock(config: Config) -> Iterator[bool]:
-    """Hold `data/site.lock` (flock); yields False after `[scheduler] lock_wait` without it."""
-    import fcntl
-
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + config.scheduler.lock_wait.total_seconds()
-    with open(config.data_dir / "site.lock", "w") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.1)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def deploy(config: Config) -> None:
-    """Run `[site] deploy` in the site root, its output logged; DeployError when it fails."""
-    import subprocess
-
-    command = config.site.deploy
-    log.info("deploy: running %s", command)
-    try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            cwd=config.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=config.scheduler.deploy_timeout.total_seconds(),
-        )
-    except subprocess.TimeoutExpired:
-        raise DeployError(
-            f"deploy: {command!r} ran longer than {config.scheduler.deploy_timeout}; "
-            "the next tick tries again"
-        ) from None
-    for line in done.stdout.splitlines():
-        log.info("deploy: %s", line)
-    if done.returncode != 0:
-        raise DeployError(
-            f"deploy: {command!r} exited with status {done.returncode}; "
-            "the site is built and the next tick tries again"
-        )
-    _deploy_marker(config).unlink(missing_ok=True)
-
-
-def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
+def _announce(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
     """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce."""
-    from publisher.store import published
-
     pending = published.unannounced(store)
     if not pending:
         return
@@ -469,37 +182,36 @@ def _announce(config: Config, store, posts: Sequence[Post], summary: TickSummary
     for slug, live_at in pending:
         post = by_slug.get(slug)
         if post is None or not post.is_live(config.now) or not post.email:
-            reason = "it is no longer live or no longer allows email"
+            why = "it is no longer live or no longer allows email"
         elif config.now - live_at > config.newsletter.announce_max_age:
-            reason = f"it went live more than {config.newsletter.announce_max_age} ago"
+            why = f"it went live more than {config.newsletter.announce_max_age} ago"
         else:
             _attempt(summary, _announce_post, config, store, post, posts, summary)
             continue
         published.cancel_announcement(store, slug)
-        summary.notes.append(f"post:{slug} not announced: {reason}")
+        summary.notes.append(f"post:{slug} not announced: {why}")
 
 
-def _announce_post(config: Config, store, post: Post, posts: Sequence[Post], summary) -> None:
+def _announce_post(
+    config: Config, store: Store, post: Post, posts: Sequence[Post], summary: TickSummary
+) -> None:
     """The campaign of one post. A post whose email cannot be built (a line break in its
     title) gets none and is reported by file; it stays due, so fixing it announces it."""
+    # Lazy: the mail code (premailer) is imported only when a campaign is due.
     from publisher.delivery.campaigns import create_campaign
     from publisher.mail.newsletter import render_post
 
     try:
         campaign, created = create_campaign(config, store, render_post(config, post, posts), "each")
     except Exception as exc:
-        from publisher.delivery.transports import reason
-
         code = getattr(exc, "exit_code", 1)
         raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
     if created:
         summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
 
 
-def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) -> None:
+def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
     """The digest campaign of the period due now, unless it exists or holds no posts."""
-    from publisher.store import published
-
     keys = published.campaign_keys(store, "digest:")
     plan = plan_digest(config, config.now, posts, keys, published.started_at(store))
     if plan.status == "empty" and plan.since < plan.period.due:  # not before the first run
@@ -508,6 +220,7 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
     elif plan.status == "missed":
         log.debug("%s was due more than [digest] grace ago; skipped", plan.period.key)
     elif plan.status == "due":
+        # Lazy: the mail code (premailer) is imported only when a campaign is due.
         from publisher.delivery.campaigns import create_campaign
         from publisher.mail.newsletter import render_digest
 
@@ -517,15 +230,15 @@ def _digest(config: Config, store, posts: Sequence[Post], summary: TickSummary) 
             summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
 
 
-def _confirm(config: Config, store, stop: threading.Event | None, summary: TickSummary) -> None:
+def _confirm(
+    config: Config, store: Store, stop: threading.Event | None, summary: TickSummary
+) -> None:
     """Confirmation emails owed to pending subscribers (an import, or a relay that was down
     when they signed up); with none owed, one query on a partial index. Before the
     campaigns, so people waiting for their link are not held up by a long send."""
-    from publisher.store.subscribers import iter_unsent_confirmations
-
     if next(iter_unsent_confirmations(store, batch=1), None) is None:
         return  # the usual pass: no mail code imported
-    from publisher.subscribers.confirmations import send_unsent
+    from publisher.subscribers.confirmations import send_unsent  # lazy: mail code
 
     batch = send_unsent(config, store, stop)
     summary.confirmations = batch.line()
@@ -533,13 +246,13 @@ def _confirm(config: Config, store, stop: threading.Event | None, summary: TickS
         _problem(summary, batch.problem)
 
 
-def _deliver(config: Config, store, stop: threading.Event | None, summary: TickSummary) -> None:
+def _deliver(
+    config: Config, store: Store, stop: threading.Event | None, summary: TickSummary
+) -> None:
     """Run every unfinished campaign within the throttle; never sleeps for the hourly cap."""
-    from publisher.store import ledger
-
     if not ledger.list_campaigns(store, unfinished=True):
         return
-    from publisher.delivery.campaigns import resume_all
+    from publisher.delivery.campaigns import resume_all  # lazy: mail code
 
     for result in resume_all(config, store, stop=stop, wait_hourly=False):
         summary.deliveries.append(result.line())
@@ -556,10 +269,6 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
     A pass that fails is logged and the next one runs as usual. Time advances from
     `config.now`, so `--now` shifts the whole run.
     """
-    import dataclasses
-
-    import schedule
-
     interval = interval or config.scheduler.interval
     stop = stop or threading.Event()
     started, clock = config.now, time.monotonic()
@@ -567,12 +276,10 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
     def one_pass() -> None:
         now = started + timedelta(seconds=time.monotonic() - clock)
         try:
-            summary = tick(dataclasses.replace(config, now=now), stop)
+            summary = tick(replace(config, now=now), stop)
         except PublisherError as exc:
             log.error("pass failed: %s", exc)
         except Exception as exc:
-            from publisher.delivery.transports import reason
-
             log.debug("pass failed", exc_info=True)
             log.error("pass failed: %s", reason(exc))
         else:
@@ -589,89 +296,3 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
         jobs.run_pending()
         stop.wait(min(1.0, max(0.05, jobs.idle_seconds or 0.0)))
     log.info("stopped")
-
-
-# --- What happens next: queue -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueuedPost:
-    slug: str
-    title: str
-    publish_at: datetime  # aware UTC
-    announce: bool  # an email goes to `each` subscribers when it is published
-    recipients: int  # how many, counted now
-
-
-@dataclass(frozen=True)
-class Queue:
-    """Posts the next ticks will publish, in order (live ones no tick has published yet
-    first), and the next digest with the posts it holds so far."""
-
-    now: datetime
-    posts: list[QueuedPost]
-    digest: Period
-    digest_posts: list[Post]
-    digest_recipients: int
-
-    def as_dict(self, config: Config) -> dict:
-        def local(moment: datetime) -> str:
-            return config.local(moment).isoformat()
-
-        return {
-            "now": local(self.now),
-            "timezone": config.site.timezone,
-            "posts": [
-                {
-                    "slug": p.slug,
-                    "title": p.title,
-                    "publish_at": local(p.publish_at),
-                    "announce": p.announce,
-                    "recipients": p.recipients,
-                }
-                for p in self.posts
-            ],
-            "digest": {
-                "key": self.digest.key,
-                "due": local(self.digest.due),
-                "posts": [p.slug for p in self.digest_posts],
-                "recipients": self.digest_recipients,
-            },
-        }
-
-
-def _queued(post: Post, announce: bool, recipients: int) -> QueuedPost:
-    return QueuedPost(post.slug, post.title, post.date, announce, recipients if announce else 0)
-
-
-def queue(config: Config) -> Queue:
-    """What the scheduler will do next, as of `config.now`."""
-    from publisher.content.posts import load_posts
-    from publisher.store import ledger, published
-    from publisher.store.db import Store
-
-    posts = load_posts(config)
-    with Store.open(config) as store:
-        each = ledger.count_recipients(store, "each")
-        digest = ledger.count_recipients(store, "digest")
-        keys = published.campaign_keys(store, "digest:")
-        started = published.started_at(store)
-        seen = published.seen(store)
-    now = config.now
-    # Live posts no tick has published yet come first: the next tick publishes them.
-    due = {
-        p.slug: p.announce for p in new_publications(config, posts, seen.live_at, now, not started)
-    }
-    waiting = sorted(
-        (p for p in posts if not p.draft and (p.date > now or p.slug in due)), key=_by_date
-    )
-    plan = plan_digest(config, now, posts, keys, started)
-    period = plan.period if plan.status == "due" else period_after(config, now)
-    since = digest_since(config, period, keys, started or now)
-    return Queue(
-        now=now,
-        posts=[_queued(p, due.get(p.slug, p.email), each) for p in waiting],
-        digest=period,
-        digest_posts=digest_posts(config, posts, since, min(now, period.due)),
-        digest_recipients=digest,
-    )

@@ -1,0 +1,64 @@
+"""The options every command takes (--config, --now, --debug) and the config they select.
+
+Commands import these from here, not from `publisher.cli`, which loads the commands.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from publisher.config import Config, load_config
+
+
+@dataclass
+class Options:
+    config: str | None = None
+    now: str | None = None
+    debug: bool = False
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value not in (None, False):
+            setattr(ctx.find_root().ensure_object(Options), name, value)
+
+    return callback
+
+
+def common_options(command: Callable) -> Callable:
+    """Add --config/--now/--debug to a command (they are also accepted before it)."""
+    options = [
+        click.option(
+            "--config",
+            metavar="FILE",
+            expose_value=False,
+            callback=_store("config"),
+            help="Config file (default config/site.toml or $PUBLISHER_CONFIG).",
+        ),
+        click.option(
+            "--now",
+            metavar="TIME",
+            expose_value=False,
+            callback=_store("now"),
+            help="Pretend it is this ISO 8601 time (or $PUBLISHER_NOW).",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_store("debug"),
+            help="Show tracebacks.",
+        ),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), options, command)
+
+
+def get_config() -> Config:
+    """The configuration for the running command, honouring --config and --now."""
+    options = click.get_current_context().find_root().ensure_object(Options)
+    return load_config(options.config, options.now)

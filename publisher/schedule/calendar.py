@@ -1,0 +1,231 @@
+"""The calendar of the scheduler: what is due at `now`, as pure functions of the config,
+the posts and `now`.
+
+They can be tested by time travel: which posts went live, which of them to announce, which
+digest period is due and which posts it holds. Local times (the digest's `at`) are resolved
+in the site time zone; a wall time skipped by a clock change fires at the change, a
+repeated one fires once (its first occurrence), because a period is identified by its
+local date, not its instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from zoneinfo import ZoneInfo
+
+from publisher.config import WEEKDAYS, Config
+from publisher.content.posts import Post
+
+# --- Local time ----------------------------------------------------------------------
+
+
+def _wall(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None, fold=0)
+
+
+def local_instant(day: date, at: clock_time, tz: ZoneInfo) -> datetime:
+    """The UTC instant the site's clocks show `at` on `day`.
+
+    A wall time that happens twice (clocks back) gives its first occurrence; one that does
+    not happen (clocks forward) gives the first valid instant after it: the change itself.
+    """
+    wall = datetime.combine(day, at)
+    before = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if _wall(before, tz) == wall:
+        return before
+    # In a gap, fold=0 reads the wall time with the old offset and lands after the change,
+    # fold=1 with the new offset and lands before it; the change lies between the two.
+    low, high = wall.replace(tzinfo=tz, fold=1).astimezone(UTC), before
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=(high - low).total_seconds() // 2)
+        if _wall(middle, tz) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+# --- Digest periods ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """One digest period: `id` is its local date (2026-11-30) or month (2026-12)."""
+
+    id: str
+    due: datetime  # aware UTC
+
+    @property
+    def key(self) -> str:
+        return f"digest:{self.id}"
+
+
+def _anchor_on_or_before(every: str, day: date) -> date:
+    """The local date the period containing `day` starts on."""
+    if every == "day":
+        return day
+    if every == "month":
+        return day.replace(day=1)
+    return day - timedelta(days=(day.weekday() - WEEKDAYS.index(every)) % 7)
+
+
+def _step(every: str, anchor: date, count: int) -> date:
+    """The anchor `count` periods after (or before, when negative) `anchor`."""
+    if every == "day":
+        return anchor + timedelta(days=count)
+    if every == "month":
+        months = anchor.year * 12 + anchor.month - 1 + count
+        return date(months // 12, months % 12 + 1, 1)
+    return anchor + timedelta(weeks=count)
+
+
+def _period(config: Config, anchor: date) -> Period:
+    every = config.digest.every.lower()
+    ident = anchor.strftime("%Y-%m") if every == "month" else anchor.isoformat()
+    return Period(ident, local_instant(anchor, config.digest.at, config.tz))
+
+
+def period_at(config: Config, moment: datetime) -> Period:
+    """The latest period whose due time is at or before `moment`."""
+    every = config.digest.every.lower()
+    anchor = _anchor_on_or_before(every, _wall(moment, config.tz).date())
+    period = _period(config, anchor)
+    return period if period.due <= moment else _period(config, _step(every, anchor, -1))
+
+
+def period_after(config: Config, moment: datetime) -> Period:
+    """The first period whose due time is after `moment`."""
+    return _shift(config, period_at(config, moment), 1)
+
+
+def previous_period(config: Config, period: Period) -> Period:
+    return _shift(config, period, -1)
+
+
+def _shift(config: Config, period: Period, count: int) -> Period:
+    anchor = _anchor_of(period.id)
+    return _period(config, _step(config.digest.every.lower(), anchor, count))
+
+
+def _anchor_of(ident: str) -> date:
+    """The first local date of a period, from its id (2026-11-30, or 2026-12 for a month)."""
+    return date.fromisoformat(ident if len(ident) == 10 else f"{ident}-01")
+
+
+def period_of_key(config: Config, key: str) -> Period | None:
+    """The period a `digest:<id>` campaign key names (due at today's `at`), or None."""
+    ident = key.removeprefix("digest:")
+    try:
+        anchor = _anchor_of(ident)
+    except ValueError:
+        return None
+    return Period(ident, local_instant(anchor, config.digest.at, config.tz))
+
+
+def last_digest_due(config: Config, keys: Iterable[str], before: datetime) -> datetime | None:
+    """Due time of the latest digest campaign before `before`, from the campaigns' keys."""
+    dues = [p.due for p in (period_of_key(config, k) for k in keys) if p and p.due < before]
+    return max(dues, default=None)
+
+
+def digest_since(
+    config: Config, period: Period, campaign_keys: Collection[str], started: datetime | None
+) -> datetime:
+    """Where the posts of `period`'s digest start (exclusive)."""
+    since = last_digest_due(config, campaign_keys, period.due)
+    since = since or previous_period(config, period).due
+    return max(since, started) if started else since
+
+
+@dataclass(frozen=True)
+class DigestPlan:
+    """The latest digest period at `now`, the posts it holds, and what to do about it."""
+
+    period: Period
+    since: datetime
+    posts: list[Post]
+    status: str  # due | done (its campaign exists) | missed (beyond grace) | empty (no posts)
+
+
+def digest_posts(
+    config: Config, posts: Sequence[Post], since: datetime, until: datetime
+) -> list[Post]:
+    """Emailable posts live in (since, until], newest first, at most `max_posts`."""
+    chosen = [p for p in posts if p.email and not p.draft and since < p.date <= until]
+    chosen.sort(key=lambda p: p.date, reverse=True)
+    return chosen[: config.digest.max_posts]
+
+
+def plan_digest(
+    config: Config,
+    now: datetime,
+    posts: Sequence[Post],
+    campaign_keys: Collection[str],
+    started: datetime | None = None,
+) -> DigestPlan:
+    """The latest period due at `now` and what it would hold.
+
+    Posts are those live since the previous digest that went out (so a period skipped while
+    the machine was off loses nothing), or since the previous period when none did, and
+    never from before the scheduler's first run (`started`: that is back catalogue). Only
+    the latest period is ever planned, so a long outage yields one digest, not a backlog.
+    """
+    period = period_at(config, now)
+    since = digest_since(config, period, campaign_keys, started)
+    chosen = digest_posts(config, posts, since, period.due)
+    if period.key in campaign_keys:
+        status = "done"
+    elif now - period.due > config.digest.grace:
+        status = "missed"
+    else:
+        status = "due" if chosen else "empty"
+    return DigestPlan(period, since, chosen, status)
+
+
+# --- Publication and announcements ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A post seen live for the first time, and whether it gets an announcement."""
+
+    slug: str
+    live_at: datetime
+    announce: bool
+
+
+def new_publications(
+    config: Config,
+    posts: Iterable[Post],
+    known: Mapping[str, datetime],
+    now: datetime,
+    first_run: bool,
+) -> list[Publication]:
+    """Live posts not recorded yet (`known`: slug -> when it went live), oldest first.
+
+    On the first run every live post is back catalogue and never announced; later, a post is
+    announced only when it allows email and went live within `announce_max_age`, so a post
+    added with an old date by mistake does not go out. A post whose slug changed (a typo
+    fixed in its title) is the same post: a recorded slug that is no longer live with the
+    same date means it was announced already.
+    """
+    live = [p for p in posts if p.is_live(now)]
+    live_slugs = {p.slug for p in live}
+    renamed = {when for slug, when in known.items() if slug not in live_slugs}
+    fresh = sorted((p for p in live if p.slug not in known), key=by_date)
+    max_age = config.newsletter.announce_max_age
+    return [
+        Publication(
+            p.slug,
+            p.date,
+            not first_run and p.email and now - p.date <= max_age and p.date not in renamed,
+        )
+        for p in fresh
+    ]
+
+
+def by_date(post: Post) -> datetime:
+    return post.date

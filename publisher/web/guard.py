@@ -1,0 +1,145 @@
+"""The guard around every request: security headers, the body cap, HEAD served as GET, the
+per-client limit on `/subscribe`, and tokens kept out of the access log."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from publisher.config import Config
+
+MAX_BODY = 16 * 1024
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL: what browsers send in `Origin`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
+    """Headers set on every response. Styles and images may come from the blog's origin,
+    since the pages reuse its theme; nothing else loads, and no one may frame the pages."""
+    blog, app = origin(config.site.url), origin(config.web.url)
+    csp = (
+        f"default-src 'self'; style-src 'self' {blog}; img-src 'self' {blog} data:; "
+        f"font-src 'self' {blog}; form-action 'self' {app}; frame-ancestors 'none'; "
+        "base-uri 'none'; object-src 'none'"
+    )
+    headers = {
+        "content-security-policy": csp,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        "cache-control": "no-store",
+        "cross-origin-opener-policy": "same-origin",
+    }
+    if urlsplit(config.web.url).scheme == "https":  # browsers then never try plain HTTP
+        headers["strict-transport-security"] = "max-age=31536000"
+    return [(k.encode(), v.encode()) for k, v in headers.items()]
+
+
+TOKEN_VALUE = re.compile(r"((?:^|[?&])token=)[^&#\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Uvicorn's access log prints each request's query string, and a link's token is as
+    good as a password for that subscriber: keep the path and the other fields, hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_VALUE.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+REDACT_TOKENS = RedactTokens()
+
+
+class Guard:
+    """The outermost layer: security headers on every response, the body cap, HEAD served
+    as GET without a body, and an error page (with those headers) instead of a bare 500
+    when something unexpected breaks."""
+
+    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]], error_page: Callable):
+        self.app = app
+        self.headers = headers
+        self.error_page = error_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+
+        async def send_secured(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers:
+                    headers[name.decode()] = value.decode()
+            elif head:
+                message = {**message, "body": b""}
+            await send(message)
+
+        declared = Headers(scope=scope).get("content-length", "0")
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY:
+            await self.error_page(413)(scope, receive, send_secured)
+            return
+        received = 0
+
+        async def receive_capped() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY:  # a chunked body that grew past the cap
+                raise HTTPException(413)
+            return message
+
+        try:
+            await self.app(scope, receive_capped, send_secured)
+        except Exception:
+            if not started:
+                await self.error_page(500)(scope, receive, send_secured)
+            raise
+
+
+class ClientLimit:
+    """At most `per_minute` hits per client (its IP) in any 60 seconds, a sliding log per
+    client; outgoing mail has its own pace (`delivery.throttle.RateLimit`).
+
+    In memory and per process: `publisher web` runs one process. Keys idle for a minute
+    are dropped when the table grows, so memory stays bounded by recent clients.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock
+        self.hits: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str) -> int:
+        """0 when `key` may go ahead now (and the hit is counted), else seconds to wait."""
+        now = self.clock()
+        hits = self.hits.setdefault(key, deque())
+        while hits and hits[0] <= now - 60:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            return max(1, int(hits[0] + 60 - now) + 1)
+        hits.append(now)
+        if len(self.hits) > 10_000:
+            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - 60}
+        return 0
