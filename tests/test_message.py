@@ -19,11 +19,11 @@ from publisher.config import load_config
 from publisher.mail.message import (
     PLACEHOLDERS,
     MessageBuilder,
+    Newsletter,
     Recipient,
     UnsafeHeaderError,
     quoted_printable,
 )
-from publisher.mail.newsletter import Newsletter
 
 NOW = "2026-03-02T15:00:00+00:00"
 SLOTS = PLACEHOLDERS

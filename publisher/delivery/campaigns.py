@@ -30,11 +30,10 @@ from publisher.delivery.transports import (
     reason,
 )
 from publisher.errors import DeliveryError, PublisherError
-from publisher.mail.message import MessageBuilder, Recipient
-from publisher.mail.newsletter import Newsletter
+from publisher.mail.message import MessageBuilder, Newsletter
 from publisher.store import ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
-from publisher.subscribers.tokens import load_tokens, preferences_url, unsubscribe_url
+from publisher.subscribers.tokens import load_tokens, recipient
 
 LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
 BATCH = 20  # deliveries claimed at a time by one worker
@@ -230,15 +229,13 @@ class _Run:
 
     def _message(self, claimed: Claimed) -> bytes:
         return self.builder.build(
-            Recipient(
-                email=claimed.email,
-                name=claimed.name,
-                unsubscribe_url=unsubscribe_url(
-                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
-                ),
-                preferences_url=preferences_url(
-                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
-                ),
+            recipient(
+                self.config,
+                self.tokens,
+                claimed.subscriber_id,
+                claimed.token_key,
+                claimed.email,
+                claimed.name,
             )
         )
 
@@ -415,14 +412,9 @@ def send_test(
     transport_factory: Callable[[Config], Transport] = open_transport,
 ) -> Result:
     """Send one `[TEST]` copy to `address`; nothing is recorded in the ledger."""
-    tokens = load_tokens(config)
-    recipient = Recipient(  # links signed for no subscriber: they show "not valid"
-        email=address,
-        name="",
-        unsubscribe_url=unsubscribe_url(config, tokens, 0, ""),
-        preferences_url=preferences_url(config, tokens, 0, ""),
-    )
-    data = MessageBuilder(config, newsletter, test=True).build(recipient)
+    # Links signed for no subscriber: they show "not valid".
+    reader = recipient(config, load_tokens(config), 0, "", address, "")
+    data = MessageBuilder(config, newsletter, test=True).build(reader)
     transport = transport_factory(config)
     try:
         result = transport.send(

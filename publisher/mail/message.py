@@ -27,7 +27,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,9 +35,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from publisher.config import Config
 from publisher.delivery.transports import NEEDS_SMTPUTF8, UNSAFE, smtp_address
 from publisher.errors import ConfigError, PublisherError
-
-if TYPE_CHECKING:
-    from publisher.mail.newsletter import Newsletter
 
 # Where each recipient's values go in a newsletter's HTML and text. Letters and
 # underscores only, so they pass Jinja, lxml's URL escaping and premailer unchanged.
@@ -71,6 +67,17 @@ SIGNED_HEADERS = (
 
 class UnsafeHeaderError(PublisherError):
     """A subject, name or address holds a line break or control character."""
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    """One rendered newsletter: stored in the campaigns table, personalized per recipient."""
+
+    key: str  # "post:<slug>" or "digest:<period id>"
+    kind: str  # "post" | "digest"
+    subject: str
+    html: str  # inlined HTML holding the PLACEHOLDERS
+    text: str  # plain text holding the same PLACEHOLDERS
 
 
 @dataclass(frozen=True)
