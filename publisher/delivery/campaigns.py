@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from publisher.clock import Clock
 from publisher.config import Config
 from publisher.delivery.throttle import HourlyLimit, RateLimit
 from publisher.delivery.transports import (
@@ -119,17 +120,6 @@ def newsletter_of(campaign: Campaign) -> Newsletter:
         html=campaign.html,
         text=campaign.text,
     )
-
-
-class Clock:
-    """`config.now` advancing in real time, so --now shifts every recorded time alike."""
-
-    def __init__(self, start: datetime):
-        self.start = start
-        self.t0 = time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self.t0)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from publisher.clock import Clock
 from publisher.config import WEEKDAYS, Config
 from publisher.content.posts import Post, Scan
 from publisher.errors import ContentErrors, PublisherError
@@ -562,10 +563,10 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
 
     interval = interval or config.scheduler.interval
     stop = stop or threading.Event()
-    started, clock = config.now, time.monotonic()
+    clock = Clock(config.now)
 
     def one_pass() -> None:
-        now = started + timedelta(seconds=time.monotonic() - clock)
+        now = clock()
         try:
             summary = tick(dataclasses.replace(config, now=now), stop)
         except PublisherError as exc:

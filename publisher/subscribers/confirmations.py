@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
@@ -34,6 +33,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 import jinja2
 import markupsafe
 
+from publisher.clock import Clock
 from publisher.config import Config
 from publisher.delivery.throttle import RateLimit
 from publisher.delivery.transports import (
@@ -352,7 +352,7 @@ def send_unsent(config: Config, store: Store, stop: threading.Event | None = Non
     confirmations = Confirmations(config, load_tokens(config))
     limit = RateLimit(config.delivery.rate_per_second)
     stop = stop or threading.Event()
-    started = time.monotonic()
+    clock = Clock(config.now)
     try:
         transport = open_transport(config)
     except DeliveryError as exc:
@@ -363,7 +363,7 @@ def send_unsent(config: Config, store: Store, stop: threading.Event | None = Non
             if not limit.wait(stop):
                 batch.stopped = True
                 break
-            now = config.now + timedelta(seconds=time.monotonic() - started)
+            now = clock()
             batch.count(confirmations.send(store, transport, subscriber, now, status="pending"))
     except DeliveryError as exc:  # the relay is down: the rest wait for the next run
         batch.problem = exc

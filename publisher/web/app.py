@@ -50,6 +50,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from publisher.clock import Clock
 from publisher.config import Config
 from publisher.delivery.transports import open_transport
 from publisher.errors import DeliveryError, StoreError
@@ -213,14 +214,6 @@ def csrf_valid(secret: bytes, token: str, value: str, now: datetime) -> bool:
     issued = datetime.fromtimestamp(int(stamp), UTC)
     fresh = timedelta(0) <= now - issued <= CSRF_MAX_AGE
     return fresh and hmac.compare_digest(csrf_token(secret, token, issued), value)
-
-
-def shifted_clock(config: Config) -> Callable[[], datetime]:
-    """The real clock, moved by as much as `--now` moved the config's clock at start-up."""
-    offset = config.now - datetime.now(UTC)
-    if abs(offset) < timedelta(seconds=5):
-        offset = timedelta(0)
-    return lambda: datetime.now(UTC) + offset
 
 
 @dataclass
@@ -584,7 +577,7 @@ def voided(purpose: str, subscriber: subscribers.Subscriber, key: str, issued: d
 
 def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:
     """The web app for `config`; `clock` defaults to the real time moved by `--now`."""
-    endpoints = Endpoints(config, clock or shifted_clock(config))
+    endpoints = Endpoints(config, clock or Clock(config.now))
     logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
