@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from publisher.clock import Clock
 from publisher.config import Config
-from publisher.delivery.throttle import HourlyLimit, RateLimit
+from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
     SENT,
@@ -158,7 +158,7 @@ class _Run:
         self.builder: MessageBuilder | None = None  # built in `run`, where a failure pauses
         self.tokens = load_tokens(config)
         self.envelope_from = config.delivery.envelope_from or config.newsletter.from_address
-        self.rate = RateLimit(config.delivery.rate_per_second)
+        self.rate = TokenBucket(config.delivery.rate_per_second)
         self.hourly = HourlyLimit(
             config.delivery.max_per_hour,
             lambda since: ledger.sent_since(store, since),

@@ -6,9 +6,9 @@ explicit `now` (aware UTC), so every caller honours --now.
 
 from publisher.store.csvio import ImportFileError, ImportSummary, export_csv, import_csv
 from publisher.store.db import Store, open_store
+from publisher.store.schema import FREQUENCIES
 from publisher.store.subscribers import (
     CONFIRM_INTERVAL,
-    FREQUENCIES,
     STATUSES,
     SUPPRESSED,
     Change,

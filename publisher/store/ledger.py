@@ -19,15 +19,16 @@ from sqlalchemy import Integer, and_, bindparam, func, insert, literal, select, 
 from sqlalchemy.engine import Connection
 
 from publisher.errors import StoreError
-from publisher.store.schema import campaigns, deliveries, subscribers
-
-QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
-    "queued",
-    "sending",
-    "sent",
-    "deferred",
-    "failed",
-    "skipped",
+from publisher.store.schema import (
+    DEFERRED,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    campaigns,
+    deliveries,
+    subscribers,
 )
 
 

@@ -17,12 +17,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from publisher.errors import PublisherError, StoreError
 from publisher.store.db import Store
-from publisher.store.schema import UNSENT, events, settings, subscribers, suppressions
+from publisher.store.schema import (
+    FREQUENCIES,
+    UNSENT,
+    events,
+    settings,
+    subscribers,
+    suppressions,
+)
 from publisher.subscribers.addresses import Address, check_name, normalize
 
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 STATUSES = ("pending", "active", *SUPPRESSED)
-FREQUENCIES = ("each", "digest")
 CONFIRM_INTERVAL = timedelta(minutes=10)  # at most one confirmation email per address
 
 

@@ -35,7 +35,7 @@ import markupsafe
 
 from publisher.clock import Clock
 from publisher.config import Config
-from publisher.delivery.throttle import RateLimit
+from publisher.delivery.throttle import TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
     FAILED,
@@ -350,7 +350,7 @@ def send_unsent(config: Config, store: Store, stop: threading.Event | None = Non
     if first is None:
         return batch
     confirmations = Confirmations(config, load_tokens(config))
-    limit = RateLimit(config.delivery.rate_per_second)
+    limit = TokenBucket(config.delivery.rate_per_second)
     stop = stop or threading.Event()
     clock = Clock(config.now)
     try:

@@ -58,6 +58,7 @@ from publisher.site import build as site
 from publisher.site import theme
 from publisher.store import subscribers
 from publisher.store.db import Store
+from publisher.store.schema import FREQUENCIES
 from publisher.subscribers import addresses
 from publisher.subscribers import confirmations as confirmation
 from publisher.subscribers.tokens import TokenError, load_tokens
@@ -66,7 +67,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
 CSRF_MAX_AGE = timedelta(hours=6)
-FREQUENCIES = ("each", "digest")
 STORE_THREADS = 4
 LOCK_WAIT = 1.5  # seconds a request waits for the database before answering 503
 HEALTH_WAIT = 2.0  # seconds /healthz waits for the store's answer
