@@ -58,7 +58,7 @@ from publisher.mail.message import (
 )
 from publisher.mail.message import header_errors as unsafe_fields
 from publisher.site import theme
-from publisher.store import subscribers
+from publisher.store import signups, subscribers
 from publisher.store.db import Store
 from publisher.subscribers.tokens import EXPIRY, Tokens, confirm_url, load_tokens
 
@@ -255,7 +255,7 @@ class Confirmations:
         counts as a bounce. Only a crash between claim and send loses an email: the person
         can ask again from the form.
         """
-        if not claimed and not subscribers.claim_confirmation(
+        if not claimed and not signups.claim_confirmation(
             store, subscriber.id, now=now, status=status
         ):
             return None
@@ -263,10 +263,10 @@ class Confirmations:
             key = subscribers.token_key(store, subscriber.id) or ""  # "": erased, a dead link
             result = self._attempt(transport, subscriber, key, now)
         except BaseException:
-            subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
+            signups.release_confirmation(store, subscriber.id, claimed_at=now)
             raise
         if result.status == DEFERRED:
-            subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
+            signups.release_confirmation(store, subscriber.id, claimed_at=now)
         elif result.status == FAILED:
             self._record_failure(store, subscriber.id, result, now)
         return result

@@ -56,7 +56,7 @@ from publisher.delivery.transports import open_transport
 from publisher.errors import DeliveryError, StoreError
 from publisher.site import build as site
 from publisher.site import theme
-from publisher.store import subscribers
+from publisher.store import signups, subscribers
 from publisher.store.db import Store
 from publisher.store.schema import FREQUENCIES
 from publisher.subscribers import addresses
@@ -277,7 +277,7 @@ class Mailer:
 
 class SignUps:
     """Group commit for `/subscribe`: one thread writes every sign-up waiting for it in one
-    transaction (`subscribers.subscribe_many`), claiming each one's confirmation there too,
+    transaction (`signups.subscribe_many`), claiming each one's confirmation there too,
     then hands the claimed ones to the mailer and answers the requests. A request is
     answered only after its row is committed; under load one commit serves dozens of
     requests instead of two transactions each (the row, then the claim)."""
@@ -290,7 +290,7 @@ class SignUps:
         self.thread = threading.Thread(target=self.run, name="sign-ups", daemon=True)
         self.thread.start()
 
-    async def subscribe(self, signup: subscribers.SignUp) -> subscribers.Subscriber:
+    async def subscribe(self, signup: signups.SignUp) -> subscribers.Subscriber:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.queue.put((signup, loop, future))
@@ -317,7 +317,7 @@ class SignUps:
     def write(self, batch: list) -> None:
         now = self.clock()
         try:
-            results = subscribers.subscribe_many(self.store, [b[0] for b in batch], now=now)
+            results = signups.subscribe_many(self.store, [b[0] for b in batch], now=now)
         except Exception as exc:  # the transaction itself failed: every request hears it
             results = [exc] * len(batch)
         for (_signup, loop, future), result in zip(batch, results, strict=True):
@@ -403,7 +403,7 @@ class Endpoints:
         if frequency not in FREQUENCIES:
             return self.refuse(request, "Choose each new post or the digest.")
         name = clean_text(form.get("name"), 200)
-        await self.signups.subscribe(subscribers.SignUp(address, name, frequency))
+        await self.signups.subscribe(signups.SignUp(address, name, frequency))
         return self.check_inbox(request)
 
     def check_inbox(self, request: Request) -> Response:
