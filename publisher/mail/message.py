@@ -123,14 +123,13 @@ class MessageBuilder:
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
         self.mailto = f"mailto:{config.newsletter.from_address}?subject=unsubscribe"
-        head, body = _skeleton(config, newsletter, subject)
-        self.head = head
-        self.parts = [
-            _Part.encode(newsletter.text, escape_values=False),
-            _Part.encode(newsletter.html, escape_values=True),
+        self.head, frame = alternative_frame(_skeleton(config, newsletter, subject))
+        parts = [
+            Part.encode(newsletter.text, escape_values=False),
+            Part.encode(newsletter.html, escape_values=True),
         ]
-        self.frame = body  # the body with the two part markers, split around them
-        self.signer = DkimSigner.from_config(config, head)
+        self.body = Body(frame, parts)
+        self.signer = DkimSigner.from_config(config, self.head)
         self.smtputf8 = config.smtp.smtputf8
 
     def build(self, recipient: Recipient) -> bytes:
@@ -154,18 +153,10 @@ class MessageBuilder:
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
         }
-        raw = []
-        canonical = []
-        for index, part in enumerate(self.parts):
-            raw.append(self.frame[index].raw)
-            canonical.append(self.frame[index].canonical)
-            part.personalize(values, raw, canonical)
-        raw.append(self.frame[-1].raw)
-        canonical.append(self.frame[-1].canonical)
-        body = b"".join(raw)
+        body, canonical = self.body.fill([values, values])
         head = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers)
         if self.signer:
-            head = self.signer.sign(headers, b"".join(canonical)) + head
+            head = self.signer.sign(headers, canonical) + head
         return head + self.head + b"\r\n" + body
 
     def _message_id(self, email: str) -> str:
@@ -191,8 +182,8 @@ def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
     return str(Address(name, local, domain))
 
 
-def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[bytes, list[_Chunk]]:
-    """The headers every recipient shares, and the body around the two parts' markers."""
+def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMessage:
+    """The headers every recipient's message shares."""
     settings = config.newsletter
     domain = urlsplit(config.site.url).hostname or "localhost"
     message = EmailMessage(policy=policy.SMTP)
@@ -208,10 +199,24 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[byt
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")
     message["Feedback-ID"] = f"{campaign}:{newsletter.kind}:newsletter:{domain}"
-    markers = [b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART"]
-    message.set_content(markers[0].decode(), charset="utf-8", cte="quoted-printable")
+    return message
+
+
+# --- prebuilt messages with per-recipient slots ---------------------------------------
+# A newsletter's MessageBuilder and the confirmation emails (subscribers/confirmations.py)
+# both encode a text and an HTML part once, cut at the slots, and fill in each recipient's
+# values: `alternative_frame` gives the MIME frame, `Part` each part, `Body` the whole.
+
+MARKERS = (b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART")
+
+
+def alternative_frame(message: EmailMessage) -> tuple[bytes, list[Chunk]]:
+    """`message`'s headers (ending in CRLF, without the empty line that ends them) and
+    the multipart/alternative body around a text and an HTML part still to be filled in:
+    before the text part, between the two, after the HTML part."""
+    message.set_content(MARKERS[0].decode(), charset="utf-8", cte="quoted-printable")
     message.add_alternative(
-        markers[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
+        MARKERS[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
     )
     for part in message.iter_parts():
         del part["MIME-Version"]
@@ -219,42 +224,39 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[byt
     head, _, body = data.partition(b"\r\n\r\n")
     # Each marker line's CRLF is the part's own (the text ends with its newline); the CRLF
     # after it starts the boundary delimiter and stays in the frame.
-    before, _, rest = body.partition(markers[0] + b"\r\n")
-    middle, _, after = rest.partition(markers[1] + b"\r\n")
+    before, _, rest = body.partition(MARKERS[0] + b"\r\n")
+    middle, _, after = rest.partition(MARKERS[1] + b"\r\n")
     tail = after.rstrip(b"\r\n") + b"\r\n"
-    frame = [_Chunk.of(before), _Chunk.of(middle), _Chunk.of(tail)]
-    return head + b"\r\n", frame
-
-
-# --- quoted-printable pieces ----------------------------------------------------------
+    return head + b"\r\n", [Chunk.of(before), Chunk.of(middle), Chunk.of(tail)]
 
 
 @dataclass(frozen=True)
-class _Chunk:
+class Chunk:
     """Bytes of the message body and their DKIM relaxed canonical form."""
 
     raw: bytes
     canonical: bytes
 
     @classmethod
-    def of(cls, raw: bytes) -> _Chunk:
+    def of(cls, raw: bytes) -> Chunk:
         return cls(raw, canonical_body(raw))
 
 
 @dataclass(frozen=True)
-class _Part:
-    """One MIME part's body: fixed encoded pieces between placeholder slots."""
+class Part:
+    """One MIME part's body, quoted-printable encoded once: fixed pieces between the
+    slots (`PLACEHOLDERS`, `CONFIRM_URL`) where each recipient's values go."""
 
-    pieces: list[_Chunk]  # len(slots) + 1
+    pieces: list[Chunk]  # len(slots) + 1
     slots: list[str]
-    escape_values: bool
+    escape_values: bool  # HTML-escape the values (an HTML part filled with plain values)
 
     @classmethod
-    def encode(cls, content: str, escape_values: bool) -> _Part:
+    def encode(cls, content: str, escape_values: bool) -> Part:
         texts = SLOT.split(content.replace("\r\n", "\n").replace("\r", "\n"))
         slots = [SLOT_NAMES[token] for token in SLOT.findall(content)]
         pieces = [
-            _Chunk.of(quoted_printable(text, last=index == len(slots)))
+            Chunk.of(quoted_printable(text, last=index == len(slots)))
             for index, text in enumerate(texts)
         ]
         return cls(pieces, slots, escape_values)
@@ -267,11 +269,32 @@ class _Part:
             canon.append(self.pieces[index].canonical)
             if slot not in encoded:
                 value = escape(values[slot]) if self.escape_values else values[slot]
-                encoded[slot] = _Chunk.of(quoted_printable(value, last=False))
+                encoded[slot] = Chunk.of(quoted_printable(value, last=False))
             raw.append(encoded[slot].raw)
             canon.append(encoded[slot].canonical)
         raw.append(self.pieces[-1].raw)
         canon.append(self.pieces[-1].canonical)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A text and an HTML part in their frame (`alternative_frame`), filled in per
+    recipient by encoding only the few short values."""
+
+    frame: list[Chunk]  # before the text part, between the two, after the HTML part
+    parts: list[Part]  # text, HTML
+
+    def fill(self, values: list[dict[str, str]]) -> tuple[bytes, bytes]:
+        """The body with each part's `values` in its slots, and its DKIM canonical form."""
+        raw: list[bytes] = []
+        canonical: list[bytes] = []
+        for chunk, part, part_values in zip(self.frame[:-1], self.parts, values, strict=True):
+            raw.append(chunk.raw)
+            canonical.append(chunk.canonical)
+            part.personalize(part_values, raw, canonical)
+        raw.append(self.frame[-1].raw)
+        canonical.append(self.frame[-1].canonical)
+        return b"".join(raw), b"".join(canonical)
 
 
 def quoted_printable(text: str, last: bool) -> bytes:

@@ -14,8 +14,8 @@ a relay outage).
 Building one with `EmailMessage` takes about 2 ms, as much as everything else a sign-up
 costs together, so `Confirmations.build` renders the templates and builds the MIME frame
 once a second (per shape: with or without a name) with placeholders for the name, address
-and link, and fills them in per recipient with the newsletters' quoted-printable pieces
-(`message._Part`). The first message of each frame is checked against a full build; a
+and link, and fills them in per recipient as a newsletter's `MessageBuilder` does
+(`message.alternative_frame`, `Part`, `Body`). The first message of each frame is checked against a full build; a
 template that transforms the name or uses another field of the subscriber fails that
 check and is built in full from then on.
 """
@@ -50,10 +50,11 @@ from publisher.errors import DeliveryError, TemplateError
 from publisher.mail.message import (
     CONFIRM_URL,
     PLACEHOLDERS,
+    Body,
     DkimSigner,
+    Part,
     UnsafeHeaderError,
-    _Chunk,
-    _Part,
+    alternative_frame,
     mailbox,
 )
 from publisher.mail.message import header_errors as unsafe_fields
@@ -93,8 +94,7 @@ class _Frame:
 
     second: int
     head: bytes  # the headers every recipient shares, ending in an empty line
-    frame: list[_Chunk]  # the body around the two parts
-    parts: list[_Part]  # text, HTML
+    body: Body
     checked: bool = False
 
 
@@ -177,17 +177,13 @@ class Confirmations:
             "email": email,
             "confirm_url": confirm_url(self.config, self.tokens, subscriber.id, key, now),
         }
-        raw = []
-        for index, (part, template) in enumerate(zip(frame.parts, TEMPLATES, strict=True)):
-            raw.append(frame.frame[index].raw)
-            part.personalize(self._escaped(template, values), raw, [])
-        raw.append(frame.frame[-1].raw)
+        body, _canonical = frame.body.fill([self._escaped(name, values) for name in TEMPLATES])
         domain = self.config.newsletter.from_address.rpartition("@")[2] or None
         head = (
             f"To: {to}\r\nDate: {format_datetime(now)}\r\n"
             f"Message-ID: {make_msgid('confirm', domain=domain)}\r\n"
         ).encode("ascii")
-        data = head + frame.head + b"".join(raw)
+        data = head + frame.head + body
         if not frame.checked:
             if not same_content(data, self._full(subscriber, key, now)):
                 self.framed = False
@@ -216,21 +212,12 @@ class Confirmations:
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
             message["Reply-To"] = config.newsletter.reply_to
-        markers = [b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART"]
-        message.set_content(markers[0].decode(), charset="utf-8", cte="quoted-printable")
-        message.add_alternative(
-            markers[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
-        )
-        data = message.as_bytes()
-        head, _, body = data.partition(b"\r\n\r\n")
-        before, _, rest = body.partition(markers[0] + b"\r\n")
-        middle, _, after = rest.partition(markers[1] + b"\r\n")
-        frame = [_Chunk(before, b""), _Chunk(middle, b""), _Chunk(after, b"")]
+        head, frame = alternative_frame(message)
         parts = [
-            _Part.encode(theme.render(self.env, name, **context), escape_values=False)
+            Part.encode(theme.render(self.env, name, **context), escape_values=False)
             for name in TEMPLATES
         ]
-        return _Frame(int(now.timestamp()), head + b"\r\n\r\n", frame, parts)
+        return _Frame(int(now.timestamp()), head + b"\r\n", Body(frame, parts))
 
     def send(
         self,
