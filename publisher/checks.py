@@ -123,7 +123,7 @@ def secret(config: Config, _posts: Sequence[Post]) -> Findings:
     nobody can guess: the generated file is lost with the machine (every link in every sent
     email then breaks), a second machine would generate a different one, and a short secret
     lets anyone sign links (an error for SMTP, a warning before mail goes out)."""
-    from publisher.subscribers import tokens
+    from publisher.subscribers import tokens  # lazy, as in `lint`: it loads mail.message
 
     smtp = config.delivery.transport == "smtp"
     if problem := tokens.weak_secret(config):

@@ -26,7 +26,7 @@ import itertools
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -282,9 +282,7 @@ class Confirmations:
 def same_content(framed: bytes, full: bytes) -> bool:
     """Whether two confirmation emails say the same: headers but Message-ID, and the
     decoded text and HTML."""
-    import email
-
-    one, two = (email.message_from_bytes(m, policy=policy.default) for m in (framed, full))
+    one, two = (message_from_bytes(m, policy=policy.default) for m in (framed, full))
     for header in ("From", "To", "Subject", "Date", "Auto-Submitted", "Reply-To"):
         if one[header] != two[header]:
             return False
