@@ -3,7 +3,7 @@
 Built with `email.message.EmailMessage` and `policy.SMTP` (CRLF line ends, folded headers):
 a text part first, then HTML, both rendered from `templates/email/confirm.txt` and
 `confirm.html`, DKIM-signed when `[dkim]` is set by the newsletters' signer
-(`message.DkimSigner.sign_message`). It is a transactional message, so it has no
+(`dkim.DkimSigner.sign_message`). It is a transactional message, so it has no
 List-Unsubscribe: whoever does not click simply stays pending and never gets a newsletter.
 
 Who gets one: whoever signs up on the web form (the web app sends it at once), and every
@@ -47,11 +47,11 @@ from publisher.delivery.transports import (
     open_transport,
 )
 from publisher.errors import DeliveryError, TemplateError
+from publisher.mail.dkim import DkimSigner
 from publisher.mail.message import (
     CONFIRM_URL,
     PLACEHOLDERS,
     Body,
-    DkimSigner,
     Part,
     UnsafeHeaderError,
     alternative_frame,
