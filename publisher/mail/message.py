@@ -39,7 +39,7 @@ PLACEHOLDERS = {
     "unsubscribe_url": "__PUBLISHER_UNSUBSCRIBE_URL__",
     "preferences_url": "__PUBLISHER_PREFERENCES_URL__",
 }
-CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmation.py)
+CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmations.py)
 NAME_FALLBACK = "there"  # "Hi there" when a subscriber gave no name
 SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
 SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}

@@ -42,7 +42,8 @@ def subscribe_pending(
     """A subscribe request from the web form: a new address becomes pending; a pending one
     gets the new name/frequency; active and suppressed ones are left as they are (the
     confirmation link, via `confirm`, is what reactivates). The caller sends a confirmation
-    when the result is not active and `claim_confirmation` allows it. Refusals as `add`."""
+    when the result is not active and `claim_confirmation` allows it. Refusals as
+    `subscribers.add`."""
     check_choice(frequency, FREQUENCIES, "frequency")
     address = normalize(email, smtputf8=smtputf8)
     name = check_name(name)
