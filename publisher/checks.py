@@ -8,12 +8,22 @@ cannot use) counts as one error and the others still run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html import unescape
+from typing import TYPE_CHECKING
 
 from publisher.config import Config
 from publisher.content.posts import Post, scan
 from publisher.errors import PublisherError
+
+if TYPE_CHECKING:
+    from publisher.mail.message import Newsletter
+
+GMAIL_CLIP_BYTES = 100_000
+MAX_SUBJECT = 150
+ABSOLUTE = re.compile(r"^(https?:|mailto:|tel:|cid:)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -27,10 +37,85 @@ class Findings:
 
 def newsletters(config: Config, posts: Sequence[Post]) -> Findings:
     """The emails that could still be sent: size, alt text, links, header injection."""
-    from publisher.mail import newsletter
-
-    errors, warnings = newsletter.lint(config, posts)
+    errors, warnings = lint(config, posts)
     return Findings(errors, warnings)
+
+
+def upcoming_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
+    """Posts that may still be announced: email on, not a draft, scheduled or live within
+    `[newsletter] announce_max_age` (the scheduler's own rule: older posts never go out)."""
+    since = config.now - config.newsletter.announce_max_age
+    return [p for p in posts if p.email and not p.draft and p.date >= since]
+
+
+def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about every newsletter that could still be sent: queued posts,
+    posts live within `announce_max_age`, and the next digest.
+
+    Only those are rendered: premailer takes about 0.1 s per email, so rendering every
+    post of a blog with 1,000 posts would make `check` take 10 s, for emails the scheduler
+    will never send. Every title is still checked for header injection (cheap).
+
+    Errors stop a send (a subject or name that would inject a header); warnings are things
+    a person should look at (Gmail clipping, missing alt text, relative links, a missing
+    postal address).
+    """
+    # Lazy: premailer and cryptography take ~200 ms to import, and every content command
+    # (`publisher new`, `publisher build`) loads this module.
+    from publisher.mail.message import PLACEHOLDERS, config_header_fields, header_errors
+    from publisher.mail.newsletter import digest_subject, render_digest, render_post
+
+    errors = header_errors(config_header_fields(config))
+    errors += header_errors({f"{p.source}: title": p.title for p in posts})
+    errors += header_errors({"[newsletter] digest_subject": digest_subject(config)})
+    warnings = []
+    if not config.newsletter.from_address:
+        warnings.append("[newsletter] from_address is empty: emails cannot be sent")
+    if not config.newsletter.postal_address:
+        warnings.append("[newsletter] postal_address is empty: the law (CAN-SPAM) requires one")
+    if not _aligned(config.newsletter.from_address.rpartition("@")[2], config.dkim.domain):
+        warnings.append(
+            f"[dkim] domain {config.dkim.domain} and the From address "
+            f"{config.newsletter.from_address} differ: DMARC alignment fails"
+        )
+    live = [p for p in posts if p.is_live(config.now)]
+    rendered = [render_post(config, post, live) for post in upcoming_posts(config, posts)]
+    if live:
+        rendered.append(render_digest(config, live, "next"))
+    slots = set(PLACEHOLDERS.values())
+    for newsletter in rendered:
+        warnings += _newsletter_warnings(newsletter, slots)
+    return errors, warnings
+
+
+def _aligned(sender: str, signer: str) -> bool:
+    """Relaxed DMARC alignment, roughly: one domain is the other or a parent of it."""
+    sender, signer = sender.lower(), signer.lower()
+    return (
+        not signer
+        or sender.endswith("." + signer)
+        or signer.endswith("." + sender)
+        or (sender == signer)
+    )
+
+
+def _newsletter_warnings(newsletter: Newsletter, slots: set[str]) -> list[str]:
+    """What a person should look at in one email; `slots` are the placeholder URLs."""
+    found = []
+    size = len(newsletter.html.encode("utf-8"))
+    if size > GMAIL_CLIP_BYTES:
+        found.append(f"HTML is {size // 1000} KB; Gmail clips messages over about 102 KB")
+    if not newsletter.subject.strip():
+        found.append("the subject is empty")
+    elif len(newsletter.subject) > MAX_SUBJECT:
+        found.append(f"the subject is {len(newsletter.subject)} characters (over {MAX_SUBJECT})")
+    for tag in re.findall(r"<img\b[^>]*>", newsletter.html, re.IGNORECASE):
+        if not re.search(r'\salt="[^"]+"', tag):
+            found.append(f"an image has no alt text: {tag[:80]}")
+    for url in re.findall(r'\b(?:href|src)="([^"]*)"', newsletter.html):
+        if url not in slots and not ABSOLUTE.match(unescape(url)):
+            found.append(f"a link is not absolute: {url!r}")
+    return [f"{newsletter.key}: {message}" for message in found]
 
 
 def secret(config: Config, _posts: Sequence[Post]) -> Findings:
@@ -38,7 +123,7 @@ def secret(config: Config, _posts: Sequence[Post]) -> Findings:
     nobody can guess: the generated file is lost with the machine (every link in every sent
     email then breaks), a second machine would generate a different one, and a short secret
     lets anyone sign links (an error for SMTP, a warning before mail goes out)."""
-    from publisher.subscribers import tokens
+    from publisher.subscribers import tokens  # lazy, as in `lint`: it loads mail.message
 
     smtp = config.delivery.transport == "smtp"
     if problem := tokens.weak_secret(config):

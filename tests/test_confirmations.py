@@ -205,7 +205,7 @@ def test_an_address_that_cannot_be_mailed_fails_alone_and_the_tick_goes_on(
     raised in formataddr, so every tick exited 1 here and never reached the deliveries."""
     from sqlalchemy import select
 
-    from publisher.mail.newsletter import Newsletter
+    from publisher.mail.message import Newsletter
     from publisher.store import ledger
     from publisher.store.schema import events
 

@@ -191,7 +191,7 @@ def relay_config(root: Path, port: int, database_url: str, extra: str = "", now=
 
 
 def newsletter(key: str = "post:hello"):
-    from publisher.mail.newsletter import Newsletter
+    from publisher.mail.message import Newsletter
 
     return Newsletter(key=key, kind="post", subject="Hello readers", html=HTML, text=TEXT)
 
@@ -360,8 +360,7 @@ def test_a_campaign_that_cannot_be_built_pauses_and_the_others_go_on(
     """Issue 10: a stored subject with a line break failed every pass and blocked every
     later campaign. Now it pauses with its reason, and no new one is ever created."""
     from publisher.delivery.campaigns import create_campaign, resume_all
-    from publisher.mail.message import UnsafeHeaderError
-    from publisher.mail.newsletter import Newsletter
+    from publisher.mail.message import Newsletter, UnsafeHeaderError
 
     config = relay_config(site, smtp_server.port, database_url)
     emails = add_subscribers(store, 4)

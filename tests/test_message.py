@@ -16,11 +16,11 @@ from publisher.config import load_config
 from publisher.mail.message import (
     PLACEHOLDERS,
     MessageBuilder,
+    Newsletter,
     Recipient,
     UnsafeHeaderError,
     quoted_printable,
 )
-from publisher.mail.newsletter import Newsletter
 
 from conftest import dkim_dns, dkim_key
 
@@ -282,7 +282,7 @@ def test_dkim_detects_tampering(dkim_config):
 def test_dkim_signs_one_complete_message(dkim_config):
     """`sign_message` (confirmation emails): folded and repeated headers, odd spacing and
     blank lines at the end of the body all verify; dkimpy is the independent judge."""
-    from publisher.mail.message import DkimSigner
+    from publisher.mail.dkim import DkimSigner
 
     config, record = dkim_config
     signer = DkimSigner.from_config(config)

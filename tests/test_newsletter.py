@@ -10,17 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from publisher.checks import lint
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.content.posts import load_posts
 from publisher.mail.message import PLACEHOLDERS
-from publisher.mail.newsletter import (
-    email_preview_routes,
-    lint,
-    render_digest,
-    render_post,
-)
+from publisher.mail.newsletter import render_digest, render_post
 from publisher.mail.plaintext import html_to_text
+from publisher.web.previews import email_preview_routes
 
 from conftest import message_to_ann, write_post
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.delivery.campaigns import run_campaign
-from publisher.mail.newsletter import Newsletter
+from publisher.mail.message import Newsletter
 from publisher.store import ledger, open_store
 from publisher.store.schema import deliveries, subscribers
 

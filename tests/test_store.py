@@ -154,7 +154,7 @@ def test_forget_erases_personal_data_and_blocks_reimport(
 def test_subscribe_many_is_subscribe_pending_then_claim_for_each(store: st.Store) -> None:
     """The web app's group commit: the same rows and claims as one call each, in order,
     and a sign-up that fails is written apart from the others."""
-    from publisher.store.subscribers import SignUp, subscribe_many
+    from publisher.store.signups import SignUp, subscribe_many
     from publisher.subscribers.addresses import normalize
 
     st.add(store, "act@example.org", now=NOW)

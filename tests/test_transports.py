@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from publisher.config import load_config
-from publisher.delivery.throttle import HourlyLimit, RateLimit
+from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import FileTransport, RelayDown, SmtpTransport
 
 from conftest import free_port, write_relay_config
@@ -233,7 +233,7 @@ def test_file_transport_writes_whole_messages_into_new(tmp_path):
 
 
 def test_rate_limit_spaces_messages_across_threads():
-    limit = RateLimit(50)
+    limit = TokenBucket(50)
     stop = threading.Event()
     times: list[float] = []
     lock = threading.Lock()
@@ -255,7 +255,7 @@ def test_rate_limit_spaces_messages_across_threads():
 
 
 def test_rate_limit_wait_is_interrupted_by_stop():
-    limit = RateLimit(0.01)  # one message per 100 s
+    limit = TokenBucket(0.01)  # one message per 100 s
     stop = threading.Event()
     assert limit.wait(stop)
     threading.Timer(0.05, stop.set).start()

@@ -9,6 +9,7 @@ import click
 from publisher.commands.options import common_options, get_config
 from publisher.content.posts import load_posts
 from publisher.mail import newsletter
+from publisher.web import previews
 
 
 @click.command()
@@ -27,14 +28,14 @@ def preview(slug: str | None, digest: bool, out: Path | None) -> None:
     config = get_config()
     posts = load_posts(config)
     if digest:
-        rendered = newsletter.next_digest(config, posts)
+        rendered = previews.next_digest(config, posts)
     else:
         post = next((p for p in posts if p.slug == slug), None)
         if post is None:
             known = ", ".join(p.slug for p in posts) or "none yet"
             raise click.UsageError(f"no post with slug {slug!r} (posts: {known})")
         rendered = newsletter.render_post(config, post, posts)
-    found = newsletter.preview(config, rendered, newsletter.preview_recipient(config))
+    found = previews.preview(config, rendered, previews.preview_recipient(config))
     folder = out or config.data_dir / "email-preview"
     folder.mkdir(parents=True, exist_ok=True)
     html_path = folder / f"{found.name}.html"

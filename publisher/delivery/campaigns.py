@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from publisher.clock import Clock
 from publisher.config import Config
-from publisher.delivery.throttle import HourlyLimit, RateLimit
+from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
     SENT,
@@ -30,11 +31,10 @@ from publisher.delivery.transports import (
     reason,
 )
 from publisher.errors import DeliveryError, PublisherError
-from publisher.mail.message import MessageBuilder, Recipient
-from publisher.mail.newsletter import Newsletter
+from publisher.mail.message import MessageBuilder, Newsletter
 from publisher.store import ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
-from publisher.subscribers.tokens import load_tokens, preferences_url, unsubscribe_url
+from publisher.subscribers.tokens import load_tokens, recipient
 
 LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
 BATCH = 20  # deliveries claimed at a time by one worker
@@ -122,17 +122,6 @@ def newsletter_of(campaign: Campaign) -> Newsletter:
     )
 
 
-class Clock:
-    """`config.now` advancing in real time, so --now shifts every recorded time alike."""
-
-    def __init__(self, start: datetime):
-        self.start = start
-        self.t0 = time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self.t0)
-
-
 @dataclass
 class _Tally:
     sent: int = 0
@@ -169,7 +158,7 @@ class _Run:
         self.builder: MessageBuilder | None = None  # built in `run`, where a failure pauses
         self.tokens = load_tokens(config)
         self.envelope_from = config.delivery.envelope_from or config.newsletter.from_address
-        self.rate = RateLimit(config.delivery.rate_per_second)
+        self.rate = TokenBucket(config.delivery.rate_per_second)
         self.hourly = HourlyLimit(
             config.delivery.max_per_hour,
             lambda since: ledger.sent_since(store, since),
@@ -230,15 +219,13 @@ class _Run:
 
     def _message(self, claimed: Claimed) -> bytes:
         return self.builder.build(
-            Recipient(
-                email=claimed.email,
-                name=claimed.name,
-                unsubscribe_url=unsubscribe_url(
-                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
-                ),
-                preferences_url=preferences_url(
-                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
-                ),
+            recipient(
+                self.config,
+                self.tokens,
+                claimed.subscriber_id,
+                claimed.token_key,
+                claimed.email,
+                claimed.name,
             )
         )
 
@@ -415,14 +402,9 @@ def send_test(
     transport_factory: Callable[[Config], Transport] = open_transport,
 ) -> Result:
     """Send one `[TEST]` copy to `address`; nothing is recorded in the ledger."""
-    tokens = load_tokens(config)
-    recipient = Recipient(  # links signed for no subscriber: they show "not valid"
-        email=address,
-        name="",
-        unsubscribe_url=unsubscribe_url(config, tokens, 0, ""),
-        preferences_url=preferences_url(config, tokens, 0, ""),
-    )
-    data = MessageBuilder(config, newsletter, test=True).build(recipient)
+    # Links signed for no subscriber: they show "not valid".
+    reader = recipient(config, load_tokens(config), 0, "", address, "")
+    data = MessageBuilder(config, newsletter, test=True).build(reader)
     transport = transport_factory(config)
     try:
         result = transport.send(

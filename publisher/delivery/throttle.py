@@ -1,6 +1,6 @@
 """Sending rate limits shared by every connection of a run.
 
-`RateLimit` spaces messages evenly (`rate_per_second`, a token bucket holding one token, so
+`TokenBucket` spaces messages evenly (`rate_per_second`; the bucket holds one token, so
 there is never a burst); `HourlyLimit` keeps the count of the last hour under
 `max_per_hour`, reading what was sent from the ledger so the cap holds across runs and
 processes. Both wait on a `threading.Event` so a stop request interrupts them at once.
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 HOUR = timedelta(hours=1)
 
 
-class RateLimit:
+class TokenBucket:
     """At most `rate` messages per second across all threads; 0 means no limit."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):

@@ -23,8 +23,8 @@ from typing import Protocol
 
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
+from publisher.store.schema import DEFERRED, FAILED, SENT
 
-SENT, DEFERRED, FAILED = "sent", "deferred", "failed"
 LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing (RFC 5321 4.5.2)
 NEEDS_SMTPUTF8 = "a non-ASCII local part needs SMTPUTF8: set [smtp] smtputf8 if the relay offers it"
 UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")  # line breaks and other controls

@@ -7,16 +7,13 @@ with a soft line break. Soft breaks vanish when decoded, so per recipient only t
 short values are encoded and the pieces are joined: no template rendering, no
 `EmailMessage`, no re-encoding of the 50 KB body.
 
-DKIM (relaxed/relaxed, rsa-sha256) follows the same idea: the canonical form of every
-fixed piece is computed once, so signing a message costs one SHA-256 of the body, the
-canonical form of three short headers, and one RSA signature (OpenSSL, through
-`cryptography`; dkimpy's pure-Python RSA takes 5 ms per message). Tests verify the
-signatures with dkimpy.
+DKIM (`dkim.py`) follows the same idea: the canonical form of every fixed piece is computed
+once, so signing a message costs one SHA-256 of the body, the canonical form of three short
+headers, and one RSA signature.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -27,18 +24,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from publisher.config import Config
 from publisher.delivery.transports import NEEDS_SMTPUTF8, UNSAFE, smtp_address
 from publisher.errors import ConfigError, PublisherError
-
-if TYPE_CHECKING:
-    from publisher.mail.newsletter import Newsletter
+from publisher.mail.dkim import DkimSigner, canonical_body
 
 # Where each recipient's values go in a newsletter's HTML and text. Letters and
 # underscores only, so they pass Jinja, lxml's URL escaping and premailer unchanged.
@@ -48,29 +39,27 @@ PLACEHOLDERS = {
     "unsubscribe_url": "__PUBLISHER_UNSUBSCRIBE_URL__",
     "preferences_url": "__PUBLISHER_PREFERENCES_URL__",
 }
-CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmation.py)
+CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmations.py)
 NAME_FALLBACK = "there"  # "Hi there" when a subscriber gave no name
 SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
 SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
-PER_RECIPIENT = ("To", "Message-ID", "List-Unsubscribe")
-SIGNED_HEADERS = (
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "MIME-Version",
-    "Content-Type",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "Reply-To",
-)
 
 
 class UnsafeHeaderError(PublisherError):
     """A subject, name or address holds a line break or control character."""
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    """One rendered newsletter: stored in the campaigns table, personalized per recipient."""
+
+    key: str  # "post:<slug>" or "digest:<period id>"
+    kind: str  # "post" | "digest"
+    subject: str
+    html: str  # inlined HTML holding the PLACEHOLDERS
+    text: str  # plain text holding the same PLACEHOLDERS
 
 
 @dataclass(frozen=True)
@@ -116,14 +105,13 @@ class MessageBuilder:
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
         self.mailto = f"mailto:{config.newsletter.from_address}?subject=unsubscribe"
-        head, body = _skeleton(config, newsletter, subject)
-        self.head = head
-        self.parts = [
-            _Part.encode(newsletter.text, escape_values=False),
-            _Part.encode(newsletter.html, escape_values=True),
+        self.head, frame = alternative_frame(_skeleton(config, newsletter, subject))
+        parts = [
+            Part.encode(newsletter.text, escape_values=False),
+            Part.encode(newsletter.html, escape_values=True),
         ]
-        self.frame = body  # the body with the two part markers, split around them
-        self.signer = DkimSigner.from_config(config, head)
+        self.body = Body(frame, parts)
+        self.signer = DkimSigner.from_config(config, self.head)
         self.smtputf8 = config.smtp.smtputf8
 
     def build(self, recipient: Recipient) -> bytes:
@@ -147,18 +135,10 @@ class MessageBuilder:
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
         }
-        raw = []
-        canonical = []
-        for index, part in enumerate(self.parts):
-            raw.append(self.frame[index].raw)
-            canonical.append(self.frame[index].canonical)
-            part.personalize(values, raw, canonical)
-        raw.append(self.frame[-1].raw)
-        canonical.append(self.frame[-1].canonical)
-        body = b"".join(raw)
+        body, canonical = self.body.fill([values, values])
         head = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers)
         if self.signer:
-            head = self.signer.sign(headers, b"".join(canonical)) + head
+            head = self.signer.sign(headers, canonical) + head
         return head + self.head + b"\r\n" + body
 
     def _message_id(self, email: str) -> str:
@@ -184,8 +164,8 @@ def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
     return str(Address(name, local, domain))
 
 
-def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[bytes, list[_Chunk]]:
-    """The headers every recipient shares, and the body around the two parts' markers."""
+def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMessage:
+    """The headers every recipient's message shares."""
     settings = config.newsletter
     domain = urlsplit(config.site.url).hostname or "localhost"
     message = EmailMessage(policy=policy.SMTP)
@@ -201,10 +181,24 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[byt
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")
     message["Feedback-ID"] = f"{campaign}:{newsletter.kind}:newsletter:{domain}"
-    markers = [b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART"]
-    message.set_content(markers[0].decode(), charset="utf-8", cte="quoted-printable")
+    return message
+
+
+# --- prebuilt messages with per-recipient slots ---------------------------------------
+# A newsletter's MessageBuilder and the confirmation emails (subscribers/confirmations.py)
+# both encode a text and an HTML part once, cut at the slots, and fill in each recipient's
+# values: `alternative_frame` gives the MIME frame, `Part` each part, `Body` the whole.
+
+MARKERS = (b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART")
+
+
+def alternative_frame(message: EmailMessage) -> tuple[bytes, list[Chunk]]:
+    """`message`'s headers (ending in CRLF, without the empty line that ends them) and
+    the multipart/alternative body around a text and an HTML part still to be filled in:
+    before the text part, between the two, after the HTML part."""
+    message.set_content(MARKERS[0].decode(), charset="utf-8", cte="quoted-printable")
     message.add_alternative(
-        markers[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
+        MARKERS[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
     )
     for part in message.iter_parts():
         del part["MIME-Version"]
@@ -212,42 +206,39 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> tuple[byt
     head, _, body = data.partition(b"\r\n\r\n")
     # Each marker line's CRLF is the part's own (the text ends with its newline); the CRLF
     # after it starts the boundary delimiter and stays in the frame.
-    before, _, rest = body.partition(markers[0] + b"\r\n")
-    middle, _, after = rest.partition(markers[1] + b"\r\n")
+    before, _, rest = body.partition(MARKERS[0] + b"\r\n")
+    middle, _, after = rest.partition(MARKERS[1] + b"\r\n")
     tail = after.rstrip(b"\r\n") + b"\r\n"
-    frame = [_Chunk.of(before), _Chunk.of(middle), _Chunk.of(tail)]
-    return head + b"\r\n", frame
-
-
-# --- quoted-printable pieces ----------------------------------------------------------
+    return head + b"\r\n", [Chunk.of(before), Chunk.of(middle), Chunk.of(tail)]
 
 
 @dataclass(frozen=True)
-class _Chunk:
+class Chunk:
     """Bytes of the message body and their DKIM relaxed canonical form."""
 
     raw: bytes
     canonical: bytes
 
     @classmethod
-    def of(cls, raw: bytes) -> _Chunk:
+    def of(cls, raw: bytes) -> Chunk:
         return cls(raw, canonical_body(raw))
 
 
 @dataclass(frozen=True)
-class _Part:
-    """One MIME part's body: fixed encoded pieces between placeholder slots."""
+class Part:
+    """One MIME part's body, quoted-printable encoded once: fixed pieces between the
+    slots (`PLACEHOLDERS`, `CONFIRM_URL`) where each recipient's values go."""
 
-    pieces: list[_Chunk]  # len(slots) + 1
+    pieces: list[Chunk]  # len(slots) + 1
     slots: list[str]
-    escape_values: bool
+    escape_values: bool  # HTML-escape the values (an HTML part filled with plain values)
 
     @classmethod
-    def encode(cls, content: str, escape_values: bool) -> _Part:
+    def encode(cls, content: str, escape_values: bool) -> Part:
         texts = SLOT.split(content.replace("\r\n", "\n").replace("\r", "\n"))
         slots = [SLOT_NAMES[token] for token in SLOT.findall(content)]
         pieces = [
-            _Chunk.of(quoted_printable(text, last=index == len(slots)))
+            Chunk.of(quoted_printable(text, last=index == len(slots)))
             for index, text in enumerate(texts)
         ]
         return cls(pieces, slots, escape_values)
@@ -260,11 +251,32 @@ class _Part:
             canon.append(self.pieces[index].canonical)
             if slot not in encoded:
                 value = escape(values[slot]) if self.escape_values else values[slot]
-                encoded[slot] = _Chunk.of(quoted_printable(value, last=False))
+                encoded[slot] = Chunk.of(quoted_printable(value, last=False))
             raw.append(encoded[slot].raw)
             canon.append(encoded[slot].canonical)
         raw.append(self.pieces[-1].raw)
         canon.append(self.pieces[-1].canonical)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A text and an HTML part in their frame (`alternative_frame`), filled in per
+    recipient by encoding only the few short values."""
+
+    frame: list[Chunk]  # before the text part, between the two, after the HTML part
+    parts: list[Part]  # text, HTML
+
+    def fill(self, values: list[dict[str, str]]) -> tuple[bytes, bytes]:
+        """The body with each part's `values` in its slots, and its DKIM canonical form."""
+        raw: list[bytes] = []
+        canonical: list[bytes] = []
+        for chunk, part, part_values in zip(self.frame[:-1], self.parts, values, strict=True):
+            raw.append(chunk.raw)
+            canonical.append(chunk.canonical)
+            part.personalize(part_values, raw, canonical)
+        raw.append(self.frame[-1].raw)
+        canonical.append(self.frame[-1].canonical)
+        return b"".join(raw), b"".join(canonical)
 
 
 def quoted_printable(text: str, last: bool) -> bytes:
@@ -302,108 +314,3 @@ def _fold(encoded: bytes) -> bytes:
             line = b"=2E" + line[1:] if line.startswith(b".") else line
         folded.append(line)
     return b"\r\n".join(folded)
-
-
-WSP_RUN = re.compile(rb"[ \t]+")
-TRAILING_WSP = re.compile(rb"[ \t]+(?=\r\n|$)")
-
-
-def canonical_body(chunk: bytes) -> bytes:
-    """DKIM relaxed body canonicalization of a chunk that starts and ends a line."""
-    if b"  " not in chunk and b"\t" not in chunk and b" \r\n" not in chunk:
-        return chunk if not chunk.endswith(b" ") else chunk.rstrip(b" ")
-    return TRAILING_WSP.sub(b"", WSP_RUN.sub(b" ", chunk))
-
-
-def whole_body(body: bytes) -> bytes:
-    """DKIM relaxed canonicalization of a complete body: empty lines at its end dropped, and
-    a non-empty body ending in exactly one CRLF."""
-    canonical = canonical_body(body).rstrip(b"\r\n")
-    return canonical + b"\r\n" if canonical else b""
-
-
-# --- DKIM -----------------------------------------------------------------------------
-
-
-def canonical_header(name: str, value: str) -> bytes:
-    """DKIM relaxed header canonicalization: lower-case name, unfolded, spaces squeezed."""
-    value = " ".join(value.replace("\r\n", "").split())
-    return f"{name.lower()}:{value}\r\n".encode()
-
-
-def parse_headers(head: bytes) -> list[tuple[str, str]]:
-    """(name, value) of each header in a CRLF header block, folded values kept as is."""
-    fields = re.split(rb"\r\n(?![ \t])", head.strip(b"\r\n"))
-    return [
-        (name.decode("ascii"), value.decode("ascii").lstrip(" "))
-        for name, _, value in (f.partition(b":") for f in fields)
-    ]
-
-
-class DkimSigner:
-    """Signs messages with a relaxed/relaxed rsa-sha256 DKIM-Signature header.
-
-    Set up for a campaign with `shared` (the headers every recipient's message has), `sign`
-    canonicalizes only the per-recipient headers; `sign_message` signs any one complete
-    message, such as a confirmation email, with the same code.
-    """
-
-    def __init__(self, domain: str, selector: str, key: rsa.RSAPrivateKey, shared: bytes = b""):
-        self.domain = domain
-        self.selector = selector
-        self.key = key
-        self.padding = padding.PKCS1v15()
-        self.hash = hashes.SHA256()
-        fixed = dict(parse_headers(shared)) if shared else {}
-        self.names = [n for n in SIGNED_HEADERS if n in fixed or n in PER_RECIPIENT]
-        self.fixed = {n: canonical_header(n, fixed[n]) for n in self.names if n in fixed}
-        self.prefix = self._prefix(self.names)
-
-    @classmethod
-    def from_config(cls, config: Config, shared: bytes = b"") -> DkimSigner | None:
-        dkim = config.dkim
-        if not dkim.domain:
-            return None
-        if not dkim.selector or str(dkim.private_key_path) in ("", "."):
-            raise ConfigError("[dkim] domain is set: set selector and private_key_path too")
-        try:
-            key = serialization.load_pem_private_key(dkim.private_key_path.read_bytes(), None)
-        except (OSError, ValueError, TypeError) as exc:
-            raise ConfigError(f"[dkim] private_key_path: {exc}") from None
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ConfigError("[dkim] private_key_path: expected an RSA private key")
-        return cls(dkim.domain, dkim.selector, key, shared)
-
-    def sign(self, personal: list[tuple[str, str]], canonical_body: bytes) -> bytes:
-        """The DKIM-Signature header line for a message with these per-recipient headers."""
-        own = {name: canonical_header(name, text) for name, text in personal}
-        signed = b"".join(own.get(n) or self.fixed[n] for n in self.names)
-        return self._header(self.prefix, signed, canonical_body)
-
-    def sign_message(self, data: bytes) -> bytes:
-        """`data` (a complete CRLF message) with its DKIM-Signature header in front.
-
-        Signs the SIGNED_HEADERS the message has; when a header occurs twice, the last one,
-        as verifiers pick it.
-        """
-        head, _, body = data.partition(b"\r\n\r\n")
-        present = {name.lower(): value for name, value in parse_headers(head)}
-        names = [n for n in SIGNED_HEADERS if n.lower() in present]
-        signed = b"".join(canonical_header(n, present[n.lower()]) for n in names)
-        return self._header(self._prefix(names), signed, whole_body(body)) + data
-
-    def _prefix(self, names: list[str]) -> str:
-        return (
-            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
-            f" h={':'.join(n.lower() for n in names)};\r\n bh="
-        )
-
-    def _header(self, prefix: str, signed_headers: bytes, canonical_body: bytes) -> bytes:
-        """The signature over the canonical headers and body: `prefix` completed and signed."""
-        body_hash = base64.b64encode(hashlib.sha256(canonical_body).digest()).decode()
-        value = f"{prefix}{body_hash};\r\n b="
-        signed = signed_headers + canonical_header("DKIM-Signature", value)[:-2]
-        signature = self.key.sign(signed, self.padding, self.hash)
-        b64 = base64.b64encode(signature).decode()
-        folded = "\r\n  ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
-        return f"DKIM-Signature: {value}{folded}\r\n".encode("ascii")

@@ -10,8 +10,6 @@ become absolute (emails have no base URL) and links to the site get UTM paramete
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -25,36 +23,16 @@ from premailer import Premailer
 from publisher.config import Config
 from publisher.content.posts import Post
 from publisher.errors import ConfigError
-from publisher.mail.message import (
-    PLACEHOLDERS,
-    MessageBuilder,
-    Recipient,
-    config_header_fields,
-    header_errors,
-)
+from publisher.mail.message import PLACEHOLDERS, Newsletter
 from publisher.mail.plaintext import html_to_text
 from publisher.site import theme
 
 CONTENT_WIDTH = 536  # the 600 px card minus its padding: the width given to images
-GMAIL_CLIP_BYTES = 100_000
-MAX_SUBJECT = 150
 DATE_FORMAT = "%B %-d, %Y"  # as the site shows dates
 RECENT_POSTS = 3  # "more from the blog" links under a post
 TAG = re.compile(r"<(a|img)\b[^>]*>", re.IGNORECASE)
 URL_ATTRIBUTE = re.compile(r"""\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 HEADER_LINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>', re.DOTALL)  # the site's ¶
-ABSOLUTE = re.compile(r"^(https?:|mailto:|tel:|cid:)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Newsletter:
-    """One rendered newsletter: stored in the campaigns table, personalized per recipient."""
-
-    key: str  # "post:<slug>" or "digest:<period id>"
-    kind: str  # "post" | "digest"
-    subject: str
-    html: str  # inlined HTML holding the PLACEHOLDERS
-    text: str  # plain text holding the same PLACEHOLDERS
 
 
 def post_url(config: Config, post: Post) -> str:
@@ -217,157 +195,3 @@ def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
         return text
 
     return TAG.sub(tag, HEADER_LINK.sub("", html))
-
-
-# --- checks -------------------------------------------------------------------------
-
-
-def upcoming_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
-    """Posts that may still be announced: email on, not a draft, scheduled or live within
-    `[newsletter] announce_max_age` (the scheduler's own rule: older posts never go out)."""
-    since = config.now - config.newsletter.announce_max_age
-    return [p for p in posts if p.email and not p.draft and p.date >= since]
-
-
-def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
-    """(errors, warnings) about every newsletter that could still be sent, for `publisher
-    check`: queued posts, posts live within `announce_max_age`, and the next digest.
-
-    Only those are rendered: premailer takes about 0.1 s per email, so rendering every
-    post of a blog with 1,000 posts would make `check` take 10 s, for emails the scheduler
-    will never send. Every title is still checked for header injection (cheap).
-
-    Errors stop a send (a subject or name that would inject a header); warnings are things
-    a person should look at (Gmail clipping, missing alt text, relative links, a missing
-    postal address).
-    """
-    errors = header_errors(config_header_fields(config))
-    errors += header_errors({f"{p.source}: title": p.title for p in posts})
-    errors += header_errors({"[newsletter] digest_subject": digest_subject(config)})
-    warnings = []
-    if not config.newsletter.from_address:
-        warnings.append("[newsletter] from_address is empty: emails cannot be sent")
-    if not config.newsletter.postal_address:
-        warnings.append("[newsletter] postal_address is empty: the law (CAN-SPAM) requires one")
-    if not _aligned(config.newsletter.from_address.rpartition("@")[2], config.dkim.domain):
-        warnings.append(
-            f"[dkim] domain {config.dkim.domain} and the From address "
-            f"{config.newsletter.from_address} differ: DMARC alignment fails"
-        )
-    live = [p for p in posts if p.is_live(config.now)]
-    for post in upcoming_posts(config, posts):
-        warnings += _newsletter_warnings(render_post(config, post, live))
-    if live:
-        warnings += _newsletter_warnings(render_digest(config, live, "next"))
-    return errors, warnings
-
-
-def _aligned(sender: str, signer: str) -> bool:
-    """Relaxed DMARC alignment, roughly: one domain is the other or a parent of it."""
-    sender, signer = sender.lower(), signer.lower()
-    return (
-        not signer
-        or sender.endswith("." + signer)
-        or signer.endswith("." + sender)
-        or (sender == signer)
-    )
-
-
-def _newsletter_warnings(newsletter: Newsletter) -> list[str]:
-    found = []
-    size = len(newsletter.html.encode("utf-8"))
-    if size > GMAIL_CLIP_BYTES:
-        found.append(f"HTML is {size // 1000} KB; Gmail clips messages over about 102 KB")
-    if not newsletter.subject.strip():
-        found.append("the subject is empty")
-    elif len(newsletter.subject) > MAX_SUBJECT:
-        found.append(f"the subject is {len(newsletter.subject)} characters (over {MAX_SUBJECT})")
-    for tag in re.findall(r"<img\b[^>]*>", newsletter.html, re.IGNORECASE):
-        if not re.search(r'\salt="[^"]+"', tag):
-            found.append(f"an image has no alt text: {tag[:80]}")
-    slots = set(PLACEHOLDERS.values())
-    for url in re.findall(r'\b(?:href|src)="([^"]*)"', newsletter.html):
-        if url not in slots and not ABSOLUTE.match(unescape(url)):
-            found.append(f"a link is not absolute: {url!r}")
-    return [f"{newsletter.key}: {message}" for message in found]
-
-
-# --- previews -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Preview:
-    """A newsletter as one sample reader receives it: the .eml and its decoded parts."""
-
-    name: str  # file name stem: "post-<slug>" or "digest"
-    newsletter: Newsletter
-    message: bytes
-
-    def part(self, subtype: str) -> str:
-        parsed = email.message_from_bytes(self.message, policy=email.policy.default)
-        body = parsed.get_body(preferencelist=(subtype,))
-        return body.get_content().replace("\r\n", "\n") if body else ""
-
-
-def preview_recipient(config: Config) -> Recipient:
-    """'Preview Reader' at the from address, with real links signed for subscriber 0."""
-    from publisher.subscribers.tokens import load_tokens, preferences_url, unsubscribe_url
-
-    tokens = load_tokens(config)
-    return Recipient(
-        email=config.newsletter.from_address or "preview@example.org",
-        name="Preview Reader",
-        unsubscribe_url=unsubscribe_url(config, tokens, 0, ""),
-        preferences_url=preferences_url(config, tokens, 0, ""),
-    )
-
-
-def preview(config: Config, newsletter: Newsletter, recipient: Recipient) -> Preview:
-    name = newsletter.key.replace(":", "-") if newsletter.kind == "post" else "digest"
-    return Preview(name, newsletter, MessageBuilder(config, newsletter).build(recipient))
-
-
-def next_digest(config: Config, posts: Sequence[Post]) -> Newsletter:
-    """The digest of the newest live posts, as the next one would look if sent now."""
-    live = [p for p in posts if p.is_live(config.now)]
-    return render_digest(config, live, theme.local_format(config, config.now, "%Y-%m-%d"))
-
-
-def email_preview_routes(config: Config) -> list:
-    """Starlette routes under /_email/: an index of every post's email and the next digest."""
-    from starlette.responses import HTMLResponse, PlainTextResponse, Response
-    from starlette.routing import Route
-
-    from publisher.content.posts import load_posts
-
-    def find(name: str) -> Preview | None:
-        posts = load_posts(config)
-        if name == "digest":
-            return preview(config, next_digest(config, posts), preview_recipient(config))
-        for post in posts:
-            if name == f"post-{post.slug}":
-                return preview(config, render_post(config, post, posts), preview_recipient(config))
-        return None
-
-    async def index(request) -> Response:
-        names = [("digest", "Next digest")]
-        names += [(f"post-{p.slug}", p.title) for p in load_posts(config)]
-        return HTMLResponse(
-            theme.render(theme.environment(config, "email"), "previews.html", names=names)
-        )
-
-    async def show(request) -> Response:
-        kind = request.path_params["kind"]
-        found = find(request.path_params["name"]) if kind in ("html", "txt", "eml") else None
-        if found is None:
-            return PlainTextResponse("no such email", status_code=404)
-        if kind == "eml":
-            return Response(found.message, media_type="message/rfc822")
-        if kind == "txt":
-            return PlainTextResponse(found.part("plain"))
-        return HTMLResponse(found.part("html"))
-
-    return [
-        Route("/_email/", index),
-        Route("/_email/{name}.{kind:str}", show),
-    ]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import schedule
 
+from publisher.clock import Clock
 from publisher.config import Config
 from publisher.content.posts import Post, Scan, scan_logged
 from publisher.delivery.transports import reason
@@ -271,10 +271,10 @@ def run(config: Config, interval: int | None = None, stop: threading.Event | Non
     """
     interval = interval or config.scheduler.interval
     stop = stop or threading.Event()
-    started, clock = config.now, time.monotonic()
+    clock = Clock(config.now)
 
     def one_pass() -> None:
-        now = started + timedelta(seconds=time.monotonic() - clock)
+        now = clock()
         try:
             summary = tick(replace(config, now=now), stop)
         except PublisherError as exc:

@@ -6,16 +6,20 @@ explicit `now` (aware UTC), so every caller honours --now.
 
 from publisher.store.csvio import ImportFileError, ImportSummary, export_csv, import_csv
 from publisher.store.db import Store, open_store
-from publisher.store.subscribers import (
+from publisher.store.schema import FREQUENCIES
+from publisher.store.signups import (
     CONFIRM_INTERVAL,
-    FREQUENCIES,
+    claim_confirmation,
+    release_confirmation,
+    subscribe_pending,
+)
+from publisher.store.subscribers import (
     STATUSES,
     SUPPRESSED,
     Change,
     NotFound,
     Subscriber,
     add,
-    claim_confirmation,
     confirm,
     counts,
     forget,
@@ -27,10 +31,8 @@ from publisher.store.subscribers import (
     iter_unsent_confirmations,
     record_bounce,
     record_complaint,
-    release_confirmation,
     remove,
     set_preferences,
-    subscribe_pending,
     token_key,
     unsubscribe,
 )

@@ -54,10 +54,9 @@ from sqlalchemy import (
 
 from publisher.errors import PublisherError
 from publisher.store.db import Store
-from publisher.store.schema import UTCDateTime, events, subscribers, suppressions
+from publisher.store.schema import FREQUENCIES, UTCDateTime, events, subscribers, suppressions
 from publisher.store.subscribers import (
     COLUMNS,
-    FREQUENCIES,
     SUPPRESSED,
     hash_salt,
     iter_subscribers,

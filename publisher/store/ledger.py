@@ -19,15 +19,17 @@ from sqlalchemy import Integer, and_, bindparam, func, insert, literal, select, 
 from sqlalchemy.engine import Connection
 
 from publisher.errors import StoreError
-from publisher.store.schema import campaigns, deliveries, subscribers
-
-QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
-    "queued",
-    "sending",
-    "sent",
-    "deferred",
-    "failed",
-    "skipped",
+from publisher.store.db import Store
+from publisher.store.schema import (
+    DEFERRED,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    campaigns,
+    deliveries,
+    subscribers,
 )
 
 
@@ -89,13 +91,13 @@ def _campaign(row) -> Campaign:
     return Campaign(**values)
 
 
-def get_campaign(store, key: str) -> Campaign | None:
+def get_campaign(store: Store, key: str) -> Campaign | None:
     with store.read() as conn:
         row = conn.execute(select(campaigns).where(campaigns.c.key == key)).first()
     return _campaign(row) if row else None
 
 
-def list_campaigns(store, *, unfinished: bool = False) -> list[Campaign]:
+def list_campaigns(store: Store, *, unfinished: bool = False) -> list[Campaign]:
     """Every campaign, oldest first; only those not done with `unfinished`."""
     query = select(campaigns).order_by(campaigns.c.id)
     if unfinished:
@@ -108,13 +110,15 @@ def _audience(frequency: str):
     return and_(subscribers.c.status == "active", subscribers.c.frequency == frequency)
 
 
-def count_recipients(store, frequency: str) -> int:
+def count_recipients(store: Store, frequency: str) -> int:
     """How many subscribers a new campaign for `frequency` would be sent to now."""
     with store.read() as conn:
         return conn.execute(select(func.count()).where(_audience(frequency))).scalar_one()
 
 
-def create_campaign(store, newsletter, frequency: str, now: datetime) -> tuple[Campaign, bool]:
+def create_campaign(
+    store: Store, newsletter, frequency: str, now: datetime
+) -> tuple[Campaign, bool]:
     """The campaign for `newsletter.key`, created with its recipient snapshot if new.
 
     Returns (campaign, created). The unique key makes a second campaign for the same post
@@ -217,7 +221,12 @@ MARK_SENT = (
 
 
 def claim(
-    store, campaign_id: int, worker: str, limit: int, now: datetime, conn: Connection | None = None
+    store: Store,
+    campaign_id: int,
+    worker: str,
+    limit: int,
+    now: datetime,
+    conn: Connection | None = None,
 ) -> list[Claimed]:
     """Move up to `limit` due deliveries to `sending` for `worker` and return them.
 
@@ -251,7 +260,7 @@ def _recipients(conn: Connection, ids: list[int]) -> list[Claimed]:
     ]
 
 
-def release(store, ids: Iterable[int], conn: Connection | None = None) -> None:
+def release(store: Store, ids: Iterable[int], conn: Connection | None = None) -> None:
     """Give claimed deliveries that were not attempted back to the queue."""
     ids = list(ids)
     if ids:
@@ -263,7 +272,7 @@ def release(store, ids: Iterable[int], conn: Connection | None = None) -> None:
             )
 
 
-def reclaim(store, campaign_id: int, now: datetime, lease: timedelta) -> int:
+def reclaim(store: Store, campaign_id: int, now: datetime, lease: timedelta) -> int:
     """Requeue deliveries stuck in `sending`: lease expired, or claimed by a dead local process.
 
     A delivery whose worker was killed mid-transaction may have reached the server; it is
@@ -297,7 +306,7 @@ def _is_dead_local(holder: str | None, host: str) -> bool:
 
 
 def mark_sent(
-    store,
+    store: Store,
     delivery_id: int,
     code: int | None,
     reply: str,
@@ -310,7 +319,7 @@ def mark_sent(
 
 
 def mark_deferred(
-    store,
+    store: Store,
     claimed: Claimed,
     code: int | None,
     reply: str,
@@ -333,13 +342,13 @@ def mark_deferred(
 
 
 def mark_failed(
-    store, claimed: Claimed, code: int | None, reply: str, conn: Connection | None = None
+    store: Store, claimed: Claimed, code: int | None, reply: str, conn: Connection | None = None
 ) -> None:
     """Record a permanent failure (the caller counts a hard bounce against the address)."""
     mark_deferred(store, claimed, code, reply, None, conn)
 
 
-def counts(store, campaign_id: int) -> Counts:
+def counts(store: Store, campaign_id: int) -> Counts:
     with store.read() as conn:
         rows = conn.execute(
             select(deliveries.c.state, func.count())
@@ -349,7 +358,7 @@ def counts(store, campaign_id: int) -> Counts:
     return Counts(**{state: n for state, n in rows})
 
 
-def all_counts(store) -> dict[int, Counts]:
+def all_counts(store: Store) -> dict[int, Counts]:
     """Counts per state of every campaign, in one query."""
     with store.read() as conn:
         rows = conn.execute(
@@ -363,7 +372,7 @@ def all_counts(store) -> dict[int, Counts]:
     return {campaign_id: Counts(**states) for campaign_id, states in found.items()}
 
 
-def next_attempt(store, campaign_id: int) -> datetime | None:
+def next_attempt(store: Store, campaign_id: int) -> datetime | None:
     """When the earliest deferred delivery of the campaign is due."""
     with store.read() as conn:
         return conn.execute(
@@ -373,20 +382,20 @@ def next_attempt(store, campaign_id: int) -> datetime | None:
         ).scalar_one()
 
 
-def sent_since(store, since: datetime) -> int:
+def sent_since(store: Store, since: datetime) -> int:
     """Messages sent by every campaign since `since` (for `max_per_hour`)."""
     with store.read() as conn:
         return conn.execute(select(func.count()).where(deliveries.c.sent_at >= since)).scalar_one()
 
 
-def oldest_sent_since(store, since: datetime) -> datetime | None:
+def oldest_sent_since(store: Store, since: datetime) -> datetime | None:
     with store.read() as conn:
         return conn.execute(
             select(func.min(deliveries.c.sent_at)).where(deliveries.c.sent_at >= since)
         ).scalar_one()
 
 
-def set_status(store, campaign_id: int, status: str, now: datetime, note: str = "") -> None:
+def set_status(store: Store, campaign_id: int, status: str, now: datetime, note: str = "") -> None:
     """Mark a campaign sending (first start remembered), paused (with why) or done."""
     values: dict = {"status": status, "note": note}
     if status == "sending":

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from publisher.store.db import Store
 from publisher.store.schema import campaigns, published, settings
 
 STARTED = "scheduler_started"
@@ -32,20 +33,20 @@ class Seen:
         return set(self.live_at)
 
 
-def seen(store) -> Seen:
+def seen(store: Store) -> Seen:
     with store.read() as conn:
         rows = conn.execute(select(published.c.slug, published.c.live_at)).all()
     return Seen({row.slug: row.live_at for row in rows}, started_at(store) is not None)
 
 
-def started_at(store) -> datetime | None:
+def started_at(store: Store) -> datetime | None:
     """When the scheduler first ran on this store, or None if it never did."""
     with store.read() as conn:
         value = conn.execute(select(settings.c.value).where(settings.c.name == STARTED)).scalar()
     return datetime.fromisoformat(value) if value else None
 
 
-def record(store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
+def record(store: Store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
     """Record newly live posts (`rows` with slug, live_at, announce), forget `gone` ones,
     and mark the scheduler as started; a slug another process recorded first is kept."""
     gone = list(gone)
@@ -68,7 +69,7 @@ def _insert_new(conn, table, key: str):
     return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
-def unannounced(store) -> list[tuple[str, datetime]]:
+def unannounced(store: Store) -> list[tuple[str, datetime]]:
     """(slug, live_at) of posts to announce whose campaign does not exist yet, oldest first."""
     key = literal("post:") + published.c.slug
     query = (
@@ -81,13 +82,13 @@ def unannounced(store) -> list[tuple[str, datetime]]:
         return [(row.slug, row.live_at) for row in conn.execute(query)]
 
 
-def cancel_announcement(store, slug: str) -> None:
+def cancel_announcement(store: Store, slug: str) -> None:
     """Never announce `slug` (it was deleted, made a draft, or became too old to announce)."""
     with store.transaction() as conn:
         conn.execute(update(published).where(published.c.slug == slug).values(announce=False))
 
 
-def campaign_keys(store, prefix: str) -> list[str]:
+def campaign_keys(store: Store, prefix: str) -> list[str]:
     """Keys of every campaign whose key starts with `prefix` (such as 'digest:')."""
     with store.read() as conn:
         query = select(campaigns.c.key).where(campaigns.c.key.startswith(prefix, autoescape=True))

@@ -69,6 +69,17 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+FREQUENCIES = ("each", "digest")  # subscribers.frequency
+# deliveries.state; a transport's result for one message is one of SENT, DEFERRED, FAILED.
+QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
+    "queued",
+    "sending",
+    "sent",
+    "deferred",
+    "failed",
+    "skipped",
+)
+
 subscribers = Table(
     "subscribers",
     metadata,
@@ -77,7 +88,7 @@ subscribers = Table(
     Column("email_key", String(320), nullable=False, unique=True),  # fully lower-cased
     Column("name", String(200), nullable=False, default=""),
     Column("status", String(16), nullable=False),  # pending|active|unsubscribed|bounced|complained
-    Column("frequency", String(8), nullable=False),  # each|digest
+    Column("frequency", String(8), nullable=False),  # FREQUENCIES
     Column("source", String(64), nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("confirmed_at", UTCDateTime),
@@ -159,7 +170,7 @@ deliveries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("state", String(10), nullable=False),  # queued|sending|sent|deferred|failed|skipped
+    Column("state", String(10), nullable=False),  # QUEUED ... SKIPPED above
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_at", UTCDateTime),  # lease start while `sending`

@@ -3,27 +3,33 @@
 Suppression: an address whose row is unsubscribed, bounced or complained, or whose salted
 hash is in `suppressions` (erased with `forget`), is never made active by `add` or by an
 import. Only `confirm` (the person clicking a signed link) brings it back. Every change
-appends a row to `events`.
+appends a row to `events`. Sign-ups from the web form and their confirmation emails are in
+`signups`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from publisher.errors import PublisherError, StoreError
+from publisher.errors import PublisherError
 from publisher.store.db import Store
-from publisher.store.schema import UNSENT, events, settings, subscribers, suppressions
+from publisher.store.schema import (
+    FREQUENCIES,
+    UNSENT,
+    events,
+    settings,
+    subscribers,
+    suppressions,
+)
 from publisher.subscribers.addresses import Address, check_name, normalize
 
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 STATUSES = ("pending", "active", *SUPPRESSED)
-FREQUENCIES = ("each", "digest")
-CONFIRM_INTERVAL = timedelta(minutes=10)  # at most one confirmation email per address
 
 
 class NotFound(PublisherError):
@@ -98,19 +104,19 @@ def log_event(
     )
 
 
-def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
+def check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
     if value is not None and value not in choices:
         raise PublisherError(f"{what}: expected one of {', '.join(choices)}, got {value!r}")
 
 
-def _update(conn: Connection, subscriber_id: int, **values) -> Subscriber:
+def update_subscriber(conn: Connection, subscriber_id: int, **values) -> Subscriber:
     conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(**values))
     found = _by_id(conn, subscriber_id)
     assert found is not None
     return found
 
 
-def _find_or_insert(
+def find_or_insert(
     conn: Connection, address: Address, name: str, status: str, frequency: str, source: str, now
 ) -> tuple[Subscriber, bool]:
     """The subscriber with this address, and whether it was inserted just now (with these
@@ -169,15 +175,15 @@ def add(
     becomes active when added as active (the team vouches for consent). Suppressed and
     erased addresses are skipped, never reactivated. `smtputf8` is `[smtp] smtputf8`: an
     address or name the policy refuses (see `addresses`) raises before anything changes."""
-    _check_choice(status, ("active", "pending"), "status")
-    _check_choice(frequency, FREQUENCIES, "frequency")
+    check_choice(status, ("active", "pending"), "status")
+    check_choice(frequency, FREQUENCIES, "frequency")
     address = normalize(email, smtputf8=smtputf8, check_dns=check_dns)
     name = check_name(name)
     with store.transaction() as conn:
         if _is_erased(conn, address):
             return Change("skipped", None, "erased")
         chosen = frequency or store.default_frequency
-        current, added = _find_or_insert(conn, address, name, status, chosen, source, now)
+        current, added = find_or_insert(conn, address, name, status, chosen, source, now)
         if added:
             return Change("added", current)
         if current.status in SUPPRESSED:
@@ -192,157 +198,7 @@ def add(
         if not values:
             return Change("unchanged", current)
         log_event(conn, current.id, "updated", now, source, ",".join(sorted(values)))
-        return Change("updated", _update(conn, current.id, **values))
-
-
-def subscribe_pending(
-    store: Store,
-    email: str,
-    *,
-    now: datetime,
-    name: str = "",
-    frequency: str | None = None,
-    source: str = "web",
-    smtputf8: bool = False,
-) -> Subscriber:
-    """A subscribe request from the web form: a new address becomes pending; a pending one
-    gets the new name/frequency; active and suppressed ones are left as they are (the
-    confirmation link, via `confirm`, is what reactivates). The caller sends a confirmation
-    when the result is not active and `claim_confirmation` allows it. Refusals as `add`."""
-    _check_choice(frequency, FREQUENCIES, "frequency")
-    address = normalize(email, smtputf8=smtputf8)
-    name = check_name(name)
-    with store.transaction() as conn:
-        return _subscribe_pending(conn, store, address, name, frequency, source, now)
-
-
-@dataclass(frozen=True)
-class SignUp:
-    """One web sign-up for `subscribe_many`: the address already normalized."""
-
-    address: Address
-    name: str
-    frequency: str | None
-
-
-def subscribe_many(
-    store: Store, signups: list[SignUp], *, now: datetime, source: str = "web"
-) -> list[tuple[Subscriber, bool] | Exception]:
-    """`subscribe_pending` and `claim_confirmation` for each sign-up, all in one
-    transaction (one commit for many requests: the web app's group commit). Each result
-    is (subscriber, whether its confirmation email was claimed now), or the exception that
-    sign-up raised: when one fails, the batch is rolled back and each sign-up is written
-    again in a transaction of its own, so one failure leaves the others. A store that is
-    locked or down fails them all at once: one at a time would make each wait again."""
-    try:
-        with store.transaction() as conn:
-            return _subscribe_batch(conn, store, signups, now, source)
-    except StoreError as exc:
-        return [exc] * len(signups)
-    except Exception as exc:
-        if len(signups) == 1:
-            return [exc]
-    results: list[tuple[Subscriber, bool] | Exception] = []
-    for signup in signups:
-        try:
-            results.extend(subscribe_many(store, [signup], now=now, source=source))
-        except Exception as exc:
-            results.append(exc)
-    return results
-
-
-def _new_pending_statement(dialect_insert):
-    """INSERT of a new pending sign-up with its confirmation claimed, built once."""
-    return (
-        dialect_insert(subscribers)
-        .values(
-            email=bindparam("email"),
-            email_key=bindparam("email_key"),
-            name=bindparam("name"),
-            status="pending",
-            frequency=bindparam("frequency"),
-            source=bindparam("source"),
-            created_at=bindparam("now"),
-            confirm_sent_at=bindparam("now"),
-            bounce_count=0,
-        )
-        .on_conflict_do_nothing(index_elements=[subscribers.c.email_key])
-        .returning(*COLUMNS)
-    )
-
-
-NEW_PENDING = {
-    "sqlite": _new_pending_statement(sqlite.insert),
-    "postgresql": _new_pending_statement(postgresql.insert),
-}
-
-
-def _subscribe_batch(
-    conn: Connection, store: Store, signups: list[SignUp], now: datetime, source: str
-) -> list[tuple[Subscriber, bool]]:
-    """What `subscribe_pending` then `claim_confirmation` do for each sign-up in turn, with
-    fewer statements: one SELECT finds the known addresses, a new address is one INSERT
-    that also claims its confirmation (a new row has never had one), the events go in
-    together at the end."""
-    keys = list({signup.address.key for signup in signups})
-    found = select(subscribers.c.email_key, *COLUMNS).where(subscribers.c.email_key.in_(keys))
-    known = {row[0]: Subscriber(*row[1:]) for row in conn.execute(found)}
-    insert_new = NEW_PENDING[conn.dialect.name]
-    results = []
-    new_events = []
-    for signup in signups:
-        _check_choice(signup.frequency, FREQUENCIES, "frequency")
-        address, name = signup.address, check_name(signup.name)
-        current = known.get(address.key)
-        if current is None:
-            values = {
-                "email": address.email,
-                "email_key": address.key,
-                "name": name,
-                "frequency": signup.frequency or store.default_frequency,
-                "source": source,
-                "now": now,
-            }
-            row = conn.execute(insert_new, values).first()
-            if row is not None:
-                current = known[address.key] = _subscriber(row)
-                new_events.append(
-                    {
-                        "subscriber_id": current.id,
-                        "kind": "subscribed",
-                        "at": now,
-                        "source": source,
-                        "detail": "status=pending",
-                    }
-                )
-                results.append((current, True))
-                continue
-        current = _subscribe_pending(conn, store, address, name, signup.frequency, source, now)
-        known[address.key] = current
-        claimed = current.status != "active" and _claim_confirmation(
-            conn, current.id, now, CONFIRM_INTERVAL, None
-        )
-        results.append((current, claimed))
-    if new_events:
-        conn.execute(insert(events), new_events)
-    return results
-
-
-def _subscribe_pending(
-    conn: Connection,
-    store: Store,
-    address: Address,
-    name: str,
-    frequency: str | None,
-    source: str,
-    now: datetime,
-) -> Subscriber:
-    chosen = frequency or store.default_frequency
-    current, added = _find_or_insert(conn, address, name, "pending", chosen, source, now)
-    if added or current.status != "pending":
-        return current
-    values = {"name": name or current.name, "frequency": frequency or current.frequency}
-    return _update(conn, current.id, **values)
+        return Change("updated", update_subscriber(conn, current.id, **values))
 
 
 def confirm(
@@ -361,7 +217,7 @@ def confirm(
         digest = Address(current.email, key).hashed(hash_salt(conn))
         conn.execute(delete(suppressions).where(suppressions.c.email_hash == digest))
         log_event(conn, current.id, "confirmed", now, source, f"was {current.status}")
-        return _update(
+        return update_subscriber(
             conn,
             current.id,
             status="active",
@@ -375,7 +231,7 @@ def _unsubscribe(conn: Connection, current: Subscriber, now: datetime, source: s
     if current.status in SUPPRESSED:
         return current
     log_event(conn, current.id, "unsubscribed", now, source)
-    return _update(conn, current.id, status="unsubscribed", unsubscribed_at=now)
+    return update_subscriber(conn, current.id, status="unsubscribed", unsubscribed_at=now)
 
 
 def remove(
@@ -410,7 +266,7 @@ def set_preferences(
     name: str | None = None,
     source: str = "web",
 ) -> Subscriber | None:
-    _check_choice(frequency, FREQUENCIES, "frequency")
+    check_choice(frequency, FREQUENCIES, "frequency")
     name = None if name is None else check_name(name)
     with store.transaction() as conn:
         current = _by_id(conn, subscriber_id)
@@ -423,46 +279,7 @@ def set_preferences(
         if values == {"frequency": current.frequency, "name": current.name}:
             return current
         log_event(conn, current.id, "preferences", now, source, ",".join(sorted(values)))
-        return _update(conn, current.id, **values)
-
-
-def claim_confirmation(
-    store: Store,
-    subscriber_id: int,
-    *,
-    now: datetime,
-    interval: timedelta = CONFIRM_INTERVAL,
-    status: str | None = None,
-) -> bool:
-    """Record that a confirmation email goes out now, unless one went out within
-    `interval` (or the subscriber's status is no longer `status`, when given): True means
-    send it. Atomic, so two quick requests send one email."""
-    with store.transaction() as conn:
-        return _claim_confirmation(conn, subscriber_id, now, interval, status)
-
-
-def _claim_confirmation(
-    conn: Connection, subscriber_id: int, now: datetime, interval: timedelta, status: str | None
-) -> bool:
-    sent = subscribers.c.confirm_sent_at
-    claim = update(subscribers).where(subscribers.c.id == subscriber_id)
-    if status is not None:
-        claim = claim.where(subscribers.c.status == status)
-    result = conn.execute(
-        claim.where(sent.is_(None) | (sent <= now - interval)).values(confirm_sent_at=now)
-    )
-    return result.rowcount == 1
-
-
-def release_confirmation(store: Store, subscriber_id: int, *, claimed_at: datetime) -> None:
-    """Undo the claim made at `claimed_at` because the email did not go out: the address
-    is owed a confirmation again. A later claim (another time) is left alone."""
-    with store.transaction() as conn:
-        conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id, subscribers.c.confirm_sent_at == claimed_at)
-            .values(confirm_sent_at=None)
-        )
+        return update_subscriber(conn, current.id, **values)
 
 
 def iter_unsent_confirmations(store: Store, batch: int = 500) -> Iterator[Subscriber]:
@@ -484,7 +301,7 @@ def record_bounce(
         if values["bounce_count"] >= limit and current.status not in SUPPRESSED:
             values.update(status="bounced", unsubscribed_at=now)
         log_event(conn, current.id, "bounced", now, "delivery", detail)
-        return _update(conn, current.id, **values)
+        return update_subscriber(conn, current.id, **values)
 
 
 def record_complaint(
@@ -496,7 +313,7 @@ def record_complaint(
         if current is None:
             return None
         log_event(conn, current.id, "complained", now, "delivery", detail)
-        return _update(conn, current.id, status="complained", unsubscribed_at=now)
+        return update_subscriber(conn, current.id, status="complained", unsubscribed_at=now)
 
 
 def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> bool:
@@ -558,8 +375,8 @@ def iter_subscribers(
 ) -> Iterator[Subscriber]:
     """Every matching subscriber in id order, fetched in pages by id (keyset), each page in
     its own short read, so a long consumer never pins a database snapshot."""
-    _check_choice(status, STATUSES, "status")
-    _check_choice(frequency, FREQUENCIES, "frequency")
+    check_choice(status, STATUSES, "status")
+    check_choice(frequency, FREQUENCIES, "frequency")
     query = select(*COLUMNS)
     if status:
         query = query.where(subscribers.c.status == status)

@@ -3,7 +3,7 @@
 Built with `email.message.EmailMessage` and `policy.SMTP` (CRLF line ends, folded headers):
 a text part first, then HTML, both rendered from `templates/email/confirm.txt` and
 `confirm.html`, DKIM-signed when `[dkim]` is set by the newsletters' signer
-(`message.DkimSigner.sign_message`). It is a transactional message, so it has no
+(`dkim.DkimSigner.sign_message`). It is a transactional message, so it has no
 List-Unsubscribe: whoever does not click simply stays pending and never gets a newsletter.
 
 Who gets one: whoever signs up on the web form (the web app sends it at once), and every
@@ -14,8 +14,8 @@ a relay outage).
 Building one with `EmailMessage` takes about 2 ms, as much as everything else a sign-up
 costs together, so `Confirmations.build` renders the templates and builds the MIME frame
 once a second (per shape: with or without a name) with placeholders for the name, address
-and link, and fills them in per recipient with the newsletters' quoted-printable pieces
-(`message._Part`). The first message of each frame is checked against a full build; a
+and link, and fills them in per recipient as a newsletter's `MessageBuilder` does
+(`message.alternative_frame`, `Part`, `Body`). The first message of each frame is checked against a full build; a
 template that transforms the name or uses another field of the subscriber fails that
 check and is built in full from then on.
 """
@@ -24,18 +24,18 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email import policy
+from datetime import datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 import jinja2
 import markupsafe
 
+from publisher.clock import Clock
 from publisher.config import Config
-from publisher.delivery.throttle import RateLimit
+from publisher.delivery.throttle import TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
     FAILED,
@@ -47,18 +47,19 @@ from publisher.delivery.transports import (
     open_transport,
 )
 from publisher.errors import DeliveryError, TemplateError
+from publisher.mail.dkim import DkimSigner
 from publisher.mail.message import (
     CONFIRM_URL,
     PLACEHOLDERS,
-    DkimSigner,
+    Body,
+    Part,
     UnsafeHeaderError,
-    _Chunk,
-    _Part,
+    alternative_frame,
     mailbox,
 )
 from publisher.mail.message import header_errors as unsafe_fields
 from publisher.site import theme
-from publisher.store import subscribers
+from publisher.store import signups, subscribers
 from publisher.store.db import Store
 from publisher.subscribers.tokens import EXPIRY, Tokens, confirm_url, load_tokens
 
@@ -93,8 +94,7 @@ class _Frame:
 
     second: int
     head: bytes  # the headers every recipient shares, ending in an empty line
-    frame: list[_Chunk]  # the body around the two parts
-    parts: list[_Part]  # text, HTML
+    body: Body
     checked: bool = False
 
 
@@ -177,17 +177,13 @@ class Confirmations:
             "email": email,
             "confirm_url": confirm_url(self.config, self.tokens, subscriber.id, key, now),
         }
-        raw = []
-        for index, (part, template) in enumerate(zip(frame.parts, TEMPLATES, strict=True)):
-            raw.append(frame.frame[index].raw)
-            part.personalize(self._escaped(template, values), raw, [])
-        raw.append(frame.frame[-1].raw)
+        body, _canonical = frame.body.fill([self._escaped(name, values) for name in TEMPLATES])
         domain = self.config.newsletter.from_address.rpartition("@")[2] or None
         head = (
             f"To: {to}\r\nDate: {format_datetime(now)}\r\n"
             f"Message-ID: {make_msgid('confirm', domain=domain)}\r\n"
         ).encode("ascii")
-        data = head + frame.head + b"".join(raw)
+        data = head + frame.head + body
         if not frame.checked:
             if not same_content(data, self._full(subscriber, key, now)):
                 self.framed = False
@@ -216,21 +212,12 @@ class Confirmations:
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
             message["Reply-To"] = config.newsletter.reply_to
-        markers = [b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART"]
-        message.set_content(markers[0].decode(), charset="utf-8", cte="quoted-printable")
-        message.add_alternative(
-            markers[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
-        )
-        data = message.as_bytes()
-        head, _, body = data.partition(b"\r\n\r\n")
-        before, _, rest = body.partition(markers[0] + b"\r\n")
-        middle, _, after = rest.partition(markers[1] + b"\r\n")
-        frame = [_Chunk(before, b""), _Chunk(middle, b""), _Chunk(after, b"")]
+        head, frame = alternative_frame(message)
         parts = [
-            _Part.encode(theme.render(self.env, name, **context), escape_values=False)
+            Part.encode(theme.render(self.env, name, **context), escape_values=False)
             for name in TEMPLATES
         ]
-        return _Frame(int(now.timestamp()), head + b"\r\n\r\n", frame, parts)
+        return _Frame(int(now.timestamp()), head + b"\r\n", Body(frame, parts))
 
     def send(
         self,
@@ -255,7 +242,7 @@ class Confirmations:
         counts as a bounce. Only a crash between claim and send loses an email: the person
         can ask again from the form.
         """
-        if not claimed and not subscribers.claim_confirmation(
+        if not claimed and not signups.claim_confirmation(
             store, subscriber.id, now=now, status=status
         ):
             return None
@@ -263,10 +250,10 @@ class Confirmations:
             key = subscribers.token_key(store, subscriber.id) or ""  # "": erased, a dead link
             result = self._attempt(transport, subscriber, key, now)
         except BaseException:
-            subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
+            signups.release_confirmation(store, subscriber.id, claimed_at=now)
             raise
         if result.status == DEFERRED:
-            subscribers.release_confirmation(store, subscriber.id, claimed_at=now)
+            signups.release_confirmation(store, subscriber.id, claimed_at=now)
         elif result.status == FAILED:
             self._record_failure(store, subscriber.id, result, now)
         return result
@@ -295,9 +282,7 @@ class Confirmations:
 def same_content(framed: bytes, full: bytes) -> bool:
     """Whether two confirmation emails say the same: headers but Message-ID, and the
     decoded text and HTML."""
-    import email
-
-    one, two = (email.message_from_bytes(m, policy=policy.default) for m in (framed, full))
+    one, two = (message_from_bytes(m, policy=policy.default) for m in (framed, full))
     for header in ("From", "To", "Subject", "Date", "Auto-Submitted", "Reply-To"):
         if one[header] != two[header]:
             return False
@@ -350,9 +335,9 @@ def send_unsent(config: Config, store: Store, stop: threading.Event | None = Non
     if first is None:
         return batch
     confirmations = Confirmations(config, load_tokens(config))
-    limit = RateLimit(config.delivery.rate_per_second)
+    limit = TokenBucket(config.delivery.rate_per_second)
     stop = stop or threading.Event()
-    started = time.monotonic()
+    clock = Clock(config.now)
     try:
         transport = open_transport(config)
     except DeliveryError as exc:
@@ -363,7 +348,7 @@ def send_unsent(config: Config, store: Store, stop: threading.Event | None = Non
             if not limit.wait(stop):
                 batch.stopped = True
                 break
-            now = config.now + timedelta(seconds=time.monotonic() - started)
+            now = clock()
             batch.count(confirmations.send(store, transport, subscriber, now, status="pending"))
     except DeliveryError as exc:  # the relay is down: the rest wait for the next run
         batch.problem = exc

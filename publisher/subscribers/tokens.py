@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 
 from publisher.config import Config
 from publisher.errors import ConfigError, PublisherError
+from publisher.mail.message import Recipient
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +205,16 @@ def preferences_url(
     config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime | None = None
 ) -> str:
     return _url(config, tokens, "preferences", subscriber_id, key, now)
+
+
+def recipient(
+    config: Config, tokens: Tokens, subscriber_id: int, key: str, email: str, name: str
+) -> Recipient:
+    """A newsletter's recipient with their unsubscribe and preferences links; subscriber 0
+    with key "" (test sends, previews) gets links that show "not valid"."""
+    return Recipient(
+        email=email,
+        name=name,
+        unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key),
+        preferences_url=preferences_url(config, tokens, subscriber_id, key),
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
@@ -34,23 +34,16 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from publisher.clock import Clock
 from publisher.config import Config
 from publisher.errors import StoreError
 from publisher.web.endpoints import Endpoints
 from publisher.web.guard import REDACT_TOKENS, Guard, origin, security_headers
 
 
-def shifted_clock(config: Config) -> Callable[[], datetime]:
-    """The real clock, moved by as much as `--now` moved the config's clock at start-up."""
-    offset = config.now - datetime.now(UTC)
-    if abs(offset) < timedelta(seconds=5):
-        offset = timedelta(0)
-    return lambda: datetime.now(UTC) + offset
-
-
 def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:
     """The web app for `config`; `clock` defaults to the real time moved by `--now`."""
-    endpoints = Endpoints(config, clock or shifted_clock(config))
+    endpoints = Endpoints(config, clock or Clock(config.now))
     logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),

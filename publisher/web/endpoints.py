@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 from publisher.config import Config
 from publisher.delivery.transports import open_transport
 from publisher.errors import DeliveryError
-from publisher.store import subscribers
+from publisher.store import signups, subscribers
 from publisher.store.db import Store
+from publisher.store.schema import FREQUENCIES
 from publisher.subscribers import addresses
 from publisher.subscribers import confirmations as confirmation
 from publisher.subscribers.tokens import TokenError, load_tokens
@@ -33,7 +34,6 @@ from publisher.web.signups import Mailer, SignUps
 log = logging.getLogger(__name__)
 
 CSRF_MAX_AGE = timedelta(hours=6)
-FREQUENCIES = ("each", "digest")
 STORE_THREADS = 4
 LOCK_WAIT = 1.5  # seconds a request waits for the database before answering 503
 HEALTH_WAIT = 2.0  # seconds /healthz waits for the store's answer
@@ -120,7 +120,7 @@ class Endpoints:
         if frequency not in FREQUENCIES:
             return self.refuse(request, "Choose each new post or the digest.")
         name = clean_text(form.get("name"), 200)
-        await self.signups.subscribe(subscribers.SignUp(address, name, frequency))
+        await self.signups.subscribe(signups.SignUp(address, name, frequency))
         return self.check_inbox(request)
 
     def check_inbox(self, request: Request) -> Response:

@@ -37,7 +37,7 @@ pre{{white-space:pre-wrap;background:#fdf0ef;border-left:4px solid #b3261e;paddi
 """
 
 
-class Preview:
+class PreviewSite:
     """The latest preview build, or the error that stopped it; rebuilt on change."""
 
     def __init__(self, load: Callable[[], Config]):
@@ -79,7 +79,7 @@ def preview_app(
     `load` re-reads the configuration before each rebuild (default: keep `config`).
     The first build runs at start-up; a thread watches posts, templates and config.
     """
-    preview = Preview(load or (lambda: config))
+    preview = PreviewSite(load or (lambda: config))
     files = StaticFiles(directory=preview.output, html=True, check_dir=False)
     prefix = urlsplit(config.site.url).path.rstrip("/")
 
@@ -113,8 +113,8 @@ def serve(config: Config, port: int, load: Callable[[], Config] | None = None) -
     """Run the preview on 127.0.0.1:`port` until interrupted."""
     import uvicorn
 
-    from publisher.mail.newsletter import email_preview_routes
     from publisher.web.app import preview_routes
+    from publisher.web.previews import email_preview_routes
 
     routes = [*email_preview_routes(config), *preview_routes(config)]
     app = preview_app(config, extra_routes=routes, load=load)

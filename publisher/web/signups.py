@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from publisher.store import subscribers
+from publisher.store import signups, subscribers
 from publisher.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Mailer:
 
 class SignUps:
     """Group commit for `/subscribe`: one thread writes every sign-up waiting for it in one
-    transaction (`subscribers.subscribe_many`), claiming each one's confirmation there too,
+    transaction (`signups.subscribe_many`), claiming each one's confirmation there too,
     then hands the claimed ones to the mailer and answers the requests. A request is
     answered only after its row is committed; under load one commit serves dozens of
     requests instead of two transactions each (the row, then the claim)."""
@@ -71,7 +71,7 @@ class SignUps:
         self.thread = threading.Thread(target=self.run, name="sign-ups", daemon=True)
         self.thread.start()
 
-    async def subscribe(self, signup: subscribers.SignUp) -> subscribers.Subscriber:
+    async def subscribe(self, signup: signups.SignUp) -> subscribers.Subscriber:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.queue.put((signup, loop, future))
@@ -98,7 +98,7 @@ class SignUps:
     def write(self, batch: list) -> None:
         now = self.clock()
         try:
-            results = subscribers.subscribe_many(self.store, [b[0] for b in batch], now=now)
+            results = signups.subscribe_many(self.store, [b[0] for b in batch], now=now)
         except Exception as exc:  # the transaction itself failed: every request hears it
             results = [exc] * len(batch)
         for (_signup, loop, future), result in zip(batch, results, strict=True):
