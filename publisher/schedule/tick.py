@@ -354,7 +354,7 @@ def _publish(config: Config, store, found: Scan, summary: TickSummary) -> bool:
     an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
     take its page down, and nothing new goes live meanwhile.
     """
-    from publisher.site.build import shown_sources
+    from publisher.site.cache import shown_sources
     from publisher.store import published
 
     posts = found.publishable

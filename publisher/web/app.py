@@ -53,7 +53,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from publisher.config import Config
 from publisher.delivery.transports import open_transport
 from publisher.errors import DeliveryError, StoreError
-from publisher.site import build as site
 from publisher.site import theme
 from publisher.store import subscribers
 from publisher.store.db import Store
@@ -234,7 +233,7 @@ class Pages:
     config: Config
 
     def __post_init__(self) -> None:
-        self.env = site.environment(self.config)
+        self.env = theme.site_environment(self.config)
         self.env.filters["url"] = lambda url: theme.absolute_url(self.config.site.url, url)
         # Jinja folds `'static/style.css' | url` into the compiled template, so templates
         # compiled for the blog (its bytecode cache) must not be reused with this filter.
