@@ -3,6 +3,19 @@
 `build()` reads top to bottom: load the posts, plan every page (`pages`), render only the
 pages whose inputs changed since the last build and reuse the others from the previous
 output (`cache`), add feeds and static files, and swap the new output in (`writer`).
+
+Speed tricks kept here and in `pages`, each measured by switching it off
+(`bench/build_bench.py`, 3-6 interleaved runs on a busy 2-core machine, so ranges; CPU is
+user + system of all processes, steadier than wall time):
+
+- rare garbage collections (`rare_collections`): off cost 10-16% more CPU of the
+  one-post-changed rebuild at 5,000 posts and 15% of the full build at 1,000.
+- pages rendered on all cores (`render_pages`): serial cost 21-24% more CPU (25-42% wall,
+  min) of the full build at 1,000 posts.
+- forked workers inheriting the pages through `_rendering`: pickling the pages to the
+  workers instead cost 13-25% more CPU of the full build at 1,000 posts.
+- `Entry` fields as properties (`pages`): `__getattr__` alone cost 8-21% more CPU (min)
+  of the full build at 1,000 posts.
 """
 
 from __future__ import annotations
@@ -52,8 +65,8 @@ def rare_collections() -> Iterator[None]:
     """Run the cyclic garbage collector every 100,000 new objects instead of every 700.
 
     A build holds a few hundred thousand objects and makes almost no cycles, so the
-    frequent collections only scan the same live objects again: about a tenth of an
-    incremental build at 5,000 posts. (mypy raises the threshold the same way.)
+    frequent collections only scan the same live objects again: a tenth to a sixth of the
+    CPU of an incremental build at 5,000 posts. (mypy raises the threshold the same way.)
     """
     before = gc.get_threshold()
     gc.set_threshold(100_000, *before[1:])
