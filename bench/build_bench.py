@@ -5,6 +5,7 @@ wrapper so that peak memory (`ru_maxrss` of the process and its workers) is per 
 
     .venv/bin/python bench/build_bench.py                 # N = 1000 and 5000
     .venv/bin/python bench/build_bench.py 1000 --pelican /tmp/pelican-venv
+    .venv/bin/python bench/build_bench.py 5000 --corpus /tmp/corpora --runs 3  # min, median
 
 `--pelican VENV` times Pelican on the same corpus (its own metadata format, same Markdown
 extensions, content cache on) with the Python of that virtualenv.
@@ -16,6 +17,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import tempfile
 import textwrap
 import time
@@ -78,20 +80,46 @@ def touch_one(path: Path) -> None:
     path.write_text(path.read_text() + "\nOne more sentence, changed for the benchmark.\n")
 
 
-def run(count: int, pelican: Path | None) -> None:
-    root = Path(tempfile.mkdtemp(prefix=f"bench-{count}-"))
-    try:
+def fresh(root: Path) -> None:
+    """Delete the output and caches of earlier builds, so the next build is a full one."""
+    for path in [root / "data", *root.glob("public*")]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run(count: int, pelican: Path | None, corpus: Path | None, runs: int) -> None:
+    if corpus:
+        root = corpus / f"bench-{count}"
+        if not (root / "posts").is_dir():
+            shutil.rmtree(root, ignore_errors=True)
+            write_corpus(root, count)
+    else:
+        root = Path(tempfile.mkdtemp(prefix=f"bench-{count}-"))
         write_corpus(root, count)
+    try:
         build = [str(PUBLISHER), "build"]
-        full = timed(build, root)
-        unchanged = timed(build, root)
-        touch_one(root / f"posts/post-{count // 2}.md")
-        one = timed(build, root)
+        measured: list[tuple[Run, Run, Run]] = []
+        for _ in range(runs):
+            fresh(root)
+            full = timed(build, root)
+            unchanged = timed(build, root)
+            touch_one(root / f"posts/post-{count // 2}.md")
+            measured.append((full, timed(build, root), unchanged))
         pages = len(list((root / "public").rglob("*.html")))
         print(f"publisher, {count} posts ({pages} pages), load average {os.getloadavg()[0]:.1f}")
-        print(f"  full build          {full}")
-        print(f"  one post changed    {one}: {one.seconds / full.seconds:.1%} of the full build")
-        print(f"  nothing changed     {unchanged}")
+        for full, one, unchanged in measured:
+            print(f"  full build          {full}")
+            print(
+                f"  one post changed    {one}: {one.seconds / full.seconds:.1%} of the full build"
+            )
+            print(f"  nothing changed     {unchanged}")
+        if runs > 1:
+            for label, column in zip(
+                ("full", "one changed", "unchanged"), zip(*measured, strict=True), strict=True
+            ):
+                seconds = [r.seconds for r in column]
+                print(
+                    f"  {label:<18}  min {min(seconds):.2f} s, median {statistics.median(seconds):.2f} s"
+                )
         if pelican:
             command = [str(pelican / "bin/pelican"), "content", "-s", "pelicanconf.py", "-o", "out"]
             folder = root / "pelican"
@@ -103,17 +131,24 @@ def run(count: int, pelican: Path | None) -> None:
             print(f"  one post changed    {p_one}")
             print(f"  publisher's full build is {p_full.seconds / full.seconds:.1f}x faster")
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not corpus:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("counts", nargs="*", type=int, default=[1000, 5000])
     parser.add_argument("--pelican", type=Path, help="virtualenv with pelican installed")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="folder to keep the corpora in and reuse them from (default: a new temporary one)",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="measure each figure this many times")
     args = parser.parse_args()
     started = time.perf_counter()
     for count in args.counts:
-        run(count, args.pelican)
+        run(count, args.pelican, args.corpus, args.runs)
     print(f"(benchmark took {time.perf_counter() - started:.0f} s)")
 
 

@@ -17,6 +17,7 @@ from publisher.cli import main
 from publisher.config import load_config
 from publisher.content import markup
 from publisher.content import posts as content
+from publisher.content.cache import CACHE_NAME
 from publisher.content.frontmatter import slugify
 from publisher.errors import ContentErrors, PublisherError
 
@@ -477,7 +478,7 @@ def test_cache_parses_only_what_changed(site: Path) -> None:
     write_post(site, "bad.md", "title: bad")
     first = scan(site)
     assert (first.parsed, len(first.posts), len(first.errors)) == (4, 3, 1)
-    assert list((site / "data" / "cache" / content.CACHE_NAME).glob("*.pickle"))
+    assert list((site / "data" / "cache" / CACHE_NAME).glob("*.pickle"))
     again = scan(site)
     assert again.parsed == 0
     assert again.posts == first.posts and [str(e) for e in again.errors] == [
@@ -509,7 +510,7 @@ def test_cache_is_dropped_when_the_time_zone_changes(site: Path) -> None:
 def test_corrupt_cache_is_a_miss(site: Path) -> None:
     write_post(site, "a.md", GOOD)
     scan(site)
-    for shard in (site / "data" / "cache" / content.CACHE_NAME).glob("*.pickle"):
+    for shard in (site / "data" / "cache" / CACHE_NAME).glob("*.pickle"):
         shard.write_bytes(b"garbage")
     assert scan(site).parsed == 1
     assert scan(site).parsed == 0
@@ -546,7 +547,7 @@ def test_a_recent_file_is_read_even_with_its_cached_stamp(site: Path) -> None:
 def test_recording_stamps_leaves_the_cached_results_alone(site: Path) -> None:
     path = write_post(site, "a.md", GOOD)
     scan(site)  # the file is too fresh for its stamp to be kept
-    folder = site / "data" / "cache" / content.CACHE_NAME
+    folder = site / "data" / "cache" / CACHE_NAME
     [shard] = folder.glob("shard-*.pickle")
     before = shard.stat().st_ino
     settle(path)
@@ -558,7 +559,7 @@ def test_one_changed_post_rewrites_one_cache_shard(site: Path) -> None:
     for i in range(40):
         settle(write_post(site, f"p{i:02}.md", f"title: Post {i}\ndate: 2026-03-02"))
     scan(site)
-    shards = sorted((site / "data" / "cache" / content.CACHE_NAME).glob("shard-*.pickle"))
+    shards = sorted((site / "data" / "cache" / CACHE_NAME).glob("shard-*.pickle"))
     before = {shard.name: shard.stat().st_ino for shard in shards}
     assert len(before) > 10  # 40 posts spread over the shards
     write_post(site, "p07.md", "title: Post 7 changed\ndate: 2026-03-02")

@@ -28,8 +28,6 @@ EXTENSION_CONFIGS = {
     "toc": {"permalink": True, "permalink_title": "Link to this section"},
     "codehilite": {"css_class": "highlight", "guess_lang": False},
 }
-# Part of the cache key: change it whenever the rendered HTML would change.
-VERSION = f"markdown {markdown.__version__}; {EXTENSIONS}; {EXTENSION_CONFIGS}; smart punctuation 1"
 
 _MARK = "\x02smarty:{}\x03"  # shaped like Markdown's placeholders, so the look-arounds see the same
 _MARK_RE = re.compile(r"\x02smarty:(\d+)\x03")

@@ -8,16 +8,11 @@ callers that only want good posts or an exception.
 
 from __future__ import annotations
 
-import gc
-import hashlib
+import json
 import logging
 import os
-import pickle
 import signal
-import tempfile
 import threading
-import time
-import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +24,7 @@ from zoneinfo import ZoneInfo
 from publisher import parallel
 from publisher.config import Config
 from publisher.content import frontmatter
+from publisher.content.cache import PostCache, Stamp, digest
 from publisher.errors import ContentError, ContentErrors, PublisherError
 
 if TYPE_CHECKING:
@@ -37,9 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("publisher")
 
 PARALLEL_THRESHOLD = 64  # fewer posts to parse than this: not worth starting processes
-CACHE_NAME = "posts"  # a folder: CACHE_SHARDS pickles of results (one changed post rewrites
-CACHE_SHARDS = 32  # one), and the stamps of the files
-RACY_NS = 2_000_000_000  # a file changed this recently may change again with the same stamp
 WORDS_PER_MINUTE = 220
 RENDER_SECONDS = 10.0  # one post's Markdown taking longer is an error (README, "Writing a post")
 MAX_HTML_CHARS = 10_000_000  # nor may it turn into more HTML (highlighted code grows ~5x)
@@ -102,7 +95,7 @@ class FileResult:
 
 def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     """Read and render one post; every problem found is in the result, nothing raises."""
-    result = FileResult(source, hashlib.blake2b(data, digest_size=16).hexdigest())
+    result = FileResult(source, digest(data))
     fields = frontmatter.read(source, data, tz)
     result.errors, result.warnings, result.slug_line = (
         fields.errors,
@@ -112,7 +105,7 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     if fields.errors or fields.date is None:
         return result
 
-    from publisher.content import markup
+    from publisher.content import markup  # lazy: with Markdown and Pygments, 22 ms to import
 
     try:
         rendered = _render(fields.body)
@@ -154,7 +147,7 @@ class _Unrenderable(Exception):
 def _render(body: str) -> Rendered:
     """The body as HTML, within the caps on nesting, time and size (README, "Writing a
     post"): one hostile post must not stall a build or fill the cache."""
-    from publisher.content import markup
+    from publisher.content import markup  # lazy, as in parse_post
 
     deep = markup.deep_nesting(body)
     if deep:
@@ -206,7 +199,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-# --- Many files: cache, processes, cross-file checks ---------------------------------
+# --- Many files: processes, cross-file checks ---------------------------------
 
 
 def _parse_many(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult]:
@@ -219,88 +212,6 @@ def _parse_all(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult
     if len(items) <= PARALLEL_THRESHOLD:
         return _parse_many(items, timezone)
     return list(parallel.chunked_map(_parse_many, items, timezone))
-
-
-# Files whose content decides how a post is parsed and rendered, besides its own bytes.
-_RENDERER_FILES = [
-    ("markdown", "__meta__.py"),
-    ("pygments", "__init__.py"),
-    ("yaml", "__init__.py"),
-]
-
-
-def renderer_key(config: Config) -> str:
-    """A hash of this code, the renderer's versions and the time zone (naive dates use it):
-    with the path and the bytes of its file, all that decides what a post holds.
-
-    Read from the files rather than imported, so a fully cached run never imports Markdown.
-    """
-    from importlib.util import find_spec
-
-    here = Path(__file__).parent
-    paths = [here / "posts.py", here / "frontmatter.py", here / "markup.py"]
-    for package, name in _RENDERER_FILES:
-        spec = find_spec(package)
-        paths.append(Path(spec.submodule_search_locations[0]) / name)  # type: ignore[union-attr]
-    key = hashlib.blake2b(config.site.timezone.encode(), digest_size=16)
-    for path in paths:
-        key.update(path.read_bytes())
-    return key.hexdigest()
-
-
-def _shard(source: str) -> int:
-    return zlib.crc32(source.encode()) % CACHE_SHARDS
-
-
-def _load_cache(folder: Path, key: str) -> dict[str, FileResult]:
-    """The cached results; shards missing, unreadable or made by other code/settings are
-    misses."""
-    files: dict[str, FileResult] = {}
-    collecting = gc.isenabled()
-    gc.disable()  # unpickling builds many objects; collecting meanwhile costs a third
-    try:
-        for number in range(CACHE_SHARDS):
-            try:
-                with (folder / f"shard-{number:02d}.pickle").open("rb") as file:
-                    stored = pickle.load(file)
-                if stored["key"] == key:
-                    files.update(stored["files"])
-            except FileNotFoundError:
-                pass
-            except Exception:  # a torn file or one from another version is just a miss
-                log.debug("ignoring unreadable cache shard %s", number, exc_info=True)
-    finally:
-        if collecting:
-            gc.enable()
-    return files
-
-
-def _save_cache(
-    folder: Path, key: str, files: dict[str, FileResult], changed: Iterable[str]
-) -> None:
-    """Rewrite the shards holding a changed source."""
-    for number in sorted({_shard(source) for source in changed}):
-        shard = {source: r for source, r in files.items() if _shard(source) == number}
-        _write_pickle(folder / f"shard-{number:02d}.pickle", {"key": key, "files": shard})
-
-
-Stamps = dict[str, tuple[tuple[int, int, int], str]]  # source -> ((mtime_ns, size, inode), digest)
-
-
-def _load_stamps(folder: Path) -> Stamps:
-    try:
-        with (folder / "stamps.pickle").open("rb") as file:
-            return pickle.load(file)
-    except Exception:  # missing, torn or from another version: every file is read again
-        return {}
-
-
-def _write_pickle(path: Path, data: object) -> None:
-    """Write atomically: a crash mid-write leaves the old file, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".posts-", delete=False) as file:
-        pickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(file.name, path)
 
 
 def _sources(config: Config) -> list[tuple[str, str]]:
@@ -343,42 +254,30 @@ def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
 def scan(config: Config) -> Scan:
     """Read every post, from the cache when unchanged; collect all problems of all posts.
 
-    A file whose (mtime, size, inode) is the one it had when it was hashed to the cached
-    result's digest is not even read; any other file is read, and its hash decides. Files
-    changed in the last seconds get no stamp: a second edit in the same clock tick would
-    leave the same stamp. Stamps are kept apart from the results, so recording them
-    rewrites one small file, and the digest in each makes a stale one harmless.
+    A file whose stamp is the one it had when it was hashed is not even read; any other
+    file is read, and its hash decides (see `cache`).
     """
-    folder = config.data_dir / "cache" / CACHE_NAME
-    key = renderer_key(config)
-    cached = _load_cache(folder, key)
-    known = _load_stamps(folder)
-    settled = time.time_ns() - RACY_NS
+    cache = PostCache(config)
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
-    stamps: dict[str, tuple[int, int, int]] = {}
+    stamps: dict[str, Stamp] = {}
     for source, path in _sources(config):
         info = os.stat(path)  # before reading: a later change gives a new stamp
-        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
-        if info.st_mtime_ns < settled:
+        stamp = cache.stamp(info)
+        if stamp:
             stamps[source] = stamp
-        hit = cached.get(source)
-        if hit and known.get(source) == (stamp, hit.digest):
-            results[source] = hit
-            continue
-        with open(path, "rb") as file:
-            data = file.read(frontmatter.MAX_POST_BYTES + 1)  # more is refused anyway
-        if hit and hit.digest == hashlib.blake2b(data, digest_size=16).hexdigest():
-            results[source] = hit
-        else:
-            pending.append((source, data))
+        hit = cache.unread(source, info)
+        if hit is None:
+            with open(path, "rb") as file:
+                data = file.read(frontmatter.MAX_POST_BYTES + 1)  # more is refused anyway
+            hit = cache.matching(source, data)
+            if hit is None:
+                pending.append((source, data))
+                continue
+        results[source] = hit
     for result in _parse_all(pending, config.site.timezone):
         results[result.source] = result
-    changed = {source for source, _ in pending} | (cached.keys() ^ results.keys())
-    _save_cache(folder, key, results, changed)
-    now_known = {source: (stamp, results[source].digest) for source, stamp in stamps.items()}
-    if now_known != known:  # written after the results: a stamp never vouches for a stale one
-        _write_pickle(folder / "stamps.pickle", now_known)
+    cache.save(results, (source for source, _ in pending), stamps)
     results = dict(sorted(results.items()))
 
     errors = [ContentError(r.source, line, msg) for r in results.values() for line, msg in r.errors]
@@ -453,6 +352,4 @@ def new_post(config: Config, title: str, moment: datetime | None = None) -> Path
 
 def _quoted(text: str) -> str:
     """A YAML double-quoted string (JSON's syntax is valid YAML)."""
-    import json
-
     return json.dumps(text, ensure_ascii=False)

@@ -130,7 +130,7 @@ def _publish(config: Config, store: Store, found: Scan, summary: TickSummary) ->
     an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
     take its page down, and nothing new goes live meanwhile.
     """
-    from publisher.site.build import shown_sources  # lazy: Jinja and Markdown, for a broken post
+    from publisher.site.cache import shown_sources  # lazy: only a broken post needs it
 
     posts = found.publishable
     if found.errors:

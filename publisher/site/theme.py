@@ -4,20 +4,23 @@ Templates are looked up in the site's own `templates/` first, then in the defaul
 shipped beside the package, so a site overrides only the files it wants to change.
 Autoescape is on and undefined names are errors (`StrictUndefined`), so a typo in a
 template fails the build with the template's name and line instead of printing nothing.
+The site's environment (`site_environment`) adds its URL filters and a bytecode cache.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import jinja2
 
 from publisher.config import Config
 from publisher.errors import TemplateError
+from publisher.site.cache import cache_folder
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DIGEST_PERIODS = {"day": "daily", "month": "monthly"}  # any weekday: "weekly"
 
 
 def environment(config: Config, folder: str) -> jinja2.Environment:
@@ -35,6 +38,34 @@ def environment(config: Config, folder: str) -> jinja2.Environment:
     env.filters["absolute"] = lambda url: absolute_url(config.site.url, url)
     env.globals["site"] = config.site
     return env
+
+
+def site_environment(config: Config) -> jinja2.Environment:
+    """The theme's environment plus what site pages need: URLs under the site's own path."""
+    env = environment(config, "site")
+    env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache_folder(config)))
+    root = urlsplit(config.site.url).path.rstrip("/") + "/"
+    env.filters["url"] = lambda url: url if "://" in url else root + url.lstrip("/")
+    env.filters["isotime"] = lambda moment: config.local(moment).isoformat()
+    env.globals["subscribe"] = {
+        "url": config.web.url.rstrip("/") + "/subscribe",
+        "frequency": config.newsletter.frequency,
+        "period": DIGEST_PERIODS.get(config.digest.every.lower(), "weekly"),
+    }
+    return env
+
+
+def static_files(config: Config) -> list[tuple[Path, str]]:
+    """(source, output path) of the theme's static files; the site's own override the default."""
+    found: dict[str, Path] = {}
+    for folder in (
+        DEFAULT_TEMPLATES / "site" / "static",
+        config.templates_dir / "site" / "static",
+    ):
+        for source in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if source.is_file():
+                found["static/" + source.relative_to(folder).as_posix()] = source
+    return [(source, path) for path, source in sorted(found.items())]
 
 
 def local_format(config: Config, moment: datetime, fmt: str) -> str:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from starlette.responses import HTMLResponse
 
 from publisher.config import Config
-from publisher.site import build as site
 from publisher.site import theme
 
 
@@ -22,7 +21,7 @@ class Pages:
     config: Config
 
     def __post_init__(self) -> None:
-        self.env = site.environment(self.config)
+        self.env = theme.site_environment(self.config)
         self.env.filters["url"] = lambda url: theme.absolute_url(self.config.site.url, url)
         # Jinja folds `'static/style.css' | url` into the compiled template, so templates
         # compiled for the blog (its bytecode cache) must not be reused with this filter.
