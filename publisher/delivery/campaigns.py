@@ -49,7 +49,7 @@ class CampaignError(PublisherError):
 
 
 @dataclass(frozen=True)
-class Progress:
+class CampaignProgress:
     """Where a running campaign stands, reported a few times a second."""
 
     key: str
@@ -270,7 +270,7 @@ class _Run:
 
     # --- the main thread ------------------------------------------------------------
 
-    def run(self, on_progress: Callable[[Progress], None] | None) -> Summary:
+    def run(self, on_progress: Callable[[CampaignProgress], None] | None) -> Summary:
         try:
             self.builder = builder(self.config, newsletter_of(self.campaign))
         except PublisherError as exc:  # the campaign's own problem: it pauses, others go on
@@ -302,8 +302,8 @@ class _Run:
             raise DeliveryError(message) from self.error
         return self._finish()
 
-    def _progress(self, finished_before: int) -> Progress:
-        return Progress(
+    def _progress(self, finished_before: int) -> CampaignProgress:
+        return CampaignProgress(
             key=self.campaign.key,
             total=self.campaign.total,
             done=finished_before + self.tally.done,
@@ -367,7 +367,7 @@ def run_campaign(
     campaign: Campaign,
     *,
     stop: threading.Event | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[CampaignProgress], None] | None = None,
     transport_factory: Callable[[Config], Transport] = open_transport,
     wait_hourly: bool = True,
 ) -> Summary:

@@ -39,7 +39,7 @@ from publisher.site.writer import Writer, disk_errors
 
 FEED_POSTS = 20
 
-Progress = Callable[[str, int, "int | None"], None]  # (stage, done, total or None)
+ReportProgress = Callable[[str, int, "int | None"], None]  # (stage, done, total or None)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def build(
     drafts: bool = False,
     future: bool = False,
     output: Path | None = None,
-    progress: Progress | None = None,
+    progress: ReportProgress | None = None,
     posts: list[Post] | None = None,
 ) -> BuildResult:
     """Build the site into `output` (default `[site] output`); the old output stays on failure.
