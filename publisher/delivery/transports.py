@@ -117,6 +117,12 @@ def _text(reply: bytes | str) -> str:
     return " ".join(text.split())
 
 
+def refused(what: str, exc: smtplib.SMTPResponseException) -> RelayDown:
+    """RelayDown for a relay's refusal, carrying its code and reply."""
+    reply = _text(exc.smtp_error)
+    return RelayDown(f"{what}: {exc.smtp_code} {reply}", exc.smtp_code, reply)
+
+
 def classify(code: int, reply: bytes | str, *, on_rcpt: bool = False) -> Result:
     """2xx sent, 4xx deferred, 5xx failed (a bounce of the address when said to RCPT)."""
     text = _text(reply)
@@ -167,19 +173,11 @@ class SmtpTransport:
             if s.username:
                 conn.login(s.username, self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise RelayDown(
-                f"{self.relay} refused the login of {s.username!r}: {exc.smtp_code} {_text(exc.smtp_error)}",
-                exc.smtp_code,
-                _text(exc.smtp_error),
-            ) from None
+            raise refused(f"{self.relay} refused the login of {s.username!r}", exc) from None
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 return classify(exc.smtp_code, exc.smtp_error)
-            raise RelayDown(
-                f"{self.relay} refused the connection: {exc.smtp_code} {_text(exc.smtp_error)}",
-                exc.smtp_code,
-                _text(exc.smtp_error),
-            ) from None
+            raise refused(f"{self.relay} refused the connection", exc) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise RelayDown(f"{self.relay}: {exc} (check [smtp] security)") from None
         except (smtplib.SMTPException, OSError) as exc:
