@@ -296,6 +296,11 @@ def _is_dead_local(holder: str | None, host: str) -> bool:
     return False
 
 
+def sent_mark(delivery_id: int, code: int | None, reply: str, now: datetime) -> dict:
+    """One `sent` mark, for `mark_sent_many`."""
+    return {"delivery_id": delivery_id, "sent": now, "code": code, "reply": reply[:500]}
+
+
 def mark_sent(
     store,
     delivery_id: int,
@@ -304,9 +309,13 @@ def mark_sent(
     now: datetime,
     conn: Connection | None = None,
 ) -> None:
-    params = {"delivery_id": delivery_id, "sent": now, "code": code, "reply": reply[:500]}
+    mark_sent_many(store, [sent_mark(delivery_id, code, reply, now)], conn)
+
+
+def mark_sent_many(store, marks: list[dict], conn: Connection | None = None) -> None:
+    """Record several `sent_mark`s in one transaction (a group commit of several workers)."""
     with store.transaction(conn) as conn:
-        conn.execute(MARK_SENT, params)
+        conn.execute(MARK_SENT, marks)
 
 
 def mark_deferred(
