@@ -8,10 +8,11 @@ PostgreSQL; SQLite serializes writers), so any number of processes can share a c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -203,17 +204,6 @@ RECIPIENTS = (
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(deliveries.c.id)
 )
-MARK_SENT = (
-    update(deliveries)
-    .where(deliveries.c.id == bindparam("delivery_id"))
-    .values(
-        state=SENT,
-        sent_at=bindparam("sent"),
-        attempts=deliveries.c.attempts + 1,
-        smtp_code=bindparam("code"),
-        smtp_reply=bindparam("reply"),
-    )
-)
 
 
 def claim(
@@ -313,9 +303,29 @@ def mark_sent(
 
 
 def mark_sent_many(store, marks: list[dict], conn: Connection | None = None) -> None:
-    """Record several `sent_mark`s in one transaction (a group commit of several workers)."""
+    """Record several `sent_mark`s in one transaction (a group commit of several workers).
+
+    It runs for every message sent, so its UPDATE is written for the driver: executing a
+    Core statement held the GIL for about 100 us more a message, more than building the
+    message.
+    """
     with store.transaction(conn) as conn:
-        conn.execute(MARK_SENT, marks)
+        sql, sent_at = _mark_sent_sql(conn.dialect)
+        rows = [(sent_at(m["sent"]), m["code"], m["reply"], m["delivery_id"]) for m in marks]
+        conn.exec_driver_sql(sql, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _mark_sent_sql(dialect) -> tuple[str, Callable]:
+    """The `sent` mark's UPDATE with the driver's positional parameters, and the converter
+    of its time for that database (`UTCDateTime`'s, then the dialect's own)."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"UPDATE deliveries SET state = '{SENT}', sent_at = {mark}, attempts = attempts + 1, "
+        f"smtp_code = {mark}, smtp_reply = {mark} WHERE id = {mark}"
+    )
+    column = deliveries.c.sent_at.type
+    return sql, column.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
 
 
 def mark_deferred(
