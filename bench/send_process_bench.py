@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/send_process_bench.py [--size 20000] [--connections 4]
                                                  [--rounds 2] [--profile OUT]
+                                                 [--compare SRC]
 
 A SQLite store with SIZE active subscribers (send_bench's site). Each round, interleaved
 so both see the same machine: (1) raw `smtplib` sending one prebuilt 32 KB message to SIZE
@@ -10,7 +11,9 @@ else; (2) `publisher send SLUG` in a fresh subprocess, timed from exec to exit: 
 loading the posts, rendering the newsletter, creating the campaign (SIZE delivery rows),
 building, sending and recording every message. A fresh copy of the store each round. The
 sink counts what it received. --profile records the last publisher run with py-spy
-(collapsed stacks, or a flame graph for a .svg name).
+(collapsed stacks, or a flame graph for a .svg name). --compare SRC also runs, each round,
+the `publisher` package found in the folder SRC (say an older commit's, from `git archive
+COMMIT publisher | tar -x -C SRC`), so before and after are measured side by side.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sink", type=Path, default=find_sink())
     parser.add_argument("--profile", type=Path, help="py-spy output for the last round")
+    parser.add_argument("--compare", type=Path, help="a folder holding another publisher")
     args = parser.parse_args()
     sink, port, kind = start_sink(args.sink)
     print(f"sink: {kind} on 127.0.0.1:{port}; {os.cpu_count()} CPUs; {args.size:,} recipients")
@@ -111,19 +115,24 @@ def main() -> None:
             for round_number in range(1, args.rounds + 1):
                 raw, raw_cpu = raw_smtplib(port, args.size, args.connections, message)
                 root = Path(tmp) / f"round-{round_number}"
-                shutil.copytree(template, root)
                 last = round_number == args.rounds
                 profile = args.profile.resolve() if args.profile and last else None
-                seconds, cpu, rss = publisher_send(root, env, profile)
-                print(
-                    f"round {round_number}: raw smtplib {args.size / raw:,.0f} msg/s "
-                    f"({raw:.1f} s, CPU {raw_cpu:.1f} s); publisher send "
-                    f"{args.size / seconds:,.0f} msg/s ({seconds:.1f} s, CPU {cpu:.1f} s, "
-                    f"peak RSS {rss:.0f} MB); "
-                    f"ratio {raw / seconds:.2f}x; load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
-                shutil.rmtree(root)
+                runs = [("publisher send", env)]
+                if args.compare:
+                    runs.insert(0, ("compared", {**env, "PYTHONPATH": str(args.compare)}))
+                for name, run_env in runs:
+                    shutil.copytree(template, root, dirs_exist_ok=True)
+                    spy = None if name == "compared" else profile
+                    seconds, cpu, rss = publisher_send(root, run_env, spy)
+                    print(
+                        f"round {round_number}: raw smtplib {args.size / raw:,.0f} msg/s "
+                        f"({raw:.1f} s, CPU {raw_cpu:.1f} s); {name} "
+                        f"{args.size / seconds:,.0f} msg/s ({seconds:.1f} s, CPU {cpu:.1f} s, "
+                        f"peak RSS {rss:.0f} MB); "
+                        f"ratio {raw / seconds:.2f}x; load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+                    shutil.rmtree(root)
     finally:
         sink.terminate()
         sink.wait()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
+from publisher.delivery.marks import SentMarks
+from publisher.errors import StoreError
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
@@ -114,6 +118,56 @@ def test_claims_split_work_without_overlap_and_skip_the_unsubscribed(store):
     assert len(seen) == len(set(seen)) == 29
     assert (counts.sent, counts.skipped, counts.unfinished) == (29, 1, 0)
     assert len(emails) == 30
+
+
+def test_sent_marks_of_waiting_workers_share_a_commit_and_each_returns_once_committed(store):
+    add_subscribers(store, 4)
+    campaign, _ = ledger.create_campaign(store, FakeNewsletter("post:g"), "each", NOW)
+    claimed = ledger.claim(store, campaign.id, "w", 4, NOW)
+    gate = threading.Lock()  # held: the first committer waits for it, the others queue
+    marks = SentMarks(store, gate)
+    returned: list[int] = []
+
+    def worker(delivery_id: int) -> None:
+        with store.connect() as conn:
+            marks.record(conn, delivery_id, 250, "ok", NOW)
+        returned.append(delivery_id)
+
+    gate.acquire()
+    first = threading.Thread(target=worker, args=(claimed[0].id,))
+    first.start()
+    wait_until(lambda: marks.committing)
+    others = [threading.Thread(target=worker, args=(c.id,)) for c in claimed[1:]]
+    for thread in others:
+        thread.start()
+    wait_until(lambda: len(marks.batch.marks) == 3)
+    assert returned == [] and ledger.counts(store, campaign.id).sent == 0  # none committed
+    gate.release()
+    for thread in [first, *others]:
+        thread.join()
+    assert sorted(returned) == sorted(c.id for c in claimed)
+    assert ledger.counts(store, campaign.id).sent == 4
+    assert marks.commits == 2  # the first mark alone, then the three that waited for it
+
+
+def test_a_failed_group_commit_raises_in_every_worker_of_the_group(store):
+    class Broken:
+        @contextmanager
+        def transaction(self, conn=None):
+            raise StoreError("test.db: database error: disk I/O error")
+            yield
+
+    marks = SentMarks(Broken())
+    with pytest.raises(StoreError, match="disk I/O"):
+        marks.record(None, 1, 250, "ok", NOW)
+    assert not marks.committing  # the next mark tries again
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
 
 
 def test_deferred_rows_wait_for_their_time_and_leases_expire(store):

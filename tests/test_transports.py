@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from publisher.config import load_config
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
-from publisher.delivery.transports import FileTransport, RelayDown, SmtpTransport
+from publisher.delivery.transports import FileTransport, RelayDown, SmtpTransport, dot_stuffed
 
 from conftest import free_port, write_relay_config
 
@@ -333,3 +334,15 @@ def test_an_address_no_relay_could_take_fails_before_any_command(site, relay, rc
     result = transport.send("news@example.org", rcpt, MESSAGE)
     assert result.status == "failed" and result.code is None
     assert handler.messages == []
+
+
+@pytest.mark.parametrize(
+    "data, stuffed",
+    [
+        (b"a\r\nb\r\n", b"a\r\nb\r\n"),
+        (b".a\r\n.\r\nb.c\r\n..d\r\n", b"..a\r\n..\r\nb.c\r\n...d\r\n"),
+        (b"a\n.b", b"a\n..b"),
+    ],
+)
+def test_dot_stuffing_doubles_a_dot_at_the_start_of_every_line(data, stuffed):
+    assert dot_stuffed(data) == stuffed == re.sub(rb"(?m)^\.", b"..", data)

@@ -2,8 +2,9 @@
 
 Each of `[delivery] connections` worker threads keeps one transport open and loops: claim
 a few deliveries (they become `sending`), wait for the rate limits, build the message from
-prebuilt bytes, hand it to the relay, and record the outcome at once in its own short
-transaction. So after a SIGKILL at most one accepted-but-unrecorded message per worker is
+prebuilt bytes, hand it to the relay, and record the outcome before its next SMTP
+transaction (`marks.SentMarks`: the `sent` marks of all workers waiting at that moment in
+one commit). So after a SIGKILL at most one accepted-but-unrecorded message per worker is
 sent twice, and nothing is lost: the next run requeues what was left in `sending`.
 A stop request (SIGTERM, Ctrl-C) lets every worker finish the message it is sending.
 """
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 
 from publisher.clock import Clock
 from publisher.config import Config
+from publisher.delivery.marks import SentMarks
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
@@ -167,6 +169,7 @@ class _Run:
         )
         # SQLite has one writer at a time; taking turns here avoids its busy-wait sleeps.
         self.write_lock = threading.Lock() if store.is_sqlite else contextlib.nullcontext()
+        self.marks = SentMarks(store, self.write_lock)
         self.tally = _Tally()
         self.paused: PublisherError | None = None
         self.waiting_until: datetime | None = None
@@ -245,10 +248,12 @@ class _Run:
 
     def _record(self, claimed: Claimed, result: Result, conn) -> None:
         now = self.clock()
+        if result.status == SENT:  # returns once committed, maybe with other workers' marks
+            self.marks.record(conn, claimed.id, result.code, result.reply, now)
+            self.tally.add(True)
+            return
         with self.write_lock:
-            if result.status == SENT:
-                ledger.mark_sent(self.store, claimed.id, result.code, result.reply, now, conn)
-            elif result.status == DEFERRED:
+            if result.status == DEFERRED:
                 attempts = claimed.attempts + 1
                 retry = now + backoff(attempts)
                 if attempts >= self.config.delivery.max_attempts:
@@ -264,9 +269,8 @@ class _Run:
                         limit=self.config.delivery.bounce_limit,
                         detail=f"{result.code} {result.reply}",
                     )
-        if result.status != SENT:
-            self.hourly.release()
-        self.tally.add(result.status == SENT)
+        self.hourly.release()
+        self.tally.add(False)
 
     # --- the main thread ------------------------------------------------------------
 

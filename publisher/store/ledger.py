@@ -8,10 +8,11 @@ PostgreSQL; SQLite serializes writers), so any number of processes can share a c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -207,17 +208,6 @@ RECIPIENTS = (
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(deliveries.c.id)
 )
-MARK_SENT = (
-    update(deliveries)
-    .where(deliveries.c.id == bindparam("delivery_id"))
-    .values(
-        state=SENT,
-        sent_at=bindparam("sent"),
-        attempts=deliveries.c.attempts + 1,
-        smtp_code=bindparam("code"),
-        smtp_reply=bindparam("reply"),
-    )
-)
 
 
 def claim(
@@ -305,6 +295,11 @@ def _is_dead_local(holder: str | None, host: str) -> bool:
     return False
 
 
+def sent_mark(delivery_id: int, code: int | None, reply: str, now: datetime) -> dict:
+    """One `sent` mark, for `mark_sent_many`."""
+    return {"delivery_id": delivery_id, "sent": now, "code": code, "reply": reply[:500]}
+
+
 def mark_sent(
     store: Store,
     delivery_id: int,
@@ -313,9 +308,33 @@ def mark_sent(
     now: datetime,
     conn: Connection | None = None,
 ) -> None:
-    params = {"delivery_id": delivery_id, "sent": now, "code": code, "reply": reply[:500]}
+    mark_sent_many(store, [sent_mark(delivery_id, code, reply, now)], conn)
+
+
+def mark_sent_many(store, marks: list[dict], conn: Connection | None = None) -> None:
+    """Record several `sent_mark`s in one transaction (a group commit of several workers).
+
+    It runs for every message sent, so its UPDATE is written for the driver: executing a
+    Core statement held the GIL for about 100 us more a message, more than building the
+    message.
+    """
     with store.transaction(conn) as conn:
-        conn.execute(MARK_SENT, params)
+        sql, sent_at = _mark_sent_sql(conn.dialect)
+        rows = [(sent_at(m["sent"]), m["code"], m["reply"], m["delivery_id"]) for m in marks]
+        conn.exec_driver_sql(sql, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _mark_sent_sql(dialect) -> tuple[str, Callable]:
+    """The `sent` mark's UPDATE with the driver's positional parameters, and the converter
+    of its time for that database (`UTCDateTime`'s, then the dialect's own)."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"UPDATE deliveries SET state = '{SENT}', sent_at = {mark}, attempts = attempts + 1, "
+        f"smtp_code = {mark}, smtp_reply = {mark} WHERE id = {mark}"
+    )
+    column = deliveries.c.sent_at.type
+    return sql, column.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
 
 
 def mark_deferred(

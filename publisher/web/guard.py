@@ -120,7 +120,7 @@ class Guard:
 
 class ClientLimit:
     """At most `per_minute` hits per client (its IP) in any 60 seconds, a sliding log per
-    client; outgoing mail has its own pace (`delivery.throttle.RateLimit`).
+    client; outgoing mail has its own pace (`delivery.throttle.TokenBucket`).
 
     In memory and per process: `publisher web` runs one process. Keys idle for a minute
     are dropped when the table grows, so memory stays bounded by recent clients.
