@@ -62,6 +62,7 @@ def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
     """
     # Lazy: premailer and cryptography take ~200 ms to import, and every content command
     # (`publisher new`, `publisher build`) loads this module.
+    # lazy: premailer and Jinja, only when there is an email to check
     from publisher.mail.message import PLACEHOLDERS, config_header_fields, header_errors
     from publisher.mail.newsletter import digest_subject, render_digest, render_post
 

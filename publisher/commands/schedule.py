@@ -41,6 +41,7 @@ def tick() -> None:
     needed: 2 for a broken post or template, 1 for a failing step or mail left unsent (the
     store, the deploy, the relay, a paused campaign).
     """
+    # lazy: each command loads only what it runs (start-up of the others)
     from publisher.schedule import tick as scheduler
 
     setup_logging()
@@ -55,6 +56,7 @@ def tick() -> None:
 @common_options
 def run(log_file: str | None) -> None:
     """Run a pass every [scheduler] interval seconds until SIGTERM or Ctrl-C."""
+    # lazy: each command loads only what it runs (start-up of the others)
     from publisher.schedule import tick as scheduler
     from publisher.signals import stop_on_signals
 
@@ -70,6 +72,7 @@ def run(log_file: str | None) -> None:
 @common_options
 def queue(as_json: bool) -> None:
     """What happens next: queued posts, their announcements, the next digest."""
+    # lazy: each command loads only what it runs (start-up of the others)
     from publisher.schedule.queue import queue as scheduled
 
     config = get_config()

@@ -11,13 +11,14 @@ import click
 
 from publisher.commands.options import common_options, get_config
 from publisher.config import Config
+from publisher.content.posts import load_posts
+from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
+from publisher.signals import stop_on_signals
 from publisher.store import Store, ledger
 
 
 def _post(config: Config, slug: str):
-    from publisher.content.posts import load_posts
-
     posts = load_posts(config)
     post = next((p for p in posts if p.slug == slug), None)
     if post is None:
@@ -43,6 +44,7 @@ class Reporter:
         if not sys.stderr.isatty():
             yield self.log
             return
+        # lazy: rich's progress bar costs start-up that a cron run does not need
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -86,8 +88,6 @@ def _run(config: Config, run: Callable) -> None:
     Exit 1 (2 for a problem a person must fix in the content or config) when a campaign
     paused, so cron and scripts see mail left unsent; a stop or a deferral is not a failure.
     """
-    from publisher.signals import stop_on_signals
-
     stop = threading.Event()
     reporter = Reporter()
     with stop_on_signals(stop, lambda note: click.echo(note, err=True)), reporter.active() as show:
@@ -117,8 +117,6 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         raise click.UsageError("--to and --dry-run need a post SLUG")
     config = get_config()
     if resume:
-        from publisher.delivery.campaigns import resume_all
-
         with Store.open(config) as store:
             if not ledger.list_campaigns(store, unfinished=True):
                 click.echo("nothing to resume: every campaign is done")
@@ -126,13 +124,11 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             _run(config, lambda **opts: resume_all(config, store, **opts))
         return
 
-    from publisher.mail.newsletter import render_post
+    from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
 
     post, posts = _post(config, slug)
     newsletter = render_post(config, post, posts)
     if address:
-        from publisher.delivery.campaigns import send_test
-
         result = send_test(config, newsletter, address)
         click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({result.code})")
         return
@@ -140,8 +136,6 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         if dry_run:
             click.echo(_dry_run(store, newsletter.key))
             return
-        from publisher.delivery.campaigns import create_campaign, run_campaign
-
         campaign, created = create_campaign(config, store, newsletter, "each")
         if campaign.status == "done":
             counts = ledger.counts(store, campaign.id)

@@ -49,6 +49,7 @@ class ProgressBar:
     def _show(self, stage: str, total: int | None) -> None:
         with self.lock:
             if self.bar is None:
+                # lazy: each command loads only what it runs (start-up of the others)
                 from rich.progress import Progress
 
                 self.bar = Progress(transient=True)
@@ -77,6 +78,7 @@ class ProgressBar:
 @common_options
 def build(drafts: bool, future: bool) -> None:
     """Build the site into the output folder, re-rendering only what changed."""
+    # lazy: each command loads only what it runs (start-up of the others)
     from publisher.site import build as site
 
     config = get_config()
@@ -93,6 +95,7 @@ def build(drafts: bool, future: bool) -> None:
 @common_options
 def serve(port: int) -> None:
     """Preview the site with drafts and scheduled posts, rebuilding on every change."""
+    # lazy: each command loads only what it runs (start-up of the others)
     from publisher.config import load_config
     from publisher.web.serve import serve as run
 

@@ -187,6 +187,7 @@ def _send_confirmations(config: Config, store: Store) -> None:
     """Mail every pending subscriber never sent a confirmation (those just added, and any a
     relay outage left behind). A relay that is down fails the command (exit 1) once the
     list is saved; `publisher tick` sends the rest later."""
+    # lazy: only a pending import or add mails anyone
     from publisher.subscribers.confirmations import send_unsent
 
     batch = send_unsent(config, store)

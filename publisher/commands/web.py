@@ -17,6 +17,7 @@ def web(host: str | None, port: int | None) -> None:
     Put it behind a reverse proxy that terminates TLS; list the proxy's address in
     [web] trusted_proxies so the per-IP limit sees the real client from X-Forwarded-For.
     """
+    # lazy: uvicorn and Starlette, only for this command
     import uvicorn
 
     from publisher.web.app import create_app

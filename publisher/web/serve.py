@@ -62,6 +62,7 @@ class PreviewSite:
 
     def watch(self, stop: threading.Event) -> None:
         """Rebuild after each batch of changes until `stop` is set (runs in a thread)."""
+        # lazy: the server and watcher, only once serving starts
         import watchfiles
 
         paths = [p for p in dict.fromkeys(self.watched) if p.exists()]
@@ -111,6 +112,7 @@ def preview_app(
 
 def serve(config: Config, port: int, load: Callable[[], Config] | None = None) -> None:
     """Run the preview on 127.0.0.1:`port` until interrupted."""
+    # lazy: the server and watcher, only once serving starts
     import uvicorn
 
     from publisher.web.app import preview_routes
