@@ -130,10 +130,10 @@ def _publish(config: Config, store: Store, found: Scan, summary: TickSummary) ->
     an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
     take its page down, and nothing new goes live meanwhile.
     """
-    from publisher.site.cache import shown_sources  # lazy: only a broken post needs it
-
     posts = found.publishable
     if found.errors:
+        from publisher.site.cache import shown_sources  # lazy: Jinja, for a broken post only
+
         _problem(summary, BrokenPosts(found.errors))
         broken = dict.fromkeys(f"{e.path}:{e.line}" for e in found.errors)
         summary.notes.append(f"not published: {', '.join(broken)}")
