@@ -136,8 +136,7 @@ def secret(config: Config, _posts: Sequence[Post]) -> Findings:
             f"[delivery] transport is smtp, but links are signed with the generated secret "
             f"in {config.data_dir / tokens.SECRET_FILE}: set the environment variable "
             f"{config.newsletter.secret_env} on every machine that sends or serves the links "
-            "(for example to the output of: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')"
+            f"(for example to the output of: {tokens.MAKE_SECRET})"
         ]
     )
 

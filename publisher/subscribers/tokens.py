@@ -45,6 +45,7 @@ EXPIRY: dict[str, timedelta | None] = {
     "preferences": None,
 }
 SECRET_FILE = "secret.key"
+MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # a strong secret
 MIN_SECRET_BYTES = 32
 NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \d: ASCII digits only
 CANONICAL = re.compile(rf"{NUMBER}\.{NUMBER}\.([A-Za-z0-9_-]{{43}})")  # 43: 32 bytes, base64
@@ -133,8 +134,7 @@ def weak_secret(config: Config) -> str:
         return ""
     return (
         f"{name} is {size} byte{'s' if size != 1 else ''} long; a signing secret needs at "
-        f"least {MIN_SECRET_BYTES} (for example the output of: python -c 'import secrets; "
-        "print(secrets.token_urlsafe(32))')"
+        f"least {MIN_SECRET_BYTES} (for example the output of: {MAKE_SECRET})"
     )
 
 
