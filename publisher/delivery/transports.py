@@ -24,10 +24,10 @@ from typing import Protocol
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
 from publisher.store.schema import DEFERRED, FAILED, SENT
+from publisher.subscribers.addresses import CONTROL
 
 LINE_STARTING_WITH_DOT = re.compile(rb"\n\.")  # dot-stuffing (RFC 5321 4.5.2)
 NEEDS_SMTPUTF8 = "a non-ASCII local part needs SMTPUTF8: set [smtp] smtputf8 if the relay offers it"
-UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")  # line breaks and other controls
 
 
 def smtp_address(email: str) -> str:
@@ -37,7 +37,7 @@ def smtp_address(email: str) -> str:
     command), no local part or domain, or a domain IDNA cannot encode.
     """
     local, at, domain = email.rpartition("@")
-    if UNSAFE.search(email) or not (local and at and domain):
+    if CONTROL.search(email) or not (local and at and domain):
         raise ValueError(f"{email!r} is not a usable address")
     try:
         return f"{local}@{domain.encode('idna').decode('ascii')}"

@@ -27,9 +27,10 @@ from html import escape
 from urllib.parse import urlsplit
 
 from publisher.config import Config
-from publisher.delivery.transports import NEEDS_SMTPUTF8, UNSAFE, smtp_address
+from publisher.delivery.transports import NEEDS_SMTPUTF8, smtp_address
 from publisher.errors import ConfigError, PublisherError
 from publisher.mail.dkim import DkimSigner, canonical_body
+from publisher.subscribers.addresses import CONTROL
 
 # Where each recipient's values go in a newsletter's HTML and text. Letters and
 # underscores only, so they pass Jinja, lxml's URL escaping and premailer unchanged.
@@ -75,7 +76,7 @@ def header_errors(fields: Mapping[str, str]) -> list[str]:
     return [
         f"{label} contains a line break or control character: {value!r}"
         for label, value in fields.items()
-        if UNSAFE.search(value)
+        if CONTROL.search(value)
     ]
 
 
@@ -154,7 +155,7 @@ def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
     last line of defence against header injection. A non-ASCII local part is written in
     UTF-8 (RFC 6532) only when `smtputf8` is on, since only SMTPUTF8 can carry it.
     """
-    name = UNSAFE.sub("", name)
+    name = CONTROL.sub("", name)
     address = smtp_address(email)
     if address.isascii():
         return formataddr((name, address), charset="utf-8").replace("\n", "\r\n")

@@ -46,6 +46,7 @@ if _module is not None and hasattr(_module, "validate_email_domain_name"):
 
 # C0 controls (TAB and LF included), DEL, C1 controls, line and paragraph separators; and
 # lone surrogates (an undecodable byte on a command line), which no encoding can write.
+# Intake refuses them; the message builder and transport use the same class as a last guard.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 NAME_LIMIT = 200  # characters; the `name` column's size
 SHOWN_LIMIT = 80  # characters of a refused value quoted in its message
