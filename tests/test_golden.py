@@ -25,7 +25,7 @@ from conftest import REPO, copy_sample_site, run_publisher
 
 NOW = "2026-12-01T12:00:00+00:00"
 EXPECTED = REPO / "tests" / "expected" / "sample-site"
-STATIC = REPO / "templates" / "site" / "static"
+STATIC = REPO / "publisher" / "templates" / "site" / "static"
 TEXT = {".html", ".xml", ".txt", ".css", ".svg", ".json", ".js"}  # compared as text
 
 

@@ -19,7 +19,7 @@ from publisher.config import Config
 from publisher.errors import TemplateError
 from publisher.site.cache import cache_folder
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 DIGEST_PERIODS = {"day": "daily", "month": "monthly"}  # any weekday: "weekly"
 
 
