@@ -25,7 +25,8 @@ from conftest import REPO, copy_sample_site, run_publisher
 
 NOW = "2026-12-01T12:00:00+00:00"
 EXPECTED = REPO / "tests" / "expected" / "sample-site"
-STATIC = REPO / "publisher" / "templates" / "site" / "static"
+THEME_STATIC = REPO / "publisher" / "templates" / "site" / "static"
+SITE_STATIC = REPO / "templates" / "site" / "static"  # the sample site's own, over the theme's
 TEXT = {".html", ".xml", ".txt", ".css", ".svg", ".json", ".js"}  # compared as text
 
 
@@ -46,9 +47,9 @@ def top_static(built: Path, folder: str) -> list[str]:
 
 
 def expected_files() -> dict[str, Path]:
-    """The stored pages and feeds, and the theme's static files where the site copies them."""
-    static = {f"static/{name}": path for name, path in files(STATIC).items()}
-    return files(EXPECTED) | static
+    """The stored pages and feeds, and the static files (theme's, then site's) it copies."""
+    static = files(THEME_STATIC) | files(SITE_STATIC)
+    return files(EXPECTED) | {f"static/{name}": path for name, path in static.items()}
 
 
 def difference(expected: Path, actual: Path, name: str) -> str:
