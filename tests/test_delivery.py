@@ -153,7 +153,7 @@ def test_sent_marks_of_waiting_workers_share_a_commit_and_each_returns_once_comm
 def test_a_failed_group_commit_raises_in_every_worker_of_the_group(store):
     class Broken:
         @contextmanager
-        def transaction(self, conn=None):
+        def connect(self):
             raise StoreError("test.db: database error: disk I/O error")
             yield
 

@@ -151,6 +151,23 @@ def test_forget_erases_personal_data_and_blocks_reimport(
     assert st.add(store, "never-seen@example.org", now=NOW).reason == "erased"
 
 
+def test_driver_transaction_commits_or_rolls_back_and_reports_one_line(store: st.Store) -> None:
+    st.add(store, "dt@example.org", now=NOW)
+    rename = "UPDATE subscribers SET name = 'Dee'"
+    with store.connect() as conn:
+        with pytest.raises(RuntimeError), store.driver_transaction(conn) as cursor:
+            cursor.execute(rename)
+            raise RuntimeError("worker died")
+        assert st.get_by_email(store, "dt@example.org").name == ""
+        failing = pytest.raises(StoreError, match="database error: .*no_such_table")
+        with failing, store.driver_transaction(conn) as cursor:
+            cursor.execute(rename)
+            cursor.execute("UPDATE no_such_table SET x = 1")
+        with store.driver_transaction(conn) as cursor:  # the connection is usable again
+            cursor.execute(rename)
+    assert st.get_by_email(store, "dt@example.org").name == "Dee"
+
+
 def test_subscribe_many_is_subscribe_pending_then_claim_for_each(store: st.Store) -> None:
     """The web app's group commit: the same rows and claims as one call each, in order,
     and a sign-up that fails is written apart from the others."""
