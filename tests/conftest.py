@@ -7,6 +7,9 @@ driven by Playwright, SQLite files, and PostgreSQL when PUBLISHER_TEST_DATABASE_
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import socket
@@ -484,6 +487,25 @@ def artifacts() -> Path:
 
 
 # --- HTTP ---------------------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def static_server(folder: Path) -> Iterator[str]:
+    """Serve a built site's folder over real HTTP (http.server in a thread): its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
