@@ -82,6 +82,15 @@ def test_footer_note_logo_and_accent_color(site: Path) -> None:
     assert index.find("img", src="/static/images/logo.png", alt="")
     assert (output / "static/theme.css").read_text().endswith(":root { --brand: #A0522D; }\n")
     assert broken_links(output) == []
+    checked = run_publisher("check", "--now", NOW)
+    assert checked.returncode == 0 and "logo" not in checked.stderr, checked.stderr
+    (images / "logo.png").unlink()
+    checked = run_publisher("check", "--now", NOW)
+    assert checked.returncode == 0
+    assert (
+        "warning: [site] logo: no file 'static/images/logo.png' in the static files; put it in templates/site/static/images/logo.png"
+        in checked.stderr
+    )
 
 
 def test_a_logo_url_and_the_colour_in_the_emails(site: Path) -> None:

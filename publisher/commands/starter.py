@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 import sys
 from pathlib import Path
 
@@ -56,9 +58,9 @@ def init(folder: Path, no_input: bool, **flags: str | None) -> None:
                 raise PublisherError(f"{flag}: {exc}") from None
         elif interactive:
             values[name] = _ask(name, getattr(defaults, name))
-    for path in create_site(folder, Answers(**{**defaults.__dict__, **values}), get_now()):
+    for path in create_site(folder, dataclasses.replace(defaults, **values), get_now()):
         click.echo(f"created {path.relative_to(folder).as_posix()}")
-    where = "" if folder == Path(".") else f"cd {folder} && "
+    where = "" if folder == Path(".") else f"cd {shlex.quote(str(folder))} && "
     click.echo(
         f"next: {where}publisher check && publisher serve (see scheduling/ to run it on time)"
     )
