@@ -141,7 +141,23 @@ def secret(config: Config, _posts: Sequence[Post]) -> Findings:
     )
 
 
-CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [newsletters, secret]
+def logo(config: Config, _posts: Sequence[Post]) -> Findings:
+    """`[site] logo` naming a site file that is not among the theme's or the site's static
+    files would be a broken image in every page header (a URL is not fetched)."""
+    from publisher.site import theme  # lazy: jinja2 is only needed when a logo is set
+
+    path = config.site.logo.lstrip("/")
+    if not path or "://" in path or path in {name for _, name in theme.static_files(config)}:
+        return Findings()
+    return Findings(
+        warnings=[
+            f"[site] logo: no file {path!r} in the static files; put it in "
+            f"{config.templates_dir.name}/site/{path} or write a URL"
+        ]
+    )
+
+
+CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [newsletters, secret, logo]
 
 
 def run(config: Config) -> Findings:

@@ -21,6 +21,7 @@ from publisher.errors import PublisherError
 # Where each command lives (publisher/commands/<module>.py). Modules are imported only when
 # their command runs, so `build` never pays for SQLAlchemy or premailer at start-up.
 COMMANDS = {
+    "init": "starter",
     "build": "site",
     "serve": "site",
     "check": "content",

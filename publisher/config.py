@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,17 @@ class SiteSection:
     posts_per_page: int = key(10, "Posts per page of the index.")
     output: Path = key(Path("public"), "Folder the site is built into.")
     deploy: str = key("", "Optional shell command run after each successful scheduled build.")
+    footer_note: str = key("", "A line at the foot of every page, e.g. a disclaimer; empty: none.")
+    logo: str = key(
+        "",
+        "Image beside the title in the page header, and the favicon: a site path such as "
+        "'static/logo.svg' (under templates/site/) or a URL; empty: the theme's favicon.",
+    )
+    accent_color: str = key(
+        "#2f5f8f",
+        "Colour of links, buttons and highlights on the site and in emails: a CSS hex "
+        "colour such as '#2b6a5d' (dark enough for text on white).",
+    )
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,15 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError("expected a duration such as '2d', '36h' or '15m'") from None
 
 
+def format_duration(span: timedelta) -> str:
+    """The text `parse_duration` reads back: '2d', '36h', '15m', '90s'."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def parse_now(text: str | None) -> datetime:
     """`--now` / PUBLISHER_NOW as an aware UTC datetime; naive values are UTC."""
     if not text:
@@ -271,6 +292,11 @@ def _validate(config: Config, problems: list[str]) -> None:
         url = getattr(getattr(config, section), name)
         if not url.startswith(("http://", "https://")):
             problems.append(f"[{section}] {name}: expected an http:// or https:// URL, got {url!r}")
+    if not HEX_COLOR.fullmatch(config.site.accent_color):
+        problems.append(
+            "[site] accent_color: expected a CSS hex colour such as '#2b6a5d', "
+            f"got {config.site.accent_color!r}"
+        )
     if config.site.posts_per_page < 1:
         problems.append("[site] posts_per_page: expected at least 1")
     if config.digest.max_posts < 1:
@@ -284,6 +310,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         )
 
 
+HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 

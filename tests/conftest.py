@@ -7,6 +7,9 @@ driven by Playwright, SQLite files, and PostgreSQL when PUBLISHER_TEST_DATABASE_
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import socket
@@ -20,7 +23,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -253,6 +258,81 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
+# --- Pages ----------------------------------------------------------------------------
+
+
+class Html(HTMLParser):
+    """A page as tags with attributes, ids, and the text of its headings and title."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: dict[str, list[str]] = {}
+        self._open: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+        if tag in ("title", "h1", "script"):
+            self._open.append(tag)
+            self.text.setdefault(tag, []).append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1] == tag:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.text[self._open[-1]][-1] += data
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [
+            a
+            for t, a in self.tags
+            if t == tag and all(a.get(k.rstrip("_")) == v for k, v in attrs.items())
+        ]
+
+    def meta(self, **attrs: str) -> str:
+        return self.find("meta", **attrs)[0]["content"]
+
+    @property
+    def ids(self) -> set[str]:
+        return {a["id"] for _, a in self.tags if "id" in a}
+
+
+def page(output: Path, url: str) -> Html:
+    return Html((output / url.strip("/") / "index.html").read_text(encoding="utf-8"))
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def broken_links(output: Path) -> list[str]:
+    """Every internal href/src of every page that does not resolve to a file (and id) in output."""
+    broken = []
+    for file in output.rglob("*.html"):
+        parsed = Html(file.read_text(encoding="utf-8"))
+        for tag, attrs in parsed.tags:
+            link = attrs.get("href") or attrs.get("src") if tag in ("a", "link", "img") else None
+            if not link or urlsplit(link).scheme or link.startswith("//"):
+                continue
+            parts = urlsplit(link)
+            if parts.path.startswith("/"):
+                target = output / unquote(parts.path).lstrip("/")
+            else:
+                target = file.parent / unquote(parts.path) if parts.path else file
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{file.relative_to(output)}: {link}")
+            elif parts.fragment and parts.fragment not in Html(target.read_text()).ids:
+                broken.append(f"{file.relative_to(output)}: {link} (no such id)")
+    return broken
+
+
 # --- SMTP ---------------------------------------------------------------------------
 
 
@@ -407,6 +487,25 @@ def artifacts() -> Path:
 
 
 # --- HTTP ---------------------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def static_server(folder: Path) -> Iterator[str]:
+    """Serve a built site's folder over real HTTP (http.server in a thread): its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import feedparser
 import httpx
@@ -24,7 +22,7 @@ from publisher.site import build as site
 from publisher.site import writer as writer_module
 from publisher.site.writer import Writer
 
-from conftest import free_port, run_publisher, wait_for, write_post
+from conftest import broken_links, free_port, page, run_publisher, tree, wait_for, write_post
 
 NOW = "2026-03-10T12:00:00+00:00"
 BASE = "https://blog.example.org"
@@ -53,78 +51,6 @@ def add_posts(root: Path) -> None:
         write_post(root, name, f"title: {title}\ndate: {date}\ntags: {tags}", body)
     write_post(root, "f-draft.md", "title: Unfinished thoughts\ndate: 2026-03-01\ndraft: true")
     write_post(root, "g-later.md", "title: Coming soon\ndate: 2026-04-01 08:00\ntags: [Sleep]")
-
-
-class Html(HTMLParser):
-    """A page as tags with attributes, ids, and the text of its headings and title."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: dict[str, list[str]] = {}
-        self._open: list[str] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
-        if tag in ("title", "h1", "script"):
-            self._open.append(tag)
-            self.text.setdefault(tag, []).append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open and self._open[-1] == tag:
-            self._open.pop()
-
-    def handle_data(self, data: str) -> None:
-        if self._open:
-            self.text[self._open[-1]][-1] += data
-
-    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
-        return [
-            a
-            for t, a in self.tags
-            if t == tag and all(a.get(k.rstrip("_")) == v for k, v in attrs.items())
-        ]
-
-    def meta(self, **attrs: str) -> str:
-        return self.find("meta", **attrs)[0]["content"]
-
-    @property
-    def ids(self) -> set[str]:
-        return {a["id"] for _, a in self.tags if "id" in a}
-
-
-def page(output: Path, url: str) -> Html:
-    return Html((output / url.strip("/") / "index.html").read_text(encoding="utf-8"))
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
-
-
-def broken_links(output: Path) -> list[str]:
-    """Every internal href/src of every page that does not resolve to a file (and id) in output."""
-    broken = []
-    for file in output.rglob("*.html"):
-        parsed = Html(file.read_text(encoding="utf-8"))
-        for tag, attrs in parsed.tags:
-            link = attrs.get("href") or attrs.get("src") if tag in ("a", "link", "img") else None
-            if not link or urlsplit(link).scheme or link.startswith("//"):
-                continue
-            parts = urlsplit(link)
-            if parts.path.startswith("/"):
-                target = output / unquote(parts.path).lstrip("/")
-            else:
-                target = file.parent / unquote(parts.path) if parts.path else file
-            if target.is_dir():
-                target = target / "index.html"
-            if not target.is_file():
-                broken.append(f"{file.relative_to(output)}: {link}")
-            elif parts.fragment and parts.fragment not in Html(target.read_text()).ids:
-                broken.append(f"{file.relative_to(output)}: {link} (no such id)")
-    return broken
 
 
 # --- Pages ----------------------------------------------------------------------------

@@ -6,13 +6,15 @@ Commands import these from here, not from `publisher.cli`, which loads the comma
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import click
 
-from publisher.config import Config, load_config
+from publisher.config import Config, load_config, parse_now
 
 
 @dataclass
@@ -62,3 +64,9 @@ def get_config() -> Config:
     """The configuration for the running command, honouring --config and --now."""
     options = click.get_current_context().find_root().ensure_object(Options)
     return load_config(options.config, options.now)
+
+
+def get_now() -> datetime:
+    """--now (or $PUBLISHER_NOW) for a command that has no config to read it with."""
+    options = click.get_current_context().find_root().ensure_object(Options)
+    return parse_now(options.now or os.environ.get("PUBLISHER_NOW"))

@@ -130,6 +130,7 @@ def build(
                 writer.write(file, make_feed(config, newest))
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
         writer.write("robots.txt", feeds.robots(config))
+        writer.write("static/theme.css", theme.render(env, "theme.css"))  # the site's colours
         for source, path in theme.static_files(config):
             writer.copy(source, path)
         cache.forget()

@@ -8,8 +8,6 @@ one page per post (with its related posts), one per tag, and the archive by mont
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import operator
 from collections import defaultdict
 from collections.abc import Iterable
@@ -18,20 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from publisher.config import Config
-from publisher.content.frontmatter import slugify as slug_words
 from publisher.content.posts import Post
+from publisher.site.tags import Tag, make_tags
 
 RELATED_POSTS = 3
-
-
-@dataclass(frozen=True)
-class Tag:
-    name: str
-    slug: str
-
-    @property
-    def url(self) -> str:
-        return f"tags/{self.slug}/"
 
 
 @dataclass(frozen=True)
@@ -108,11 +96,7 @@ def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bo
         status = "live" if post.is_live(config.now) else "draft" if post.draft else "scheduled"
         if status == "live" or (status == "draft" and drafts) or (status == "scheduled" and future):
             shown.append((post, status))
-    spellings = {name for post, _ in shown for name in post.tags}
-    names: dict[str, str] = {}  # slug -> the name its page shows
-    for name in sorted(spellings, reverse=True):
-        names[slugify(name)] = name
-    tag = {name: Tag(names[slugify(name)], slugify(name)) for name in spellings}
+    tag = make_tags(name for post, _ in shown for name in post.tags)
     entries = []
     for post, status in shown:
         tags = tuple(dict.fromkeys(tag[name] for name in post.tags))
@@ -207,7 +191,10 @@ def tag_pages(entries: list[Entry]) -> list[Page]:
     counts = [(tag, len(by_tag[tag])) for tag in tags]
     return [
         Page("tags/", "tags.html", {"tags": counts}),
-        *(Page(tag.url, "tag.html", {"tag": tag, "entries": by_tag[tag]}) for tag in tags),
+        *(
+            Page(tag.url, "tag.html", {"tag": tag, "entries": by_tag[tag]}, path=tag.file)
+            for tag in tags
+        ),
     ]
 
 
@@ -243,9 +230,3 @@ def page_entries(page: Page) -> Iterable[Entry]:
     if "months" in context:
         return (e for month in context["months"] for e in month.entries)
     return context.get("entries", [])
-
-
-@functools.cache
-def slugify(tag: str) -> str:
-    """The URL part of a tag's page; a stable hash when the tag has no ASCII letters."""
-    return slug_words(tag) or "tag-" + hashlib.sha256(tag.encode()).hexdigest()[:8]

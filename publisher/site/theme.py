@@ -1,7 +1,7 @@
 """The Jinja environments shared by the site, the emails and the web app.
 
 Templates are looked up in the site's own `templates/` first, then in the default theme
-shipped beside the package, so a site overrides only the files it wants to change.
+shipped inside the package (package data, so an installed wheel has it too), so a site overrides only the files it wants to change.
 Autoescape is on and undefined names are errors (`StrictUndefined`), so a typo in a
 template fails the build with the template's name and line instead of printing nothing.
 The site's environment (`site_environment`) adds its URL filters and a bytecode cache.
@@ -36,6 +36,7 @@ def environment(config: Config, folder: str) -> jinja2.Environment:
     )
     env.filters["localtime"] = lambda moment, fmt="%B %-d, %Y": local_format(config, moment, fmt)
     env.filters["absolute"] = lambda url: absolute_url(config.site.url, url)
+    env.filters["mix"] = mix_colors
     env.globals["site"] = config.site
     return env
 
@@ -66,6 +67,21 @@ def static_files(config: Config) -> list[tuple[Path, str]]:
             if source.is_file():
                 found["static/" + source.relative_to(folder).as_posix()] = source
     return [(source, path) for path, source in sorted(found.items())]
+
+
+def mix_colors(color: str, other: str, amount: float) -> str:
+    """`color` moved `amount` (0 to 1) of the way towards `other`, both CSS hex colours:
+    CSS's color-mix() for emails, whose clients do not know it (a light accent for dark mode)."""
+    a, b = _rgb(color), _rgb(other)
+    return "#" + "".join(f"{round(x + (y - x) * amount):02x}" for x, y in zip(a, b, strict=True))
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    digits = color.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    red, green, blue = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    return red, green, blue
 
 
 def local_format(config: Config, moment: datetime, fmt: str) -> str:
