@@ -12,6 +12,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
+from urllib.parse import unquote
+
+from publisher.content import foreign
 
 KEYS = (
     "title",
@@ -24,6 +27,7 @@ KEYS = (
     "description",
     "draft",
     "email",
+    "aliases",
 )
 DATE_EXAMPLE = "2026-03-02 09:00"
 # Caps that bound the work one post can cause (README, "Writing a post").
@@ -49,10 +53,20 @@ class Fields:
     image: str = ""
     draft: bool = False
     email: bool = True
+    aliases: tuple[OldPath, ...] = ()
     body: str = ""
     body_line: int = 1  # the file's line the body starts on
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OldPath:
+    """An old address of a post (`aliases:`), site-relative without the leading /, and the
+    line it is written on: the site answers it with a redirect to the post."""
+
+    path: str  # e.g. "2019/05/01/old-post.html" or "blog/old-post/"
+    line: int
 
 
 class _Problem(Exception):
@@ -113,6 +127,19 @@ _CLOSING_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 def _split(text: str) -> tuple[str, str]:
     """(front matter, body); the front matter starts on line 2 of the file."""
     first, _, rest = text.partition("\n")
+    if first.rstrip() == "+++":
+        raise _Problem(
+            1,
+            "front matter in TOML (+++) is not read; write it as YAML between two --- lines "
+            "(title: A), or convert the blog with publisher import hugo",
+        )
+    if foreign.METADATA_LINE.match(first):
+        raise _Problem(
+            1,
+            "no front matter: these look like Pelican metadata lines; put them between two "
+            "--- lines with lowercase keys (title:, date:), or convert the blog with "
+            "publisher import pelican",
+        )
     if first.rstrip() != "---":
         raise _Problem(
             1, "no front matter; start the file with a line ---, then title: and date:, then ---"
@@ -273,21 +300,24 @@ def _title(front: _FrontMatter) -> str:
     return title
 
 
-def _tags(front: _FrontMatter) -> tuple[str, ...]:
+def _items(front: _FrontMatter, key: str, example: str) -> list[tuple[Any, int]]:
+    """A list key's items with their lines: `[a, b]`, one per `- ` line, or 'a, b'."""
     import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
 
-    value, node = front.values.get("tags"), front.nodes.get("tags")
+    value, node = front.values.get(key), front.nodes.get(key)
     if value is None:
-        return ()
+        return []
     if isinstance(value, str):
-        items = [(item, front.line("tags")) for item in value.split(",")]
-    elif isinstance(value, list) and isinstance(node, yaml.SequenceNode):
-        items = [(item, n.start_mark.line + 2) for item, n in zip(value, node.value, strict=True)]
-    else:
-        front.error("tags", "tags: expected a list such as [sleep, anxiety] or 'sleep, anxiety'")
-        return ()
+        return [(item, front.line(key)) for item in value.split(",")]
+    if isinstance(value, list) and isinstance(node, yaml.SequenceNode):
+        return [(item, n.start_mark.line + 2) for item, n in zip(value, node.value, strict=True)]
+    front.error(key, f"{key}: expected a list such as {example}")
+    return []
+
+
+def _tags(front: _FrontMatter) -> tuple[str, ...]:
     tags: list[str] = []
-    for item, line in items:
+    for item, line in _items(front, "tags", "[sleep, anxiety] or 'sleep, anxiety'"):
         if not isinstance(item, str):
             front.errors.append(
                 (line, f"tags: each tag must be text, got {_show(item)}; put it in quotes")
@@ -295,6 +325,40 @@ def _tags(front: _FrontMatter) -> tuple[str, ...]:
         elif item.strip():
             tags.append(item.strip())
     return tuple(dict.fromkeys(tags))
+
+
+def old_path(text: str) -> str:
+    """An old address as a site-relative path without the leading / (a trailing / kept);
+    ValueError saying what to write when it is not a path inside this site."""
+    example = "write the part after the domain, such as /2019/05/old-post.html"
+    text = text.strip()
+    if "://" in text or text.startswith("//") or any(c in text for c in "?#\\"):
+        raise ValueError(f"is not a path on this site; {example}")
+    path = unquote(text)
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in path):
+        raise ValueError("contains a control character; remove it")
+    parts = path.split("/")
+    if ".." in parts or "." in parts:
+        raise ValueError(f"leaves the site's folder (. or ..); {example}")
+    clean = "/".join(part for part in parts if part)
+    if not clean:
+        raise ValueError("is the home page; write the old address of this post")
+    return clean + "/" if path.endswith("/") else clean
+
+
+def _aliases(front: _FrontMatter) -> tuple[OldPath, ...]:
+    found: dict[str, OldPath] = {}
+    for item, line in _items(front, "aliases", "[/2019/05/old-post.html, /old/]"):
+        if not isinstance(item, str):
+            front.errors.append((line, f"aliases: expected a path, got {_show(item)}"))
+            continue
+        try:
+            path = old_path(item)
+        except ValueError as exc:
+            front.errors.append((line, f"aliases: {_show(item)} {exc}"))
+            continue
+        found.setdefault(path, OldPath(path, line))
+    return tuple(found.values())
 
 
 def _date(front: _FrontMatter, tz: tzinfo) -> datetime | None:
@@ -317,7 +381,13 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     except _Problem as problem:
         return Fields(errors=[(problem.line, clip(problem.message, MESSAGE_CHARS))])
     fields = Fields(body=body, body_line=front_text.count("\n") + 3)
-    unknown = [key for key in front.values if key not in KEYS]
+    review = foreign.review(KEYS, front.values, front.lines)
+    for written, key in review.renamed.items():
+        front.values[key], front.nodes[key] = front.values[written], front.nodes[written]
+        front.lines[key] = front.lines[written]
+    front.errors += review.errors
+    fields.warnings += [f"{source}:{line}: {message}" for line, message in review.warnings]
+    unknown = [key for key in front.values if key not in KEYS and key not in review.seen]
     if unknown:
         names = ", ".join(clip(repr(key), SHOWN_CHARS) for key in unknown)
         fields.warnings.append(
@@ -337,6 +407,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     fields.summary, fields.description = front.text("summary"), front.text("description")
     fields.author, fields.image = front.text("author"), front.text("image")
     fields.draft, fields.email = front.flag("draft", False), front.flag("email", True)
+    fields.aliases = _aliases(front)
     fields.errors = [(line, clip(message, MESSAGE_CHARS)) for line, message in front.errors]
     fields.warnings = [clip(warning, MESSAGE_CHARS) for warning in fields.warnings]
     return fields
