@@ -7,7 +7,12 @@ driven by Playwright, SQLite files, and PostgreSQL when PUBLISHER_TEST_DATABASE_
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import html
+import http.server
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,12 +20,14 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
@@ -165,6 +172,44 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(failure())
         time.sleep(interval)
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve `folder` (a built site) over real HTTP on loopback; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+_REFRESH = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)">')
+
+
+def follow_redirect(url: str) -> tuple[str, str]:
+    """GET `url` (must answer 200 with a meta refresh), then the page it refreshes to, as
+    a browser would; (final URL, its HTML). Fails when either is not 200."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        page = response.read().decode()
+    match = _REFRESH.search(page)
+    assert match, f"{url} has no meta refresh"
+    target = urljoin(url, html.unescape(match.group(1)))
+    with urllib.request.urlopen(target, timeout=10) as response:
+        assert response.status == 200
+        return response.url, response.read().decode()
 
 
 # --- DKIM ---------------------------------------------------------------------------

@@ -6,9 +6,6 @@ and width go to test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +14,10 @@ import pytest
 from publisher.config import load_config
 from publisher.site import build as site
 
+from conftest import serve_folder
+
 pytestmark = pytest.mark.browser
 NOW = "2026-12-15T12:00:00+00:00"  # after every sample post but the queued one
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
@@ -32,15 +26,8 @@ def served(sample_site: Path) -> Iterator[tuple[str, Path]]:
         pytest.skip("the sample posts are not written yet")
     config = load_config(sample_site / "config" / "site.toml", NOW)
     output = site.build(config).output
-    handler = functools.partial(QuietHandler, directory=str(output))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", output
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(output) as base:
+        yield base, output
 
 
 def longest_post(output: Path) -> str:
