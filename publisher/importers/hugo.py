@@ -1,0 +1,159 @@
+"""Hugo: `content/<section>/...` (a file, or a page bundle `name/index.md`), TOML (`+++`)
+or YAML (`---`) front matter, shortcodes in the body.
+
+`draft = true` stays a draft; `<!--more-->` becomes the summary. The old address is the
+post's `url`, else the site's `[permalinks]` pattern for its section (`hugo.toml` or
+`config.toml`/`.yaml`), else Hugo's default `/<section>/<slug or file name>/`, lowercased
+as Hugo does; `aliases` are kept (relative ones are under the section, as in Hugo).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from publisher.config import Config
+from publisher.content.frontmatter import slugify
+from publisher.errors import PublisherError
+from publisher.importers import addresses, body, reading
+from publisher.importers.model import Harvest, ImportedPost
+
+CONFIG_FILES = ("hugo.toml", "config.toml", "hugo.yaml", "config.yaml", "hugo.yml", "config.yml")
+_USED = {"title", "date", "publishdate", "draft", "tags", "categories", "series", "slug"}
+_USED |= {"url", "aliases", "summary", "description", "images", "image", "author", "authors"}
+_USED |= {"featured_image", "lastmod"}
+
+
+def harvest(src: Path, config: Config) -> Harvest:
+    """Every page in a section of the Hugo site at `src`."""
+    content = src / "content"
+    if not content.is_dir():
+        raise PublisherError(f"{src}: no content folder; give the folder of a Hugo site")
+    settings = _settings(src)
+    found = Harvest()
+    for path in reading.files(content):
+        parts = path.relative_to(content).parts
+        if len(parts) == 1:
+            found.skip(path, "a page outside any section, not a post")
+        elif path.stem == "_index":
+            found.skip(path, "a section's list page, not a post")
+        elif (
+            path.parent != content / parts[0]
+            and (path.parent / "index.md").exists()
+            and (path.stem != "index")
+        ):
+            found.skip(
+                path,
+                "a file of a page bundle; copy it to templates/site/static/ and link it from there",
+            )
+        else:
+            _one(path, parts, settings, config, found)
+    return found
+
+
+def _settings(src: Path) -> dict[str, Any]:
+    for name in CONFIG_FILES:
+        path = src / name
+        if path.is_file():
+            try:
+                text = path.read_text("utf-8")
+                loaded = tomllib.loads(text) if name.endswith(".toml") else yaml.safe_load(text)
+            except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError):
+                return {}
+            return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def _one(
+    path: Path, parts: tuple[str, ...], settings: dict[str, Any], config: Config, found: Harvest
+) -> None:
+    reason = reading.skip_reason(path)
+    if reason:
+        found.skip(path, reason)
+        return
+    try:
+        front = reading.split(reading.read_text(path))
+    except reading.Unreadable as problem:
+        found.fix(path, problem.line, f"{problem.message}; the post was not imported")
+        return
+    bundle = path.stem == "index"
+    name = path.parent.name if bundle else path.stem
+    try:
+        moment = reading.when(front.get("date", "publishdate"))
+    except ValueError as exc:
+        found.fix(path, front.line("date"), f"date: {exc}; the post was imported without one")
+        moment = None
+    title = reading.text(front.get("title")) or reading.titled(name)
+    text, before = body.excerpt(
+        body.convert(front.body, front.body_line, path, body.SHORTCODES, found), body.MORE
+    )
+    if before and not front.get("summary"):
+        found.notes["<!--more--> became the summary"] += 1
+    categories = reading.words(front.get("categories")) + reading.words(front.get("series"))
+    if categories:
+        found.notes["categories (and series) became tags (publisher has tags only)"] += 1
+    post = ImportedPost(
+        origin=path,
+        title=title,
+        date=moment,
+        slug=reading.text(front.get("slug")) or name,
+        body=text,
+        tags=reading.words(front.get("tags")) + categories,
+        summary=reading.text(front.get("summary")) or before,
+        description=reading.text(front.get("description")),
+        author=reading.text(front.get("author", "authors")),
+        image=reading.picture(front.get("images", "image", "featured_image")),
+        draft=front.values.get("draft") is True,
+    )
+    section = "/".join(parts[:-2] if bundle else parts[:-1])
+    old = _old_address(front, post, section, name, settings, config)
+    if old is None:
+        found.fix(
+            path,
+            1,
+            "cannot work out the old address from [permalinks]; add it by "
+            "hand as aliases: [/old/address/]",
+        )
+    relative = [
+        a if a.startswith("/") else f"/{parts[0]}/{a}" for a in reading.words(front.get("aliases"))
+    ]
+    post.aliases = [a for a in [old, *relative] if a]
+    for key in front.values:
+        if key not in _USED:
+            found.notes[f"left out the key '{key}' (publisher does not use it)"] += 1
+    found.posts.append(post)
+
+
+def _old_address(
+    front: reading.Front,
+    post: ImportedPost,
+    section: str,
+    name: str,
+    settings: dict[str, Any],
+    config: Config,
+) -> str | None:
+    """The address Hugo gave the page; None when the pattern uses what we cannot know."""
+    if front.get("url"):
+        return reading.text(front.get("url"))
+    permalinks = settings.get("permalinks") or {}
+    pattern = (permalinks.get("page") or permalinks).get(section.split("/")[0])
+    slug = reading.text(front.get("slug")) or name
+    if not isinstance(pattern, str):
+        return f"/{section}/{slug}/".lower()
+    if post.date is None:
+        return None
+    values = addresses.date_values(post.date, config) | {
+        "section": section.split("/")[0],
+        "sections": section,
+        "title": slugify(post.title),
+        "slug": slugify(reading.text(front.get("slug")) or post.title),
+        "slugorfilename": slug,
+        "slugorcontentbasename": slug,
+        "filename": name,
+        "contentbasename": name,
+    }
+    address = addresses.expand(pattern, values)
+    return address.lower() if address else None

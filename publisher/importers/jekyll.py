@@ -1,0 +1,151 @@
+"""Jekyll: `_posts/YYYY-MM-DD-title.md` (in any folder; the folders above are categories)
+and `_drafts/`, YAML front matter, Liquid in the body.
+
+The date comes from the front matter, else the file name; the slug from the file name.
+`published: false` and `_drafts/` become drafts. The old address is the post's
+`permalink:`, else the site's `permalink` from `_config.yml` (a style name or a pattern;
+Jekyll's default is `date`: `/:categories/:year/:month/:day/:title.html`), plus any
+`redirect_from:` (the jekyll-redirect-from plugin).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from publisher.config import Config
+from publisher.content.frontmatter import slugify
+from publisher.errors import PublisherError
+from publisher.importers import addresses, body, reading
+from publisher.importers.model import Harvest, ImportedPost
+
+STYLES = {
+    "date": "/:categories/:year/:month/:day/:title:output_ext",
+    "pretty": "/:categories/:year/:month/:day/:title/",
+    "ordinal": "/:categories/:year/:y_day/:title:output_ext",
+    "none": "/:categories/:title:output_ext",
+}
+_NAME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-(.+)$")
+_USED = {"title", "date", "tags", "categories", "category", "published", "permalink", "slug"}
+_USED |= {"excerpt", "description", "image", "author", "redirect_from", "excerpt_separator"}
+
+
+def harvest(src: Path, config: Config) -> Harvest:
+    """Every post and draft of the Jekyll site at `src`."""
+    folders = sorted(p for p in src.rglob("_posts") if p.is_dir() and "_site" not in p.parts)
+    drafts = src / "_drafts"
+    if not folders and not drafts.is_dir():
+        raise PublisherError(f"{src}: no _posts folder; give the folder of a Jekyll site")
+    settings = _settings(src)
+    found = Harvest()
+    for folder in folders:
+        categories = [p for p in folder.parent.relative_to(src).parts if p]
+        for path in reading.files(folder):
+            _one(path, categories, False, settings, config, found)
+    for path in reading.files(drafts) if drafts.is_dir() else []:
+        _one(path, [], True, settings, config, found)
+    return found
+
+
+def _settings(src: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load((src / "_config.yml").read_text("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _one(
+    path: Path,
+    categories: list[str],
+    draft: bool,
+    settings: dict[str, Any],
+    config: Config,
+    found: Harvest,
+) -> None:
+    reason = reading.skip_reason(path)
+    named = _NAME.match(path.stem)
+    if not reason and not named and not draft:
+        reason = "not named YYYY-MM-DD-title (Jekyll leaves it out too)"
+    if reason:
+        found.skip(path, reason)
+        return
+    try:
+        front = reading.split(reading.read_text(path))
+    except reading.Unreadable as problem:
+        found.fix(path, problem.line, f"{problem.message}; the post was not imported")
+        return
+    slug_words = named.group(4) if named else path.stem
+    try:
+        moment = reading.when(front.get("date"))
+    except ValueError as exc:
+        found.fix(path, front.line("date"), f"date: {exc}; the file name's date is used")
+        moment = None
+    if moment is None and named:
+        moment = date(*(int(part) for part in named.groups()[:3]))
+    categories = categories + reading.words(front.get("categories", "category"), None)
+    if front.get("categories", "category"):
+        found.notes["categories became tags (publisher has tags only)"] += 1
+    text = body.convert(front.body, front.body_line, path, body.LIQUID, found)
+    separator = front.get("excerpt_separator") or settings.get("excerpt_separator")
+    summary = reading.text(front.get("excerpt"))
+    if separator and separator.strip():
+        text, before = body.excerpt(text, re.compile(re.escape(separator)))
+        summary = summary or before
+    post = ImportedPost(
+        origin=path,
+        title=reading.text(front.get("title")) or reading.titled(slug_words),
+        date=moment,
+        slug=reading.text(front.get("slug")) or slug_words,
+        body=text,
+        tags=reading.words(front.get("tags"), None) + categories,
+        summary=summary,
+        description=reading.text(front.get("description")),
+        author=reading.text(front.get("author")),
+        image=reading.picture(front.get("image")),
+        draft=draft or front.values.get("published") is False,
+    )
+    pattern = front.get("permalink") or settings.get("permalink") or "date"
+    # A draft never had an address; its `redirect_from:` is still kept.
+    old = None if post.draft else _old_address(str(pattern), post, categories, config)
+    if old is None and not post.draft:
+        found.fix(
+            path,
+            front.line("permalink"),
+            "cannot work out the old address from the "
+            "permalink; add it by hand as aliases: [/old/address/]",
+        )
+    post.aliases = [a for a in [old, *reading.words(front.get("redirect_from"))] if a]
+    _note_dropped(front.values, found)
+    found.posts.append(post)
+
+
+def _old_address(
+    pattern: str, post: ImportedPost, categories: list[str], config: Config
+) -> str | None:
+    """The address Jekyll gave the post; None when the pattern uses what we cannot know.
+
+    `:title` is the slug as written (the file name's words, case kept), `:slug` its
+    lowercase form, `:categories` the categories lowercased, joined by /.
+    """
+    pattern = STYLES.get(pattern, pattern)
+    if post.date is None:
+        return None
+    values = addresses.date_values(post.date, config) | {
+        "title": post.slug,
+        "slug": slugify(post.slug),
+        "name": post.slug,
+        "categories": "/".join(dict.fromkeys(c.lower() for c in categories)),
+        "output_ext": ".html",
+    }
+    return addresses.expand(pattern, values)
+
+
+def _note_dropped(values: dict[str, Any], found: Harvest) -> None:
+    for key in values:
+        if key not in _USED:
+            found.notes[f"left out the key '{key}' (publisher does not use it)"] += 1
