@@ -57,12 +57,12 @@ def test_jekyll(site: Path) -> None:
     assert done.stdout.splitlines() == [
         f"skipped: {posts}/notes.txt: not a post; copy pictures and files to "
         "templates/site/static/ and link them there",
+        "fix: old/jekyll/_drafts/half-done.md:1: no date: imported as a draft dated now; "
+        "set date: and remove draft: true",
         f"fix: {posts}/2019-05-01-welcome-to-the-clinic.markdown:14: Liquid output "
         "{{ site.baseurl }} cannot be converted; write the value itself",
         f"fix: {posts}/2019-07-04-we-moved.md:10: Liquid tag {{% include map.html zoom=3 %}} "
         "cannot be converted; write its result as Markdown or HTML",
-        "fix: old/jekyll/_drafts/half-done.md:1: no date: imported as a draft dated now; "
-        "set date: and remove draft: true",
         "note: categories became tags (publisher has tags only): 1 post",
         "note: left out the key 'layout' (publisher does not use it): 1 post",
         "imported 5 posts (2 drafts), skipped 1 file, 3 things to fix by hand",
@@ -207,3 +207,23 @@ def test_a_folder_that_is_not_that_tools_site_is_refused(site: Path) -> None:
         assert done.returncode == 2
         assert done.stderr.startswith(f"error: old: no {missing} folder;")
     assert list((site / "posts").iterdir()) == []
+
+
+def test_jekyll_collection_permalink_in_the_old_sites_time_zone(site: Path) -> None:
+    """The posts collection's permalink wins over the site's; an address's date is the
+    one the old site saw, in its own time zone (23:46 at +02:00 is 14:46 in Los Angeles;
+    at Tokyo time it would be the next day)."""
+    old = site / "old"
+    (old / "_posts").mkdir(parents=True)
+    (old / "_config.yml").write_text(
+        "timezone: Asia/Tokyo\npermalink: pretty\n"
+        "collections:\n  posts:\n    permalink: /news/:year/:month/:day/:title/\n"
+    )
+    (old / "_posts" / "2013-05-08-released.md").write_text(
+        "---\ntitle: Released\ndate: 2013-05-08 23:46:11 +0200\n---\nOut now.\n"
+    )
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines() == [
+        "imported 1 post (0 drafts), skipped 0 files, 0 things to fix by hand"
+    ]
+    assert '  - "/news/2013/05/09/released/"\n' in front(site, "2013-05-08-released.md")

@@ -1,10 +1,12 @@
 """Old addresses: the URL patterns of Jekyll and Hugo (`/:year/:month/:title/`) filled in
-for one post, in the site's time zone."""
+for one post, with its date in the old site's time zone (the one its tool made the
+address in), or ours when the old site named none."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.config import Config
 from publisher.importers.model import When
@@ -12,10 +14,22 @@ from publisher.importers.model import When
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
 
 
-def date_values(moment: When, config: Config) -> dict[str, str]:
-    """The date parts of a pattern, for a post's date (an aware time in the site's zone)."""
-    if isinstance(moment, datetime) and moment.tzinfo:
-        moment = config.local(moment)
+def zone(name: object, config: Config) -> tzinfo:
+    """The old site's time zone by its IANA name, else ours."""
+    try:
+        return ZoneInfo(str(name)) if name else config.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        return config.tz
+
+
+def local(moment: When, where: tzinfo) -> When:
+    """An aware time in `where`; a naive time or a date as written."""
+    return moment.astimezone(where) if isinstance(moment, datetime) and moment.tzinfo else moment
+
+
+def date_values(moment: When, where: tzinfo) -> dict[str, str]:
+    """The date parts of a pattern, for a post's date (an aware time is taken in `where`)."""
+    moment = local(moment, where)
     values = {
         "year": f"{moment:%Y}",
         "short_year": f"{moment:%y}",

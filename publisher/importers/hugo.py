@@ -36,22 +36,29 @@ def harvest(src: Path, config: Config) -> Harvest:
     found = Harvest()
     for path in reading.files(content):
         parts = path.relative_to(content).parts
-        if len(parts) == 1:
-            found.skip(path, "a page outside any section, not a post")
-        elif path.stem == "_index":
-            found.skip(path, "a section's list page, not a post")
-        elif (
-            path.parent != content / parts[0]
-            and (path.parent / "index.md").exists()
-            and (path.stem != "index")
-        ):
+        bundle = _bundle_of(path, content)
+        if bundle and bundle != path:
             found.skip(
                 path,
                 "a file of a page bundle; copy it to templates/site/static/ and link it from there",
             )
+        elif len(parts) < (3 if bundle else 2):
+            found.skip(path, "a page outside any section, not a post")
+        elif path.stem == "_index":
+            found.skip(path, "a section's list page, not a post")
         else:
             _one(path, parts, settings, config, found)
     return found
+
+
+def _bundle_of(path: Path, content: Path) -> Path | None:
+    """The `index.md` of the page bundle holding `path` (itself when it is one), or None."""
+    for folder in path.relative_to(content).parents:
+        for name in ("index.md", "index.markdown"):
+            index = content / folder / name
+            if folder != Path(".") and index.is_file():
+                return index
+    return None
 
 
 def _settings(src: Path) -> dict[str, Any]:
@@ -145,7 +152,8 @@ def _old_address(
         return f"/{section}/{slug}/".lower()
     if post.date is None:
         return None
-    values = addresses.date_values(post.date, config) | {
+    where = addresses.zone(settings.get("timeZone") or settings.get("timezone"), config)
+    values = addresses.date_values(post.date, where) | {
         "section": section.split("/")[0],
         "sections": section,
         "title": slugify(post.title),

@@ -109,9 +109,9 @@ def _one(
         image=reading.picture(front.get("image")),
         draft=draft or front.values.get("published") is False,
     )
-    pattern = front.get("permalink") or settings.get("permalink") or "date"
+    pattern = front.get("permalink") or _site_permalink(settings)
     # A draft never had an address; its `redirect_from:` is still kept.
-    old = None if post.draft else _old_address(str(pattern), post, categories, config)
+    old = None if post.draft else _old_address(str(pattern), post, categories, settings, config)
     if old is None and not post.draft:
         found.fix(
             path,
@@ -124,8 +124,28 @@ def _one(
     found.posts.append(post)
 
 
+def _site_permalink(settings: dict[str, Any]) -> str:
+    """The posts' permalink in _config.yml: the posts collection's, a front matter default
+    for posts, the site's, else Jekyll's default style `date`."""
+    collection = (settings.get("collections") or {}).get("posts")
+    if isinstance(collection, dict) and collection.get("permalink"):
+        return str(collection["permalink"])
+    for default in settings.get("defaults") or []:
+        if not isinstance(default, dict):
+            continue
+        scope, values = default.get("scope") or {}, default.get("values") or {}
+        posts = scope.get("type") == "posts" or str(scope.get("path", "")).strip("/") == "_posts"
+        if posts and values.get("permalink"):
+            return str(values["permalink"])
+    return str(settings.get("permalink") or "date")
+
+
 def _old_address(
-    pattern: str, post: ImportedPost, categories: list[str], config: Config
+    pattern: str,
+    post: ImportedPost,
+    categories: list[str],
+    settings: dict[str, Any],
+    config: Config,
 ) -> str | None:
     """The address Jekyll gave the post; None when the pattern uses what we cannot know.
 
@@ -135,7 +155,8 @@ def _old_address(
     pattern = STYLES.get(pattern, pattern)
     if post.date is None:
         return None
-    values = addresses.date_values(post.date, config) | {
+    where = addresses.zone(settings.get("timezone"), config)
+    values = addresses.date_values(post.date, where) | {
         "title": post.slug,
         "slug": slugify(post.slug),
         "name": post.slug,

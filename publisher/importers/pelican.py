@@ -10,17 +10,17 @@ Pelican's default `{slug}.html`. reStructuredText articles are reported, not con
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import body, reading
+from publisher.importers import addresses, body, reading
 from publisher.importers.model import Harvest, ImportedPost
 
 DEFAULT_URL = "{slug}.html"
 _SETTING = re.compile(r"""^(\w+)\s*=\s*(?:'([^'\n]*)'|"([^"\n]*)")\s*(?:#.*)?$""", re.MULTILINE)
+_FILE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _USED = {"title", "date", "tags", "category", "slug", "author", "authors", "summary"}
 _USED |= {"status", "url", "save_as", "image", "description", "modified"}
 
@@ -62,8 +62,9 @@ def _one(
     except reading.Unreadable as problem:
         found.fix(path, problem.line, f"{problem.message}; the post was not imported")
         return
+    named = _FILE_DATE.match(path.stem)  # Pelican's default FILENAME_METADATA: a date
     try:
-        moment = reading.when(front.get("date"))
+        moment = reading.when(front.get("date") or (named.group(0) if named else None))
     except ValueError as exc:
         found.fix(path, front.line("date"), f"date: {exc}; the post was imported without one")
         moment = None
@@ -96,7 +97,7 @@ def _one(
         draft=status in ("draft", "hidden"),
     )
     old = _old_address(front, post, category, settings, config)
-    if old is None:
+    if old is None and moment is not None:  # without a date, that is the thing to fix
         found.fix(
             path,
             1,
@@ -132,8 +133,7 @@ def _old_address(
     moment = post.date
     if moment is None:
         return None
-    if isinstance(moment, datetime) and moment.tzinfo:
-        moment = config.local(moment)
+    moment = addresses.local(moment, addresses.zone(settings.get("TIMEZONE"), config))
     pattern = settings.get("ARTICLE_URL", DEFAULT_URL)
     try:
         address = pattern.format(

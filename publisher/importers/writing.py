@@ -69,6 +69,7 @@ def write(harvest: Harvest, config: Config) -> Report:
             continue
         report.written.append(shown)
         report.drafts += post.draft
+    report.fixes.sort(key=lambda fix: (fix.file, fix.line))
     return report
 
 
