@@ -159,3 +159,37 @@ def test_other_foreign_keys_warn_with_a_hint(site: Path, line: str, hint: str) -
     assert result.errors == [] and len(result.posts) == 1
     assert len(result.warnings) == 1 and hint in result.warnings[0]
     assert result.warnings[0].startswith("posts/a.md:4: ")
+
+
+def test_skipped_files_are_named_on_every_scan_not_only_the_first(site: Path) -> None:
+    """The parse cache holds posts; skipped files are found by each scan itself."""
+    write_post(site, "a.md", GOOD)
+    (site / "posts" / "b.markdown~").write_text("backup\n")
+    first, second = scan(site), scan(site)
+    assert second.parsed == 0 and first.warnings == second.warnings
+    assert second.warnings == ["posts/b.markdown~: skipped: an editor backup"]
+
+
+def test_the_parse_cache_is_keyed_by_every_module_of_content(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change to any module that reads posts (foreign keys too) invalidates the cache."""
+    from publisher.content import cache
+
+    config = load_config(site / "config" / "site.toml", env={})
+    before = cache.renderer_key(config)
+    read_bytes = Path.read_bytes
+
+    def changed(path: Path) -> bytes:
+        return read_bytes(path) + (b"# changed" if path.name == "foreign.py" else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", changed)
+    assert cache.renderer_key(config) != before
+
+
+def test_renaming_a_post_to_markdown_keeps_it(site: Path) -> None:
+    path = write_post(site, "a.md", GOOD)
+    assert [p.source.name for p in scan(site).posts] == ["a.md"]
+    path.rename(site / "posts" / "a.markdown")
+    result = scan(site)
+    assert [p.source.name for p in result.posts] == ["a.markdown"] and result.parsed == 1

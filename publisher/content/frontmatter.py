@@ -38,6 +38,15 @@ SHOWN_CHARS = 80  # a value quoted in an error message is cut to this
 MESSAGE_CHARS = 300  # no message is longer
 
 
+@dataclass(frozen=True)
+class OldPath:
+    """An old address of a post (`aliases:`), site-relative without the leading /, and the
+    line it is written on: the site answers it with a redirect to the post."""
+
+    path: str  # e.g. "2019/05/01/old-post.html" or "blog/old-post/"
+    line: int
+
+
 @dataclass
 class Fields:
     """The front matter of one post, typed; `errors` are (line, message) pairs."""
@@ -58,15 +67,6 @@ class Fields:
     body_line: int = 1  # the file's line the body starts on
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class OldPath:
-    """An old address of a post (`aliases:`), site-relative without the leading /, and the
-    line it is written on: the site answers it with a redirect to the post."""
-
-    path: str  # e.g. "2019/05/01/old-post.html" or "blog/old-post/"
-    line: int
 
 
 class _Problem(Exception):

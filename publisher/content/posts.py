@@ -248,11 +248,16 @@ def _sources(config: Config) -> tuple[list[tuple[str, str]], list[str]]:
     return sorted(found), sorted(skipped)
 
 
+def is_backup(name: str) -> bool:
+    """An editor's backup or autosave: `a.md~`, `a.md.bak`, Emacs' `#a.md#`."""
+    return name.endswith(BACKUP_SUFFIXES) or (name.startswith("#") and name.endswith("#"))
+
+
 def _skip_reason(name: str) -> str:
     """Why a file in `posts/` is not a post, or "" when it is one."""
     if name.startswith("."):
         return "a hidden file"
-    if name.endswith(BACKUP_SUFFIXES) or (name.startswith("#") and name.endswith("#")):
+    if is_backup(name):
         return "an editor backup"
     if not name.endswith(POST_SUFFIXES):
         return f"not a post (posts end in {', '.join(POST_SUFFIXES[:-1])} or {POST_SUFFIXES[-1]})"

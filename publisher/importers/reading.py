@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from publisher.content.posts import is_backup
 from publisher.importers.model import When
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mkd", ".mkdn", ".mdown")
@@ -188,7 +189,7 @@ def skip_reason(path: Path) -> str:
     name = path.name
     if name.startswith("."):
         return "a hidden file"
-    if name.endswith(("~", ".bak", ".orig", ".swp")) or name.startswith("#"):
+    if is_backup(name):
         return "an editor backup"
     if path.suffix.lower() == ".rst":
         return (
