@@ -193,3 +193,11 @@ def test_renaming_a_post_to_markdown_keeps_it(site: Path) -> None:
     path.rename(site / "posts" / "a.markdown")
     result = scan(site)
     assert [p.source.name for p in result.posts] == ["a.markdown"] and result.parsed == 1
+
+
+def test_a_jekyll_file_name_date_is_named_in_the_missing_date_error(site: Path) -> None:
+    write_post(site, "2019-05-01-welcome.markdown", "title: Welcome")
+    assert [str(e) for e in scan(site).errors] == [
+        "posts/2019-05-01-welcome.markdown:1: missing date; add a line such as "
+        "date: 2019-05-01 (the file name's date is not read)"
+    ]

@@ -122,6 +122,7 @@ def _decode(data: bytes) -> str:
 
 
 _CLOSING_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_NAMED_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})-")  # Jekyll's 2019-05-01-title.md
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -361,9 +362,11 @@ def _aliases(front: _FrontMatter) -> tuple[OldPath, ...]:
     return tuple(found.values())
 
 
-def _date(front: _FrontMatter, tz: tzinfo) -> datetime | None:
+def _date(front: _FrontMatter, tz: tzinfo, source: str) -> datetime | None:
     if front.values.get("date") is None:
-        front.error("date", f"missing date; add a line such as date: {DATE_EXAMPLE}")
+        named = _NAMED_DATE.match(source.rpartition("/")[2])
+        example = f"{named.group(1)} (the file name's date is not read)" if named else ""
+        front.error("date", f"missing date; add a line such as date: {example or DATE_EXAMPLE}")
         return None
     value = front.values["date"]
     try:
@@ -395,7 +398,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
             f"(known: {', '.join(KEYS)}); check the spelling"
         )
     fields.title = _title(front)
-    fields.date = _date(front, tz)
+    fields.date = _date(front, tz, source)
     fields.tags = _tags(front)
     slug_key = "slug" if "slug" in front.values else "title"
     fields.slug = slugify(front.text("slug") or fields.title)
