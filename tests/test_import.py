@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, follow_redirect, run_publisher, serve_folder
+from conftest import REPO, follow_redirect, run_publisher, serve_folder, write_post
 
 NOW = "2026-04-01T12:00:00Z"
 BLOGS = REPO / "tests" / "data" / "blogs"
@@ -227,3 +227,27 @@ def test_jekyll_collection_permalink_in_the_old_sites_time_zone(site: Path) -> N
         "imported 1 post (0 drafts), skipped 0 files, 0 things to fix by hand"
     ]
     assert '  - "/news/2013/05/09/released/"\n' in front(site, "2013-05-08-released.md")
+
+
+def test_an_address_in_use_gets_a_new_slug_and_is_reported(site: Path) -> None:
+    """Two old posts with one slug, or one taken by a post already in posts/: the later
+    one gets <slug>-2, and both keep their old addresses."""
+    write_post(site, "2026-01-01-hello.md", "title: Hello\ndate: 2026-01-01")
+    content = site / "old" / "content"
+    content.mkdir(parents=True)
+    for name, day in (("a", "2011-01-01"), ("b", "2011-02-01")):
+        (content / f"{name}.md").write_text(f"Title: Hello\nDate: {day}\nSlug: hello\n\nHi.\n")
+    done = run_publisher("import", "pelican", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines() == [
+        "fix: old/content/a.md:1: posts/2026-01-01-hello.md has the address hello: this post "
+        "is hello-2; change its slug: if you like (its old addresses still work)",
+        "fix: old/content/b.md:1: posts/2026-01-01-hello.md has the address hello: this post "
+        "is hello-3; change its slug: if you like (its old addresses still work)",
+        "fix: old/content/b.md:1: the old address /hello.html was also another post's; it "
+        "redirects to posts/2011-01-01-hello-2.md",
+        "imported 2 posts (0 drafts), skipped 0 files, 3 things to fix by hand",
+    ]
+    assert "slug: hello-3\n" in front(site, "2011-02-01-hello-3.md")
+    assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
+    again = run_publisher("import", "pelican", "old", "--now", NOW, cwd=site)
+    assert again.stdout.splitlines()[-1].startswith("imported 0 posts")

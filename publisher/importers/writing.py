@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 from publisher.config import Config
 from publisher.content.frontmatter import old_path, read, slugify
+from publisher.content.posts import scan
 from publisher.importers.model import Fix, Harvest, ImportedPost, When
 
 
@@ -44,22 +46,28 @@ def write(harvest: Harvest, config: Config) -> Report:
     """Write every harvested post that is not there yet; report everything."""
     report = Report(skipped=list(harvest.skipped), fixes=list(harvest.fixes))
     report.notes = [f"{note}: {_plural(n, 'post')}" for note, n in sorted(harvest.notes.items())]
-    slugs: set[str] = set()
+    existing = {post.slug: post.source.as_posix() for post in scan(config).posts}
+    taken: set[str] = set()  # the slugs of this run
+    claimed: dict[str, str] = {}  # old address -> the new post it redirects to
     for post in harvest.posts:
-        _settle(post, config, report, slugs)
-        if not post.slug:
+        if not _settle(post, config, report):
             continue
-        local = (
-            config.local(post.date)
-            if isinstance(post.date, datetime) and post.date.tzinfo
-            else post.date
-        )
-        name = f"{local:%Y-%m-%d}-{post.slug}.md"
-        path = config.posts_dir / name
+        path = _path(post, config)
+        if not path.exists() and (post.slug in taken or post.slug in existing):
+            owner, slug = existing.get(post.slug, "another post"), post.slug
+            post.slug = _rename(post, taken | existing.keys(), config)
+            path = _path(post, config)
+            renamed = Fix(
+                str(post.origin),
+                1,
+                f"{owner} has the address {slug}: this post is {post.slug}; "
+                "change its slug: if you like (its old addresses still work)",
+            )
+            report.fixes += [] if path.exists() else [renamed]
+        taken.add(post.slug)
         shown = path.relative_to(config.root).as_posix()
+        post.aliases = _old_paths(post, report, claimed, shown)
         data = front_matter(post).encode("utf-8")
-        fields = read(shown, data, config.tz)
-        report.fixes += [Fix(shown, line, message) for line, message in fields.errors]
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with path.open("xb") as file:
@@ -67,14 +75,24 @@ def write(harvest: Harvest, config: Config) -> Report:
         except FileExistsError:
             report.skipped.append(f"{post.origin}: {shown} exists and was left as it is")
             continue
+        fields = read(shown, data, config.tz)
+        report.fixes += [Fix(shown, line, message) for line, message in fields.errors]
         report.written.append(shown)
         report.drafts += post.draft
     report.fixes.sort(key=lambda fix: (fix.file, fix.line))
     return report
 
 
-def _settle(post: ImportedPost, config: Config, report: Report, slugs: set[str]) -> None:
-    """Fill in what our format requires: a date, a unique slug, clean old paths."""
+def _path(post: ImportedPost, config: Config, slug: str = "") -> Path:
+    """posts/<date>-<slug>.md, dated in the site's time zone."""
+    moment = post.date
+    if isinstance(moment, datetime) and moment.tzinfo:
+        moment = config.local(moment)
+    return config.posts_dir / f"{moment:%Y-%m-%d}-{slug or post.slug}.md"
+
+
+def _settle(post: ImportedPost, config: Config, report: Report) -> bool:
+    """Fill in what our format requires, a date and a slug; False when it cannot be."""
     if post.date is None:
         post.date = config.local(config.now).replace(tzinfo=None, second=0, microsecond=0)
         post.draft = True
@@ -85,37 +103,50 @@ def _settle(post: ImportedPost, config: Config, report: Report, slugs: set[str])
                 "no date: imported as a draft dated now; set date: and remove draft: true",
             )
         )
-    slug = slugify(post.slug) or slugify(post.title)
-    if not slug:
+    post.slug = slugify(post.slug) or slugify(post.title)
+    if not post.slug:
         report.skipped.append(f"{post.origin}: no title or file name to make an address from")
-        post.slug = ""
-        return
-    if slug in slugs:
-        number = 2
-        while f"{slug}-{number}" in slugs:
-            number += 1
-        report.fixes.append(
-            Fix(
-                str(post.origin),
-                1,
-                f"another post has the address {slug}: this one is "
-                f"{slug}-{number}; change its slug: if you like (its old addresses still work)",
-            )
-        )
-        slug = f"{slug}-{number}"
-    slugs.add(slug)
-    post.slug = slug
-    own = {f"posts/{slug}/", f"posts/{slug}/index.html", f"posts/{slug}"}
-    aliases = []
+    return bool(post.slug)
+
+
+def _rename(post: ImportedPost, taken: set[str], config: Config) -> str:
+    """The first free `<slug>-<n>` for the post (two posts cannot share an address), or
+    the one an earlier import of it wrote (so a second run finds its file)."""
+    number = 2
+    while True:
+        slug = f"{post.slug}-{number}"
+        if slug not in taken or _path(post, config, slug).exists():
+            return slug
+        number += 1
+
+
+def _old_paths(
+    post: ImportedPost, report: Report, claimed: dict[str, str], shown: str
+) -> list[str]:
+    """The post's old addresses, clean, without its new one (that is the page itself) and
+    without one an earlier post of this run already redirects (it can only go to one)."""
+    own = {f"posts/{post.slug}/", f"posts/{post.slug}/index.html", f"posts/{post.slug}"}
+    found: list[str] = []
     for alias in post.aliases:
         try:
             path = old_path(alias)
         except ValueError as exc:
             report.fixes.append(Fix(str(post.origin), 1, f"old address {alias!r} {exc}"))
             continue
-        if path not in own and f"/{path}" not in aliases:
-            aliases.append(f"/{path}")
-    post.aliases = aliases
+        if path in own or f"/{path}" in found:
+            continue
+        if claimed.setdefault(path, shown) != shown:
+            report.fixes.append(
+                Fix(
+                    str(post.origin),
+                    1,
+                    f"the old address /{path} was also another post's; it redirects to "
+                    f"{claimed[path]}",
+                )
+            )
+            continue
+        found.append(f"/{path}")
+    return found
 
 
 def front_matter(post: ImportedPost) -> str:
