@@ -251,3 +251,19 @@ def test_an_address_in_use_gets_a_new_slug_and_is_reported(site: Path) -> None:
     assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
     again = run_publisher("import", "pelican", "old", "--now", NOW, cwd=site)
     assert again.stdout.splitlines()[-1].startswith("imported 0 posts")
+
+
+def test_a_post_whose_front_matter_cannot_be_read_is_skipped_with_its_line(site: Path) -> None:
+    posts = site / "old" / "_posts"
+    posts.mkdir(parents=True)
+    (posts / "2019-01-01-broken.md").write_text("---\ntitle: [unclosed\n---\nText.\n")
+    (posts / "2019-01-02-latin1.md").write_bytes(b"---\ntitle: Caf\xe9\n---\n")
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("skipped: old/_posts/2019-01-01-broken.md:1: front matter cannot ")
+    assert lines[0].endswith("; correct it and import again")
+    assert lines[1] == (
+        "skipped: old/_posts/2019-01-02-latin1.md:2: not UTF-8 text; save it as UTF-8 and "
+        "import again"
+    )
+    assert lines[-1] == "imported 0 posts (0 drafts), skipped 2 files, 0 things to fix by hand"

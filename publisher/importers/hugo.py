@@ -77,22 +77,12 @@ def _settings(src: Path) -> dict[str, Any]:
 def _one(
     path: Path, parts: tuple[str, ...], settings: dict[str, Any], config: Config, found: Harvest
 ) -> None:
-    reason = reading.skip_reason(path)
-    if reason:
-        found.skip(path, reason)
-        return
-    try:
-        front = reading.split(reading.read_text(path))
-    except reading.Unreadable as problem:
-        found.fix(path, problem.line, f"{problem.message}; the post was not imported")
+    front = reading.open_post(path, found)
+    if front is None:
         return
     bundle = path.stem == "index"
     name = path.parent.name if bundle else path.stem
-    try:
-        moment = reading.when(front.get("date", "publishdate"))
-    except ValueError as exc:
-        found.fix(path, front.line("date"), f"date: {exc}; the post was imported without one")
-        moment = None
+    moment = reading.date_of(front, path, found, "date", "publishdate")
     title = reading.text(front.get("title")) or reading.titled(name)
     text, before = body.excerpt(
         body.convert(front.body, front.body_line, path, body.SHORTCODES, found), body.MORE
@@ -128,9 +118,7 @@ def _one(
         a if a.startswith("/") else f"/{parts[0]}/{a}" for a in reading.words(front.get("aliases"))
     ]
     post.aliases = [a for a in [old, *relative] if a]
-    for key in front.values:
-        if key not in _USED:
-            found.notes[f"left out the key '{key}' (publisher does not use it)"] += 1
+    reading.note_unused(front, _USED, found)
     found.posts.append(post)
 
 

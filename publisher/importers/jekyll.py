@@ -67,26 +67,16 @@ def _one(
     config: Config,
     found: Harvest,
 ) -> None:
-    reason = reading.skip_reason(path)
     named = _NAME.match(path.stem)
-    if not reason and not named and not draft:
-        reason = "not named YYYY-MM-DD-title (Jekyll leaves it out too)"
-    if reason:
-        found.skip(path, reason)
+    if not named and not draft and not reading.skip_reason(path):
+        found.skip(path, "not named YYYY-MM-DD-title (Jekyll leaves it out too)")
         return
-    try:
-        front = reading.split(reading.read_text(path))
-    except reading.Unreadable as problem:
-        found.fix(path, problem.line, f"{problem.message}; the post was not imported")
+    front = reading.open_post(path, found)
+    if front is None:
         return
     slug_words = named.group(4) if named else path.stem
-    try:
-        moment = reading.when(front.get("date"))
-    except ValueError as exc:
-        found.fix(path, front.line("date"), f"date: {exc}; the file name's date is used")
-        moment = None
-    if moment is None and named:
-        moment = date(*(int(part) for part in named.groups()[:3]))
+    named_date = date(*(int(part) for part in named.groups()[:3])) if named else None
+    moment = reading.date_of(front, path, found, "date", fallback=named_date)
     categories = categories + reading.words(front.get("categories", "category"), None)
     if front.get("categories", "category"):
         found.notes["categories became tags (publisher has tags only)"] += 1
@@ -120,7 +110,7 @@ def _one(
             "permalink; add it by hand as aliases: [/old/address/]",
         )
     post.aliases = [a for a in [old, *reading.words(front.get("redirect_from"))] if a]
-    _note_dropped(front.values, found)
+    reading.note_unused(front, _USED, found)
     found.posts.append(post)
 
 
@@ -164,9 +154,3 @@ def _old_address(
         "output_ext": ".html",
     }
     return addresses.expand(pattern, values)
-
-
-def _note_dropped(values: dict[str, Any], found: Harvest) -> None:
-    for key in values:
-        if key not in _USED:
-            found.notes[f"left out the key '{key}' (publisher does not use it)"] += 1

@@ -49,7 +49,7 @@ class Harvest:
     fixes: list[Fix] = field(default_factory=list)
     notes: Counter[str] = field(default_factory=Counter)  # a remark -> how many posts
 
-    def skip(self, path: Path, why: str) -> None:
+    def skip(self, path: Path | str, why: str) -> None:
         self.skipped.append(f"{path}: {why}")
 
     def fix(self, path: Path | str, line: int, message: str) -> None:

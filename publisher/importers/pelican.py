@@ -53,21 +53,11 @@ def _settings(src: Path) -> dict[str, str]:
 def _one(
     path: Path, content: Path, settings: dict[str, str], config: Config, found: Harvest
 ) -> None:
-    reason = reading.skip_reason(path)
-    if reason:
-        found.skip(path, reason)
-        return
-    try:
-        front = reading.split(reading.read_text(path), metadata=True)
-    except reading.Unreadable as problem:
-        found.fix(path, problem.line, f"{problem.message}; the post was not imported")
+    front = reading.open_post(path, found, metadata=True)
+    if front is None:
         return
     named = _FILE_DATE.match(path.stem)  # Pelican's default FILENAME_METADATA: a date
-    try:
-        moment = reading.when(front.get("date") or (named.group(0) if named else None))
-    except ValueError as exc:
-        found.fix(path, front.line("date"), f"date: {exc}; the post was imported without one")
-        moment = None
+    moment = reading.date_of(front, path, found, "date", fallback=named and named.group(0))
     folder = path.parent.relative_to(content).parts
     category = reading.text(front.get("category")) or (folder[0] if folder else "")
     if category:
@@ -105,9 +95,7 @@ def _one(
             "as aliases: [/old/address.html]",
         )
     post.aliases = [old] if old else []
-    for key in front.values:
-        if key not in _USED:
-            found.notes[f"left out the key '{key}' (publisher does not use it)"] += 1
+    reading.note_unused(front, _USED, found)
     found.posts.append(post)
 
 

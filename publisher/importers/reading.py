@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from publisher.content.posts import is_backup
-from publisher.importers.model import When
+from publisher.importers.model import Harvest, When
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mkd", ".mkdn", ".mdown")
 _KEY_LINE = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*[:=]""")
@@ -65,7 +65,7 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise Unreadable(line, "not UTF-8 text; save it as UTF-8 and import again") from None
+        raise Unreadable(line, "not UTF-8 text; save it as UTF-8") from None
 
 
 def split(text: str, metadata: bool = False) -> Front:
@@ -90,7 +90,9 @@ def _fenced(text: str, fence: str) -> Front:
     try:
         values = tomllib.loads(source) if fence == "+++" else yaml.safe_load(source)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise Unreadable(1, f"front matter cannot be read ({_first_line(exc)})") from None
+        raise Unreadable(
+            1, f"front matter cannot be read ({_first_line(exc)}); correct it"
+        ) from None
     if not isinstance(values, dict):
         values = {}
     front = Front(body="\n".join(lines[end + 1 :]), body_line=end + 2)
@@ -211,3 +213,37 @@ def files(folder: Path) -> list[Path]:
         if path.is_file()
         and not any(p.startswith(".") for p in path.relative_to(folder).parts[:-1])
     )
+
+
+def open_post(path: Path, found: Harvest, metadata: bool = False) -> Front | None:
+    """The front matter and body of an old post, or None when it is skipped (not a
+    Markdown post, or unreadable: the reason goes to `found`)."""
+    reason = skip_reason(path)
+    if reason:
+        found.skip(path, reason)
+        return None
+    try:
+        return split(read_text(path), metadata)
+    except Unreadable as problem:
+        found.skip(f"{path}:{problem.line}", f"{problem.message} and import again")
+        return None
+
+
+def date_of(
+    front: Front, path: Path, found: Harvest, *keys: str, fallback: Any = None
+) -> When | None:
+    """The post's date from the first of `keys` that is set, else `fallback` (a date in
+    the file name); a value that is no date is reported and the fallback used."""
+    try:
+        return when(front.get(*keys)) or when(fallback)
+    except ValueError as exc:
+        key = next((k for k in keys if front.get(k) is not None), keys[0])
+        found.fix(path, front.line(key), f"{key}: {exc}; write a date such as 2019-05-01 09:00")
+        return when(fallback)
+
+
+def note_unused(front: Front, used: set[str], found: Harvest) -> None:
+    """Count the keys publisher has no use for (`layout`, `comments`), for one note each."""
+    for key in front.values:
+        if key not in used:
+            found.notes[f"left out the key '{key}' (publisher does not use it)"] += 1
