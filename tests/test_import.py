@@ -267,3 +267,31 @@ def test_a_post_whose_front_matter_cannot_be_read_is_skipped_with_its_line(site:
         "import again"
     )
     assert lines[-1] == "imported 0 posts (0 drafts), skipped 2 files, 0 things to fix by hand"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2019-05-01 10:00:00 +0200", "2019-05-01T10:00:00+02:00"),  # Jekyll's own form
+        ("2019-05-01T10:00:00Z", "2019-05-01T10:00:00+00:00"),
+        ("2010-12-03 10:20", "2010-12-03T10:20:00"),  # no offset: site time
+        ("2012/11/30 9:05", "2012-11-30T09:05:00"),
+        ("2019-5-1", "2019-05-01"),
+    ],
+)
+def test_dates_as_the_three_tools_write_them(written: str, expected: str) -> None:
+    from publisher.importers import reading
+
+    assert reading.when(written).isoformat() == expected
+
+
+def test_pelican_metadata_header_with_a_continued_value() -> None:
+    from publisher.importers import reading
+
+    front = reading.split("Title: A\nTags: one,\n    two\nSummary: S\n\nBody\n", metadata=True)
+    assert front.values == {"title": "A", "tags": "one, two", "summary": "S"}
+    assert (front.lines, front.body, front.body_line) == (
+        {"title": 1, "tags": 2, "summary": 4},
+        "Body\n",
+        6,
+    )

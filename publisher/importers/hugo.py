@@ -103,7 +103,7 @@ def _one(
         description=reading.text(front.get("description")),
         author=reading.text(front.get("author", "authors")),
         image=reading.picture(front.get("images", "image", "featured_image")),
-        draft=front.values.get("draft") is True,
+        draft=reading.flag(front.values.get("draft")) is True,
     )
     section = "/".join(parts[:-2] if bundle else parts[:-1])
     old = _old_address(front, post, section, name, settings, config)
@@ -133,8 +133,11 @@ def _old_address(
     """The address Hugo gave the page; None when the pattern uses what we cannot know."""
     if front.get("url"):
         return reading.text(front.get("url"))
-    permalinks = settings.get("permalinks") or {}
-    pattern = (permalinks.get("page") or permalinks).get(section.split("/")[0])
+    permalinks = settings.get("permalinks")
+    permalinks = permalinks if isinstance(permalinks, dict) else {}
+    if isinstance(permalinks.get("page"), dict):  # Hugo 0.120+: [permalinks.page]
+        permalinks = permalinks["page"]
+    pattern = permalinks.get(section.split("/")[0])
     slug = reading.text(front.get("slug")) or name
     if not isinstance(pattern, str):
         return f"/{section}/{slug}/".lower()

@@ -81,9 +81,9 @@ def _one(
     if front.get("categories", "category"):
         found.notes["categories became tags (publisher has tags only)"] += 1
     text = body.convert(front.body, front.body_line, path, body.LIQUID, found)
-    separator = front.get("excerpt_separator") or settings.get("excerpt_separator")
+    separator = str(front.get("excerpt_separator") or settings.get("excerpt_separator") or "")
     summary = reading.text(front.get("excerpt"))
-    if separator and separator.strip():
+    if separator.strip():  # Jekyll's default, a blank line, is our first paragraph
         text, before = body.excerpt(text, re.compile(re.escape(separator)))
         summary = summary or before
     post = ImportedPost(
@@ -97,7 +97,7 @@ def _one(
         description=reading.text(front.get("description")),
         author=reading.text(front.get("author")),
         image=reading.picture(front.get("image")),
-        draft=draft or front.values.get("published") is False,
+        draft=draft or reading.flag(front.values.get("published")) is False,
     )
     pattern = front.get("permalink") or _site_permalink(settings)
     # A draft never had an address; its `redirect_from:` is still kept.
@@ -117,7 +117,8 @@ def _one(
 def _site_permalink(settings: dict[str, Any]) -> str:
     """The posts' permalink in _config.yml: the posts collection's, a front matter default
     for posts, the site's, else Jekyll's default style `date`."""
-    collection = (settings.get("collections") or {}).get("posts")
+    collections = settings.get("collections")
+    collection = collections.get("posts") if isinstance(collections, dict) else None
     if isinstance(collection, dict) and collection.get("permalink"):
         return str(collection["permalink"])
     for default in settings.get("defaults") or []:

@@ -158,6 +158,16 @@ def words(value: Any, separator: str | None = ",") -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
+def flag(value: Any) -> bool | None:
+    """A yes/no value as YAML, TOML or a metadata line writes it; None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    return (
+        True if word in ("true", "yes", "on") else False if word in ("false", "no", "off") else None
+    )
+
+
 def text(value: Any) -> str:
     """One line of text from a scalar, a list (joined) or a mapping with a name."""
     if value is None:
