@@ -85,6 +85,11 @@ def test_jekyll(site: Path) -> None:
     welcome = (site / "posts" / "2019-05-01-welcome-to-the-clinic.md").read_text()
     assert '```ruby\nputs "hello"\n```' in welcome  # {% highlight %} became a code fence
     assert "date: 2019-07-04T15:30:00+02:00\n" in front(site, "2019-07-04-we-moved.md")
+    moved = (site / "posts" / "2019-07-04-we-moved.md").read_text()
+    assert (  # links to other posts of the import: their new addresses
+        "Read [our welcome](/posts/welcome-to-the-clinic/) and "
+        "[the folder post](/posts/in-a-folder/) first." in moved
+    )
     assert "draft: true\n" in front(site, "2019-06-10-secret-plans.md")
     assert "draft: true\n" in front(site, "2026-04-01-half-done.md")
     assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0

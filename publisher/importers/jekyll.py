@@ -11,6 +11,7 @@ Jekyll's default is `date`: `/:categories/:year/:month/:day/:title.html`), plus 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ STYLES = {
     "none": "/:categories/:title:output_ext",
 }
 _NAME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-(.+)$")
+_POST_LINK = re.compile(
+    r"\{%-?\s*(?:post_url\s+([\w./-]+)|link\s+([\w./-]*_posts/[\w./-]+))\s*-?%\}"
+)
 _USED = {"title", "date", "tags", "categories", "category", "published", "permalink", "slug"}
 _USED |= {"excerpt", "description", "image", "author", "redirect_from", "excerpt_separator"}
 
@@ -42,13 +46,55 @@ def harvest(src: Path, config: Config) -> Harvest:
         raise PublisherError(f"{src}: no _posts folder; give the folder of a Jekyll site")
     settings = _settings(src)
     found = Harvest()
+    opened: list[_Opened] = []
     for folder in folders:
         categories = [p for p in folder.parent.relative_to(src).parts if p]
-        for path in reading.files(folder):
-            _one(path, categories, False, settings, config, found)
+        opened += [_open(path, categories, False, found) for path in reading.files(folder)]
     for path in reading.files(drafts) if drafts.is_dir() else []:
-        _one(path, [], True, settings, config, found)
+        opened.append(_open(path, [], True, found))
+    posts = [post for post in opened if post is not None]
+    slugs = {post.path.stem: slugify(_slug(post)) for post in posts}
+    for post in posts:
+        _one(post, settings, slugs, config, found)
     return found
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A post file that could be read, before it is converted."""
+
+    path: Path
+    front: reading.Front
+    categories: list[str]
+    draft: bool  # in _drafts/
+    named: re.Match[str] | None  # YYYY-MM-DD-title
+
+
+def _open(path: Path, categories: list[str], draft: bool, found: Harvest) -> _Opened | None:
+    named = _NAME.match(path.stem)
+    if not named and not draft and not reading.skip_reason(path):
+        found.skip(path, "not named YYYY-MM-DD-title (Jekyll leaves it out too)")
+        return None
+    front = reading.open_post(path, found)
+    return _Opened(path, front, categories, draft, named) if front else None
+
+
+def _slug(post: _Opened) -> str:
+    """The post's `slug:`, else its file name's words (what `:title` is made of)."""
+    words = post.named.group(4) if post.named else post.path.stem
+    return reading.text(post.front.get("slug")) or words
+
+
+def _post_links(text: str, slugs: dict[str, str]) -> str:
+    """`{% post_url 2019-05-01-title %}` and `{% link _posts/2019-05-01-title.md %}` to a
+    post of this import become its new address; others stay (and are reported)."""
+
+    def address(match: re.Match[str]) -> str:
+        name = match.group(1) or Path(match.group(2)).stem  # post_url has no extension
+        slug = slugs.get(name.rpartition("/")[2])
+        return f"/posts/{slug}/" if slug else match.group(0)
+
+    return _POST_LINK.sub(address, text)
 
 
 def _settings(src: Path) -> dict[str, Any]:
@@ -60,27 +106,17 @@ def _settings(src: Path) -> dict[str, Any]:
 
 
 def _one(
-    path: Path,
-    categories: list[str],
-    draft: bool,
-    settings: dict[str, Any],
-    config: Config,
-    found: Harvest,
+    opened: _Opened, settings: dict[str, Any], slugs: dict[str, str], config: Config, found: Harvest
 ) -> None:
-    named = _NAME.match(path.stem)
-    if not named and not draft and not reading.skip_reason(path):
-        found.skip(path, "not named YYYY-MM-DD-title (Jekyll leaves it out too)")
-        return
-    front = reading.open_post(path, found)
-    if front is None:
-        return
+    path, front, named, draft = opened.path, opened.front, opened.named, opened.draft
     slug_words = named.group(4) if named else path.stem
     named_date = date(*(int(part) for part in named.groups()[:3])) if named else None
     moment = reading.date_of(front, path, found, "date", fallback=named_date)
-    categories = categories + reading.words(front.get("categories", "category"), None)
+    categories = opened.categories + reading.words(front.get("categories", "category"), None)
     if front.get("categories", "category"):
         found.notes["categories became tags (publisher has tags only)"] += 1
-    text = body.convert(front.body, front.body_line, path, body.LIQUID, found)
+    text = _post_links(front.body, slugs)
+    text = body.convert(text, front.body_line, path, body.LIQUID, found)
     separator = str(front.get("excerpt_separator") or settings.get("excerpt_separator") or "")
     summary = reading.text(front.get("excerpt"))
     if separator.strip():  # Jekyll's default, a blank line, is our first paragraph
@@ -90,7 +126,7 @@ def _one(
         origin=path,
         title=reading.text(front.get("title")) or reading.titled(slug_words),
         date=moment,
-        slug=reading.text(front.get("slug")) or slug_words,
+        slug=_slug(opened),
         body=text,
         tags=reading.words(front.get("tags"), None) + categories,
         summary=summary,
