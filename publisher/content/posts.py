@@ -1,9 +1,10 @@
 """Posts: Markdown files with YAML front matter, read and rendered once for every output.
 
-`scan` reads every `posts/**/*.md` (and `.markdown`, `.mkd`), reuses what the cache already holds for unchanged
-files (same bytes, same renderer settings), parses the rest (across all cores when there
-are many), and reports every problem of every post at once. `load_posts` is the same for
-callers that only want good posts or an exception.
+`scan` reads every `posts/**/*.md` (and `.markdown`, `.mkd`), reuses what the cache
+already holds for unchanged files (same bytes, same renderer settings), parses the rest
+(across all cores when there are many), and reports every problem of every post at once,
+and every file it skipped. `load_posts` is the same for callers that only want good
+posts or an exception.
 """
 
 from __future__ import annotations
