@@ -138,6 +138,10 @@ def test_hugo(site: Path) -> None:
     )  # /posts/first-post/, Hugo's default address, is the new one: no redirect needed
     assert "<!--more-->" not in first and '```go\nfmt.Println("hi")\n```' in first
     assert "![A cover](cover.jpg)" in (site / "posts" / "2020-04-05-bundle.md").read_text()
+    assert (  # ref and relref to pages of the import: their new addresses
+        "See [the first post](/posts/first-post/) and [the bundle](/posts/bundle/#top)."
+        in (site / "posts" / "2020-03-15-renamed-note.md").read_text()
+    )
     assert "draft: true\n" in front(site, "2020-03-01-draft-post.md")
     assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
     assert_redirects(

@@ -1,7 +1,9 @@
 """Hugo: `content/<section>/...` (a file, or a page bundle `name/index.md`), TOML (`+++`)
 or YAML (`---`) front matter, shortcodes in the body.
 
-`draft = true` stays a draft; `<!--more-->` becomes the summary. The old address is the
+`draft = true` stays a draft; `<!--more-->` becomes the summary; `ref` and `relref` to a
+page of the import become its new address (so every page is opened before any is
+converted). The old address is the
 post's `url`, else the site's `[permalinks]` pattern for its section (`hugo.toml` or
 `config.toml`/`.yaml`), else Hugo's default `/<section>/<slug or file name>/`, lowercased
 as Hugo does; `aliases` are kept (relative ones are under the section, as in Hugo).
@@ -9,6 +11,7 @@ as Hugo does; `aliases` are kept (relative ones are under the section, as in Hug
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from publisher.errors import PublisherError
 from publisher.importers import addresses, body, reading
 from publisher.importers.model import Harvest, ImportedPost
 
+_REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"([^"#]*)(#[^"]*)?"\s*[%>]\}\}""")
 CONFIG_FILES = ("hugo.toml", "config.toml", "hugo.yaml", "config.yaml", "hugo.yml", "config.yml")
 _USED = {"title", "date", "publishdate", "draft", "tags", "categories", "series", "slug"}
 _USED |= {"url", "aliases", "summary", "description", "images", "image", "author", "authors"}
@@ -34,6 +38,7 @@ def harvest(src: Path, config: Config) -> Harvest:
         raise PublisherError(f"{src}: no content folder; give the folder of a Hugo site")
     settings = _settings(src)
     found = Harvest()
+    opened: list[tuple[Path, tuple[str, ...], reading.Front]] = []
     for path in reading.files(content):
         parts = path.relative_to(content).parts
         bundle = _bundle_of(path, content)
@@ -47,8 +52,41 @@ def harvest(src: Path, config: Config) -> Harvest:
         elif path.stem == "_index":
             found.skip(path, "a section's list page, not a post")
         else:
-            _one(path, parts, settings, config, found)
+            front = reading.open_post(path, found)
+            opened += [(path, parts, front)] if front else []
+    slugs: dict[str, str] = {}
+    for path, parts, front in opened:
+        slug = slugify(reading.text(front.get("slug")) or _name(path))
+        slugs[_page_key("/".join(parts))] = slugs[_name(path)] = slug
+    for path, parts, front in opened:
+        _one(path, parts, front, settings, slugs, config, found)
     return found
+
+
+def _name(path: Path) -> str:
+    """A page's file name, or its bundle's folder name."""
+    return path.parent.name if path.stem == "index" else path.stem
+
+
+def _page_key(reference: str) -> str:
+    """A page path as `ref` names it: 'posts/a.md', '/posts/a/', 'posts/b/index.md' ->
+    'posts/a', 'posts/b'."""
+    key = reference.strip().strip("/")
+    for suffix in reading.MARKDOWN_SUFFIXES:
+        key = key.removesuffix(suffix)
+    return key.removesuffix("/index").removesuffix("/_index")
+
+
+def _refs(text: str, slugs: dict[str, str]) -> str:
+    """`{{< ref "posts/a.md" >}}` and `relref` to a page of this import become its new
+    address; others stay (and are reported)."""
+
+    def address(match: re.Match[str]) -> str:
+        key = _page_key(match.group(1))
+        slug = slugs.get(key) or slugs.get(key.rpartition("/")[2])
+        return f"/posts/{slug}/{match.group(2) or ''}" if slug else match.group(0)
+
+    return _REF.sub(address, text)
 
 
 def _bundle_of(path: Path, content: Path) -> Path | None:
@@ -75,17 +113,21 @@ def _settings(src: Path) -> dict[str, Any]:
 
 
 def _one(
-    path: Path, parts: tuple[str, ...], settings: dict[str, Any], config: Config, found: Harvest
+    path: Path,
+    parts: tuple[str, ...],
+    front: reading.Front,
+    settings: dict[str, Any],
+    slugs: dict[str, str],
+    config: Config,
+    found: Harvest,
 ) -> None:
-    front = reading.open_post(path, found)
-    if front is None:
-        return
     bundle = path.stem == "index"
-    name = path.parent.name if bundle else path.stem
+    name = _name(path)
     moment = reading.date_of(front, path, found, "date", "publishdate")
     title = reading.text(front.get("title")) or reading.titled(name)
     text, before = body.excerpt(
-        body.convert(front.body, front.body_line, path, body.SHORTCODES, found), body.MORE
+        body.convert(_refs(front.body, slugs), front.body_line, path, body.SHORTCODES, found),
+        body.MORE,
     )
     if before and not front.get("summary"):
         found.notes["<!--more--> became the summary"] += 1
