@@ -142,6 +142,8 @@ def test_hugo(site: Path) -> None:
         "See [the first post](/posts/first-post/) and [the bundle](/posts/bundle/#top)."
         in (site / "posts" / "2020-03-15-renamed-note.md").read_text()
     )
+    note = (site / "posts" / "2020-03-15-renamed-note.md").read_text()
+    assert "Write {{< youtube ID >}} to show a video." in note  # escaped: shown, not reported
     assert "draft: true\n" in front(site, "2020-03-01-draft-post.md")
     assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
     assert_redirects(

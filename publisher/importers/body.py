@@ -4,7 +4,8 @@ equivalent, and reported with its line where there is not.
 Converted: highlight blocks (Liquid's `{% highlight %}`, Hugo's `{{< highlight >}}`) become
 fenced code; `{% raw %}` markers go (their text stays, literally); Hugo's `figure` becomes a
 Markdown image; a `<!--more-->` marker becomes the post's `summary:` (the text before it),
-unless the post already has one. Reported: every other Liquid tag or output, Hugo
+unless the post already has one; Hugo's escaped shortcodes (`{{</* x */>}}`) are written
+as the text they show. Reported: every other Liquid tag or output, Hugo
 shortcode, and Pelican's `{filename}` style links, each with what to write instead. Lines
 are replaced one for one, so a line of the new body is the same line of the old one.
 """
@@ -64,6 +65,7 @@ _CLOSE = [
 ]
 _FIGURE = re.compile(r"\{\{<\s*figure\s+([^>]*?)/?\s*>\}\}")
 _ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ESCAPED = re.compile(r"(\{\{[<%])/\*(.*?)\*/([%>]\}\})")
 MORE = re.compile(r"<!--\s*more\s*-->")
 
 
@@ -82,8 +84,10 @@ def convert(
             continue
         if raw:
             continue
-        lines[index] = line = _code_fence(line)
-        line = lines[index] = _FIGURE.sub(_image, line)
+        line = _FIGURE.sub(_image, _code_fence(line))
+        # Hugo's escaped shortcode {{</* x */>}} shows {{< x >}} literally: nothing to do.
+        lines[index] = _ESCAPED.sub(lambda m: m.group(1) + m.group(2) + m.group(3), line)
+        line = _ESCAPED.sub("", line)
         for construct in constructs:
             for found in construct.pattern.finditer(line):
                 shown = clip(found.group(0), SHOWN)
