@@ -157,7 +157,25 @@ def logo(config: Config, _posts: Sequence[Post]) -> Findings:
     )
 
 
-CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [newsletters, secret, logo]
+def old_addresses(config: Config, posts: Sequence[Post]) -> Findings:
+    """The redirects that posts ask for with `aliases:` (published and queued posts): one
+    that would take a page of the site stops the build, so say it before."""
+    # lazy: Jinja and the site's planning, only for `check`
+    from publisher.site import pages, redirects
+
+    entries = pages.make_entries(config, posts, drafts=False, future=True)
+    planned = pages.plan_pages(config, entries)
+    moved = redirects.post_redirects(entries)
+    found = redirects.problems(moved, redirects.site_files(config, planned))
+    return Findings(errors=[str(error) for error in found])
+
+
+CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
+    newsletters,
+    secret,
+    logo,
+    old_addresses,
+]
 
 
 def run(config: Config) -> Findings:

@@ -26,6 +26,7 @@ COMMANDS = {
     "serve": "site",
     "check": "content",
     "new": "content",
+    "import": "importing",
     "preview": "newsletter",
     "subscribers": "subscribers",
     "send": "send",

@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import html
 import http.server
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
@@ -170,6 +173,44 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(failure())
         time.sleep(interval)
+
+
+# --- Built sites over HTTP ------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve `folder` (a built site) over real HTTP on loopback; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+_REFRESH = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)">')
+
+
+def follow_redirect(url: str) -> tuple[str, str]:
+    """GET `url` (must answer 200 with a meta refresh), then the page it refreshes to, as
+    a browser would; (final URL, its HTML). Fails when either is not 200."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        page = response.read().decode()
+    match = _REFRESH.search(page)
+    assert match, f"{url} has no meta refresh"
+    target = urljoin(url, html.unescape(match.group(1)))
+    with urllib.request.urlopen(target, timeout=10) as response:
+        assert response.status == 200
+        return response.url, response.read().decode()
 
 
 # --- DKIM ---------------------------------------------------------------------------
@@ -487,25 +528,6 @@ def artifacts() -> Path:
 
 
 # --- HTTP ---------------------------------------------------------------------------
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def static_server(folder: Path) -> Iterator[str]:
-    """Serve a built site's folder over real HTTP (http.server in a thread): its base URL."""
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -270,7 +270,7 @@ def test_duplicate_slugs_name_both_files(site: Path) -> None:
 def test_load_posts_raises_all_errors_and_logs_warnings(
     site: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    write_post(site, "a.md", "title: A\ndate: 2026-03-02\nauthr: Ann\ncategory: x")
+    write_post(site, "a.md", "title: A\ndate: 2026-03-02\nauthr: Ann\ncolour: x")
     write_post(site, "b.md", "title: B")
     write_post(site, "c.md", "date: 2026-03-02")
     config = load_config(site / "config" / "site.toml", env={})
@@ -278,8 +278,9 @@ def test_load_posts_raises_all_errors_and_logs_warnings(
         content.load_posts(config)
     assert [e.path for e in exc.value.errors] == ["posts/b.md", "posts/c.md"]
     assert caplog.messages == [
-        "posts/a.md:4: unknown front matter key 'authr', 'category' (known: title, date, "
-        "tags, summary, slug, author, image, description, draft, email); check the spelling"
+        "posts/a.md:4: unknown front matter key 'authr', 'colour' (known: title, date, "
+        "tags, summary, slug, author, image, description, draft, email, aliases); "
+        "check the spelling"
     ]
 
 
@@ -368,12 +369,12 @@ def test_explicit_summary_description_slug_flags(site: Path) -> None:
 
 
 def test_unknown_keys_warn_but_post_is_kept(site: Path) -> None:
-    write_post(site, "a.md", f"{GOOD}\ncategories: [x]")
+    write_post(site, "a.md", f"{GOOD}\ncolours: [x]")
     result = scan(site)
     assert [p.title for p in result.posts] == ["Sleep well"]
     assert result.warnings == [
-        "posts/a.md:4: unknown front matter key 'categories' (known: title, date, tags, "
-        "summary, slug, author, image, description, draft, email); check the spelling"
+        "posts/a.md:4: unknown front matter key 'colours' (known: title, date, tags, "
+        "summary, slug, author, image, description, draft, email, aliases); check the spelling"
     ]
 
 

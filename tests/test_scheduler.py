@@ -52,6 +52,7 @@ def make_post(slug: str, when: datetime, email: bool = True, draft: bool = False
         image="",
         draft=draft,
         email=email,
+        aliases=(),
         html="<p>x</p>",
         toc="",
         word_count=1,

@@ -14,7 +14,7 @@ import pytest
 from publisher.config import load_config
 from publisher.site import build as site
 
-from conftest import static_server
+from conftest import serve_folder
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-15T12:00:00+00:00"  # after every sample post but the queued one
@@ -26,7 +26,7 @@ def served(sample_site: Path) -> Iterator[tuple[str, Path]]:
         pytest.skip("the sample posts are not written yet")
     config = load_config(sample_site / "config" / "site.toml", NOW)
     output = site.build(config).output
-    with static_server(output) as base:
+    with serve_folder(output) as base:
         yield base, output
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import clean_environment, run_publisher, static_server, write_post
+from conftest import clean_environment, run_publisher, serve_folder, write_post
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-01T15:00:00+00:00"
@@ -51,7 +51,7 @@ def started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     )
     built = run_publisher("build", "--now", NOW, cwd=root)
     assert built.returncode == 0, built.stderr
-    with static_server(root / "public") as base:
+    with serve_folder(root / "public") as base:
         yield base
 
 

@@ -60,7 +60,7 @@ def renderer_key(config: Config) -> str:
     Read from the files rather than imported, so a fully cached run never imports Markdown.
     """
     here = Path(__file__).parent
-    paths = [here / "posts.py", here / "frontmatter.py", here / "markup.py"]
+    paths = sorted(here.glob("*.py"))  # every module of content/: any may change a result
     for package, name in _RENDERER_FILES:
         spec = find_spec(package)
         paths.append(Path(spec.submodule_search_locations[0]) / name)  # type: ignore[union-attr]

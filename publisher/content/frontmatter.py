@@ -12,6 +12,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
+from urllib.parse import unquote
+
+from publisher.content import foreign
 
 KEYS = (
     "title",
@@ -24,6 +27,7 @@ KEYS = (
     "description",
     "draft",
     "email",
+    "aliases",
 )
 DATE_EXAMPLE = "2026-03-02 09:00"
 # Caps that bound the work one post can cause (README, "Writing a post").
@@ -32,6 +36,15 @@ MAX_FRONT_BYTES = 16_000
 MAX_YAML_DEPTH = 8  # lists or mappings inside one another; front matter needs two
 SHOWN_CHARS = 80  # a value quoted in an error message is cut to this
 MESSAGE_CHARS = 300  # no message is longer
+
+
+@dataclass(frozen=True)
+class OldPath:
+    """An old address of a post (`aliases:`), site-relative without the leading /, and the
+    line it is written on: the site answers it with a redirect to the post."""
+
+    path: str  # e.g. "2019/05/01/old-post.html" or "blog/old-post/"
+    line: int
 
 
 @dataclass
@@ -49,6 +62,7 @@ class Fields:
     image: str = ""
     draft: bool = False
     email: bool = True
+    aliases: tuple[OldPath, ...] = ()
     body: str = ""
     body_line: int = 1  # the file's line the body starts on
     errors: list[tuple[int, str]] = field(default_factory=list)
@@ -108,11 +122,25 @@ def _decode(data: bytes) -> str:
 
 
 _CLOSING_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_NAMED_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})-")  # Jekyll's 2019-05-01-title.md
 
 
 def _split(text: str) -> tuple[str, str]:
     """(front matter, body); the front matter starts on line 2 of the file."""
     first, _, rest = text.partition("\n")
+    if first.rstrip() == "+++":
+        raise _Problem(
+            1,
+            "front matter in TOML (+++) is not read; write it as YAML between two --- lines "
+            "(title: A), or convert the blog with publisher import hugo",
+        )
+    if foreign.METADATA_LINE.match(first):
+        raise _Problem(
+            1,
+            "no front matter: these look like Pelican metadata lines; put them between two "
+            "--- lines with lowercase keys (title:, date:), or convert the blog with "
+            "publisher import pelican",
+        )
     if first.rstrip() != "---":
         raise _Problem(
             1, "no front matter; start the file with a line ---, then title: and date:, then ---"
@@ -273,21 +301,24 @@ def _title(front: _FrontMatter) -> str:
     return title
 
 
-def _tags(front: _FrontMatter) -> tuple[str, ...]:
+def _items(front: _FrontMatter, key: str, example: str) -> list[tuple[Any, int]]:
+    """A list key's items with their lines: `[a, b]`, one per `- ` line, or 'a, b'."""
     import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
 
-    value, node = front.values.get("tags"), front.nodes.get("tags")
+    value, node = front.values.get(key), front.nodes.get(key)
     if value is None:
-        return ()
+        return []
     if isinstance(value, str):
-        items = [(item, front.line("tags")) for item in value.split(",")]
-    elif isinstance(value, list) and isinstance(node, yaml.SequenceNode):
-        items = [(item, n.start_mark.line + 2) for item, n in zip(value, node.value, strict=True)]
-    else:
-        front.error("tags", "tags: expected a list such as [sleep, anxiety] or 'sleep, anxiety'")
-        return ()
+        return [(item, front.line(key)) for item in value.split(",")]
+    if isinstance(value, list) and isinstance(node, yaml.SequenceNode):
+        return [(item, n.start_mark.line + 2) for item, n in zip(value, node.value, strict=True)]
+    front.error(key, f"{key}: expected a list such as {example}")
+    return []
+
+
+def _tags(front: _FrontMatter) -> tuple[str, ...]:
     tags: list[str] = []
-    for item, line in items:
+    for item, line in _items(front, "tags", "[sleep, anxiety] or 'sleep, anxiety'"):
         if not isinstance(item, str):
             front.errors.append(
                 (line, f"tags: each tag must be text, got {_show(item)}; put it in quotes")
@@ -297,9 +328,45 @@ def _tags(front: _FrontMatter) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tags))
 
 
-def _date(front: _FrontMatter, tz: tzinfo) -> datetime | None:
+def old_path(text: str) -> str:
+    """An old address as a site-relative path without the leading / (a trailing / kept);
+    ValueError saying what to write when it is not a path inside this site."""
+    example = "write the part after the domain, such as /2019/05/old-post.html"
+    text = text.strip()
+    if "://" in text or text.startswith("//") or any(c in text for c in "?#\\"):
+        raise ValueError(f"is not a path on this site; {example}")
+    path = unquote(text)
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in path):
+        raise ValueError("contains a control character; remove it")
+    parts = path.split("/")
+    if ".." in parts or "." in parts:
+        raise ValueError(f"leaves the site's folder (. or ..); {example}")
+    clean = "/".join(part for part in parts if part)
+    if not clean:
+        raise ValueError("is the home page; write the old address of this post")
+    return clean + "/" if path.endswith("/") else clean
+
+
+def _aliases(front: _FrontMatter) -> tuple[OldPath, ...]:
+    found: dict[str, OldPath] = {}
+    for item, line in _items(front, "aliases", "[/2019/05/old-post.html, /old/]"):
+        if not isinstance(item, str):
+            front.errors.append((line, f"aliases: expected a path, got {_show(item)}"))
+            continue
+        try:
+            path = old_path(item)
+        except ValueError as exc:
+            front.errors.append((line, f"aliases: {_show(item)} {exc}"))
+            continue
+        found.setdefault(path, OldPath(path, line))
+    return tuple(found.values())
+
+
+def _date(front: _FrontMatter, tz: tzinfo, source: str) -> datetime | None:
     if front.values.get("date") is None:
-        front.error("date", f"missing date; add a line such as date: {DATE_EXAMPLE}")
+        named = _NAMED_DATE.match(source.rpartition("/")[2])
+        example = f"{named.group(1)} (the file name's date is not read)" if named else ""
+        front.error("date", f"missing date; add a line such as date: {example or DATE_EXAMPLE}")
         return None
     value = front.values["date"]
     try:
@@ -317,7 +384,13 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     except _Problem as problem:
         return Fields(errors=[(problem.line, clip(problem.message, MESSAGE_CHARS))])
     fields = Fields(body=body, body_line=front_text.count("\n") + 3)
-    unknown = [key for key in front.values if key not in KEYS]
+    review = foreign.review(KEYS, front.values, front.lines)
+    for written, key in review.renamed.items():
+        front.values[key], front.nodes[key] = front.values[written], front.nodes[written]
+        front.lines[key] = front.lines[written]
+    front.errors += review.errors
+    fields.warnings += [f"{source}:{line}: {message}" for line, message in review.warnings]
+    unknown = [key for key in front.values if key not in KEYS and key not in review.seen]
     if unknown:
         names = ", ".join(clip(repr(key), SHOWN_CHARS) for key in unknown)
         fields.warnings.append(
@@ -325,7 +398,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
             f"(known: {', '.join(KEYS)}); check the spelling"
         )
     fields.title = _title(front)
-    fields.date = _date(front, tz)
+    fields.date = _date(front, tz, source)
     fields.tags = _tags(front)
     slug_key = "slug" if "slug" in front.values else "title"
     fields.slug = slugify(front.text("slug") or fields.title)
@@ -337,6 +410,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     fields.summary, fields.description = front.text("summary"), front.text("description")
     fields.author, fields.image = front.text("author"), front.text("image")
     fields.draft, fields.email = front.flag("draft", False), front.flag("email", True)
+    fields.aliases = _aliases(front)
     fields.errors = [(line, clip(message, MESSAGE_CHARS)) for line, message in front.errors]
     fields.warnings = [clip(warning, MESSAGE_CHARS) for warning in fields.warnings]
     return fields

@@ -1,9 +1,10 @@
 """Posts: Markdown files with YAML front matter, read and rendered once for every output.
 
-`scan` reads every `posts/**/*.md`, reuses what the cache already holds for unchanged
-files (same bytes, same renderer settings), parses the rest (across all cores when there
-are many), and reports every problem of every post at once. `load_posts` is the same for
-callers that only want good posts or an exception.
+`scan` reads every `posts/**/*.md` (and `.markdown`, `.mkd`), reuses what the cache
+already holds for unchanged files (same bytes, same renderer settings), parses the rest
+(across all cores when there are many), and reports every problem of every post at once,
+and every file it skipped. `load_posts` is the same for callers that only want good
+posts or an exception.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Post:
     image: str  # as written (may be relative); "" when none
     draft: bool
     email: bool  # announce by email
+    aliases: tuple[frontmatter.OldPath, ...]  # old addresses that redirect here
     html: str  # rendered body; links as written in the post
     toc: str  # rendered table of contents (HTML), "" when no headings
     word_count: int
@@ -126,6 +128,7 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
         image=fields.image,
         draft=fields.draft,
         email=fields.email,
+        aliases=fields.aliases,
         html=rendered.html,
         toc=rendered.toc,
         word_count=words,
@@ -214,20 +217,52 @@ def _parse_all(items: list[tuple[str, bytes]], timezone: str) -> list[FileResult
     return list(parallel.chunked_map(_parse_many, items, timezone))
 
 
-def _sources(config: Config) -> list[tuple[str, str]]:
-    """(name relative to the site root, absolute path) of every post, in a stable order.
+POST_SUFFIXES = (".md", ".markdown", ".mkd")  # Jekyll, Hugo and Pelican write all three
+BACKUP_SUFFIXES = ("~", ".bak", ".orig", ".swp", ".tmp")
 
-    Hidden files and folders (editor backups, .git) are skipped. Plain strings and
+
+def _sources(config: Config) -> tuple[list[tuple[str, str]], list[str]]:
+    """(name relative to the site root, absolute path) of every post, in a stable order,
+    and a warning naming each file or folder that is skipped.
+
+    Hidden files and folders, editor backups and other files are skipped, but never
+    silently: a post saved as `.markdown` must not just vanish. Plain strings and
     `os.walk`: pathlib costs more than reading the files on a large site.
     """
-    prefix, found = os.path.join(config.root, ""), []
+    prefix, found, skipped = os.path.join(config.root, ""), [], []
+
+    def relative(path: str) -> str:
+        return path.removeprefix(prefix).replace(os.sep, "/")
+
     for folder, dirs, files in os.walk(config.posts_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if name.endswith(".md") and not name.startswith("."):
-                path = os.path.join(folder, name)
-                found.append((path.removeprefix(prefix).replace(os.sep, "/"), path))
-    return sorted(found)
+        dirs.sort()
+        for name in [d for d in dirs if d.startswith(".")]:
+            dirs.remove(name)
+            skipped.append(f"{relative(os.path.join(folder, name))}/: skipped: a hidden folder")
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            reason = _skip_reason(name)
+            if reason:
+                skipped.append(f"{relative(path)}: skipped: {reason}")
+            else:
+                found.append((relative(path), path))
+    return sorted(found), sorted(skipped)
+
+
+def is_backup(name: str) -> bool:
+    """An editor's backup or autosave: `a.md~`, `a.md.bak`, Emacs' `#a.md#`."""
+    return name.endswith(BACKUP_SUFFIXES) or (name.startswith("#") and name.endswith("#"))
+
+
+def _skip_reason(name: str) -> str:
+    """Why a file in `posts/` is not a post, or "" when it is one."""
+    if name.startswith("."):
+        return "a hidden file"
+    if is_backup(name):
+        return "an editor backup"
+    if not name.endswith(POST_SUFFIXES):
+        return f"not a post (posts end in {', '.join(POST_SUFFIXES[:-1])} or {POST_SUFFIXES[-1]})"
+    return ""
 
 
 def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
@@ -261,7 +296,8 @@ def scan(config: Config) -> Scan:
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
     stamps: dict[str, Stamp] = {}
-    for source, path in _sources(config):
+    sources, skipped = _sources(config)
+    for source, path in sources:
         info = os.stat(path)  # before reading: a later change gives a new stamp
         stamp = cache.stamp(info)
         if stamp:
@@ -285,7 +321,7 @@ def scan(config: Config) -> Scan:
     errors.sort(key=lambda e: (e.path, e.line))
     posts = [r.post for r in results.values() if r.post is not None]
     posts.sort(key=lambda p: (p.date, p.slug), reverse=True)
-    warnings = [w for r in results.values() for w in r.warnings]
+    warnings = skipped + [w for r in results.values() for w in r.warnings]
     return Scan(posts, errors, warnings, parsed=len(pending), files=len(results))
 
 

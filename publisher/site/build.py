@@ -1,8 +1,9 @@
 """The web site: posts become pages, feeds and a sitemap, in a build that gathers, then writes.
 
-`build()` reads top to bottom: load the posts, plan every page (`pages`), render only the
-pages whose inputs changed since the last build and reuse the others from the previous
-output (`cache`), add feeds and static files, and swap the new output in (`writer`).
+`build()` reads top to bottom: load the posts, plan every page (`pages`) and the redirects
+from old addresses (`redirects`), render only the pages whose inputs changed since the last
+build and reuse the others from the previous output (`cache`), add feeds, redirects and
+static files, and swap the new output in (`writer`).
 
 Speed tricks kept here and in `pages`, each measured by switching it off
 (`bench/build_bench.py`, 3-6 interleaved runs on a busy 2-core machine, so ranges; CPU is
@@ -32,7 +33,8 @@ import jinja2
 from publisher import parallel
 from publisher.config import Config
 from publisher.content.posts import Post, load_posts
-from publisher.site import feeds, theme
+from publisher.errors import ContentErrors
+from publisher.site import feeds, redirects, theme
 from publisher.site.cache import RenderCache, feed_key, inputs_key, page_key
 from publisher.site.pages import Page, make_entries, plan_pages, sitemap_urls
 from publisher.site.writer import Writer, disk_errors
@@ -103,6 +105,10 @@ def build(
     entries = make_entries(config, posts, drafts, future)
     live = [e for e in entries if e.status == "live"]
     pages = plan_pages(config, entries)
+    moved = redirects.post_redirects(entries)
+    problems = redirects.problems(moved, redirects.site_files(config, pages))
+    if problems:
+        raise ContentErrors(problems)
 
     env = theme.site_environment(config)
     base_key = inputs_key(config, env)
@@ -131,6 +137,8 @@ def build(
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
         writer.write("robots.txt", feeds.robots(config))
         writer.write("static/theme.css", theme.render(env, "theme.css"))  # the site's colours
+        for redirect in moved:
+            writer.write(redirect.file, redirects.render(env, redirect))
         for source, path in theme.static_files(config):
             writer.copy(source, path)
         cache.forget()

@@ -1,0 +1,5 @@
+AUTHOR = "Riverbend"
+SITENAME = "Old Clinic Notes"
+PATH = "content"
+TIMEZONE = "America/Chicago"
+DEFAULT_LANG = "en"

@@ -1,0 +1,203 @@
+"""Posts written for other blog engines, read directly: what Pelican, Jekyll and Hugo files
+put in `posts/` give. Nothing is skipped silently, and no foreign draft key publishes a
+post by mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from publisher.config import load_config
+from publisher.content import posts as content
+
+from conftest import run_publisher, write_post
+
+GOOD = "title: Sleep well\ndate: 2026-03-02 09:00"
+
+
+def scan(site: Path) -> content.Scan:
+    return content.scan(load_config(site / "config" / "site.toml", env={}))
+
+
+@pytest.mark.parametrize("name", ["a.markdown", "a.mkd"])
+def test_markdown_and_mkd_files_are_posts(site: Path, name: str) -> None:
+    write_post(site, name, GOOD)
+    result = scan(site)
+    assert [p.title for p in result.posts] == ["Sleep well"]
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("notes.txt", "not a post (posts end in .md, .markdown or .mkd)"),
+        ("old.rst", "not a post (posts end in .md, .markdown or .mkd)"),
+        (".hidden.md", "a hidden file"),
+        ("a.md~", "an editor backup"),
+        ("#a.md#", "an editor backup"),
+        ("a.md.bak", "an editor backup"),
+    ],
+)
+def test_a_skipped_file_is_named(site: Path, name: str, reason: str) -> None:
+    (site / "posts" / name).write_text("---\ntitle: x\n---\n", encoding="utf-8")
+    result = scan(site)
+    assert result.posts == [] and result.errors == []
+    assert result.warnings == [f"posts/{name}: skipped: {reason}"]
+
+
+def test_a_hidden_folder_is_named_once(site: Path) -> None:
+    (site / "posts" / ".git" / "objects").mkdir(parents=True)
+    (site / "posts" / ".git" / "HEAD").write_text("ref\n")
+    (site / "posts" / ".git" / "objects" / "x").write_text("x\n")
+    assert scan(site).warnings == ["posts/.git/: skipped: a hidden folder"]
+
+
+def test_build_and_check_report_skipped_files(site: Path) -> None:
+    write_post(site, "a.md", GOOD)
+    (site / "posts" / "notes.txt").write_text("ideas\n")
+    for command in ("check", "build"):
+        done = run_publisher(command, "--now", "2026-04-01", cwd=site)
+        assert done.returncode == 0, done.stderr
+        assert "posts/notes.txt: skipped: not a post" in done.stderr
+
+
+PELICAN = """\
+Title: My super title
+Date: 2010-12-03 10:20
+Tags: thats, awesome
+Slug: my-super-post
+
+This is the content of my super blog post.
+"""
+
+
+def test_pelican_metadata_lines_are_named(site: Path) -> None:
+    (site / "posts" / "a.md").write_text(PELICAN)
+    assert [str(e) for e in scan(site).errors] == [
+        "posts/a.md:1: no front matter: these look like Pelican metadata lines; put them "
+        "between two --- lines with lowercase keys (title:, date:), or convert the blog with "
+        "publisher import pelican"
+    ]
+
+
+def test_toml_front_matter_is_named(site: Path) -> None:
+    (site / "posts" / "a.md").write_text('+++\ntitle = "A"\ndate = 2020-01-01\n+++\nBody\n')
+    assert [str(e) for e in scan(site).errors] == [
+        "posts/a.md:1: front matter in TOML (+++) is not read; write it as YAML between two "
+        "--- lines (title: A), or convert the blog with publisher import hugo"
+    ]
+
+
+def test_capitalised_keys_are_errors_that_name_the_lowercase_key(site: Path) -> None:
+    (site / "posts" / "a.md").write_text(
+        "---\nTitle: My super title\nDate: 2010-12-03 10:20\n---\nBody\n"
+    )
+    assert [str(e) for e in scan(site).errors] == [
+        "posts/a.md:2: 'Title': keys are lowercase: write 'title'",
+        "posts/a.md:3: 'Date': keys are lowercase: write 'date'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "status: draft",
+            "status: publisher does not read this key; to keep the post off the site "
+            "write draft: true instead",
+        ),
+        (
+            "Status: draft",
+            "status: publisher does not read this key; to keep the post off the site "
+            "write draft: true instead",
+        ),
+        (
+            "published: false",
+            "published: publisher does not read this key; to keep the post off the site "
+            "write draft: true instead",
+        ),
+        (
+            "published: true",
+            "published: publisher does not read this key; posts are published at their "
+            "date unless draft: true: remove it",
+        ),
+        (
+            "status: published",
+            "status: publisher does not read this key; posts are published at their "
+            "date unless draft: true: remove it",
+        ),
+    ],
+)
+def test_foreign_draft_keys_are_errors_so_no_draft_is_published(
+    site: Path, line: str, message: str
+) -> None:
+    write_post(site, "a.md", f"{GOOD}\n{line}")
+    result = scan(site)
+    assert [str(e) for e in result.errors] == [f"posts/a.md:4: {message}"]
+    assert result.publishable == []
+
+
+def test_a_foreign_draft_key_stops_the_build(site: Path) -> None:
+    write_post(site, "a.md", f"{GOOD}\npublished: false")
+    done = run_publisher("build", "--now", "2026-04-01", cwd=site)
+    assert done.returncode == 2
+    assert "error: posts/a.md:4: published: publisher does not read this key" in done.stderr
+    assert not (site / "public").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "hint"),
+    [
+        ("permalink: /2019/05/01/a.html", "to keep an old address working write aliases:"),
+        ("categories: [x]", "write tags: instead"),
+    ],
+)
+def test_other_foreign_keys_warn_with_a_hint(site: Path, line: str, hint: str) -> None:
+    write_post(site, "a.md", f"{GOOD}\n{line}")
+    result = scan(site)
+    assert result.errors == [] and len(result.posts) == 1
+    assert len(result.warnings) == 1 and hint in result.warnings[0]
+    assert result.warnings[0].startswith("posts/a.md:4: ")
+
+
+def test_skipped_files_are_named_on_every_scan_not_only_the_first(site: Path) -> None:
+    """The parse cache holds posts; skipped files are found by each scan itself."""
+    write_post(site, "a.md", GOOD)
+    (site / "posts" / "b.markdown~").write_text("backup\n")
+    first, second = scan(site), scan(site)
+    assert second.parsed == 0 and first.warnings == second.warnings
+    assert second.warnings == ["posts/b.markdown~: skipped: an editor backup"]
+
+
+def test_the_parse_cache_is_keyed_by_every_module_of_content(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change to any module that reads posts (foreign keys too) invalidates the cache."""
+    from publisher.content import cache
+
+    config = load_config(site / "config" / "site.toml", env={})
+    before = cache.renderer_key(config)
+    read_bytes = Path.read_bytes
+
+    def changed(path: Path) -> bytes:
+        return read_bytes(path) + (b"# changed" if path.name == "foreign.py" else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", changed)
+    assert cache.renderer_key(config) != before
+
+
+def test_renaming_a_post_to_markdown_keeps_it(site: Path) -> None:
+    path = write_post(site, "a.md", GOOD)
+    assert [p.source.name for p in scan(site).posts] == ["a.md"]
+    path.rename(site / "posts" / "a.markdown")
+    result = scan(site)
+    assert [p.source.name for p in result.posts] == ["a.markdown"] and result.parsed == 1
+
+
+def test_a_jekyll_file_name_date_is_named_in_the_missing_date_error(site: Path) -> None:
+    write_post(site, "2019-05-01-welcome.markdown", "title: Welcome")
+    assert [str(e) for e in scan(site).errors] == [
+        "posts/2019-05-01-welcome.markdown:1: missing date; add a line such as "
+        "date: 2019-05-01 (the file name's date is not read)"
+    ]

@@ -1,0 +1,308 @@
+"""`publisher import jekyll|hugo|pelican`: small blogs in each tool's own layout
+(tests/data/blogs/) become posts; drafts stay drafts, every old address answers with a
+redirect in the built site (followed over real HTTP), everything that cannot be converted
+is reported with its file and line, and a second run writes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, follow_redirect, run_publisher, serve_folder, write_post
+
+NOW = "2026-04-01T12:00:00Z"
+BLOGS = REPO / "tests" / "data" / "blogs"
+
+
+def import_blog(site: Path, tool: str):
+    """Copy the tool's blog into the site as old/<tool> and import it from there."""
+    shutil.copytree(BLOGS / tool, site / "old" / tool)
+    return run_publisher("import", tool, f"old/{tool}", "--now", NOW, cwd=site)
+
+
+def front(site: Path, name: str) -> str:
+    return (site / "posts" / name).read_text().split("---\n")[1]
+
+
+def assert_redirects(site: Path, old_to_new: dict[str, str]) -> None:
+    """Build the site, serve it, and follow every old address to its post."""
+    done = run_publisher("build", "--now", NOW, cwd=site)
+    assert done.returncode == 0, done.stderr
+    with serve_folder(site / "public") as base:
+        for old, new in old_to_new.items():
+            url, html = follow_redirect(base + old)
+            assert url == f"{base}/posts/{new}/", old
+
+
+def assert_not_published(site: Path, slugs: list[str]) -> None:
+    """Drafts: no page, not in the feed, not queued for an email, and refused by send."""
+    public = site / "public"
+    queue = run_publisher("queue", "--json", "--now", NOW, cwd=site)
+    queued = {post["slug"] for post in json.loads(queue.stdout)["posts"]}
+    for slug in slugs:
+        assert not (public / "posts" / slug).exists()
+        assert f"/posts/{slug}/" not in (public / "feed.xml").read_text()
+        assert slug not in queued
+        sent = run_publisher("send", slug, "--dry-run", "--now", NOW, cwd=site)
+        assert sent.returncode == 2 and "a draft is never sent" in sent.stderr
+
+
+def test_jekyll(site: Path) -> None:
+    done = import_blog(site, "jekyll")
+    assert done.returncode == 0, done.stderr
+    posts = "old/jekyll/_posts"
+    assert done.stdout.splitlines() == [
+        f"skipped: {posts}/notes.txt: not a post; copy pictures and files to "
+        "templates/site/static/ and link them there",
+        "fix: old/jekyll/_drafts/half-done.md:1: no date: imported as a draft dated now; "
+        "set date: and remove draft: true",
+        f"fix: {posts}/2019-05-01-welcome-to-the-clinic.markdown:14: Liquid output "
+        "{{ site.baseurl }} cannot be converted; write the value itself",
+        f"fix: {posts}/2019-07-04-we-moved.md:10: Liquid tag {{% include map.html zoom=3 %}} "
+        "cannot be converted; write its result as Markdown or HTML",
+        "note: categories became tags (publisher has tags only): 1 post",
+        "note: left out the key 'layout' (publisher does not use it): 1 post",
+        "imported 5 posts (2 drafts), skipped 1 file, 3 things to fix by hand",
+    ]
+    assert sorted(p.name for p in (site / "posts").iterdir()) == [
+        "2019-05-01-welcome-to-the-clinic.md",
+        "2019-06-10-secret-plans.md",
+        "2019-07-04-we-moved.md",
+        "2019-08-01-in-a-folder.md",
+        "2026-04-01-half-done.md",  # no date in _drafts/: dated now (site time), a draft
+    ]
+    assert front(site, "2019-05-01-welcome-to-the-clinic.md") == (
+        'title: "Welcome to the clinic!"\n'
+        "date: 2019-05-01\n"
+        'tags: ["welcome", "news", "update"]\n'
+        "slug: welcome-to-the-clinic\n"
+        "aliases:\n"
+        '  - "/news/update/2019/05/01/welcome-to-the-clinic.html"\n'
+    )
+    welcome = (site / "posts" / "2019-05-01-welcome-to-the-clinic.md").read_text()
+    assert '```ruby\nputs "hello"\n```' in welcome  # {% highlight %} became a code fence
+    assert "date: 2019-07-04T15:30:00+02:00\n" in front(site, "2019-07-04-we-moved.md")
+    moved = (site / "posts" / "2019-07-04-we-moved.md").read_text()
+    assert (  # links to other posts of the import: their new addresses
+        "Read [our welcome](/posts/welcome-to-the-clinic/) and "
+        "[the folder post](/posts/in-a-folder/) first." in moved
+    )
+    assert "draft: true\n" in front(site, "2019-06-10-secret-plans.md")
+    assert "draft: true\n" in front(site, "2026-04-01-half-done.md")
+    assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
+    assert_redirects(
+        site,
+        {
+            "/news/update/2019/05/01/welcome-to-the-clinic.html": "welcome-to-the-clinic",
+            "/about-moving/": "we-moved",  # permalink: in the post
+            "/blog/2019/08/01/in-a-folder.html": "in-a-folder",  # category from the folder
+        },
+    )
+    assert_not_published(site, ["secret-plans", "half-done"])
+
+
+def test_hugo(site: Path) -> None:
+    done = import_blog(site, "hugo")
+    assert done.returncode == 0, done.stderr
+    content = "old/hugo/content"
+    assert done.stdout.splitlines() == [
+        f"skipped: {content}/_index.md: a page outside any section, not a post",
+        f"skipped: {content}/about.md: a page outside any section, not a post",
+        f"skipped: {content}/posts/bundle/cover.jpg: a file of a page bundle; copy it to "
+        "templates/site/static/ and link it from there",
+        f"fix: {content}/posts/bundle/index.md:9: Hugo shortcode {{{{% notice info %}}}} "
+        "cannot be converted; write its result as Markdown or HTML",
+        f"fix: {content}/posts/bundle/index.md:11: Hugo shortcode {{{{% /notice %}}}} "
+        "cannot be converted; write its result as Markdown or HTML",
+        f"fix: {content}/posts/first-post.md:15: Hugo shortcode {{{{< youtube w7Ft2ymGmfc >}}}} "
+        "cannot be converted; write its result as Markdown or HTML",
+        "note: <!--more--> became the summary: 1 post",
+        "note: categories (and series) became tags (publisher has tags only): 1 post",
+        "imported 4 posts (1 draft), skipped 3 files, 3 things to fix by hand",
+    ]
+    first = (site / "posts" / "2020-02-03-first-post.md").read_text()
+    assert first.startswith(
+        "---\n"
+        'title: "First post"\n'
+        "date: 2020-02-03T09:30:00+01:00\n"
+        'tags: ["welcome", "news"]\n'
+        "slug: first-post\n"
+        'summary: "This is the part before the fold, with bold text."\n'
+        "aliases:\n"
+        '  - "/old/first/"\n'
+        '  - "/posts/first-again"\n'
+        "---\n"
+    )  # /posts/first-post/, Hugo's default address, is the new one: no redirect needed
+    assert "<!--more-->" not in first and '```go\nfmt.Println("hi")\n```' in first
+    assert "![A cover](cover.jpg)" in (site / "posts" / "2020-04-05-bundle.md").read_text()
+    assert (  # ref and relref to pages of the import: their new addresses
+        "See [the first post](/posts/first-post/) and [the bundle](/posts/bundle/#top)."
+        in (site / "posts" / "2020-03-15-renamed-note.md").read_text()
+    )
+    note = (site / "posts" / "2020-03-15-renamed-note.md").read_text()
+    assert "Write {{< youtube ID >}} to show a video." in note  # escaped: shown, not reported
+    assert "draft: true\n" in front(site, "2020-03-01-draft-post.md")
+    assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
+    assert_redirects(
+        site,
+        {
+            "/old/first/": "first-post",
+            "/posts/first-again/": "first-post",
+            "/2020/03/a-note-with-commas/": "renamed-note",  # [permalinks] notes, :title
+        },
+    )
+    assert not (site / "public" / "old" / "draft").exists()  # a draft's aliases wait for it
+    assert_not_published(site, ["draft-post"])
+
+
+def test_pelican(site: Path) -> None:
+    done = import_blog(site, "pelican")
+    assert done.returncode == 0, done.stderr
+    content = "old/pelican/content"
+    assert done.stdout.splitlines() == [
+        f"skipped: {content}/old.rst: reStructuredText is not converted; convert it to "
+        "Markdown (pandoc -f rst -t gfm) and import again",
+        f"skipped: {content}/pages/about.md: a page, not an article",
+        f"fix: {content}/my-super-post.md:11: Pelican link {{filename}}/python/first.markdown "
+        "cannot be converted; link to the post's new address (/posts/<slug>/) or to a file "
+        "in templates/site/static/",
+        "note: the category became a tag (publisher has tags only): 2 posts",
+        "imported 3 posts (1 draft), skipped 2 files, 1 thing to fix by hand",
+    ]
+    assert front(site, "2010-12-03-my-super-post.md") == (
+        'title: "My super title"\n'
+        "date: 2010-12-03 10:20\n"
+        'tags: ["thats", "awesome", "yeah"]\n'
+        "slug: my-super-post\n"
+        'summary: "Short version for index and feeds"\n'
+        'author: "Alexis Metaireau, Conan Doyle"\n'
+        "aliases:\n"
+        '  - "/my-super-post.html"\n'
+    )
+    assert 'tags: ["python"]\n' in front(site, "2011-02-02-first-python-post.md")
+    assert "draft: true\n" in front(site, "2011-01-01-unfinished-thoughts.md")
+    assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
+    assert_redirects(
+        site,
+        {"/my-super-post.html": "my-super-post", "/first-python-post.html": "first-python-post"},
+    )
+    assert_not_published(site, ["unfinished-thoughts"])
+
+
+@pytest.mark.parametrize("tool", ["jekyll", "hugo", "pelican"])
+def test_a_second_run_writes_nothing(site: Path, tool: str) -> None:
+    first = import_blog(site, tool)
+    assert first.returncode == 0, first.stderr
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (site / "posts").iterdir()}
+    (site / "posts" / sorted(before)[0].name).write_text("edited by hand\n")
+    edited = sorted(before)[0]
+    before[edited] = (edited.read_bytes(), edited.stat().st_mtime_ns)
+    again = run_publisher("import", tool, f"old/{tool}", "--now", NOW, cwd=site)
+    assert again.returncode == 0, again.stderr
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (site / "posts").iterdir()} == (
+        before
+    )
+    summary = again.stdout.splitlines()[-1]
+    assert summary.startswith("imported 0 posts (0 drafts), skipped ")
+    for path in before:
+        assert f"posts/{path.name} exists and was left as it is" in again.stdout
+
+
+def test_a_folder_that_is_not_that_tools_site_is_refused(site: Path) -> None:
+    (site / "old").mkdir()
+    for tool, missing in (("jekyll", "_posts"), ("hugo", "content"), ("pelican", "content")):
+        done = run_publisher("import", tool, "old", cwd=site)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"error: old: no {missing} folder;")
+    assert list((site / "posts").iterdir()) == []
+
+
+def test_jekyll_collection_permalink_in_the_old_sites_time_zone(site: Path) -> None:
+    """The posts collection's permalink wins over the site's; an address's date is the
+    one the old site saw, in its own time zone (23:46 at +02:00 is 14:46 in Los Angeles;
+    at Tokyo time it would be the next day)."""
+    old = site / "old"
+    (old / "_posts").mkdir(parents=True)
+    (old / "_config.yml").write_text(
+        "timezone: Asia/Tokyo\npermalink: pretty\n"
+        "collections:\n  posts:\n    permalink: /news/:year/:month/:day/:title/\n"
+    )
+    (old / "_posts" / "2013-05-08-released.md").write_text(
+        "---\ntitle: Released\ndate: 2013-05-08 23:46:11 +0200\n---\nOut now.\n"
+    )
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines() == [
+        "imported 1 post (0 drafts), skipped 0 files, 0 things to fix by hand"
+    ]
+    assert '  - "/news/2013/05/09/released/"\n' in front(site, "2013-05-08-released.md")
+
+
+def test_an_address_in_use_gets_a_new_slug_and_is_reported(site: Path) -> None:
+    """Two old posts with one slug, or one taken by a post already in posts/: the later
+    one gets <slug>-2, and both keep their old addresses."""
+    write_post(site, "2026-01-01-hello.md", "title: Hello\ndate: 2026-01-01")
+    content = site / "old" / "content"
+    content.mkdir(parents=True)
+    for name, day in (("a", "2011-01-01"), ("b", "2011-02-01")):
+        (content / f"{name}.md").write_text(f"Title: Hello\nDate: {day}\nSlug: hello\n\nHi.\n")
+    done = run_publisher("import", "pelican", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines() == [
+        "fix: old/content/a.md:1: posts/2026-01-01-hello.md has the address hello: this post "
+        "is hello-2; change its slug: if you like (its old addresses still work)",
+        "fix: old/content/b.md:1: posts/2026-01-01-hello.md has the address hello: this post "
+        "is hello-3; change its slug: if you like (its old addresses still work)",
+        "fix: old/content/b.md:1: the old address /hello.html was also another post's; it "
+        "redirects to posts/2011-01-01-hello-2.md",
+        "imported 2 posts (0 drafts), skipped 0 files, 3 things to fix by hand",
+    ]
+    assert "slug: hello-3\n" in front(site, "2011-02-01-hello-3.md")
+    assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
+    again = run_publisher("import", "pelican", "old", "--now", NOW, cwd=site)
+    assert again.stdout.splitlines()[-1].startswith("imported 0 posts")
+
+
+def test_a_post_whose_front_matter_cannot_be_read_is_skipped_with_its_line(site: Path) -> None:
+    posts = site / "old" / "_posts"
+    posts.mkdir(parents=True)
+    (posts / "2019-01-01-broken.md").write_text("---\ntitle: [unclosed\n---\nText.\n")
+    (posts / "2019-01-02-latin1.md").write_bytes(b"---\ntitle: Caf\xe9\n---\n")
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("skipped: old/_posts/2019-01-01-broken.md:1: front matter cannot ")
+    assert lines[0].endswith("; correct it and import again")
+    assert lines[1] == (
+        "skipped: old/_posts/2019-01-02-latin1.md:2: not UTF-8 text; save it as UTF-8 and "
+        "import again"
+    )
+    assert lines[-1] == "imported 0 posts (0 drafts), skipped 2 files, 0 things to fix by hand"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2019-05-01 10:00:00 +0200", "2019-05-01T10:00:00+02:00"),  # Jekyll's own form
+        ("2019-05-01T10:00:00Z", "2019-05-01T10:00:00+00:00"),
+        ("2010-12-03 10:20", "2010-12-03T10:20:00"),  # no offset: site time
+        ("2012/11/30 9:05", "2012-11-30T09:05:00"),
+        ("2019-5-1", "2019-05-01"),
+    ],
+)
+def test_dates_as_the_three_tools_write_them(written: str, expected: str) -> None:
+    from publisher.importers import reading
+
+    assert reading.when(written).isoformat() == expected
+
+
+def test_pelican_metadata_header_with_a_continued_value() -> None:
+    from publisher.importers import reading
+
+    front = reading.split("Title: A\nTags: one,\n    two\nSummary: S\n\nBody\n", metadata=True)
+    assert front.values == {"title": "A", "tags": "one, two", "summary": "S"}
+    assert (front.lines, front.body, front.body_line) == (
+        {"title": 1, "tags": 2, "summary": 4},
+        "Body\n",
+        6,
+    )
