@@ -144,3 +144,12 @@ def test_lists_show_the_post_image_as_a_card(site: Path) -> None:
         assert card["src"] == "/static/images/a.svg" and card["alt"] == ""
         assert (card["width"], card["height"], card["loading"]) == ("1200", "675", "lazy")
     assert broken_links(output) == []
+
+
+def test_a_card_takes_its_alt_text_from_image_alt(site: Path) -> None:
+    front = "title: Pictured\ndate: 2026-03-01\nimage: /static/a.svg\nimage_alt: A lake at dawn"
+    write_post(site, "a.md", front)
+    (site / "templates/site/static").mkdir(parents=True)
+    (site / "templates/site/static/a.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    (card,) = page(build(site), "").find("img", class_="card-image")
+    assert card["alt"] == "A lake at dawn"

@@ -24,6 +24,7 @@ KEYS = (
     "slug",
     "author",
     "image",
+    "image_alt",
     "description",
     "draft",
     "email",
@@ -60,6 +61,7 @@ class Fields:
     description: str = ""
     author: str = ""
     image: str = ""
+    image_alt: str = ""
     draft: bool = False
     email: bool = True
     aliases: tuple[OldPath, ...] = ()
@@ -409,6 +411,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
         )
     fields.summary, fields.description = front.text("summary"), front.text("description")
     fields.author, fields.image = front.text("author"), front.text("image")
+    fields.image_alt = front.text("image_alt")
     fields.draft, fields.email = front.flag("draft", False), front.flag("email", True)
     fields.aliases = _aliases(front)
     fields.errors = [(line, clip(message, MESSAGE_CHARS)) for line, message in front.errors]

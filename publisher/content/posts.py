@@ -52,6 +52,7 @@ class Post:
     description: str  # for <meta name=description>; defaults to summary
     author: str
     image: str  # as written (may be relative); "" when none
+    image_alt: str  # what the picture shows, for people who cannot see it; "" when none
     draft: bool
     email: bool  # announce by email
     aliases: tuple[frontmatter.OldPath, ...]  # old addresses that redirect here
@@ -126,6 +127,7 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
         description=fields.description or summary,
         author=fields.author,
         image=fields.image,
+        image_alt=fields.image_alt,
         draft=fields.draft,
         email=fields.email,
         aliases=fields.aliases,
