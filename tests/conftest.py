@@ -28,6 +28,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
@@ -518,6 +519,22 @@ def browser():
         )
         yield instance
         instance.close()
+
+
+@contextlib.contextmanager
+def watched_page(browser, width: int, height: int = 800) -> Iterator[tuple[Any, list[str]]]:
+    """A page at `width` px and the list its console errors, page errors and failed
+    requests are written to; the context closes at the end."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+    try:
+        yield page, errors
+    finally:
+        context.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from publisher.config import load_config
 from publisher.site import build as site
 
-from conftest import serve_folder
+from conftest import serve_folder, watched_page
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-15T12:00:00+00:00"  # after every sample post but the queued one
@@ -39,15 +39,7 @@ def longest_post(output: Path) -> str:
 @pytest.mark.parametrize("width", [375, 1280])
 def test_pages_fit_the_screen_without_errors(browser, served, artifacts: Path, width: int) -> None:
     base, output = served
-    context = browser.new_context(viewport={"width": width, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
-    try:
+    with watched_page(browser, width) as (page, errors):
         for name, path in (
             ("index", "/"),
             ("post", longest_post(output)),
@@ -64,8 +56,6 @@ def test_pages_fit_the_screen_without_errors(browser, served, artifacts: Path, w
             assert page.title()
             page.screenshot(path=artifacts / f"site-{name}-{width}.png", full_page=True)
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_dark_mode_and_keyboard_focus(browser, served, artifacts: Path) -> None:

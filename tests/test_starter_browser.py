@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import clean_environment, run_publisher, serve_folder, write_post
+from conftest import clean_environment, run_publisher, serve_folder, watched_page, write_post
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-01T15:00:00+00:00"
@@ -59,15 +59,7 @@ def started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def test_a_new_site_fits_the_screen_without_errors(
     browser, started, artifacts: Path, width: int
 ) -> None:
-    context = browser.new_context(viewport={"width": width, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
-    )
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
-    try:
+    with watched_page(browser, width) as (page, errors):
         for name, path in (
             ("index", "/"),
             ("post", "/posts/welcome/"),
@@ -99,5 +91,3 @@ def test_a_new_site_fits_the_screen_without_errors(
         )
         assert accent == "rgb(47, 95, 143)"  # [site] accent_color's default, #2f5f8f
         assert errors == []
-    finally:
-        context.close()
