@@ -33,6 +33,7 @@ COMMANDS = {
     "run": "schedule",
     "queue": "schedule",
     "web": "web",
+    "inbound": "inbound",
 }
 
 

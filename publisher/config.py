@@ -115,6 +115,18 @@ class DkimSection:
 
 
 @dataclass(frozen=True)
+class InboundSection:
+    address: str = key(
+        "", "Mailbox that bounces and mailed unsubscribes come back to; empty: none (no VERP)."
+    )
+    soft_bounce_limit: int = key(3, "Soft bounces within soft_bounce_window that count as hard.")
+    soft_bounce_window: timedelta = key(timedelta(days=7), "Window counting soft bounces.")
+
+
+INBOUND_LOCAL_PART = 22  # 64 less "+unsub-", an 18-digit id, "-" and a 16-character signature
+
+
+@dataclass(frozen=True)
 class SchedulerSection:
     interval: int = key(60, "Seconds between passes of `publisher run`.")
     lock_wait: timedelta = key(timedelta(seconds=15), "Wait for a concurrent tick's build.")
@@ -135,6 +147,7 @@ class Config:
     database: DatabaseSection = DatabaseSection()
     web: WebSection = WebSection()
     dkim: DkimSection = DkimSection()
+    inbound: InboundSection = InboundSection()
     scheduler: SchedulerSection = SchedulerSection()
 
     @property
@@ -277,6 +290,17 @@ def _validate(config: Config, problems: list[str]) -> None:
         problems.append("[digest] max_posts: expected at least 1")
     if config.delivery.connections < 1:
         problems.append("[delivery] connections: expected at least 1")
+    local, at, domain = config.inbound.address.rpartition("@")
+    if config.inbound.address and not (local and at and "." in domain and "+" not in local):
+        problems.append(
+            f"[inbound] address: expected an address such as bounces@news.example.org "
+            f"(no '+'), got {config.inbound.address!r}"
+        )
+    elif len(local) > INBOUND_LOCAL_PART:
+        problems.append(
+            f"[inbound] address: local part {local!r} leaves no room for the tokens; "
+            f"use at most {INBOUND_LOCAL_PART} characters before '@'"
+        )
     every = config.digest.every.lower()
     if every not in ("day", "month", *WEEKDAYS):
         problems.append(

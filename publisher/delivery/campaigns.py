@@ -33,6 +33,7 @@ from publisher.delivery.transports import (
     reason,
 )
 from publisher.errors import DeliveryError, PublisherError
+from publisher.inbound import verp
 from publisher.mail.message import MessageBuilder, Newsletter
 from publisher.store import ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
@@ -214,7 +215,10 @@ class _Run:
         """Build and send one message. Whatever fails here but the relay is this recipient's
         alone (a name or address that cannot be encoded, a bug on an odd value)."""
         try:
-            return transport.send(self.envelope_from, claimed.email, self._message(claimed))
+            sender = verp.bounce_address(self.config, self.tokens, claimed.id, claimed.token_key)
+            return transport.send(
+                sender or self.envelope_from, claimed.email, self._message(claimed)
+            )
         except RelayDown:
             raise
         except Exception as exc:
@@ -229,6 +233,9 @@ class _Run:
                 claimed.token_key,
                 claimed.email,
                 claimed.name,
+                verp.unsubscribe_address(
+                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
+                ),
             )
         )
 
