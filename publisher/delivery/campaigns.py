@@ -85,7 +85,12 @@ class Summary:
         tally = f"{c.sent:,} of {c.total:,} sent"
         extra = ", ".join(
             f"{n:,} {name}"
-            for name, n in (("failed", c.failed), ("deferred", c.deferred), ("skipped", c.skipped))
+            for name, n in (
+                ("failed", c.failed),
+                ("deferred", c.deferred),
+                ("skipped", c.skipped),
+                ("bounced", c.bounced),
+            )
             if n
         )
         tally += f" ({extra})" if extra else ""
@@ -290,7 +295,7 @@ class _Run:
         ledger.set_status(self.store, self.campaign.id, "sending", self.clock())
         ledger.reclaim(self.store, self.campaign.id, self.clock(), LEASE)
         before = ledger.counts(self.store, self.campaign.id)
-        finished_before = before.sent + before.failed + before.skipped
+        finished_before = before.sent + before.failed + before.skipped + before.bounced
         threads = [
             threading.Thread(target=self.work, name=f"send-{n}", daemon=True)
             for n in range(self.config.delivery.connections)

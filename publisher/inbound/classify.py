@@ -83,11 +83,11 @@ def classify(message: EmailMessage, raw: bytes, delivered_to: str = "") -> Notic
     status = _part(message, "message/delivery-status")
     if status is not None:
         return _dsn(notice, status)
-    if _is_auto_reply(message):
-        return _with(notice, kind=AUTO_REPLY, detail=_header(message, "Auto-Submitted"))
-    failures = _heuristic_failures(message)
+    failures = _heuristic_failures(message)  # before auto-replies: bounces say auto-replied
     if failures:
         return _with(notice, kind=BOUNCE, failures=failures, detail="non-standard bounce")
+    if _is_auto_reply(message):
+        return _with(notice, kind=AUTO_REPLY, detail=_header(message, "Auto-Submitted"))
     return notice
 
 

@@ -25,6 +25,7 @@ from publisher.inbound.classify import (
 from publisher.inbound.sources import Incoming
 from publisher.store import Store
 from publisher.store import inbound as recorded
+from publisher.subscribers.addresses import CONTROL
 from publisher.subscribers.tokens import Tokens
 
 
@@ -114,4 +115,5 @@ def _failure_text(notice: Notice) -> str:
 def _detail(notice: Notice) -> str:
     """What the report shows of a message: who sent it, its subject, its failures."""
     parts = [f"from {notice.sender}" if notice.sender else "", notice.subject, notice.detail]
-    return " | ".join(part for part in (*parts, _failure_text(notice)) if part)
+    text = " | ".join(part for part in (*parts, _failure_text(notice)) if part)
+    return CONTROL.sub("?", text)  # anyone can write here: no escapes reach a terminal

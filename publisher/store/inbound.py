@@ -134,7 +134,7 @@ def record(
             message_id=message_id,
             received_at=now,
             kind=kind,
-            action=action,
+            action=action[:64],
             detail=detail[:2000],
             subscriber_id=subscriber_id,
             delivery_id=delivery_id,

@@ -193,7 +193,7 @@ inbound = Table(
     Column("kind", String(16), nullable=False),  # inbound.classify's kinds
     Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="SET NULL")),
     Column("delivery_id", Id, ForeignKey("deliveries.id", ondelete="SET NULL")),
-    Column("action", String(32), nullable=False),  # what it did: bounced, ignored, kept...
+    Column("action", String(64), nullable=False),  # what it did: bounced, ignored, kept...
     Column("detail", Text, nullable=False, default=""),  # sender, subject, status, diagnostic
     Index("inbound_received", "received_at"),
 )
