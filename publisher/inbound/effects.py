@@ -54,13 +54,21 @@ def process(
     return apply(store, config, tokens, notice, now)
 
 
-def apply(store: Store, config: Config, tokens: Tokens, notice: Notice, now: datetime) -> Outcome:
+def apply(
+    store: Store,
+    config: Config,
+    tokens: Tokens,
+    notice: Notice,
+    now: datetime,
+    recipient: str = "",
+) -> Outcome:
     """Record `notice` and do what it asks, in one transaction; a notice already read
-    (same Message-ID) changes nothing."""
+    (same Message-ID) changes nothing. `recipient` is the address a provider's signed
+    report (a webhook) names: it finds the subscriber when the report echoes no token."""
     with store.transaction() as conn:
         if recorded.seen(conn, notice.message_id):
             return Outcome(notice.kind, "already processed", duplicate=True)
-        owner = _owner(conn, config, tokens, notice)
+        owner = _owner(conn, config, tokens, notice) or _addressee(conn, recipient)
         kind = UNSUBSCRIBE if notice.kind == OTHER and owner and owner.unsubscribe else notice.kind
         action = _act(conn, config, kind, notice, owner, now)
         subscriber_id = owner.subscriber_id if owner else None
@@ -83,6 +91,12 @@ def _owner(conn, config: Config, tokens: Tokens, notice: Notice) -> _Owner | Non
             if key is not None and verp.genuine(tokens, tag, key):
                 return _Owner(tag.number, None, unsubscribe=True)
     return None
+
+
+def _addressee(conn, recipient: str) -> _Owner | None:
+    """The subscriber a signed provider report names by address (no delivery known)."""
+    found = recorded.subscriber_by_address(conn, recipient) if recipient else None
+    return None if found is None else _Owner(found, None, unsubscribe=False)
 
 
 def _act(conn, config: Config, kind: str, notice: Notice, owner: _Owner | None, now) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from publisher.store.schema import BOUNCED, SENT, deliveries, events, inbound, subscribers
 from publisher.store.subscribers import SUPPRESSED, by_id, log_event, update_subscriber
+from publisher.subscribers.addresses import AddressError, normalize
 
 SOURCE = "inbound"
 
@@ -156,3 +157,13 @@ def received(conn: Connection, since: datetime) -> list[Received]:
         .order_by(inbound.c.id)
     )
     return [Received(*row) for row in rows]
+
+
+def subscriber_by_address(conn: Connection, email: str) -> int | None:
+    """The id of the subscriber with address `email` (as stored keys compare), or None, also
+    for text that is no address: a provider's signed report names its recipient so."""
+    try:
+        key = normalize(email, smtputf8=True).key  # a lookup sends nothing
+    except AddressError:
+        return None
+    return conn.execute(select(subscribers.c.id).where(subscribers.c.email_key == key)).scalar()
