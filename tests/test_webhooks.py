@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,10 +31,11 @@ from sqlalchemy import func, select
 
 from publisher.config import load_config
 from publisher.store import subscribers
-from publisher.store.schema import events, inbound
+from publisher.store.schema import deliveries, events, inbound
+from publisher.store.schema import subscribers as subscribers_table
 from publisher.web.app import create_app
 
-from conftest import insert_subscriber, run_publisher
+from conftest import insert_subscriber, run_publisher, write_post, write_relay_config
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-events"
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
@@ -603,3 +605,50 @@ def test_a_bad_topic_or_key_is_a_one_line_error(site: Path) -> None:
         "error: PUBLISHER_SENDGRID_PUBLIC_KEY: not a base64 DER public key; paste the "
         "verification key SendGrid shows for the signed event webhook"
     ]
+
+
+def test_an_echoed_envelope_sender_ties_the_event_to_its_delivery(
+    site: Path, start_hooks, smtp_server, database_url: str, keys
+) -> None:
+    """SES reports the envelope sender it used (`mail.source`), Mailgun its `envelope`: with
+    [inbound] set that is the message's own signed VERP address, which names the delivery."""
+    extra = '[inbound]\naddress = "bounces@news.example.org"\n'
+    write_relay_config(site, smtp_server.port, database_url, extra=extra)
+    hooks = start_hooks(database_url, **configured(keys))
+    write_post(site, "2026-11-30-first.md", "title: First\ndate: 2026-11-30 09:00")
+    done = run_publisher("send", "first", "--now", "2026-12-01T12:00:00+00:00", cwd=site)
+    assert done.returncode == 0, done.stderr
+    senders = {r.recipients[0].split("@")[0]: r.envelope_from for r in smtp_server.received}
+    assert senders["ann"].startswith("bounces+")
+
+    echoed = ses_bounce("ann", source=senders["ann"])
+    assert hooks.post_ses(hooks.sns(echoed)).status_code == 200
+    event = mailgun_event("bob", "failed", "permanent") | {"envelope": {"sender": senders["bob"]}}
+    assert hooks.client.post("/webhooks/mailgun", json=hooks.mailgun(event)).status_code == 200
+    # A token names its own delivery whatever address the report gives.
+    stranger = ses_bounce("someone-else", feedback="fb-9", source=senders["cat"])
+    assert hooks.post_ses(hooks.sns(stranger)).status_code == 200
+
+    with hooks.store.read() as conn:
+        states = dict(
+            conn.execute(
+                select(subscribers_table.c.email, deliveries.c.state).join(
+                    deliveries, deliveries.c.subscriber_id == subscribers_table.c.id
+                )
+            ).all()
+        )
+    assert {email.split("@")[0]: state for email, state in states.items()} == {
+        **dict.fromkeys(PEOPLE, "sent"),
+        "ann": "bounced",
+        "bob": "bounced",
+        "cat": "bounced",
+    }
+    assert hooks.statuses() == {
+        **dict.fromkeys(PEOPLE, "active"),
+        "ann": "bounced",
+        "bob": "bounced",
+        "cat": "bounced",
+    }
+    listing = run_publisher("campaigns", cwd=site)
+    assert listing.returncode == 0, listing.stderr
+    assert re.search(r"post:first\s+done\s+7\s+4\s+0\s+0\s+0\s+3 \(42\.9%\)", listing.stdout)
