@@ -18,7 +18,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import http.client
 import re
+import threading
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
@@ -52,6 +54,7 @@ CERTIFICATE_BYTES = 64 * 1024
 FETCH_TIMEOUT = 10.0
 
 Fetch = Callable[[str], bytes]
+FETCH_ERRORS = (OSError, http.client.HTTPException)  # what fetching a URL may raise
 
 
 def sns_url(url: object) -> bool:
@@ -86,6 +89,7 @@ class SnsVerifier:
         self.fetch = fetch
         self.cache_size = cache_size
         self.certificates: OrderedDict[str, rsa.RSAPublicKey] = OrderedDict()
+        self.lock = threading.Lock()  # `verify` runs in several threads at once
 
     def verify(self, envelope: dict) -> bool:
         fields = SNS_SIGNED.get(envelope.get("Type"))  # type: ignore[arg-type]
@@ -101,20 +105,22 @@ class SnsVerifier:
             signature = base64.b64decode(envelope["Signature"], validate=True)
             key = self.certificate(url)
             key.verify(signature, text.encode(), padding.PKCS1v15(), hash_type())
-        except (InvalidSignature, ValueError, OSError):  # forged, garbled, or no certificate
+        except (InvalidSignature, ValueError, *FETCH_ERRORS):  # forged, garbled, unreachable
             return False
         return True
 
     def certificate(self, url: str) -> rsa.RSAPublicKey:
-        if url in self.certificates:
-            self.certificates.move_to_end(url)
-            return self.certificates[url]
+        with self.lock:
+            if url in self.certificates:
+                self.certificates.move_to_end(url)
+                return self.certificates[url]
         key = x509.load_pem_x509_certificate(self.fetch(url)).public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise ValueError("an SNS signing certificate holds an RSA key")
-        self.certificates[url] = key
-        if len(self.certificates) > self.cache_size:
-            self.certificates.popitem(last=False)
+        with self.lock:
+            self.certificates[url] = key
+            if len(self.certificates) > self.cache_size:
+                self.certificates.popitem(last=False)
         return key
 
 
@@ -159,8 +165,8 @@ def basic_auth(header: str, credentials: str) -> bool:
 
 def fresh(timestamp: str, now: datetime, max_age: timedelta) -> bool:
     """Whether a Unix `timestamp` is within `max_age` of `now`, either way (clocks drift)."""
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
-        return False
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 11:
+        return False  # 11 digits reach the year 5138; datetime stops at 9999
     return abs(now - datetime.fromtimestamp(int(timestamp), UTC)) <= max_age
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 
 import anyio
@@ -31,6 +31,7 @@ from publisher.store.db import Store
 from publisher.subscribers.tokens import Tokens
 from publisher.web.endpoints import Endpoints
 from publisher.web.signatures import (
+    FETCH_ERRORS,
     Fetch,
     Replays,
     SnsVerifier,
@@ -155,7 +156,7 @@ class Webhooks:
             raise Malformed("SNS: SubscribeURL is not an https URL on an SNS host")
         try:
             await anyio.to_thread.run_sync(self.fetch, url)
-        except OSError as exc:
+        except FETCH_ERRORS as exc:
             log.warning("SNS subscription to %s not confirmed: %s", envelope["TopicArn"], exc)
             return JSONResponse({"ok": False, "error": "could not confirm"}, 502)
         log.info("SNS subscription to %s confirmed", envelope["TopicArn"])
@@ -212,8 +213,9 @@ class Webhooks:
         parse: Callable[[], list[Report]],
     ) -> Response:
         """Apply a signed request whose `timestamp` is fresh and whose `nonce` (Mailgun's
-        token, SendGrid's signature) was not seen lately; a failure lets it be retried."""
-        now = self.endpoints.clock()
+        token, SendGrid's signature) was not seen lately; a failure lets it be retried.
+        The real time, not the app's clock: the provider signed at the real time."""
+        now = datetime.now(UTC)
         if not fresh(timestamp, now, self.max_age):
             raise Refused(403, "stale timestamp")
         key = f"{provider}:{nonce}"
