@@ -27,14 +27,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from publisher.config import load_config
+from publisher.inbound import providers
 from publisher.store import subscribers
 from publisher.store.schema import deliveries, events, inbound
 from publisher.store.schema import subscribers as subscribers_table
 from publisher.web.app import create_app
-from publisher.web.signatures import sns_url
+from publisher.web.signatures import SnsVerifier, sns_url
 
 from conftest import insert_subscriber, run_publisher, write_post, write_relay_config
 
@@ -138,7 +141,10 @@ class Hooks:
         return sign_sns(envelope, self.keys["sns"])
 
     def post_ses(self, envelope: dict) -> httpx.Response:
-        headers = {"x-amz-sns-message-type": envelope.get("Type", ""), "content-type": "text/plain"}
+        headers = {
+            "x-amz-sns-message-type": str(envelope.get("Type", "")),
+            "content-type": "text/plain",
+        }
         return self.client.post("/webhooks/ses", content=json.dumps(envelope), headers=headers)
 
     # --- Mailgun and SendGrid -------------------------------------------------------
@@ -569,6 +575,11 @@ def test_malformed_and_hostile_bodies_get_400_never_a_500(hooks: Hooks) -> None:
         assert response.status_code in (200, 400), body
     not_json = hooks.post_ses({"Type": "Notification"})
     assert not_json.status_code == 403
+    for envelope in (
+        {"TopicArn": [TOPIC]},
+        {"TopicArn": TOPIC, "Type": [1], "SignatureVersion": {}},
+    ):
+        assert hooks.post_ses(envelope).status_code == 403
     bad_message = hooks.post_ses(hooks.sns("not json"))
     assert bad_message.status_code == 400
     assert hooks.client.post("/webhooks/ses", content=b"[]").status_code == 400
@@ -668,3 +679,55 @@ def test_an_echoed_envelope_sender_ties_the_event_to_its_delivery(
     listing = run_publisher("campaigns", cwd=site)
     assert listing.returncode == 0, listing.stderr
     assert re.search(r"post:first\s+done\s+7\s+4\s+0\s+0\s+0\s+3 \(42\.9%\)", listing.stdout)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+# Bodies shaped like the providers' own, with any JSON where a value goes.
+SHAPED = st.fixed_dictionaries(
+    {},
+    optional={
+        name: JSON
+        for name in (
+            "RecordType",
+            "Type",
+            "ID",
+            "Email",
+            "Recipient",
+            "SuppressSending",
+            "SuppressionReason",
+            "event-data",
+            "notificationType",
+            "bounce",
+            "complaint",
+            "mail",
+            "TopicArn",
+            "SignatureVersion",
+            "SigningCertURL",
+            "Signature",
+            "Message",
+        )
+    },
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=JSON | SHAPED | st.lists(SHAPED, max_size=3))
+def test_any_json_is_read_into_reports_or_refused_as_malformed(body) -> None:
+    """Whatever a signed (or unsigned) body holds, reading it never raises anything else."""
+
+    def ses(body) -> list[providers.Report]:
+        return providers.ses(json.dumps(body), "sns-id")
+
+    for parse in (providers.postmark, providers.mailgun, providers.sendgrid, ses):
+        try:
+            reports = parse(body)
+        except providers.Malformed:
+            continue
+        assert all(len(report.notice().message_id) <= 255 for report in reports)
+    assert not SnsVerifier(lambda url: b"").verify(body if isinstance(body, dict) else {})

@@ -92,8 +92,8 @@ class SnsVerifier:
         self.lock = threading.Lock()  # `verify` runs in several threads at once
 
     def verify(self, envelope: dict) -> bool:
-        fields = SNS_SIGNED.get(envelope.get("Type"))  # type: ignore[arg-type]
-        hash_type = SNS_HASHES.get(envelope.get("SignatureVersion"))  # type: ignore[arg-type]
+        fields = SNS_SIGNED.get(_string(envelope.get("Type")))
+        hash_type = SNS_HASHES.get(_string(envelope.get("SignatureVersion")))
         url = envelope.get("SigningCertURL")
         if fields is None or hash_type is None or not sns_url(url):
             return False
@@ -122,6 +122,11 @@ class SnsVerifier:
             if len(self.certificates) > self.cache_size:
                 self.certificates.popitem(last=False)
         return key
+
+
+def _string(value: object) -> str:
+    """`value` when it is a string, else "" (hostile JSON may put a list where a key goes)."""
+    return value if isinstance(value, str) else ""
 
 
 def mailgun_signature(key: bytes, timestamp: str, token: str, signature: str) -> bool:

@@ -136,7 +136,8 @@ class Webhooks:
         envelope = providers.loads(await request.body())
         if not isinstance(envelope, dict):
             raise Malformed("SNS: expected a JSON object")
-        if envelope.get("TopicArn") not in self.topics:  # before fetching any certificate
+        topic = envelope.get("TopicArn")
+        if not isinstance(topic, str) or topic not in self.topics:  # before any fetching
             raise Refused(403, "topic not configured")
         if not await anyio.to_thread.run_sync(self.sns.verify, envelope):
             raise Refused(403, "bad signature")
