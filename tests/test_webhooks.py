@@ -398,6 +398,8 @@ def test_postmark_takes_basic_auth_and_acts_once(hooks: Hooks) -> None:
         "cat": "complained",
         "dee": "unsubscribed",
     }
+    [(kind, detail)] = hooks.events("ann")
+    assert kind == "bounced" and detail.startswith("postmark:1 5.1.1 smtp;550 5.1.1 The email")
     assert [kind for kind, _ in hooks.events("bob")] == ["soft_bounce"]
     before = hooks.snapshot()
     for record in records:

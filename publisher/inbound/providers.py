@@ -25,6 +25,7 @@ from publisher.inbound.classify import (
     BOUNCE,
     COMPLAINT,
     OTHER,
+    STATUS,
     UNSUBSCRIBE,
     Failure,
     Notice,
@@ -169,14 +170,16 @@ def _postmark_bounce(body: dict, record: str) -> Report:
     if record == "SpamComplaint":
         kind = COMPLAINT
     event = _text(body.get("ID"), 40) or _digest(body)
+    details = _text(body.get("Details") or body.get("Description"), 500)
+    status = STATUS.search(details)  # Postmark gives the server's reply, not a status field
     return Report(
         POSTMARK,
         event,
         kind,
         _text(body.get("Email")),
         hard,
-        _text(body.get("TypeCode"), 20),
-        _text(body.get("Details") or body.get("Description"), 500),
+        status[0] if status else "",
+        details,
         f"Postmark {record}: {kind_name}",
     )
 
