@@ -1,4 +1,5 @@
-"""The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences.
+"""The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences,
+and the mail providers' bounce and complaint webhooks (`webhooks`).
 
 Starlette on uvicorn: an async server in one process, small enough to read, with a real
 test story (the tests run it under uvicorn on a loopback port). The store and the mail
