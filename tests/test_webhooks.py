@@ -26,6 +26,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -523,6 +527,16 @@ def test_sendgrid_signed_batches_act_once(hooks: Hooks) -> None:
     assert hooks.snapshot() == before
 
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def twin_signature(headers: dict) -> str:
+    """The other ECDSA signature of the same content, (r, n - s): it verifies too."""
+    der = base64.b64decode(headers["X-Twilio-Email-Event-Webhook-Signature"])
+    r, s = decode_dss_signature(der)
+    return base64.b64encode(encode_dss_signature(r, P256_ORDER - s)).decode()
+
+
 def test_forged_stale_and_replayed_sendgrid_requests_change_nothing(hooks: Hooks, keys) -> None:
     body = json.dumps(sendgrid_events()[:1]).encode()
     other_key = ec.generate_private_key(ec.SECP256R1())
@@ -543,6 +557,9 @@ def test_forged_stale_and_replayed_sendgrid_requests_change_nothing(hooks: Hooks
     assert hooks.client.post("/webhooks/sendgrid", content=body, headers=headers).status_code == 200
     after = hooks.snapshot()
     replay = hooks.client.post("/webhooks/sendgrid", content=body, headers=headers)
+    assert replay.status_code == 403 and replay.json()["error"] == "replayed"
+    twin = {**headers, "X-Twilio-Email-Event-Webhook-Signature": twin_signature(headers)}
+    replay = hooks.client.post("/webhooks/sendgrid", content=body, headers=twin)
     assert replay.status_code == 403 and replay.json()["error"] == "replayed"
     assert hooks.snapshot() == after
 

@@ -11,6 +11,7 @@ signatures never reach a log line.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -201,7 +202,10 @@ class Webhooks:
         def parse() -> list[Report]:
             return providers.sendgrid(providers.loads(payload))
 
-        return await self.once(request, "sendgrid", timestamp, signature, parse)
+        # What was signed, not the signature: an ECDSA signature has a twin (s, n - s)
+        # that verifies too, so a replay could come with either.
+        signed = hashlib.sha256(timestamp.encode() + b"\n" + payload).hexdigest()
+        return await self.once(request, "sendgrid", timestamp, signed, parse)
 
     # --- shared steps -------------------------------------------------------------------
 
@@ -214,7 +218,7 @@ class Webhooks:
         parse: Callable[[], list[Report]],
     ) -> Response:
         """Apply a signed request whose `timestamp` is fresh and whose `nonce` (Mailgun's
-        token, SendGrid's signature) was not seen lately; a failure lets it be retried.
+        token, a digest of what SendGrid signed) was not seen lately; a failure lets it be retried.
         The real time, not the app's clock: the provider signed at the real time."""
         now = datetime.now(UTC)
         if not fresh(timestamp, now, self.max_age):
