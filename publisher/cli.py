@@ -35,6 +35,7 @@ COMMANDS = {
     "run": "schedule",
     "queue": "schedule",
     "web": "web",
+    "inbound": "inbound",
 }
 
 

@@ -127,6 +127,36 @@ class DkimSection:
 
 
 @dataclass(frozen=True)
+class InboundSection:
+    address: str = key(
+        "", "Mailbox that bounces and mailed unsubscribes come back to; empty: none (no VERP)."
+    )
+    soft_bounce_limit: int = key(3, "Soft bounces within soft_bounce_window that count as hard.")
+    soft_bounce_window: timedelta = key(timedelta(days=7), "Window counting soft bounces.")
+    ses_topic_arns: str = key(
+        "", "Comma-separated SNS topic ARNs /webhooks/ses takes SES events from; empty: off."
+    )
+    postmark_credentials_env: str = key(
+        "PUBLISHER_POSTMARK_WEBHOOK_AUTH",
+        "Environment variable holding user:password of /webhooks/postmark; unset: off.",
+    )
+    mailgun_signing_key_env: str = key(
+        "PUBLISHER_MAILGUN_SIGNING_KEY",
+        "Environment variable holding the Mailgun webhook signing key; unset: off.",
+    )
+    sendgrid_public_key_env: str = key(
+        "PUBLISHER_SENDGRID_PUBLIC_KEY",
+        "Environment variable holding SendGrid's verification key (base64); unset: off.",
+    )
+    webhook_max_age: timedelta = key(
+        timedelta(minutes=5), "Oldest signed webhook timestamp taken (Mailgun, SendGrid)."
+    )
+
+
+INBOUND_LOCAL_PART = 22  # 64 less "+unsub-", an 18-digit id, "-" and a 16-character signature
+
+
+@dataclass(frozen=True)
 class SchedulerSection:
     interval: int = key(60, "Seconds between passes of `publisher run`.")
     lock_wait: timedelta = key(timedelta(seconds=15), "Wait for a concurrent tick's build.")
@@ -147,6 +177,7 @@ class Config:
     database: DatabaseSection = DatabaseSection()
     web: WebSection = WebSection()
     dkim: DkimSection = DkimSection()
+    inbound: InboundSection = InboundSection()
     scheduler: SchedulerSection = SchedulerSection()
 
     @property
@@ -303,6 +334,23 @@ def _validate(config: Config, problems: list[str]) -> None:
         problems.append("[digest] max_posts: expected at least 1")
     if config.delivery.connections < 1:
         problems.append("[delivery] connections: expected at least 1")
+    local, at, domain = config.inbound.address.rpartition("@")
+    if config.inbound.address and not (local and at and "." in domain and "+" not in local):
+        problems.append(
+            f"[inbound] address: expected an address such as bounces@news.example.org "
+            f"(no '+'), got {config.inbound.address!r}"
+        )
+    elif len(local) > INBOUND_LOCAL_PART:
+        problems.append(
+            f"[inbound] address: local part {local!r} leaves no room for the tokens; "
+            f"use at most {INBOUND_LOCAL_PART} characters before '@'"
+        )
+    for arn in filter(None, (a.strip() for a in config.inbound.ses_topic_arns.split(","))):
+        if not arn.startswith("arn:aws"):
+            problems.append(
+                f"[inbound] ses_topic_arns: expected ARNs such as "
+                f"arn:aws:sns:eu-west-1:123456789012:ses-events, got {arn!r}"
+            )
     every = config.digest.every.lower()
     if every not in ("day", "month", *WEEKDAYS):
         problems.append(

@@ -139,10 +139,14 @@ def write_relay_config(
 
 
 def run_publisher(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the `publisher` command to its end in a real process; text output captured.
-    `env` is added to this process's environment."""
+    `env` is added to this process's environment; `input` is its standard input."""
     return subprocess.run(
         [PUBLISHER, *args],
         cwd=cwd,
@@ -150,6 +154,7 @@ def run_publisher(
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input,
     )
 
 

@@ -98,10 +98,8 @@ def test_message_has_every_header_and_both_parts(config):
     assert message["Date"] == "Mon, 02 Mar 2026 15:00:00 +0000"
     assert re.fullmatch(r"<[0-9a-f]+\.post@blog\.example\.org>", message["Message-ID"])
     assert message["MIME-Version"] == "1.0"
-    assert message["List-Unsubscribe"] == (
-        "<https://blog.example.org/unsubscribe?token=1.abc>, "
-        "<mailto:news@example.org?subject=unsubscribe>"
-    )
+    # no mailto: nothing reads a mailbox without [inbound] (tests/test_inbound.py)
+    assert message["List-Unsubscribe"] == "<https://blog.example.org/unsubscribe?token=1.abc>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["List-Id"] == "Test Clinic Blog <newsletter.blog.example.org>"
     assert message["Feedback-ID"] == "sleep:post:newsletter:blog.example.org"

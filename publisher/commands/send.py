@@ -169,7 +169,17 @@ def campaigns() -> None:
     if not found:
         click.echo("no campaigns yet")
         return
-    header = ("campaign", "status", "total", "sent", "failed", "deferred", "skipped", "to send")
+    header = (
+        "campaign",
+        "status",
+        "total",
+        "sent",
+        "failed",
+        "deferred",
+        "skipped",
+        "bounced",
+        "to send",
+    )
     rows = [(*header, "started", "finished", "rate")]
     for campaign in found:
         c = tallies.get(campaign.id, ledger.Counts())
@@ -178,6 +188,7 @@ def campaigns() -> None:
                 campaign.key,
                 campaign.status,
                 *(f"{n:,}" for n in (c.total, c.sent, c.failed, c.deferred, c.skipped)),
+                f"{c.bounced:,} ({c.bounce_rate:.1%})" if c.bounced else "0",
                 f"{c.queued + c.sending:,}",
                 _when(config, campaign.started_at),
                 _when(config, campaign.finished_at),

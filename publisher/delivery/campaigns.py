@@ -33,6 +33,7 @@ from publisher.delivery.transports import (
     reason,
 )
 from publisher.errors import DeliveryError, PublisherError
+from publisher.inbound import verp
 from publisher.mail.message import MessageBuilder, Newsletter
 from publisher.store import ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
@@ -84,7 +85,12 @@ class Summary:
         tally = f"{c.sent:,} of {c.total:,} sent"
         extra = ", ".join(
             f"{n:,} {name}"
-            for name, n in (("failed", c.failed), ("deferred", c.deferred), ("skipped", c.skipped))
+            for name, n in (
+                ("failed", c.failed),
+                ("deferred", c.deferred),
+                ("skipped", c.skipped),
+                ("bounced", c.bounced),
+            )
             if n
         )
         tally += f" ({extra})" if extra else ""
@@ -214,7 +220,10 @@ class _Run:
         """Build and send one message. Whatever fails here but the relay is this recipient's
         alone (a name or address that cannot be encoded, a bug on an odd value)."""
         try:
-            return transport.send(self.envelope_from, claimed.email, self._message(claimed))
+            sender = verp.bounce_address(self.config, self.tokens, claimed.id, claimed.token_key)
+            return transport.send(
+                sender or self.envelope_from, claimed.email, self._message(claimed)
+            )
         except RelayDown:
             raise
         except Exception as exc:
@@ -229,6 +238,9 @@ class _Run:
                 claimed.token_key,
                 claimed.email,
                 claimed.name,
+                verp.unsubscribe_address(
+                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
+                ),
             )
         )
 
@@ -283,7 +295,7 @@ class _Run:
         ledger.set_status(self.store, self.campaign.id, "sending", self.clock())
         ledger.reclaim(self.store, self.campaign.id, self.clock(), LEASE)
         before = ledger.counts(self.store, self.campaign.id)
-        finished_before = before.sent + before.failed + before.skipped
+        finished_before = before.sent + before.failed + before.skipped + before.bounced
         threads = [
             threading.Thread(target=self.work, name=f"send-{n}", daemon=True)
             for n in range(self.config.delivery.connections)

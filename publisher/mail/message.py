@@ -69,6 +69,7 @@ class Recipient:
     name: str
     unsubscribe_url: str  # https://.../unsubscribe?token=...
     preferences_url: str
+    unsubscribe_address: str = ""  # List-Unsubscribe's mailto: only with [inbound] (verp)
 
 
 def header_errors(fields: Mapping[str, str]) -> list[str]:
@@ -97,6 +98,14 @@ def _require_safe(fields: Mapping[str, str]) -> None:
         raise UnsafeHeaderError("; ".join(problems))
 
 
+def list_unsubscribe(recipient: Recipient) -> str:
+    """The one-click URL (RFC 8058), and a mailto only where something reads that mailbox."""
+    if not recipient.unsubscribe_address:
+        return f"<{recipient.unsubscribe_url}>"
+    mailto = f"mailto:{recipient.unsubscribe_address}?subject=unsubscribe"
+    return f"<{recipient.unsubscribe_url}>,\r\n <{mailto}>"
+
+
 class MessageBuilder:
     """Builds every recipient's message of one newsletter; set up once per campaign."""
 
@@ -105,7 +114,6 @@ class MessageBuilder:
         _require_safe({"subject": subject, **config_header_fields(config)})
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
-        self.mailto = f"mailto:{config.newsletter.from_address}?subject=unsubscribe"
         self.head, frame = alternative_frame(_skeleton(config, newsletter, subject))
         parts = [
             Part.encode(newsletter.text, escape_values=False),
@@ -123,12 +131,13 @@ class MessageBuilder:
                 "recipient address": recipient.email,
                 "unsubscribe URL": recipient.unsubscribe_url,
                 "preferences URL": recipient.preferences_url,
+                "unsubscribe address": recipient.unsubscribe_address,
             }
         )
         headers = [
             ("To", mailbox(recipient.name, recipient.email, smtputf8=self.smtputf8)),
             ("Message-ID", self._message_id(recipient.email)),
-            ("List-Unsubscribe", f"<{recipient.unsubscribe_url}>,\r\n <{self.mailto}>"),
+            ("List-Unsubscribe", list_unsubscribe(recipient)),
         ]
         values = {
             "name": recipient.name or NAME_FALLBACK,

@@ -372,7 +372,17 @@ def _rebuild_sqlite_subscribers(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_initial_schema, _unsent_index, _link_keys]
+def _inbound(conn: Connection) -> None:
+    """The table of messages `publisher inbound` read (bounces, complaints, replies)."""
+    schema.inbound.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _initial_schema,
+    _unsent_index,
+    _link_keys,
+    _inbound,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -59,10 +59,18 @@ class Counts:
     deferred: int = 0
     failed: int = 0
     skipped: int = 0
+    bounced: int = 0  # sent, then bounced (publisher inbound)
 
     @property
     def total(self) -> int:
-        return self.queued + self.sending + self.sent + self.deferred + self.failed + self.skipped
+        finished = self.sent + self.failed + self.skipped + self.bounced
+        return finished + self.queued + self.sending + self.deferred
+
+    @property
+    def bounce_rate(self) -> float:
+        """Of the messages the relay accepted, the share that bounced later."""
+        accepted = self.sent + self.bounced
+        return self.bounced / accepted if accepted else 0.0
 
     @property
     def unfinished(self) -> int:

@@ -71,13 +71,14 @@ class UTCDateTime(TypeDecorator):
 
 FREQUENCIES = ("each", "digest")  # subscribers.frequency
 # deliveries.state; a transport's result for one message is one of SENT, DEFERRED, FAILED.
-QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED = (
+QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED, BOUNCED = (
     "queued",
     "sending",
     "sent",
     "deferred",
     "failed",
     "skipped",
+    "bounced",  # sent, then a bounce came back for it (publisher inbound)
 )
 
 subscribers = Table(
@@ -180,6 +181,21 @@ deliveries = Table(
     Column("smtp_reply", Text),
     UniqueConstraint("campaign_id", "subscriber_id"),
     Index("deliveries_work", "campaign_id", "state", "id"),
+)
+
+# Each message `publisher inbound` read, once (by Message-ID): what it was and what it did.
+inbound = Table(
+    "inbound",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),  # inbound.classify's kinds
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("delivery_id", Id, ForeignKey("deliveries.id", ondelete="SET NULL")),
+    Column("action", String(64), nullable=False),  # what it did: bounced, ignored, kept...
+    Column("detail", Text, nullable=False, default=""),  # sender, subject, status, diagnostic
+    Index("inbound_received", "received_at"),
 )
 
 # Which migrations have run (see db.MIGRATIONS); one row per applied version.

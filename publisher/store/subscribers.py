@@ -22,6 +22,7 @@ from publisher.store.schema import (
     FREQUENCIES,
     UNSENT,
     events,
+    inbound,
     settings,
     subscribers,
     suppressions,
@@ -72,7 +73,7 @@ def _find(conn: Connection, key: str) -> Subscriber | None:
     return _subscriber(row) if row else None
 
 
-def _by_id(conn: Connection, subscriber_id: int) -> Subscriber | None:
+def by_id(conn: Connection, subscriber_id: int) -> Subscriber | None:
     row = conn.execute(select(*COLUMNS).where(subscribers.c.id == subscriber_id)).first()
     return _subscriber(row) if row else None
 
@@ -111,7 +112,7 @@ def check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None
 
 def update_subscriber(conn: Connection, subscriber_id: int, **values) -> Subscriber:
     conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(**values))
-    found = _by_id(conn, subscriber_id)
+    found = by_id(conn, subscriber_id)
     assert found is not None
     return found
 
@@ -208,7 +209,7 @@ def confirm(
     (pending, unsubscribed, bounced, complained, or erased and come back). None if the
     subscriber no longer exists."""
     with store.transaction() as conn:
-        current = _by_id(conn, subscriber_id)
+        current = by_id(conn, subscriber_id)
         if current is None or current.status == "active":
             return current
         key = conn.execute(
@@ -253,7 +254,7 @@ def unsubscribe(
 ) -> Subscriber | None:
     """Unsubscribe by id (the signed link, List-Unsubscribe); None if no such subscriber."""
     with store.transaction() as conn:
-        current = _by_id(conn, subscriber_id)
+        current = by_id(conn, subscriber_id)
         return None if current is None else _unsubscribe(conn, current, now, source)
 
 
@@ -269,7 +270,7 @@ def set_preferences(
     check_choice(frequency, FREQUENCIES, "frequency")
     name = None if name is None else check_name(name)
     with store.transaction() as conn:
-        current = _by_id(conn, subscriber_id)
+        current = by_id(conn, subscriber_id)
         if current is None:
             return None
         values = {
@@ -294,7 +295,7 @@ def record_bounce(
 ) -> Subscriber | None:
     """A hard bounce: count it, and mark the subscriber bounced at `limit` bounces."""
     with store.transaction() as conn:
-        current = _by_id(conn, subscriber_id)
+        current = by_id(conn, subscriber_id)
         if current is None:
             return None
         values: dict[str, object] = {"bounce_count": current.bounce_count + 1}
@@ -309,7 +310,7 @@ def record_complaint(
 ) -> Subscriber | None:
     """A spam complaint (feedback loop): suppressed at once."""
     with store.transaction() as conn:
-        current = _by_id(conn, subscriber_id)
+        current = by_id(conn, subscriber_id)
         if current is None:
             return None
         log_event(conn, current.id, "complained", now, "delivery", detail)
@@ -329,11 +330,12 @@ def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> b
             )
         current = _find(conn, address.key)
         if current is not None:
-            conn.execute(
-                update(events)
-                .where(events.c.subscriber_id == current.id)
-                .values(subscriber_id=None, detail="")
-            )
+            for table in (events, inbound):  # their details may hold the address
+                conn.execute(
+                    update(table)
+                    .where(table.c.subscriber_id == current.id)
+                    .values(subscriber_id=None, detail="")
+                )
             conn.execute(delete(subscribers).where(subscribers.c.id == current.id))
         log_event(conn, None, "erased", now, source)
     store.scrub()
@@ -342,7 +344,7 @@ def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> b
 
 def get(store: Store, subscriber_id: int) -> Subscriber | None:
     with store.read() as conn:
-        return _by_id(conn, subscriber_id)
+        return by_id(conn, subscriber_id)
 
 
 def _token_key(conn: Connection, subscriber_id: int) -> str | None:
@@ -360,7 +362,7 @@ def token_key(store: Store, subscriber_id: int) -> str | None:
 def get_with_key(store: Store, subscriber_id: int) -> tuple[Subscriber, str] | None:
     """The subscriber and their link key, in one read; None if there is no such subscriber."""
     with store.read() as conn:
-        found = _by_id(conn, subscriber_id)
+        found = by_id(conn, subscriber_id)
         return None if found is None else (found, _token_key(conn, subscriber_id))
 
 

@@ -70,6 +70,13 @@ class Tokens:
         issued = int(now.timestamp())
         return f"{subscriber_id}.{issued}.{self._sign(purpose, subscriber_id, issued, key)}"
 
+    def short(self, purpose: str, number: int, key: str) -> str:
+        """A signature that fits in an email address's local part (VERP): 16 characters of
+        lower-case base32 (80 bits), since mail systems may change a local part's case and
+        it holds only 64 characters. Bound to the subscriber's `key`, so it dies with them."""
+        digest = hmac.digest(self.secret, f"{purpose}:{number}:{key}".encode(), "sha256")
+        return base64.b32encode(digest[:10]).decode().lower()
+
     def subscriber_id(self, token: str) -> int:
         """The id a well-formed token names, not yet verified: look up that subscriber's
         key, then `read` with it. TokenInvalid when the token is not in canonical form."""
@@ -206,7 +213,13 @@ def preferences_url(
 
 
 def recipient(
-    config: Config, tokens: Tokens, subscriber_id: int, key: str, email: str, name: str
+    config: Config,
+    tokens: Tokens,
+    subscriber_id: int,
+    key: str,
+    email: str,
+    name: str,
+    unsubscribe_address: str = "",
 ) -> Recipient:
     """A newsletter's recipient with their unsubscribe and preferences links; subscriber 0
     with key "" (test sends, previews) gets links that show "not valid"."""
@@ -215,4 +228,5 @@ def recipient(
         name=name,
         unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key),
         preferences_url=preferences_url(config, tokens, subscriber_id, key),
+        unsubscribe_address=unsubscribe_address,
     )

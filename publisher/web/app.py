@@ -1,4 +1,5 @@
-"""The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences.
+"""The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences,
+and the mail providers' bounce and complaint webhooks (`webhooks`).
 
 Starlette on uvicorn: an async server in one process, small enough to read, with a real
 test story (the tests run it under uvicorn on a loopback port). The store and the mail
@@ -39,10 +40,15 @@ from publisher.config import Config
 from publisher.errors import StoreError
 from publisher.web.endpoints import Endpoints
 from publisher.web.guard import REDACT_TOKENS, Guard, origin, security_headers
+from publisher.web.signatures import Fetch, fetch_https
+from publisher.web.webhooks import Webhooks
 
 
-def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> Starlette:
-    """The web app for `config`; `clock` defaults to the real time moved by `--now`."""
+def create_app(
+    config: Config, clock: Callable[[], datetime] | None = None, fetch: Fetch = fetch_https
+) -> Starlette:
+    """The web app for `config`; `clock` defaults to the real time moved by `--now`;
+    `fetch` gets SNS certificates and confirms SNS subscriptions (tests pass their own)."""
     endpoints = Endpoints(config, clock or Clock(config.now))
     logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
@@ -51,6 +57,7 @@ def create_app(config: Config, clock: Callable[[], datetime] | None = None) -> S
         Route("/unsubscribe", endpoints.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", endpoints.preferences, methods=["GET", "POST"]),
         Route("/healthz", endpoints.healthz, methods=["GET"]),
+        *Webhooks(endpoints, fetch).routes(),
     ]
     middleware = [
         Middleware(Guard, headers=security_headers(config), error_page=endpoints.error_page),

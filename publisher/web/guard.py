@@ -1,5 +1,6 @@
-"""The guard around every request: security headers, the body cap, HEAD served as GET, the
-per-client limit on `/subscribe`, and tokens kept out of the access log."""
+"""The guard around every request: security headers, the body cap (larger for the
+providers' webhooks), HEAD served as GET, the per-client limit on `/subscribe`, and tokens
+kept out of the access log."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from publisher.config import Config
 
 MAX_BODY = 16 * 1024
+WEBHOOK_MAX_BODY = 1024 * 1024  # SendGrid posts batches of up to 768 KB, SNS up to 256 KB
 
 
 def origin(url: str) -> str:
@@ -96,8 +98,9 @@ class Guard:
                 message = {**message, "body": b""}
             await send(message)
 
+        cap = WEBHOOK_MAX_BODY if scope["path"].startswith("/webhooks/") else MAX_BODY
         declared = Headers(scope=scope).get("content-length", "0")
-        if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY:
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > cap:
             await self.error_page(413)(scope, receive, send_secured)
             return
         received = 0
@@ -106,7 +109,7 @@ class Guard:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_BODY:  # a chunked body that grew past the cap
+            if received > cap:  # a chunked body that grew past the cap
                 raise HTTPException(413)
             return message
 

@@ -1,0 +1,133 @@
+"""Apply a `Notice` to the store, once.
+
+A notice acts only on the subscriber a genuine token names (the address it came back to,
+or the returned message's Return-Path or List-Unsubscribe): anyone can write to the inbound
+address, and a forged bounce must not unsubscribe a stranger. A notice with no genuine
+token is recorded and reported, never acted on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from publisher.config import Config
+from publisher.inbound import verp
+from publisher.inbound.classify import (
+    AUTO_REPLY,
+    BOUNCE,
+    COMPLAINT,
+    OTHER,
+    UNSUBSCRIBE,
+    Notice,
+    classify,
+)
+from publisher.inbound.sources import Incoming
+from publisher.store import Store
+from publisher.store import inbound as recorded
+from publisher.subscribers.addresses import CONTROL
+from publisher.subscribers.tokens import Tokens
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one message was and what it did."""
+
+    kind: str
+    action: str
+    subscriber_id: int | None = None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class _Owner:
+    subscriber_id: int
+    delivery_id: int | None
+    unsubscribe: bool  # the tag was the mailto unsubscribe address
+
+
+def process(
+    store: Store, config: Config, tokens: Tokens, incoming: Incoming, now: datetime
+) -> Outcome:
+    """One incoming message from bytes to its effect."""
+    notice = classify(incoming.parsed(), incoming.raw, incoming.delivered_to)
+    return apply(store, config, tokens, notice, now)
+
+
+def apply(
+    store: Store,
+    config: Config,
+    tokens: Tokens,
+    notice: Notice,
+    now: datetime,
+    recipient: str = "",
+) -> Outcome:
+    """Record `notice` and do what it asks, in one transaction; a notice already read
+    (same Message-ID) changes nothing. `recipient` is the address a provider's signed
+    report (a webhook) names: it finds the subscriber when the report echoes no token."""
+    with store.transaction() as conn:
+        if recorded.seen(conn, notice.message_id):
+            return Outcome(notice.kind, "already processed", duplicate=True)
+        owner = _owner(conn, config, tokens, notice) or _addressee(conn, recipient)
+        kind = UNSUBSCRIBE if notice.kind == OTHER and owner and owner.unsubscribe else notice.kind
+        action = _act(conn, config, kind, notice, owner, now)
+        subscriber_id = owner.subscriber_id if owner else None
+        delivery_id = owner.delivery_id if owner else None
+        recorded.record(
+            conn, notice.message_id, now, kind, action, _detail(notice), subscriber_id, delivery_id
+        )
+        return Outcome(kind, action, subscriber_id)
+
+
+def _owner(conn, config: Config, tokens: Tokens, notice: Notice) -> _Owner | None:
+    """The subscriber (and delivery) the first genuine token names."""
+    for tag in verp.tags(config, [*notice.addressed_to, *notice.quoted]):
+        if tag.kind == verp.BOUNCE:
+            found = recorded.delivery_owner(conn, tag.number)
+            if found and verp.genuine(tokens, tag, found[1]):
+                return _Owner(found[0], tag.number, unsubscribe=False)
+        else:
+            key = recorded.subscriber_key(conn, tag.number)
+            if key is not None and verp.genuine(tokens, tag, key):
+                return _Owner(tag.number, None, unsubscribe=True)
+    return None
+
+
+def _addressee(conn, recipient: str) -> _Owner | None:
+    """The subscriber a signed provider report names by address (no delivery known)."""
+    found = recorded.subscriber_by_address(conn, recipient) if recipient else None
+    return None if found is None else _Owner(found, None, unsubscribe=False)
+
+
+def _act(conn, config: Config, kind: str, notice: Notice, owner: _Owner | None, now) -> str:
+    if kind == AUTO_REPLY:
+        return "ignored"
+    if kind == OTHER:
+        return "kept for a person to read"
+    if owner is None:
+        return "not ours: no genuine token, nothing done"
+    detail = f"{notice.message_id} {_failure_text(notice)}".strip()
+    who, delivery = owner.subscriber_id, owner.delivery_id
+    if kind == COMPLAINT:
+        return recorded.complaint(conn, who, now, f"{notice.message_id} {notice.detail}")
+    if kind == UNSUBSCRIBE:
+        return recorded.unsubscribe(conn, who, now, notice.message_id)
+    if kind == BOUNCE and notice.hard:
+        return recorded.hard_bounce(conn, who, delivery, now, detail)
+    inbound = config.inbound
+    return recorded.soft_bounce(
+        conn, who, delivery, now, detail, inbound.soft_bounce_limit, inbound.soft_bounce_window
+    )
+
+
+def _failure_text(notice: Notice) -> str:
+    return "; ".join(
+        " ".join(part for part in (f.status, f.diagnostic) if part) for f in notice.failures
+    )[:500]
+
+
+def _detail(notice: Notice) -> str:
+    """What the report shows of a message: who sent it, its subject, its failures."""
+    parts = [f"from {notice.sender}" if notice.sender else "", notice.subject, notice.detail]
+    text = " | ".join(part for part in (*parts, _failure_text(notice)) if part)
+    return CONTROL.sub("?", text)  # anyone can write here: no escapes reach a terminal

@@ -1,0 +1,303 @@
+"""Mail that comes back (`publisher inbound`): real-shaped bounces, complaints,
+unsubscribe mails, auto-replies and replies, through stdin and a Maildir, after a real
+campaign through an SMTP server on loopback that records each envelope sender."""
+
+from __future__ import annotations
+
+import mailbox
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from publisher.config import load_config
+from publisher.inbound.classify import AUTO_REPLY, BOUNCE, COMPLAINT, OTHER, classify
+from publisher.store import ledger, open_store
+
+from conftest import REPO, run_publisher, write_post, write_relay_config
+
+SAMPLES = REPO / "tests" / "inbound"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+INBOUND = "bounces@news.example.org"
+VERP = re.compile(r"bounces\+(\d+)-([a-z2-7]{16})@news\.example\.org")
+
+
+def sample(name: str, **values: str) -> bytes:
+    """A message from tests/inbound/ with its {placeholders} filled in."""
+    text = (SAMPLES / name).read_text()
+    for key, value in {
+        "n": "1",
+        "to": "x@example.org",
+        "rcpt": "ann@example.com",
+        **values,
+    }.items():
+        text = text.replace("{" + key + "}", value)
+    return text.encode()
+
+
+def parsed(raw: bytes):
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+# --- Classification ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, hard, status",
+    [
+        ("postfix-dsn.eml", True, "5.1.1"),
+        ("microsoft-ndr.eml", True, "5.1.10"),
+        ("gmail-dsn.eml", True, "5.1.1"),
+        ("postfix-delayed.eml", False, "4.2.2"),
+    ],
+)
+def test_rfc_3464_reports_as_mail_servers_write_them(name: str, hard: bool, status: str) -> None:
+    raw = sample(name)
+    notice = classify(parsed(raw), raw)
+    assert notice.kind == BOUNCE
+    assert [(f.address, f.hard, f.status) for f in notice.failures] == [
+        ("ann@example.com", hard, status)
+    ]
+    assert notice.failures[0].diagnostic
+    assert notice.message_id.startswith("<")
+
+
+def test_a_non_standard_bounce_goes_to_flufl_bounce() -> None:
+    raw = sample("exim-bounce.eml")
+    notice = classify(parsed(raw), raw)
+    assert (notice.kind, notice.hard) == (BOUNCE, True)
+    assert [f.address for f in notice.failures] == ["ann@example.com"]
+
+
+def test_a_feedback_report_is_a_complaint_and_shows_the_returned_headers() -> None:
+    raw = sample(
+        "arf-abuse.eml",
+        original_from="bounces+7-abcdefghijklmnop@news.example.org",
+        list_unsubscribe="<https://blog.example.org/unsubscribe?token=x>",
+    )
+    notice = classify(parsed(raw), raw)
+    assert notice.kind == COMPLAINT and "abuse" in notice.detail
+    assert "bounces+7-abcdefghijklmnop@news.example.org" in notice.quoted
+
+
+@pytest.mark.parametrize("name", ["out-of-office.eml", "vacation.eml"])
+def test_auto_replies_are_told_apart(name: str) -> None:
+    raw = sample(name)
+    assert classify(parsed(raw), raw).kind == AUTO_REPLY
+
+
+def test_a_person_replying_is_other() -> None:
+    raw = sample("human-reply.eml")
+    notice = classify(parsed(raw), raw)
+    assert notice.kind == OTHER and notice.subject == "Re: Hello readers"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff garbage",
+        b"Subject: =?utf-8?q?\xff?=\n\nhi",
+        b"Content-Type: multipart/report\n\n--",
+    ],
+)
+def test_hostile_or_broken_input_is_other_not_a_crash(raw: bytes) -> None:
+    notice = classify(parsed(raw), raw)
+    assert notice.kind in (OTHER, BOUNCE)
+    assert notice.message_id.startswith("sha256:")
+
+
+# --- End to end ------------------------------------------------------------------------
+
+PEOPLE = ["ann", "bob", "cat", "dee", "eve", "fay"]
+
+
+@pytest.fixture
+def sent(site: Path, smtp_server, database_url: str):
+    """A campaign sent to six subscribers through the loopback relay with [inbound] set:
+    the site, the relay, each person's envelope sender and List-Unsubscribe mailto."""
+    from conftest import insert_subscriber
+
+    write_relay_config(
+        site,
+        smtp_server.port,
+        database_url,
+        'envelope_from = "news@example.org"',
+        extra=f'[inbound]\naddress = "{INBOUND}"\n',
+    )
+    with open_store(database_url, site) as store:
+        for person in PEOPLE:
+            insert_subscriber(store, f"{person}@example.com", person.title())
+    write_post(site, "2026-11-30-first.md", "title: First\ndate: 2026-11-30 09:00")
+    done = run_publisher("send", "first", "--now", NOW.isoformat(), cwd=site)
+    assert done.returncode == 0, done.stderr
+    senders, mailtos, unsubscribe = {}, {}, {}
+    for received in smtp_server.received:
+        person = received.recipients[0].split("@")[0]
+        senders[person] = received.envelope_from
+        header = received.message["List-Unsubscribe"]
+        mailtos[person] = re.search(r"mailto:([^?>]+)", header)[1]
+        unsubscribe[person] = header
+    return site, database_url, senders, mailtos, unsubscribe
+
+
+def inbound(site: Path, raw: bytes, *args: str):
+    return run_publisher("inbound", "--now", NOW.isoformat(), *args, cwd=site, input=raw.decode())
+
+
+def statuses(site: Path, database_url: str) -> dict[str, str]:
+    from publisher.store import iter_subscribers
+
+    with open_store(database_url, site) as store:
+        return {s.email.split("@")[0]: s.status for s in iter_subscribers(store)}
+
+
+def test_each_message_leaves_with_its_own_signed_envelope_sender_and_mailto(sent) -> None:
+    _, _, senders, mailtos, _ = sent
+    assert sorted(senders) == PEOPLE
+    assert all(VERP.fullmatch(sender) for sender in senders.values())
+    assert len(set(senders.values())) == len(PEOPLE)
+    assert all(len(sender.split("@")[0]) <= 64 for sender in senders.values())
+    assert all(
+        re.fullmatch(r"bounces\+unsub-\d+-[a-z2-7]{16}@news\.example\.org", m)
+        for m in mailtos.values()
+    )
+
+
+def test_bounces_complaints_and_unsubscribes_end_in_the_right_state_once(sent, smtp_server) -> None:
+    site, database_url, senders, mailtos, unsubscribe = sent
+    steps = [
+        (
+            sample("postfix-dsn.eml", to=senders["ann"], rcpt="ann@example.com"),
+            "subscriber bounced",
+        ),
+        (
+            sample(
+                "arf-abuse.eml",
+                to="fbl@news.example.org",
+                original_from=senders["bob"],
+                list_unsubscribe=unsubscribe["bob"],
+            ),
+            "subscriber complained",
+        ),
+        (sample("unsubscribe.eml", to=mailtos["cat"], rcpt="cat@example.com"), "unsubscribed"),
+        (sample("out-of-office.eml", to=senders["dee"], rcpt="dee@example.com"), "ignored"),
+        (
+            sample("human-reply.eml", to="news@example.org", rcpt="eve@example.com"),
+            "kept for a person to read",
+        ),
+    ]
+    for raw, action in steps:
+        done = inbound(site, raw)
+        assert done.returncode == 0, done.stderr
+        assert action in done.stdout, done.stdout
+        again = inbound(site, raw)
+        assert again.returncode == 0 and "already processed" in again.stdout
+    assert statuses(site, database_url) == {
+        "ann": "bounced",
+        "bob": "complained",
+        "cat": "unsubscribed",
+        "dee": "active",
+        "eve": "active",
+        "fay": "active",
+    }
+    with open_store(database_url, site) as store:
+        campaign = ledger.get_campaign(store, "post:first")
+        counts = ledger.counts(store, campaign.id)
+        assert (counts.sent, counts.bounced, counts.total) == (5, 1, 6)
+    listing = run_publisher("campaigns", cwd=site)
+    assert "1 (16.7%)" in listing.stdout, listing.stdout
+
+    smtp_server.received.clear()
+    write_post(site, "2026-12-01-second.md", "title: Second\ndate: 2026-12-01 05:00")
+    done = run_publisher("send", "second", "--now", NOW.isoformat(), cwd=site)
+    assert done.returncode == 0, done.stderr
+    assert sorted(r.recipients[0].split("@")[0] for r in smtp_server.received) == [
+        "dee",
+        "eve",
+        "fay",
+    ]
+
+    report = run_publisher("inbound", "--report", "--now", NOW.isoformat(), cwd=site)
+    assert report.returncode == 0 and "5 messages in the last 7 days" in report.stdout
+    assert "Undelivered Mail Returned to Sender" in report.stdout
+
+
+def test_terminal_escapes_in_a_message_never_reach_the_report(sent) -> None:
+    site, _, _, _, _ = sent
+    raw = sample("human-reply.eml", to="news@example.org").replace(
+        b"Subject: Re: Hello readers", b"Subject: \x1b]0;owned\x07Re: \x1b[31mred"
+    )
+    assert inbound(site, raw).returncode == 0
+    report = run_publisher("inbound", "--report", "--now", NOW.isoformat(), cwd=site)
+    assert "\x1b" not in report.stdout and "\x07" not in report.stdout
+    assert "?]0;owned?Re: ?[31mred" in report.stdout
+
+
+def test_forged_or_stale_tokens_act_on_no_one(sent) -> None:
+    site, database_url, senders, _, _ = sent
+    number = VERP.fullmatch(senders["fay"])[1]
+    forged = f"bounces+{number}-aaaaaaaaaaaaaaaa@news.example.org"
+    done = inbound(site, sample("postfix-dsn.eml", to=forged, rcpt="fay@example.com"))
+    assert done.returncode == 0 and "not ours" in done.stdout
+    erased = run_publisher(
+        "subscribers", "forget", "eve@example.com", "--now", NOW.isoformat(), cwd=site
+    )
+    assert erased.returncode == 0, erased.stderr
+    stale = inbound(
+        site, sample("postfix-dsn.eml", to=senders["eve"], rcpt="eve@example.com", n="2")
+    )
+    assert "not ours" in stale.stdout
+    assert statuses(site, database_url)["fay"] == "active"
+
+
+def test_soft_bounces_count_and_the_third_within_a_week_is_hard(sent) -> None:
+    site, database_url, senders, _, _ = sent
+    outputs = []
+    for n in range(3):
+        raw = sample("postfix-delayed.eml", to=senders["dee"], rcpt="dee@example.com", n=str(n))
+        outputs.append(inbound(site, raw).stdout.strip())
+    assert outputs[:2] == [
+        "bounce: soft bounce 1 of 3 (subscriber 4)",
+        "bounce: soft bounce 2 of 3 (subscriber 4)",
+    ]
+    assert "subscriber bounced" in outputs[2]
+    assert statuses(site, database_url)["dee"] == "bounced"
+
+
+def test_a_maildir_is_read_once_and_each_message_moved_aside(sent) -> None:
+    site, database_url, senders, _, _ = sent
+    folder = site / "Maildir"
+    box = mailbox.Maildir(folder, create=True)
+    box.add(sample("gmail-dsn.eml", to=senders["ann"], rcpt="ann@example.com"))
+    box.add(sample("microsoft-ndr.eml", to=senders["bob"], rcpt="bob@example.com"))
+    box.add(sample("vacation.eml", to=senders["cat"], rcpt="cat@example.com"))
+    done = run_publisher("inbound", "--maildir", str(folder), "--now", NOW.isoformat(), cwd=site)
+    assert done.returncode == 0, done.stderr
+    assert "3 messages read" in done.stdout
+    assert len(box) == 0 and len(box.get_folder("processed")) == 3
+    assert statuses(site, database_url)["ann"] == "bounced"
+    assert statuses(site, database_url)["bob"] == "bounced"
+    again = run_publisher("inbound", "--maildir", str(folder), "--now", NOW.isoformat(), cwd=site)
+    assert "0 messages read" in again.stdout
+
+
+def test_without_inbound_no_mailto_is_advertised_and_the_envelope_is_fixed(
+    site: Path, smtp_server, database_url: str
+) -> None:
+    from conftest import insert_subscriber
+
+    write_relay_config(site, smtp_server.port, database_url, 'envelope_from = "news@example.org"')
+    with open_store(database_url, site) as store:
+        insert_subscriber(store, "ann@example.com")
+    write_post(site, "2026-11-30-first.md", "title: First\ndate: 2026-11-30 09:00")
+    done = run_publisher("send", "first", "--now", NOW.isoformat(), cwd=site)
+    assert done.returncode == 0, done.stderr
+    (received,) = smtp_server.received
+    assert received.envelope_from == "news@example.org"
+    assert "mailto:" not in received.message["List-Unsubscribe"]
+    config = load_config(site / "config" / "site.toml", now=NOW)
+    assert config.inbound.address == ""
