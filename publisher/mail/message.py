@@ -46,6 +46,8 @@ SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
 SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
+HEADER_LINE = 78  # RFC 5322's recommended limit, where a header can be folded
+FEEDBACK_CAMPAIGN = 32  # characters of the campaign id kept in Feedback-ID
 
 
 class UnsafeHeaderError(PublisherError):
@@ -105,7 +107,6 @@ class MessageBuilder:
         _require_safe({"subject": subject, **config_header_fields(config)})
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
-        self.mailto = f"mailto:{config.newsletter.from_address}?subject=unsubscribe"
         self.head, frame = alternative_frame(_skeleton(config, newsletter, subject))
         parts = [
             Part.encode(newsletter.text, escape_values=False),
@@ -128,7 +129,7 @@ class MessageBuilder:
         headers = [
             ("To", mailbox(recipient.name, recipient.email, smtputf8=self.smtputf8)),
             ("Message-ID", self._message_id(recipient.email)),
-            ("List-Unsubscribe", f"<{recipient.unsubscribe_url}>,\r\n <{self.mailto}>"),
+            ("List-Unsubscribe", list_unsubscribe(recipient.unsubscribe_url)),
         ]
         values = {
             "name": recipient.name or NAME_FALLBACK,
@@ -146,6 +147,14 @@ class MessageBuilder:
         """Unique per recipient and campaign, and stable, so a retry keeps the same id."""
         digest = hashlib.blake2b(f"{self.key}\n{email}".encode(), digest_size=12).hexdigest()
         return f"<{digest}.{self.key.split(':', 1)[0]}@{self.domain}>"
+
+
+def list_unsubscribe(url: str) -> str:
+    """`<url>`, folded before it when the line would pass 78 characters (a URL itself
+    cannot be folded). No mailto: nothing reads the from address's mailbox for
+    unsubscribe requests, so none is advertised."""
+    value = f"<{url}>"
+    return value if len(value) <= HEADER_LINE - len("List-Unsubscribe: ") else f"\r\n {value}"
 
 
 def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
@@ -180,9 +189,19 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMess
     message["Date"] = format_datetime(config.now)
     message["List-Id"] = formataddr((config.site.title, f"newsletter.{domain}"), "utf-8")
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")
-    message["Feedback-ID"] = f"{campaign}:{newsletter.kind}:newsletter:{domain}"
+    message["Feedback-ID"] = feedback_id(newsletter, settings.from_address)
     return message
+
+
+def feedback_id(newsletter: Newsletter, from_address: str) -> str:
+    """Gmail's `CampaignId:CustomerId:MailType:SenderId`, short enough for one plain ASCII
+    line: a longer value gets folded, and with no space to fold at, `policy.SMTP` encodes
+    it (=?utf-8?q?...?=), which Gmail's feedback loop does not read. The SenderId is a
+    short hash of the sending domain: the same in every campaign, unlike a slug."""
+    campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")[:FEEDBACK_CAMPAIGN]
+    domain = from_address.rpartition("@")[2].lower().encode()
+    sender = hashlib.blake2b(domain, digest_size=4).hexdigest()
+    return f"{campaign.rstrip('-')}:{newsletter.kind}:newsletter:{sender}"
 
 
 # --- prebuilt messages with per-recipient slots ---------------------------------------
