@@ -22,6 +22,8 @@ check and is built in full from then on.
 
 from __future__ import annotations
 
+import functools
+import html
 import itertools
 import threading
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ from publisher.mail.message import (
     mailbox,
 )
 from publisher.mail.message import header_errors as unsafe_fields
+from publisher.mail.newsletter import inline_css
 from publisher.site import theme
 from publisher.store import signups, subscribers
 from publisher.store.db import Store
@@ -74,6 +77,11 @@ class Outgoing:
 
 
 TEMPLATES = ("confirm.txt", "confirm.html")  # the text part, then the HTML part
+
+
+@functools.lru_cache(maxsize=16)
+def inline_css_cached(page: str) -> str:
+    return inline_css(page)
 
 
 def subject(config: Config) -> str:
@@ -127,11 +135,20 @@ class Confirmations:
 
     def _context(self, subscriber, now: datetime, confirm: str) -> dict[str, object]:
         return {
+            "subject": subject(self.config),
+            "preheader": f"One click to confirm your subscription to {self.config.site.title}.",
+            "home_url": theme.absolute_url(self.config.site.url, ""),
             "subscriber": subscriber,
             "confirm_url": confirm,
             "expires": now + EXPIRY["confirm"],
             "newsletter": self.config.newsletter,
         }
+
+    def _render(self, name: str, context: dict[str, object]) -> str:
+        """One part; the HTML one shares the newsletters' base template and has its CSS
+        inlined the same way (cached: a frame and its check render the same page)."""
+        rendered = theme.render(self.env, name, **context)
+        return inline_css_cached(rendered) if name.endswith(".html") else rendered
 
     def _full(self, subscriber, key: str, now: datetime) -> bytes:
         """The message built with `EmailMessage`, every part rendered for this subscriber."""
@@ -149,9 +166,11 @@ class Confirmations:
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
             message["Reply-To"] = config.newsletter.reply_to
-        text, html = (theme.render(self.env, name, **context) for name in TEMPLATES)
+        text, page = (self._render(name, context) for name in TEMPLATES)
         message.set_content(text)
-        message.add_alternative(html, subtype="html")
+        message.add_alternative(page, subtype="html")
+        for part in message.iter_parts():
+            del part["MIME-Version"]  # add_alternative leaves one on the HTML part
         return message.as_bytes()
 
     def _framed(self, subscriber, key: str, now: datetime) -> bytes | None:
@@ -199,6 +218,8 @@ class Confirmations:
             autoescape = autoescape(template)
         if not autoescape:
             return values
+        if template.endswith(".html"):  # re-serialized by premailer (lxml): no &#34;
+            return {slot: html.escape(value, quote=False) for slot, value in values.items()}
         return {slot: str(markupsafe.escape(value)) for slot, value in values.items()}
 
     def _frame(self, named: bool, now: datetime) -> _Frame:
@@ -214,8 +235,7 @@ class Confirmations:
             message["Reply-To"] = config.newsletter.reply_to
         head, frame = alternative_frame(message)
         parts = [
-            Part.encode(theme.render(self.env, name, **context), escape_values=False)
-            for name in TEMPLATES
+            Part.encode(self._render(name, context), escape_values=False) for name in TEMPLATES
         ]
         return _Frame(int(now.timestamp()), head + b"\r\n", Body(frame, parts))
 
