@@ -10,12 +10,14 @@ import base64
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -483,6 +485,43 @@ def store(database_url: str, tmp_path: Path):
     opened = open_store(database_url, tmp_path)
     yield opened
     opened.close()
+
+
+def png(width: int, height: int) -> bytes:
+    """A grey PNG of the given size, made without an imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\x90" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def open_email(browser, html: str, width: int, scheme: str = "light"):
+    """A page showing `html`; image requests are answered locally, nothing leaves the host."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    image = png(1200, 500)
+    page.route(
+        "**/*",
+        lambda route: (
+            route.fulfill(body=image, content_type="image/png")
+            if route.request.resource_type == "image"
+            else route.fulfill(status=404, body="offline test")
+        ),
+    )
+    page.set_content(html, wait_until="load")
+    return page, errors
 
 
 # --- Sample emails and SpamAssassin ---------------------------------------------------
