@@ -338,3 +338,43 @@ def test_every_produced_eml_is_complete(site: Path, kind: str):
         assert "style=" in element, element
     for url in ("token=7.a", "token=7.b", "https://blog.example.org/posts/sleep-well/?"):
         assert url in text
+
+
+def test_preview_digest_is_the_digest_tick_sends(site: Path, smtp_server):
+    """`preview --digest` at T and the digest `tick` sends at T: the same posts, in the same
+    order (on main the preview showed the five newest back-catalogue posts instead)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from publisher.schedule import tick as scheduler
+    from publisher.store import Store
+    from publisher.store.subscribers import add
+
+    from conftest import write_relay_config
+
+    write_relay_config(site, smtp_server.port, extra='[digest]\nevery = "monday"\nat = "09:00"\n')
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("America/Chicago")).astimezone(UTC)
+    for day in range(1, 7):  # back catalogue, live before the first tick
+        write_post(site, f"old-{day}.md", f"title: Old {day}\ndate: 2026-02-0{day} 09:00")
+    first = load_config(site / "config" / "site.toml", now=monday - timedelta(days=6))
+    with Store.open(first) as store:
+        add(store, "dee@example.org", now=first.now, frequency="digest")
+    assert scheduler.tick(first).problems == []
+    for day, title in ((4, "Wednesday"), (5, "Thursday"), (6, "Friday")):
+        write_post(site, f"new-{day}.md", f"title: {title} notes\ndate: 2026-03-0{day} 09:00")
+    write_post(site, "quiet.md", "title: Quiet\ndate: 2026-03-07 09:00\nemail: false")
+    moment = (monday + timedelta(minutes=1)).isoformat()
+
+    out = site / "preview"
+    result = CliRunner().invoke(main, ["preview", "--digest", "--out", str(out), "--now", moment])
+    assert result.exit_code == 0, result.output
+    preview = email.message_from_bytes((out / "digest.eml").read_bytes(), policy=policy.default)
+    assert scheduler.tick(load_config(site / "config" / "site.toml", now=moment)).problems == []
+    [sent] = [m for m in smtp_server.messages() if m["Subject"] == preview["Subject"]]
+
+    def titles(message) -> list[str]:
+        html = message.get_body(preferencelist=("html",)).get_content()
+        return re.findall(r'class="item-title"[^>]*><a [^>]*>([^<]+)</a>', html)
+
+    assert titles(preview) == ["Friday notes", "Thursday notes", "Wednesday notes"]
+    assert titles(sent) == titles(preview)
