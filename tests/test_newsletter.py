@@ -378,3 +378,58 @@ def test_preview_digest_is_the_digest_tick_sends(site: Path, smtp_server):
 
     assert titles(preview) == ["Friday notes", "Thursday notes", "Wednesday notes"]
     assert titles(sent) == titles(preview)
+
+
+def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path):
+    """One code path: `preview`, /_email/ and `send --to` show byte for byte what a
+    subscriber receives, once the personal tokens (and the [TEST] marks) are set aside."""
+    from starlette.testclient import TestClient
+
+    from publisher.web.serve import preview_app
+
+    from conftest import run_publisher
+
+    sleep_post(site)
+    out = site / "preview"
+    at = ("--now", NOW)
+    assert run_publisher("preview", "sleep-well", "--out", str(out), *at).returncode == 0
+    add = run_publisher("subscribers", "add", "news@example.org", "--name", "Preview Reader", *at)
+    assert add.returncode == 0, add.stderr
+    test = run_publisher("send", "sleep-well", "--to", "news@example.org", *at)
+    assert test.returncode == 0, test.stderr
+    assert re.fullmatch(
+        r"sent a \[TEST\] copy of post:sleep-well to news@example.org \(saved as \S+\.eml\)\n",
+        test.stdout,
+    )
+    sent = run_publisher("send", "sleep-well", *at)
+    assert "campaign created for 1 subscriber\n" in sent.stdout, sent.stdout + sent.stderr
+    test_copy, received = [f.read_bytes() for f in sorted((site / "data/outbox/new").glob("*.eml"))]
+    preview = (out / "post-sleep-well.eml").read_bytes()
+
+    def tokens_aside(data: bytes, test_marks: bool = False) -> list[list[str]]:
+        """Every header and decoded part, with the signed tokens (and, for the test copy,
+        its [TEST] marks, and the name and Message-ID it has) set aside."""
+        message = email.message_from_bytes(data, policy=policy.default)
+        found = []
+        for part in (message, *message.iter_parts()):
+            lines = [f"{k}: {v}" for k, v in part.items() if k != "Message-ID" or not test_marks]
+            lines += [part.get_content()] if part is not message else []
+            text = re.sub(r"token=[\w.=-]+", "token=T", "\n".join(lines))
+            if test_marks:
+                text = text.replace("Subject: [TEST] ", "Subject: ").replace(
+                    "Hi there", "Hi Reader"
+                )
+                text = text.replace("To: news@example.org", "To: Reader <news@example.org>")
+            found.append(text.replace("Preview Reader", "Reader"))
+        return found
+
+    assert tokens_aside(received) == tokens_aside(preview)
+    assert tokens_aside(test_copy, test_marks=True) == tokens_aside(preview, test_marks=True)
+
+    config = load(site)
+    client = TestClient(preview_app(config, extra_routes=email_preview_routes(config)))
+    message = email.message_from_bytes(received, policy=policy.default)
+    for kind, subtype in (("html", "html"), ("txt", "plain")):
+        shown = client.get(f"/_email/post-sleep-well.{kind}").text
+        part = message.get_body(preferencelist=(subtype,)).get_content().replace("\r\n", "\n")
+        assert re.sub(r"token=[\w.=-]+", "T", shown) == re.sub(r"token=[\w.=-]+", "T", part)

@@ -107,7 +107,8 @@ class MessageBuilder:
         _require_safe({"subject": subject, **config_header_fields(config)})
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
-        self.head, frame = alternative_frame(_skeleton(config, newsletter, subject))
+        boundary = "==publisher-" + _digest(newsletter.key, newsletter.text, newsletter.html)
+        self.head, frame = alternative_frame(_skeleton(config, newsletter, subject), boundary)
         parts = [
             Part.encode(newsletter.text, escape_values=False),
             Part.encode(newsletter.html, escape_values=True),
@@ -147,6 +148,10 @@ class MessageBuilder:
         """Unique per recipient and campaign, and stable, so a retry keeps the same id."""
         digest = hashlib.blake2b(f"{self.key}\n{email}".encode(), digest_size=12).hexdigest()
         return f"<{digest}.{self.key.split(':', 1)[0]}@{self.domain}>"
+
+
+def _digest(*texts: str) -> str:
+    return hashlib.blake2b("\0".join(texts).encode(), digest_size=12).hexdigest()
 
 
 def list_unsubscribe(url: str) -> str:
@@ -212,14 +217,22 @@ def feedback_id(newsletter: Newsletter, from_address: str) -> str:
 MARKERS = (b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART")
 
 
-def alternative_frame(message: EmailMessage) -> tuple[bytes, list[Chunk]]:
+def alternative_frame(
+    message: EmailMessage, boundary: str | None = None
+) -> tuple[bytes, list[Chunk]]:
     """`message`'s headers (ending in CRLF, without the empty line that ends them) and
     the multipart/alternative body around a text and an HTML part still to be filled in:
-    before the text part, between the two, after the HTML part."""
+    before the text part, between the two, after the HTML part.
+
+    A `boundary` fixed by the content (a newsletter's) makes a preview and every copy
+    sent byte for byte the same message; a boundary starting with "=" never occurs in
+    quoted-printable parts."""
     message.set_content(MARKERS[0].decode(), charset="utf-8", cte="quoted-printable")
     message.add_alternative(
         MARKERS[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
     )
+    if boundary:
+        message.set_boundary(boundary)
     for part in message.iter_parts():
         del part["MIME-Version"]
     data = message.as_bytes(policy=policy.SMTP)
