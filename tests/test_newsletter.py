@@ -256,6 +256,65 @@ def test_check_renders_only_newsletters_that_could_still_be_sent(
     assert sorted(rendered) == ["digest:next", "post:edge", "post:queued", "post:recent"]
 
 
+def test_check_reports_pictures_mail_clients_drop_and_missing_files(site: Path):
+    """SVG (and WebP, AVIF) do not show in Gmail or Outlook, nor SVG as og:image; a local
+    picture that does not exist shows nowhere. Each is an error naming the file and line."""
+    static = site / "templates" / "site" / "static" / "images"
+    static.mkdir(parents=True)
+    (static / "moon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    write_post(site, "a.md", "title: A\ndate: 2026-03-01 09:00\nimage: /static/images/moon.svg")
+    write_post(site, "b.md", "title: B\ndate: 2026-03-01 10:00\nimage: /static/images/gone.png")
+    body = "Text.\n\n![A chart](/static/images/chart.webp)\n"
+    write_post(site, "c.md", "title: C\ndate: 2026-03-01 11:00", body)
+    result = CliRunner().invoke(main, ["check", "--now", NOW])
+    assert result.exit_code == 2, result.output
+    errors = sorted(result.stderr.splitlines())
+    assert errors == [
+        "error: posts/a.md:4: image /static/images/moon.svg: SVG, which Gmail and Outlook do "
+        "not show in email and social cards; use a PNG, JPEG or GIF file",
+        "error: posts/b.md:4: image /static/images/gone.png: no such file in "
+        "templates/site/static/; add it or fix the path",
+        "error: posts/c.md:8: picture /static/images/chart.webp: WebP, which Gmail and "
+        "Outlook do not show in emails; use a PNG, JPEG or GIF file",
+    ]
+
+
+def test_the_post_picture_is_in_every_email_with_width_height_and_alt(sample_site: Path):
+    config = load_config(sample_site / "config" / "site.toml", now="2026-12-01T15:00:00Z", env={})
+    posts = load_posts(config)
+    sleep = next(p for p in posts if p.image.endswith("sleep.png"))
+    picture = (
+        '<img class="hero" src="https://blog.riverbend-psychiatry.example/static/images/'
+        'sleep.png" width="536" height="281" alt="Sleep and Mood: Why Your Nights Shape Your Days"'
+    )
+    for content in ("full", "excerpt"):
+        excerpt = load_config(
+            sample_site / "config" / "site.toml",
+            now="2026-12-01T15:00:00Z",
+            env={"PUBLISHER_NEWSLETTER_CONTENT": content},
+        )
+        assert picture in render_post(excerpt, sleep, posts).html, content
+    digest = render_digest(config, [sleep], "2026-11-30").html
+    assert picture.replace("<img", "<a").split(" src=")[0] not in digest  # a link around it
+    assert 'width="536" height="281" alt="Sleep and Mood' in digest
+    assert CliRunner().invoke(main, ["check", "--now", "2026-12-01T15:00:00Z"]).exit_code == 0
+
+
+def test_check_wants_public_https_addresses_when_mail_goes_out(site: Path):
+    env = {"PUBLISHER_DELIVERY_TRANSPORT": "smtp", "PUBLISHER_WEB_URL": "http://127.0.0.1:8000"}
+    result = CliRunner().invoke(main, ["check", "--now", NOW], env=env)
+    assert result.exit_code == 2
+    assert (
+        "error: [web] url http://127.0.0.1:8000 is not https and [delivery] transport is smtp"
+        in result.stderr
+    )
+    env["PUBLISHER_WEB_URL"] = "https://localhost"
+    result = CliRunner().invoke(main, ["check", "--now", NOW], env=env)
+    assert "error: [web] url https://localhost is a local address" in result.stderr
+    env["PUBLISHER_DELIVERY_TRANSPORT"] = "file"  # trying things out locally: fine
+    assert CliRunner().invoke(main, ["check", "--now", NOW], env=env).exit_code == 0
+
+
 def test_check_passes_a_clean_site(site: Path):
     sleep_post(site)
     result = CliRunner().invoke(main, ["check", "--now", NOW])

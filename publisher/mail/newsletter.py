@@ -23,6 +23,7 @@ from premailer import Premailer
 from publisher.config import Config
 from publisher.content.posts import Post
 from publisher.errors import ConfigError
+from publisher.mail.images import Picture, email_size
 from publisher.mail.message import PLACEHOLDERS, Newsletter
 from publisher.mail.plaintext import html_to_text
 from publisher.site import theme
@@ -55,7 +56,7 @@ def render_post(config: Config, post: Post, posts: Sequence[Post] | None = None)
         "body_text": html_to_text(body),
         "full": config.newsletter.content == "full",
         "post_url": track(url),
-        "image_url": _image_url(config, post),
+        "image": _picture(config, post),
         "recent": [_item(config, p, track) for p in recent[:RECENT_POSTS]],
         "browser_url": track(url),
     }
@@ -95,7 +96,7 @@ class Item:
     summary: str
     date: str
     url: str
-    image_url: str
+    image: Picture | None
 
 
 def _item(config: Config, post: Post, track: Callable[[str], str]) -> Item:
@@ -104,13 +105,14 @@ def _item(config: Config, post: Post, track: Callable[[str], str]) -> Item:
         summary=post.summary,
         date=theme.local_format(config, post.date, DATE_FORMAT),
         url=track(post_url(config, post)),
-        image_url=_image_url(config, post),
+        image=_picture(config, post),
     )
 
 
-def _image_url(config: Config, post: Post) -> str:
-    """The front matter image, resolved against the site root as the site's pages do."""
-    return theme.absolute_url(config.site.url, post.image) if post.image else ""
+def _picture(config: Config, post: Post) -> Picture | None:
+    """The front matter image, resolved against the site root as the site's pages do, at
+    the email's content width (with its height, when the file is the site's own)."""
+    return email_size(config, post.image, CONTENT_WIDTH) if post.image else None
 
 
 def _render(
