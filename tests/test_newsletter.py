@@ -492,3 +492,28 @@ def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path):
         shown = client.get(f"/_email/post-sleep-well.{kind}").text
         part = message.get_body(preferencelist=(subtype,)).get_content().replace("\r\n", "\n")
         assert re.sub(r"token=[\w.=-]+", "T", shown) == re.sub(r"token=[\w.=-]+", "T", part)
+
+
+def test_text_part_lays_out_tables_and_footnotes():
+    """On main: table rows wrapped raggedly with a blank line after the header row, and
+    footnotes came out as 'ends.2 [2]' and '↩ [6]', numbered links to the web page."""
+    from publisher.mail.newsletter import absolute_html
+
+    narrow = (
+        "<table><thead><tr><th>Food</th><th>Serving</th></tr></thead><tbody>"
+        "<tr><td>Oats</td><td>1 cup</td></tr><tr><td>Salmon</td><td>120 g</td></tr></tbody></table>"
+    )
+    assert (
+        html_to_text(narrow) == "Food    Serving\n------  -------\nOats    1 cup\nSalmon  120 g\n"
+    )
+    wide = narrow.replace("1 cup", "one cup, cooked in water or milk, with fruit " * 2)
+    assert html_to_text(wide).startswith("Oats\n  Serving: one cup, cooked in water or milk")
+    post = (
+        '<p>It ends.<sup id="fnref:a"><a class="footnote-ref" href="#fn:a">1</a></sup></p>'
+        '<div class="footnote"><hr><ol><li id="fn:a"><p>Freeman, 2017.&#160;'
+        '<a class="footnote-backref" href="#fnref:a" title="Jump back">&#8617;</a></p></li>'
+        "</ol></div>"
+    )
+    html = absolute_html(post, "https://blog.example.org/posts/p/", lambda url: url)
+    assert "href" not in html and "&#8617;" not in html
+    assert html_to_text(html) == "It ends.[^1]\n\n--------------------\n\n[^1] Freeman, 2017.\n"

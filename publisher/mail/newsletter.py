@@ -33,7 +33,10 @@ DATE_FORMAT = "%B %-d, %Y"  # as the site shows dates
 RECENT_POSTS = 3  # "more from the blog" links under a post
 TAG = re.compile(r"<(a|img)\b[^>]*>", re.IGNORECASE)
 URL_ATTRIBUTE = re.compile(r"""\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
-HEADER_LINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>', re.DOTALL)  # the site's ¶
+# Links that only make sense on the web page: the site's ¶ after headings, a footnote's ↩
+# back to its reference; a footnote reference keeps its number but not its link.
+PAGE_ONLY_LINK = re.compile(r'<a class="(?:headerlink|footnote-backref)"[^>]*>.*?</a>', re.DOTALL)
+FOOTNOTE_REF = re.compile(r'<a class="footnote-ref"[^>]*>(.*?)</a>', re.DOTALL)
 
 
 def post_url(config: Config, post: Post) -> str:
@@ -196,4 +199,4 @@ def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
             text = re.sub(r"\s*/?>$", f' width="{CONTENT_WIDTH}">', text)
         return text
 
-    return TAG.sub(tag, HEADER_LINK.sub("", html))
+    return TAG.sub(tag, FOOTNOTE_REF.sub(r"\1", PAGE_ONLY_LINK.sub("", html)))
