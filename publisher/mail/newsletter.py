@@ -27,6 +27,7 @@ from publisher.mail.images import Picture, email_size
 from publisher.mail.message import PLACEHOLDERS, Newsletter
 from publisher.mail.plaintext import html_to_text
 from publisher.site import theme
+from publisher.site.newsletters import archive_url
 
 CONTENT_WIDTH = 536  # the 600 px card minus its padding: the width given to images
 DATE_FORMAT = "%B %-d, %Y"  # as the site shows dates
@@ -61,7 +62,7 @@ def render_post(config: Config, post: Post, posts: Sequence[Post] | None = None)
         "post_url": track(url),
         "image": _picture(config, post),
         "recent": [_item(config, p, track) for p in recent[:RECENT_POSTS]],
-        "browser_url": track(url),
+        "browser_url": track(archive_url(config, f"post:{post.slug}")),
     }
     return _render(config, f"post:{post.slug}", "post", post.title, track, context)
 
@@ -76,7 +77,7 @@ def render_digest(config: Config, posts: Sequence[Post], period_id: str) -> News
         "preheader": " · ".join(p.title for p in chosen),
         "items": [_item(config, p, track) for p in chosen],
         "date": theme.local_format(config, config.now, DATE_FORMAT),
-        "browser_url": track(theme.absolute_url(config.site.url, "")),
+        "browser_url": track(archive_url(config, f"digest:{period_id}")),
     }
     return _render(config, f"digest:{period_id}", "digest", subject, track, context)
 
