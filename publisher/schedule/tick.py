@@ -209,7 +209,7 @@ def _announce_post(
         code = getattr(exc, "exit_code", 1)
         raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
     if created:
-        summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
+        summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
 
 
 def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
@@ -229,7 +229,11 @@ def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSu
         newsletter = render_digest(config, plan.posts, plan.period.id)
         campaign, created = create_campaign(config, store, newsletter, "digest")
         if created:
-            summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
+            summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
+
+
+def _recipients(count: int) -> str:
+    return f"{count:,} recipient{'' if count == 1 else 's'}"
 
 
 def _archive(config: Config, posts: Sequence[Post], summary: TickSummary) -> None:
