@@ -203,10 +203,13 @@ def feedback_id(newsletter: Newsletter, from_address: str) -> str:
     line: a longer value gets folded, and with no space to fold at, `policy.SMTP` encodes
     it (=?utf-8?q?...?=), which Gmail's feedback loop does not read. The SenderId is a
     short hash of the sending domain: the same in every campaign, unlike a slug."""
-    campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")[:FEEDBACK_CAMPAIGN]
+    campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")
+    if len(campaign) > FEEDBACK_CAMPAIGN:  # cut at a word boundary when there is one
+        cut = campaign[: FEEDBACK_CAMPAIGN + 1]
+        campaign = cut.rsplit("-", 1)[0] if "-" in cut else cut[:FEEDBACK_CAMPAIGN]
     domain = from_address.rpartition("@")[2].lower().encode()
     sender = hashlib.blake2b(domain, digest_size=4).hexdigest()
-    return f"{campaign.rstrip('-')}:{newsletter.kind}:newsletter:{sender}"
+    return f"{campaign}:{newsletter.kind}:newsletter:{sender}"
 
 
 # --- prebuilt messages with per-recipient slots ---------------------------------------
