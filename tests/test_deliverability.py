@@ -54,3 +54,20 @@ def test_dkimpy_verifies_every_email_and_its_signed_headers(sample_site: Path):
             assert set(signed) >= SIGNED, name
         forged = b"From: Eve <eve@example.net>\r\n" + data
         assert not dkim.verify(forged, dnsfunc=dns), name
+
+
+def test_only_the_message_has_mime_version_and_the_confirmation_names_the_sender_once(
+    sample_site: Path,
+):
+    """On main the confirmation's HTML part carried a stray MIME-Version, and its footer
+    read "Riverbend Integrative Psychiatry, Riverbend Integrative Psychiatry, 410 ..."."""
+    emails = sample_emails(sample_site)
+    for name, data in emails.items():
+        message = message_from_bytes(data, policy=policy.default)
+        assert message["MIME-Version"] == "1.0", name
+        assert [part["MIME-Version"] for part in message.iter_parts()] == [None, None], name
+    confirmation = message_from_bytes(emails["confirmation"], policy=policy.default)
+    for subtype in ("plain", "html"):
+        body = confirmation.get_body(preferencelist=(subtype,)).get_content()
+        assert body.count("Riverbend Integrative Psychiatry, 410 Water Street") == 1, subtype
+        assert "Riverbend Integrative Psychiatry, Riverbend" not in body, subtype
