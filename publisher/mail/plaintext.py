@@ -56,6 +56,7 @@ class _Renderer(HTMLParser):
         self.link_start: list[int] = []
         self.table: _Table | None = None
         self.footnotes = False  # inside <div class="footnote">
+        self.sups: list[bool] = []  # open <sup>: a footnote reference or not
 
     # --- parser callbacks -----------------------------------------------------------
 
@@ -88,8 +89,8 @@ class _Renderer(HTMLParser):
         elif tag == "br":
             self.flush(tight_next=True)
         elif tag == "sup":
-            footnote = (dict(attrs).get("id") or "").startswith("fnref")
-            self.inline.append("[^" if footnote else "^")
+            self.sups.append((dict(attrs).get("id") or "").startswith("fnref"))
+            self.inline.append("[^" if self.sups[-1] else "^")
         elif tag == "hr":
             self.flush()
             self.emit(["-" * 20])
@@ -110,8 +111,8 @@ class _Renderer(HTMLParser):
             self.end_table_tag(tag)
         elif tag in HEADINGS:
             self.flush(underline=HEADINGS[tag], prefix="" if HEADINGS[tag] else "### ")
-        elif tag == "sup" and self.inline and self.inline[-2:-1] == ["[^"]:
-            self.inline.append("]")
+        elif tag == "sup" and self.sups:
+            self.inline.append("]" if self.sups.pop() else "")
         elif tag in BLOCKS or tag == "li":
             self.flush()
             self.tight = False
