@@ -8,11 +8,13 @@ cannot use) counts as one error and the others still run.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import unescape
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.content.posts import Post, scan
@@ -157,6 +159,21 @@ def logo(config: Config, _posts: Sequence[Post]) -> Findings:
     )
 
 
+def pictures(config: Config, posts: Sequence[Post]) -> Findings:
+    """Pictures readers would not see: an `image:` (email picture, og:image) in a format
+    mail clients or social sites drop, or missing; the same in posts still to be emailed."""
+    from publisher.mail import images  # lazy, as in `lint`: Jinja and the theme
+
+    emailed = {post.source for post in upcoming_posts(config, posts)}
+    return Findings(
+        errors=[
+            problem
+            for post in posts
+            for problem in images.problems(config, post, post.source in emailed)
+        ]
+    )
+
+
 def old_addresses(config: Config, posts: Sequence[Post]) -> Findings:
     """The redirects that posts ask for with `aliases:` (published and queued posts): one
     that would take a page of the site stops the build, so say it before."""
@@ -170,11 +187,45 @@ def old_addresses(config: Config, posts: Sequence[Post]) -> Findings:
     return Findings(errors=[str(error) for error in found])
 
 
+def public_urls(config: Config, _posts: Sequence[Post]) -> Findings:
+    """Mail sent over SMTP links to the site and the web app: without an https address
+    List-Unsubscribe has no https URI (RFC 8058 one-click fails, and Gmail and Yahoo
+    require it of bulk senders), and a loopback address works for nobody who reads it."""
+    if config.delivery.transport != "smtp":
+        return Findings()
+    errors = []
+    for key, url in (("[web] url", config.web.url), ("[site] url", config.site.url)):
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            errors.append(
+                f"{key} {url} is not https and [delivery] transport is smtp: unsubscribe "
+                f"links need https (RFC 8058); set the public https address"
+            )
+        elif _loopback(parts.hostname or ""):
+            errors.append(
+                f"{key} {url} is a local address and [delivery] transport is smtp: links "
+                f"in the emails would work for nobody; set the public https address"
+            )
+    return Findings(errors=errors)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     newsletters,
     secret,
     logo,
     old_addresses,
+    pictures,
+    public_urls,
 ]
 
 

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ import threading
 import time
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -626,3 +628,125 @@ def store(database_url: str, tmp_path: Path):
     opened = open_store(database_url, tmp_path)
     yield opened
     opened.close()
+
+
+def png(width: int, height: int) -> bytes:
+    """A grey PNG of the given size, made without an imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + b"\x90" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def open_email(browser, html: str, width: int, scheme: str = "light"):
+    """A page showing `html`; image requests are answered locally, nothing leaves the host."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    image = png(1200, 500)
+    page.route(
+        "**/*",
+        lambda route: (
+            route.fulfill(body=image, content_type="image/png")
+            if route.request.resource_type == "image"
+            else route.fulfill(status=404, body="offline test")
+        ),
+    )
+    page.set_content(html, wait_until="load")
+    return page, errors
+
+
+# --- Sample emails and SpamAssassin ---------------------------------------------------
+
+SAMPLE_NOW = "2026-12-01T15:00:00+00:00"  # five sample posts live, one still queued
+SPAMASSASSIN = shutil.which("spamassassin") or "/usr/bin/spamassassin"
+
+
+@dataclass
+class SampleSubscriber:
+    id: int
+    email: str
+    name: str
+
+
+def sample_emails(root: Path, env: dict[str, str] | None = None) -> dict[str, bytes]:
+    """Every kind of email the site at `root` sends, as Ann's mail client receives it: each
+    live post (full text), the first live post with an image as an excerpt, its `[TEST]`
+    copy, the digest and a confirmation. `env` is added to the config's environment."""
+    from datetime import datetime
+
+    from publisher.config import load_config
+    from publisher.content.posts import load_posts
+    from publisher.mail.message import MessageBuilder, Recipient
+    from publisher.mail.newsletter import render_digest, render_post
+    from publisher.subscribers.confirmations import Confirmations
+    from publisher.subscribers.tokens import load_tokens
+
+    environment = {"PUBLISHER_SECRET_KEY": "test-secret-key, 32 bytes or longer", **(env or {})}
+
+    def config_for(**more: str):
+        return load_config(root / "config" / "site.toml", now=SAMPLE_NOW, env=environment | more)
+
+    config = config_for()
+    ann = Recipient(
+        "ann@example.com",
+        "Ann",
+        f"{config.web.url}/unsubscribe?token=1.abcdefghijklmnopqrstuvwxyz0123456789",
+        f"{config.web.url}/preferences?token=1.abcdefghijklmnopqrstuvwxyz0123456789",
+    )
+    posts = load_posts(config)
+    live = [p for p in posts if p.is_live(config.now)]
+    emails = {
+        f"post-{p.slug}": MessageBuilder(config, render_post(config, p, posts)).build(ann)
+        for p in live
+    }
+    pictured = next(p for p in live if p.image)
+    excerpt = config_for(PUBLISHER_NEWSLETTER_CONTENT="excerpt")
+    emails["excerpt"] = MessageBuilder(excerpt, render_post(excerpt, pictured, posts)).build(ann)
+    test_copy = MessageBuilder(config, render_post(config, pictured, posts), test=True)
+    emails["test-copy"] = test_copy.build(ann)
+    digest = render_digest(config, live, "2026-11-30")
+    emails["digest"] = MessageBuilder(config, digest).build(ann)
+    confirmations = Confirmations(config, load_tokens(config))
+    person = SampleSubscriber(1, "ann@example.com", "Ann")
+    now = datetime.fromisoformat(SAMPLE_NOW)
+    emails["confirmation"] = confirmations.build(person, "key", now).data
+    return emails
+
+
+def spamassassin_scores(messages: dict[str, bytes]) -> dict[str, tuple[float, list[str]]]:
+    """SpamAssassin's score and rules for each message, local tests only (`-L -t`), in one
+    run over an mbox (each run costs seconds of start-up)."""
+    if not Path(SPAMASSASSIN).exists():
+        missing = pytest.fail if os.environ.get("CI") else pytest.skip
+        missing(f"{SPAMASSASSIN} not installed (apt-get install spamassassin)")
+    mbox = b"".join(
+        b"From sample@example.org Tue Dec  1 15:00:00 2026\n"
+        + f"X-Publisher-Sample: {name}\r\n".encode()
+        + data.replace(b"\r\n", b"\n").replace(b"\nFrom ", b"\n>From ")
+        + b"\n"
+        for name, data in messages.items()
+    )
+    run = subprocess.run(
+        [SPAMASSASSIN, "-L", "-t", "--mbox"], input=mbox, capture_output=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    found = {}
+    for report in run.stdout.split(b"\nFrom ")[0:]:
+        parsed = message_from_bytes(report.partition(b"\n")[2], policy=policy.compat32)
+        status = " ".join(str(parsed["X-Spam-Status"] or "").split())
+        score = float(status.split("score=", 1)[1].split()[0])
+        rules = status.split("tests=", 1)[1].split()[0].split(",") if "tests=" in status else []
+        found[str(parsed["X-Publisher-Sample"])] = (score, rules)
+    return found

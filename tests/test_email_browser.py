@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from publisher.config import load_config
 from publisher.content.posts import load_posts
 from publisher.mail import newsletter
 
-from conftest import message_to_ann, write_post
+from conftest import message_to_ann, open_email, write_post
 
 pytestmark = pytest.mark.browser
 
@@ -33,24 +31,6 @@ a_code_line_that_is_far_too_long_for_a_phone_screen = compute(something, somethi
 """
 
 
-def png(width: int, height: int) -> bytes:
-    """A grey PNG of the given size, made without an imaging library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    rows = b"".join(b"\x00" + b"\x90" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
 @pytest.fixture
 def email_html(site: Path) -> str:
     return received_html(site)
@@ -63,25 +43,6 @@ def received_html(site: Path) -> str:
     rendered = newsletter.render_post(config, load_posts(config)[0])
     message = message_to_ann(config, rendered, "1")
     return message.get_body(preferencelist=("html",)).get_content()
-
-
-def open_email(browser, html: str, width: int, scheme: str = "light"):
-    """A page showing `html`; image requests are answered locally, nothing leaves the host."""
-    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    image = png(1200, 500)
-    page.route(
-        "**/*",
-        lambda route: (
-            route.fulfill(body=image, content_type="image/png")
-            if route.request.resource_type == "image"
-            else route.fulfill(status=404, body="offline test")
-        ),
-    )
-    page.set_content(html, wait_until="load")
-    return page, errors
 
 
 def layout(page) -> dict:

@@ -100,9 +100,10 @@ def test_message_has_every_header_and_both_parts(config):
     assert message["MIME-Version"] == "1.0"
     # no mailto: nothing reads a mailbox without [inbound] (tests/test_inbound.py)
     assert message["List-Unsubscribe"] == "<https://blog.example.org/unsubscribe?token=1.abc>"
+    assert b"\r\nList-Unsubscribe: <https://" in data  # short enough: one line
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["List-Id"] == "Test Clinic Blog <newsletter.blog.example.org>"
-    assert message["Feedback-ID"] == "sleep:post:newsletter:blog.example.org"
+    assert re.fullmatch(r"sleep:post:newsletter:[0-9a-f]{8}", message["Feedback-ID"])
     assert message["Reply-To"] is None
     assert message.get_content_type() == "multipart/alternative"
     plain, html = list(message.iter_parts())
@@ -110,6 +111,28 @@ def test_message_has_every_header_and_both_parts(config):
     for part in (plain, html):
         assert part.get_content_charset() == "utf-8"
         assert part["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_feedback_id_and_long_headers_stay_plain_ascii_under_78_columns(config):
+    """A long slug must not make `policy.SMTP` encode Feedback-ID (=?utf-8?q?...); the
+    SenderId is short and the same for every campaign; folded lines stay under 78."""
+    slug = "winter-blues-or-seasonal-depression-how-to-tell-and-what-helps-in-january"
+    long = dataclasses.replace(sample_newsletter(), key=f"post:{slug}")
+    person = dataclasses.replace(
+        recipient(), unsubscribe_url="https://blog.example.org/unsubscribe?token=" + "x" * 90
+    )
+    data = MessageBuilder(config, long).build(person)
+    head = data.partition(b"\r\n\r\n")[0]
+    encoded = [line for line in head.split(b"\r\n") if b"=?" in line]
+    assert all(line.startswith(b"Subject:") for line in encoded), encoded  # "café"
+    feedback = parse(data)["Feedback-ID"]
+    assert feedback.isascii() and len(f"Feedback-ID: {feedback}") <= 78
+    campaign, kind, mail_type, sender = feedback.split(":")
+    assert (kind, mail_type) == ("post", "newsletter") and slug.startswith(campaign)
+    other = MessageBuilder(config, sample_newsletter()).build(person)
+    assert parse(other)["Feedback-ID"].split(":")[-1] == sender
+    long_lines = [line for line in head.split(b"\r\n") if len(line) > 78]
+    assert long_lines == [b" <" + person.unsubscribe_url.encode() + b">"]  # a URL cannot fold
 
 
 def test_parts_decode_to_the_newsletter_with_values_filled_in(config):
@@ -264,10 +287,15 @@ def test_dkim_signatures_verify_with_dkimpy(dkim_config):
         "message-id",
         "mime-version",
         "content-type",
+        "list-id",
         "list-unsubscribe",
         "list-unsubscribe-post",
+        "feedback-id",
         "reply-to",
+        "from",  # over-signed: a From added on the way breaks the signature
     ]
+    forged = b"From: Eve <eve@example.net>\r\n" + data
+    assert not dkim.verify(forged, dnsfunc=dns_stub(record))
 
 
 def test_dkim_detects_tampering(dkim_config):
@@ -298,7 +326,9 @@ def test_dkim_signs_one_complete_message(dkim_config):
     assert dkim.verify(signed, dnsfunc=dns_stub(record))
     header = parse(signed)["DKIM-Signature"]
     names = re.search(r"h=([^;]+);", header).group(1).replace(" ", "").split(":")
-    assert names == ["from", "to", "subject", "date", "message-id", "mime-version", "content-type"]
+    assert names == [
+        *["from", "to", "subject", "date", "message-id", "mime-version", "content-type", "from"]
+    ]
     assert not dkim.verify(signed.replace(b"click", b"clack"), dnsfunc=dns_stub(record))
     # A second Subject added below: verifiers read the last one, and so does the signer.
     twice = data.replace(b"Date:", b"Subject: other\r\nDate:", 1)

@@ -256,6 +256,65 @@ def test_check_renders_only_newsletters_that_could_still_be_sent(
     assert sorted(rendered) == ["digest:next", "post:edge", "post:queued", "post:recent"]
 
 
+def test_check_reports_pictures_mail_clients_drop_and_missing_files(site: Path):
+    """SVG (and WebP, AVIF) do not show in Gmail or Outlook, nor SVG as og:image; a local
+    picture that does not exist shows nowhere. Each is an error naming the file and line."""
+    static = site / "templates" / "site" / "static" / "images"
+    static.mkdir(parents=True)
+    (static / "moon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    write_post(site, "a.md", "title: A\ndate: 2026-03-01 09:00\nimage: /static/images/moon.svg")
+    write_post(site, "b.md", "title: B\ndate: 2026-03-01 10:00\nimage: /static/images/gone.png")
+    body = "Text.\n\n![A chart](/static/images/chart.webp)\n"
+    write_post(site, "c.md", "title: C\ndate: 2026-03-01 11:00", body)
+    result = CliRunner().invoke(main, ["check", "--now", NOW])
+    assert result.exit_code == 2, result.output
+    errors = sorted(result.stderr.splitlines())
+    assert errors == [
+        "error: posts/a.md:4: image /static/images/moon.svg: SVG, which Gmail and Outlook do "
+        "not show in email and social cards; use a PNG, JPEG or GIF file",
+        "error: posts/b.md:4: image /static/images/gone.png: no such file in "
+        "templates/site/static/; add it or fix the path",
+        "error: posts/c.md:8: picture /static/images/chart.webp: WebP, which Gmail and "
+        "Outlook do not show in emails; use a PNG, JPEG or GIF file",
+    ]
+
+
+def test_the_post_picture_is_in_every_email_with_width_height_and_alt(sample_site: Path):
+    config = load_config(sample_site / "config" / "site.toml", now="2026-12-01T15:00:00Z", env={})
+    posts = load_posts(config)
+    sleep = next(p for p in posts if p.image.endswith("sleep.png"))
+    picture = (
+        '<img class="hero" src="https://blog.riverbend-psychiatry.example/static/images/'
+        'sleep.png" width="536" height="281" alt="Sleep and Mood: Why Your Nights Shape Your Days"'
+    )
+    for content in ("full", "excerpt"):
+        excerpt = load_config(
+            sample_site / "config" / "site.toml",
+            now="2026-12-01T15:00:00Z",
+            env={"PUBLISHER_NEWSLETTER_CONTENT": content},
+        )
+        assert picture in render_post(excerpt, sleep, posts).html, content
+    digest = render_digest(config, [sleep], "2026-11-30").html
+    assert picture.replace("<img", "<a").split(" src=")[0] not in digest  # a link around it
+    assert 'width="536" height="281" alt="Sleep and Mood' in digest
+    assert CliRunner().invoke(main, ["check", "--now", "2026-12-01T15:00:00Z"]).exit_code == 0
+
+
+def test_check_wants_public_https_addresses_when_mail_goes_out(site: Path):
+    env = {"PUBLISHER_DELIVERY_TRANSPORT": "smtp", "PUBLISHER_WEB_URL": "http://127.0.0.1:8000"}
+    result = CliRunner().invoke(main, ["check", "--now", NOW], env=env)
+    assert result.exit_code == 2
+    assert (
+        "error: [web] url http://127.0.0.1:8000 is not https and [delivery] transport is smtp"
+        in result.stderr
+    )
+    env["PUBLISHER_WEB_URL"] = "https://localhost"
+    result = CliRunner().invoke(main, ["check", "--now", NOW], env=env)
+    assert "error: [web] url https://localhost is a local address" in result.stderr
+    env["PUBLISHER_DELIVERY_TRANSPORT"] = "file"  # trying things out locally: fine
+    assert CliRunner().invoke(main, ["check", "--now", NOW], env=env).exit_code == 0
+
+
 def test_check_passes_a_clean_site(site: Path):
     sleep_post(site)
     result = CliRunner().invoke(main, ["check", "--now", NOW])
@@ -339,3 +398,123 @@ def test_every_produced_eml_is_complete(site: Path, kind: str):
         assert "style=" in element, element
     for url in ("token=7.a", "token=7.b", "https://blog.example.org/posts/sleep-well/?"):
         assert url in text
+
+
+def test_preview_digest_is_the_digest_tick_sends(site: Path, smtp_server):
+    """`preview --digest` at T and the digest `tick` sends at T: the same posts, in the same
+    order (on main the preview showed the five newest back-catalogue posts instead)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from publisher.schedule import tick as scheduler
+    from publisher.store import Store
+    from publisher.store.subscribers import add
+
+    from conftest import write_relay_config
+
+    write_relay_config(site, smtp_server.port, extra='[digest]\nevery = "monday"\nat = "09:00"\n')
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=ZoneInfo("America/Chicago")).astimezone(UTC)
+    for day in range(1, 7):  # back catalogue, live before the first tick
+        write_post(site, f"old-{day}.md", f"title: Old {day}\ndate: 2026-02-0{day} 09:00")
+    first = load_config(site / "config" / "site.toml", now=monday - timedelta(days=6))
+    with Store.open(first) as store:
+        add(store, "dee@example.org", now=first.now, frequency="digest")
+    assert scheduler.tick(first).problems == []
+    for day, title in ((4, "Wednesday"), (5, "Thursday"), (6, "Friday")):
+        write_post(site, f"new-{day}.md", f"title: {title} notes\ndate: 2026-03-0{day} 09:00")
+    write_post(site, "quiet.md", "title: Quiet\ndate: 2026-03-07 09:00\nemail: false")
+    moment = (monday + timedelta(minutes=1)).isoformat()
+
+    out = site / "preview"
+    result = CliRunner().invoke(main, ["preview", "--digest", "--out", str(out), "--now", moment])
+    assert result.exit_code == 0, result.output
+    preview = email.message_from_bytes((out / "digest.eml").read_bytes(), policy=policy.default)
+    assert scheduler.tick(load_config(site / "config" / "site.toml", now=moment)).problems == []
+    [sent] = [m for m in smtp_server.messages() if m["Subject"] == preview["Subject"]]
+
+    def titles(message) -> list[str]:
+        html = message.get_body(preferencelist=("html",)).get_content()
+        return re.findall(r'class="item-title"[^>]*><a [^>]*>([^<]+)</a>', html)
+
+    assert titles(preview) == ["Friday notes", "Thursday notes", "Wednesday notes"]
+    assert titles(sent) == titles(preview)
+
+
+def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path):
+    """One code path: `preview`, /_email/ and `send --to` show byte for byte what a
+    subscriber receives, once the personal tokens (and the [TEST] marks) are set aside."""
+    from starlette.testclient import TestClient
+
+    from publisher.web.serve import preview_app
+
+    from conftest import run_publisher
+
+    sleep_post(site)
+    out = site / "preview"
+    at = ("--now", NOW)
+    assert run_publisher("preview", "sleep-well", "--out", str(out), *at).returncode == 0
+    add = run_publisher("subscribers", "add", "news@example.org", "--name", "Preview Reader", *at)
+    assert add.returncode == 0, add.stderr
+    test = run_publisher("send", "sleep-well", "--to", "news@example.org", *at)
+    assert test.returncode == 0, test.stderr
+    assert re.fullmatch(
+        r"sent a \[TEST\] copy of post:sleep-well to news@example.org \(saved as \S+\.eml\)\n",
+        test.stdout,
+    )
+    sent = run_publisher("send", "sleep-well", *at)
+    assert "campaign created for 1 subscriber\n" in sent.stdout, sent.stdout + sent.stderr
+    test_copy, received = [f.read_bytes() for f in sorted((site / "data/outbox/new").glob("*.eml"))]
+    preview = (out / "post-sleep-well.eml").read_bytes()
+
+    def tokens_aside(data: bytes, test_marks: bool = False) -> list[list[str]]:
+        """Every header and decoded part, with the signed tokens (and, for the test copy,
+        its [TEST] marks, and the name and Message-ID it has) set aside."""
+        message = email.message_from_bytes(data, policy=policy.default)
+        found = []
+        for part in (message, *message.iter_parts()):
+            lines = [f"{k}: {v}" for k, v in part.items() if k != "Message-ID" or not test_marks]
+            lines += [part.get_content()] if part is not message else []
+            text = re.sub(r"token=[\w.=-]+", "token=T", "\n".join(lines))
+            if test_marks:
+                text = text.replace("Subject: [TEST] ", "Subject: ").replace(
+                    "Hi there", "Hi Reader"
+                )
+                text = text.replace("To: news@example.org", "To: Reader <news@example.org>")
+            found.append(text.replace("Preview Reader", "Reader"))
+        return found
+
+    assert tokens_aside(received) == tokens_aside(preview)
+    assert tokens_aside(test_copy, test_marks=True) == tokens_aside(preview, test_marks=True)
+
+    config = load(site)
+    client = TestClient(preview_app(config, extra_routes=email_preview_routes(config)))
+    message = email.message_from_bytes(received, policy=policy.default)
+    for kind, subtype in (("html", "html"), ("txt", "plain")):
+        shown = client.get(f"/_email/post-sleep-well.{kind}").text
+        part = message.get_body(preferencelist=(subtype,)).get_content().replace("\r\n", "\n")
+        assert re.sub(r"token=[\w.=-]+", "T", shown) == re.sub(r"token=[\w.=-]+", "T", part)
+
+
+def test_text_part_lays_out_tables_and_footnotes():
+    """On main: table rows wrapped raggedly with a blank line after the header row, and
+    footnotes came out as 'ends.2 [2]' and '↩ [6]', numbered links to the web page."""
+    from publisher.mail.newsletter import absolute_html
+
+    narrow = (
+        "<table><thead><tr><th>Food</th><th>Serving</th></tr></thead><tbody>"
+        "<tr><td>Oats</td><td>1 cup</td></tr><tr><td>Salmon</td><td>120 g</td></tr></tbody></table>"
+    )
+    assert (
+        html_to_text(narrow) == "Food    Serving\n------  -------\nOats    1 cup\nSalmon  120 g\n"
+    )
+    wide = narrow.replace("1 cup", "one cup, cooked in water or milk, with fruit " * 2)
+    assert html_to_text(wide).startswith("Oats\n  Serving: one cup, cooked in water or milk")
+    post = (
+        '<p>It ends.<sup id="fnref:a"><a class="footnote-ref" href="#fn:a">1</a></sup></p>'
+        '<div class="footnote"><hr><ol><li id="fn:a"><p>Freeman, 2017.&#160;'
+        '<a class="footnote-backref" href="#fnref:a" title="Jump back">&#8617;</a></p></li>'
+        "</ol></div>"
+    )
+    html = absolute_html(post, "https://blog.example.org/posts/p/", lambda url: url)
+    assert "href" not in html and "&#8617;" not in html
+    assert html_to_text(html) == "It ends.[^1]\n\n--------------------\n\n[^1] Freeman, 2017.\n"

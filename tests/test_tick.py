@@ -302,7 +302,9 @@ def test_deploy_runs_after_the_build_and_is_retried(blog: Path, caplog) -> None:
 
     (blog / "relay-up").touch()
     retried = scheduler.tick(at(blog, T + 2 * MINUTE))
-    assert (retried.deploy, retried.build, retried.exit_code) == ("ok", "", 0)
+    assert (retried.deploy, retried.exit_code) == ("ok", 0)
+    # The one rebuild: the newsletter archive's pages for the announcement just created.
+    assert retried.campaigns and "(2 rendered," in retried.build
     assert scheduler.tick(at(blog, T + 3 * MINUTE)).deploy == ""
 
 
@@ -413,3 +415,38 @@ def test_tick_command_prints_one_line(blog: Path) -> None:
     assert done.stdout == "tick 2026-03-04 10:01 CST: nothing due\n"
     listing = run_publisher("queue", "--json", "--now", T.isoformat(), cwd=blog)
     assert json.loads(listing.stdout)["digest"]["key"] == "digest:2026-03-09"
+
+
+def test_every_sent_newsletter_has_a_page_in_the_web_archive(blog: Path, smtp_server) -> None:
+    """Announcements and digests that went out get /newsletter/<id>/ (nothing personal in
+    it), listed in /newsletter/, the sitemap and newsletter/feed.xml; "View in browser"
+    in the email leads there."""
+    import feedparser
+
+    queue_post(blog, "spring-sleep", T)
+    assert scheduler.tick(at(blog, T + MINUTE)).problems == []
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=CHICAGO).astimezone(UTC)
+    assert scheduler.tick(at(blog, monday + MINUTE)).problems == []
+    public = blog / "public"
+    announcement = public / "newsletter" / "post-spring-sleep" / "index.html"
+    digest = public / "newsletter" / "digest-2026-03-09" / "index.html"
+    for page_file in (announcement, digest):
+        html = page_file.read_text()
+        assert "Spring Sleep" in html
+        assert "token=" not in html and "__PUBLISHER_" not in html
+        assert not any(address in html for address in EACH + DIGEST)
+        assert 'href="https://blog.example.org/newsletter/">Every issue' in html
+    index = (public / "newsletter" / "index.html").read_text()
+    assert index.index('href="/newsletter/digest-2026-03-09/"') < index.index(
+        'href="/newsletter/post-spring-sleep/"'
+    )
+    sitemap = (public / "sitemap.xml").read_text()
+    assert "<loc>https://blog.example.org/newsletter/post-spring-sleep/</loc>" in sitemap
+    feed = feedparser.parse((public / "newsletter" / "feed.xml").read_text())
+    assert [e.link for e in feed.entries] == [
+        "https://blog.example.org/newsletter/digest-2026-03-09/",
+        "https://blog.example.org/newsletter/post-spring-sleep/",
+    ]
+    sent = {m["Subject"]: m for m in smtp_server.messages()}
+    text = sent["Spring Sleep"].get_body(("plain",)).get_content()
+    assert "View in browser: https://blog.example.org/newsletter/post-spring-sleep/?utm_" in text

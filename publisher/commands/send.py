@@ -130,7 +130,8 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
     newsletter = render_post(config, post, posts)
     if address:
         result = send_test(config, newsletter, address)
-        click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({result.code})")
+        outcome = result.reply if config.delivery.transport == "file" else f"SMTP {result.code}"
+        click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({outcome})")
         return
     with Store.open(config) as store:
         if dry_run:
@@ -142,15 +143,19 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             click.echo(f"{campaign.key}: already sent ({counts.sent:,} of {counts.total:,})")
             return
         if created:
-            click.echo(f"{campaign.key}: campaign created for {campaign.total:,} subscribers")
+            click.echo(f"{campaign.key}: campaign created for {_subscribers(campaign.total)}")
         _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
+
+
+def _subscribers(count: int) -> str:
+    return f"{count:,} subscriber{'' if count == 1 else 's'}"
 
 
 def _dry_run(store: Store, key: str) -> str:
     campaign = ledger.get_campaign(store, key)
     if campaign is None:
         count = ledger.count_recipients(store, "each")
-        return f"{key}: would be sent to {count:,} subscribers; nothing sent (dry run)"
+        return f"{key}: would be sent to {_subscribers(count)}; nothing sent (dry run)"
     counts = ledger.counts(store, campaign.id)
     return (
         f"{key}: campaign exists ({campaign.status}): {counts.sent:,} of {counts.total:,} "

@@ -27,10 +27,15 @@ SIGNED_HEADERS = (
     "Message-ID",
     "MIME-Version",
     "Content-Type",
+    "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "Feedback-ID",
     "Reply-To",
 )
+# Named once more in h= than the message has them (RFC 6376 8.15): a From added on the
+# way, which a reader's client might show instead, then breaks the signature.
+OVERSIGNED = ("From",)
 
 WSP_RUN = re.compile(rb"[ \t]+")
 TRAILING_WSP = re.compile(rb"[ \t]+(?=\r\n|$)")
@@ -63,6 +68,17 @@ def parse_headers(head: bytes) -> list[tuple[str, str]]:
         (name.decode("ascii"), value.decode("ascii").lstrip(" "))
         for name, _, value in (f.partition(b":") for f in fields)
     ]
+
+
+def _fold_names(names: list[str], width: int = 70) -> str:
+    """`a:b:c` folded after a colon before a line grows past `width` (RFC 6376 allows
+    whitespace around the colons of h=)."""
+    lines = [""]
+    for name in names:
+        if lines[-1] and len(lines[-1]) + len(name) + 1 > width:
+            lines.append("")
+        lines[-1] += (":" if lines[-1] else "") + name
+    return ":\r\n   ".join(lines)
 
 
 class DkimSigner:
@@ -120,7 +136,7 @@ class DkimSigner:
     def _prefix(self, names: list[str]) -> str:
         return (
             f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
-            f" h={':'.join(n.lower() for n in names)};\r\n bh="
+            f" h={_fold_names([n.lower() for n in (*names, *OVERSIGNED)])};\r\n bh="
         )
 
     def _header(self, prefix: str, signed_headers: bytes, canonical_body: bytes) -> bytes:

@@ -46,6 +46,8 @@ SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
 SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
+HEADER_LINE = 78  # RFC 5322's recommended limit, where a header can be folded
+FEEDBACK_CAMPAIGN = 32  # characters of the campaign id kept in Feedback-ID
 
 
 class UnsafeHeaderError(PublisherError):
@@ -98,14 +100,6 @@ def _require_safe(fields: Mapping[str, str]) -> None:
         raise UnsafeHeaderError("; ".join(problems))
 
 
-def list_unsubscribe(recipient: Recipient) -> str:
-    """The one-click URL (RFC 8058), and a mailto only where something reads that mailbox."""
-    if not recipient.unsubscribe_address:
-        return f"<{recipient.unsubscribe_url}>"
-    mailto = f"mailto:{recipient.unsubscribe_address}?subject=unsubscribe"
-    return f"<{recipient.unsubscribe_url}>,\r\n <{mailto}>"
-
-
 class MessageBuilder:
     """Builds every recipient's message of one newsletter; set up once per campaign."""
 
@@ -114,7 +108,8 @@ class MessageBuilder:
         _require_safe({"subject": subject, **config_header_fields(config)})
         self.key = newsletter.key + (":test" if test else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
-        self.head, frame = alternative_frame(_skeleton(config, newsletter, subject))
+        boundary = "==publisher-" + _digest(newsletter.key, newsletter.text, newsletter.html)
+        self.head, frame = alternative_frame(_skeleton(config, newsletter, subject), boundary)
         parts = [
             Part.encode(newsletter.text, escape_values=False),
             Part.encode(newsletter.html, escape_values=True),
@@ -157,6 +152,23 @@ class MessageBuilder:
         return f"<{digest}.{self.key.split(':', 1)[0]}@{self.domain}>"
 
 
+def _digest(*texts: str) -> str:
+    return hashlib.blake2b("\0".join(texts).encode(), digest_size=12).hexdigest()
+
+
+def list_unsubscribe(recipient: Recipient) -> str:
+    """The one-click URL (RFC 8058), and a mailto only where something reads that mailbox
+    (`[inbound] address`); each on its own folded line once the header would pass 78
+    characters (a URL itself cannot be folded)."""
+    links = [f"<{recipient.unsubscribe_url}>"]
+    if recipient.unsubscribe_address:
+        links.append(f"<mailto:{recipient.unsubscribe_address}?subject=unsubscribe>")
+    value = ", ".join(links)
+    if len(value) <= HEADER_LINE - len("List-Unsubscribe: "):
+        return value
+    return ",".join(f"\r\n {link}" for link in links)
+
+
 def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
     """`Name <address>` for a To header, the domain in ASCII (punycode) form.
 
@@ -189,9 +201,22 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMess
     message["Date"] = format_datetime(config.now)
     message["List-Id"] = formataddr((config.site.title, f"newsletter.{domain}"), "utf-8")
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")
-    message["Feedback-ID"] = f"{campaign}:{newsletter.kind}:newsletter:{domain}"
+    message["Feedback-ID"] = feedback_id(newsletter, settings.from_address)
     return message
+
+
+def feedback_id(newsletter: Newsletter, from_address: str) -> str:
+    """Gmail's `CampaignId:CustomerId:MailType:SenderId`, short enough for one plain ASCII
+    line: a longer value gets folded, and with no space to fold at, `policy.SMTP` encodes
+    it (=?utf-8?q?...?=), which Gmail's feedback loop does not read. The SenderId is a
+    short hash of the sending domain: the same in every campaign, unlike a slug."""
+    campaign = newsletter.key.split(":", 1)[-1].replace(":", "-")
+    if len(campaign) > FEEDBACK_CAMPAIGN:  # cut at a word boundary when there is one
+        cut = campaign[: FEEDBACK_CAMPAIGN + 1]
+        campaign = cut.rsplit("-", 1)[0] if "-" in cut else cut[:FEEDBACK_CAMPAIGN]
+    domain = from_address.rpartition("@")[2].lower().encode()
+    sender = hashlib.blake2b(domain, digest_size=4).hexdigest()
+    return f"{campaign}:{newsletter.kind}:newsletter:{sender}"
 
 
 # --- prebuilt messages with per-recipient slots ---------------------------------------
@@ -202,14 +227,22 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMess
 MARKERS = (b"PUBLISHERTEXTPART", b"PUBLISHERHTMLPART")
 
 
-def alternative_frame(message: EmailMessage) -> tuple[bytes, list[Chunk]]:
+def alternative_frame(
+    message: EmailMessage, boundary: str | None = None
+) -> tuple[bytes, list[Chunk]]:
     """`message`'s headers (ending in CRLF, without the empty line that ends them) and
     the multipart/alternative body around a text and an HTML part still to be filled in:
-    before the text part, between the two, after the HTML part."""
+    before the text part, between the two, after the HTML part.
+
+    A `boundary` fixed by the content (a newsletter's) makes a preview and every copy
+    sent byte for byte the same message; a boundary starting with "=" never occurs in
+    quoted-printable parts."""
     message.set_content(MARKERS[0].decode(), charset="utf-8", cte="quoted-printable")
     message.add_alternative(
         MARKERS[1].decode(), subtype="html", charset="utf-8", cte="quoted-printable"
     )
+    if boundary:
+        message.set_boundary(boundary)
     for part in message.iter_parts():
         del part["MIME-Version"]
     data = message.as_bytes(policy=policy.SMTP)

@@ -23,16 +23,21 @@ from premailer import Premailer
 from publisher.config import Config
 from publisher.content.posts import Post
 from publisher.errors import ConfigError
+from publisher.mail.images import Picture, email_size
 from publisher.mail.message import PLACEHOLDERS, Newsletter
 from publisher.mail.plaintext import html_to_text
 from publisher.site import theme
+from publisher.site.newsletters import archive_url
 
 CONTENT_WIDTH = 536  # the 600 px card minus its padding: the width given to images
 DATE_FORMAT = "%B %-d, %Y"  # as the site shows dates
 RECENT_POSTS = 3  # "more from the blog" links under a post
 TAG = re.compile(r"<(a|img)\b[^>]*>", re.IGNORECASE)
 URL_ATTRIBUTE = re.compile(r"""\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
-HEADER_LINK = re.compile(r'<a class="headerlink"[^>]*>.*?</a>', re.DOTALL)  # the site's ¶
+# Links that only make sense on the web page: the site's ¶ after headings, a footnote's ↩
+# back to its reference; a footnote reference keeps its number but not its link.
+PAGE_ONLY_LINK = re.compile(r'<a class="(?:headerlink|footnote-backref)"[^>]*>.*?</a>', re.DOTALL)
+FOOTNOTE_REF = re.compile(r'<a class="footnote-ref"[^>]*>(.*?)</a>', re.DOTALL)
 
 
 def post_url(config: Config, post: Post) -> str:
@@ -55,9 +60,9 @@ def render_post(config: Config, post: Post, posts: Sequence[Post] | None = None)
         "body_text": html_to_text(body),
         "full": config.newsletter.content == "full",
         "post_url": track(url),
-        "image_url": _image_url(config, post),
+        "image": _picture(config, post),
         "recent": [_item(config, p, track) for p in recent[:RECENT_POSTS]],
-        "browser_url": track(url),
+        "browser_url": track(archive_url(config, f"post:{post.slug}")),
     }
     return _render(config, f"post:{post.slug}", "post", post.title, track, context)
 
@@ -72,7 +77,7 @@ def render_digest(config: Config, posts: Sequence[Post], period_id: str) -> News
         "preheader": " · ".join(p.title for p in chosen),
         "items": [_item(config, p, track) for p in chosen],
         "date": theme.local_format(config, config.now, DATE_FORMAT),
-        "browser_url": track(theme.absolute_url(config.site.url, "")),
+        "browser_url": track(archive_url(config, f"digest:{period_id}")),
     }
     return _render(config, f"digest:{period_id}", "digest", subject, track, context)
 
@@ -95,7 +100,7 @@ class Item:
     summary: str
     date: str
     url: str
-    image_url: str
+    image: Picture | None
 
 
 def _item(config: Config, post: Post, track: Callable[[str], str]) -> Item:
@@ -104,13 +109,14 @@ def _item(config: Config, post: Post, track: Callable[[str], str]) -> Item:
         summary=post.summary,
         date=theme.local_format(config, post.date, DATE_FORMAT),
         url=track(post_url(config, post)),
-        image_url=_image_url(config, post),
+        image=_picture(config, post),
     )
 
 
-def _image_url(config: Config, post: Post) -> str:
-    """The front matter image, resolved against the site root as the site's pages do."""
-    return theme.absolute_url(config.site.url, post.image) if post.image else ""
+def _picture(config: Config, post: Post) -> Picture | None:
+    """The front matter image, resolved against the site root as the site's pages do, at
+    the email's content width (with its height, when the file is the site's own)."""
+    return email_size(config, post.image, CONTENT_WIDTH) if post.image else None
 
 
 def _render(
@@ -194,4 +200,4 @@ def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
             text = re.sub(r"\s*/?>$", f' width="{CONTENT_WIDTH}">', text)
         return text
 
-    return TAG.sub(tag, HEADER_LINK.sub("", html))
+    return TAG.sub(tag, FOOTNOTE_REF.sub(r"\1", PAGE_ONLY_LINK.sub("", html)))

@@ -1,9 +1,12 @@
 """HTML to readable plain text, for the text part of every email.
 
-A small renderer over `html.parser` (html2text is GPL): headings underlined, paragraphs
-separated by blank lines, lists with `-` or `1.` markers, quotes with `> `, code blocks
-indented and left unwrapped, links as numbered references listed at the end, and every
-line wrapped at 78 columns.
+A small renderer over `html.parser`: headings underlined, paragraphs separated by blank
+lines, lists with `-` or `1.` markers, quotes with `> `, code blocks indented and left
+unwrapped, tables as aligned columns when they fit (else one record per row), footnotes as
+`[^1]`, links as numbered references listed at the end, and every line wrapped at 78
+columns. It was kept over the libraries: html2text is GPL; inscriptis (Apache-2.0) lays out
+tables but neither wraps nor numbers links, so the sample posts' tables came out 160
+columns wide and their links were lost.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from html.parser import HTMLParser
 
 WIDTH = 78
 BLOCKS = {"p", "div", "section", "article", "header", "footer", "figure", "figcaption", "dl"}
-BLOCKS |= {"dt", "dd", "table", "thead", "tbody", "tfoot", "center", "main", "aside", "nav"}
+BLOCKS |= {"dt", "dd", "thead", "tbody", "tfoot", "center", "main", "aside", "nav"}
 HEADINGS = {"h1": "=", "h2": "-", "h3": "", "h4": "", "h5": "", "h6": ""}
 SKIPPED = {"script", "style", "head", "title", "template", "svg"}
 SPACES = re.compile(r"\s+")
@@ -25,6 +28,13 @@ SPACES = re.compile(r"\s+")
 class _ListState:
     ordered: bool
     count: int = 0
+    notes: bool = False  # the footnotes' list: markers [^1]
+
+
+@dataclass
+class _Table:
+    rows: list[list[str]]
+    header: bool = False  # the first row is a header row (th cells)
 
 
 class _Renderer(HTMLParser):
@@ -44,6 +54,9 @@ class _Renderer(HTMLParser):
         self.pre = 0
         self.href: list[str | None] = []  # open <a> targets
         self.link_start: list[int] = []
+        self.table: _Table | None = None
+        self.footnotes = False  # inside <div class="footnote">
+        self.sups: list[bool] = []  # open <sup>: a footnote reference or not
 
     # --- parser callbacks -----------------------------------------------------------
 
@@ -52,16 +65,20 @@ class _Renderer(HTMLParser):
             self.skip += 1
         elif self.skip:
             return
+        elif tag in ("table", "tr", "td", "th") or self.table:
+            self.start_table_tag(tag)
         elif tag in BLOCKS or tag in HEADINGS:
             self.flush()
+            self.footnotes |= tag == "div" and "footnote" in (dict(attrs).get("class") or "")
         elif tag in ("ul", "ol"):
             self.flush()
-            self.lists.append(_ListState(ordered=tag == "ol"))
+            self.lists.append(_ListState(ordered=tag == "ol", notes=self.footnotes))
         elif tag == "li":
             self.flush()
             state = self.lists[-1] if self.lists else _ListState(ordered=False)
             state.count += 1
             self.marker = f"{state.count}. " if state.ordered else "- "
+            self.marker = f"[^{state.count}] " if state.notes else self.marker
             self.tight = state.count > 1 or len(self.lists) > 1
         elif tag == "blockquote":
             self.flush()
@@ -71,10 +88,9 @@ class _Renderer(HTMLParser):
             self.pre += 1
         elif tag == "br":
             self.flush(tight_next=True)
-        elif tag == "tr":
-            self.flush()
-        elif tag in ("td", "th") and self.inline:
-            self.inline.append(" | ")
+        elif tag == "sup":
+            self.sups.append((dict(attrs).get("id") or "").startswith("fnref"))
+            self.inline.append("[^" if self.sups[-1] else "^")
         elif tag == "hr":
             self.flush()
             self.emit(["-" * 20])
@@ -91,10 +107,12 @@ class _Renderer(HTMLParser):
             self.skip = max(0, self.skip - 1)
         elif self.skip:
             return
+        elif self.table and tag in ("table", "tr", "td", "th"):
+            self.end_table_tag(tag)
         elif tag in HEADINGS:
             self.flush(underline=HEADINGS[tag], prefix="" if HEADINGS[tag] else "### ")
-        elif tag == "tr":
-            self.flush(tight_next=True)
+        elif tag == "sup" and self.sups:
+            self.inline.append("]" if self.sups.pop() else "")
         elif tag in BLOCKS or tag == "li":
             self.flush()
             self.tight = False
@@ -115,6 +133,33 @@ class _Renderer(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.skip:
             self.inline.append(data)
+
+    # --- tables -----------------------------------------------------------------------
+
+    def start_table_tag(self, tag: str) -> None:
+        """Cells collect their text; the table is laid out at its end (`table_lines`)."""
+        if tag == "table":
+            self.flush()
+            self.table = _Table([])
+        elif self.table is None:
+            return
+        elif tag == "tr":
+            self.table.rows.append([])
+        elif tag in ("td", "th"):
+            self.inline.clear()
+            self.table.header |= tag == "th" and len(self.table.rows) == 1
+
+    def end_table_tag(self, tag: str) -> None:
+        table = self.table
+        if tag in ("td", "th") and table.rows:
+            table.rows[-1].append(SPACES.sub(" ", "".join(self.inline)).strip())
+            self.inline.clear()
+        elif tag == "table":
+            self.table = None
+            self.inline.clear()
+            if table.rows:
+                self.emit([self.indent() + line for line in table_lines(table, self.width)])
+            self.tight = False
 
     # --- output -----------------------------------------------------------------------
 
@@ -179,6 +224,42 @@ class _Renderer(HTMLParser):
             refs = [f"[{n}] {url}" for n, url in enumerate(self.links, 1)]
             text += "\n\n" + "\n".join(refs)
         return text + "\n" if text else ""
+
+
+def table_lines(table: _Table, width: int) -> list[str]:
+    """Aligned columns, a rule under the header row, when the table fits in `width`;
+    otherwise each row as a record: its first cell, then `Header: value` lines, wrapped."""
+    columns = max(len(row) for row in table.rows)
+    rows = [row + [""] * (columns - len(row)) for row in table.rows]
+    widths = [max(len(row[n]) for row in rows) for n in range(columns)]
+    if sum(widths) + 2 * (columns - 1) <= width:
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
+        if table.header:
+            lines.insert(1, "  ".join("-" * w for w in widths))
+        return lines
+    header, body = (rows[0], rows[1:]) if table.header else ([""] * columns, rows)
+    lines: list[str] = []
+    for row in body:
+        lines += [""] if lines else []
+        lines += textwrap.wrap(row[0], width, break_long_words=False, break_on_hyphens=False)
+        for name, cell in zip(header[1:], row[1:], strict=True):
+            text = f"{name}: {cell}" if name else cell
+            lines += (
+                textwrap.wrap(
+                    text,
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+                if text
+                else []
+            )
+    return lines
 
 
 def html_to_text(html: str, width: int = WIDTH) -> str:

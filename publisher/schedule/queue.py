@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,13 +88,26 @@ def queue(config: Config) -> Queue:
     waiting = sorted(
         (p for p in posts if not p.draft and (p.date > now or p.slug in due)), key=by_date
     )
-    plan = plan_digest(config, now, posts, keys, started)
-    period = plan.period if plan.status == "due" else period_after(config, now)
-    since = digest_since(config, period, keys, started or now)
+    period, chosen = next_digest(config, posts, keys, started)
     return Queue(
         now=now,
         posts=[_queued(p, due.get(p.slug, p.email), each) for p in waiting],
         digest=period,
-        digest_posts=digest_posts(config, posts, since, min(now, period.due)),
+        digest_posts=chosen,
         digest_recipients=digest,
     )
+
+
+def next_digest(
+    config: Config, posts: Sequence[Post], keys: Collection[str], started: datetime | None
+) -> tuple[Period, list[Post]]:
+    """The digest the scheduler sends next as of `config.now`, and its posts: the period
+    due now, exactly as `tick` plans it, else the next period with the posts so far.
+    `queue` and the previews (`preview --digest`, /_email/digest) both show this one."""
+    now = config.now
+    plan = plan_digest(config, now, posts, keys, started)
+    if plan.status == "due":
+        return plan.period, plan.posts
+    period = period_after(config, now)
+    since = digest_since(config, period, keys, started or now)
+    return period, digest_posts(config, posts, since, min(now, period.due))

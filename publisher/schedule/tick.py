@@ -94,6 +94,8 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
         if posts is not None and _attempt(summary, _publish, config, store, found, summary):
             _attempt(summary, _announce, config, store, posts, summary)
             _attempt(summary, _digest, config, store, posts, summary)
+            if summary.campaigns:
+                _attempt(summary, _archive, config, posts, summary)
         elif posts is not None:
             summary.notes.append("announcements and digest wait for the site to be published")
         if stop is None or not stop.is_set():
@@ -207,7 +209,7 @@ def _announce_post(
         code = getattr(exc, "exit_code", 1)
         raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
     if created:
-        summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
+        summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
 
 
 def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
@@ -227,7 +229,31 @@ def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSu
         newsletter = render_digest(config, plan.posts, plan.period.id)
         campaign, created = create_campaign(config, store, newsletter, "digest")
         if created:
-            summary.campaigns.append(f"{campaign.key} ({campaign.total:,} recipients)")
+            summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
+
+
+def _recipients(count: int) -> str:
+    return f"{count:,} recipient{'' if count == 1 else 's'}"
+
+
+def _archive(config: Config, posts: Sequence[Post], summary: TickSummary) -> None:
+    """Rebuild (and deploy) the site after this pass created campaigns, so each has the
+    page in the newsletter archive that its "View in browser" link points at."""
+    from publisher.site.build import build  # lazy, as in `_publish`
+
+    with site_lock(config) as locked:
+        if not locked:
+            summary.notes.append("archive build skipped: another tick is building the site")
+            return
+        summary.build = build(config, posts=list(posts)).summary()
+        if config.site.deploy:
+            deploy_marker(config).touch()
+            try:
+                deploy(config)
+            except DeployError:
+                summary.deploy = "failed"
+                raise
+            summary.deploy = "ok"
 
 
 def _confirm(

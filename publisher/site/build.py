@@ -36,6 +36,7 @@ from publisher.content.posts import Post, load_posts
 from publisher.errors import ContentErrors
 from publisher.site import feeds, redirects, theme
 from publisher.site.cache import RenderCache, feed_key, inputs_key, page_key
+from publisher.site.newsletters import Issue, load_issues, newsletter_pages
 from publisher.site.pages import Page, make_entries, plan_pages, sitemap_urls
 from publisher.site.writer import Writer, disk_errors
 
@@ -87,13 +88,15 @@ def build(
     output: Path | None = None,
     progress: ReportProgress | None = None,
     posts: list[Post] | None = None,
+    issues: list[Issue] | None = None,
 ) -> BuildResult:
     """Build the site into `output` (default `[site] output`); the old output stays on failure.
 
     `drafts` and `future` add drafts and scheduled posts, marked as such, for previews;
     feeds and the sitemap only ever list published posts. `progress(stage, done, total)`
     is called before reading posts (total None) and as each page is written. `posts`:
-    the posts when the caller has already loaded them (the scheduler), else read here.
+    the posts when the caller has already loaded them (the scheduler), else read here;
+    `issues`, the newsletter's archive, likewise read from the store when not given.
     A disk problem (full, read-only, no permission) is an OutputError naming the path.
     """
     started = time.perf_counter()
@@ -104,7 +107,9 @@ def build(
         posts = load_posts(config)
     entries = make_entries(config, posts, drafts, future)
     live = [e for e in entries if e.status == "live"]
-    pages = plan_pages(config, entries)
+    if issues is None:
+        issues = load_issues(config)
+    pages = plan_pages(config, entries) + newsletter_pages(issues)
     moved = redirects.post_redirects(entries)
     problems = redirects.problems(moved, redirects.site_files(config, pages))
     if problems:
@@ -134,6 +139,7 @@ def build(
         for file, make_feed in (("feed.xml", feeds.atom), ("rss.xml", feeds.rss)):
             if not reused(file, feed_key(base_key, file, newest)):
                 writer.write(file, make_feed(config, newest))
+        writer.write(feeds.NEWSLETTER_FEED, feeds.newsletter_atom(config, issues[:FEED_POSTS]))
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
         writer.write("robots.txt", feeds.robots(config))
         writer.write("static/theme.css", theme.render(env, "theme.css"))  # the site's colours

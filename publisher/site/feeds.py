@@ -98,6 +98,14 @@ def rss(config: Config, posts: Iterable[FeedPost]) -> str:
     return _feed("rss", config, "rss.xml", posts)
 
 
+NEWSLETTER_FEED = "newsletter/feed.xml"
+
+
+def newsletter_atom(config: Config, issues: Iterable[FeedPost]) -> str:
+    """newsletter/feed.xml: Atom 1.0 of the newsletter's archive, each issue's page."""
+    return _feed("atom", config, NEWSLETTER_FEED, issues)
+
+
 def sitemap(config: Config, urls: Iterable[tuple[str, datetime | None]]) -> str:
     """sitemap.xml from (site-relative URL such as "posts/x/", last modified or None)."""
     lines = [

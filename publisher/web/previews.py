@@ -16,7 +16,9 @@ from publisher.config import Config
 from publisher.content.posts import Post, load_posts
 from publisher.mail.message import MessageBuilder, Newsletter, Recipient
 from publisher.mail.newsletter import render_digest, render_post
+from publisher.schedule import queue
 from publisher.site import theme
+from publisher.store import Store, published
 from publisher.subscribers.tokens import load_tokens, recipient
 
 
@@ -46,9 +48,13 @@ def preview(config: Config, newsletter: Newsletter, reader: Recipient) -> EmailP
 
 
 def next_digest(config: Config, posts: Sequence[Post]) -> Newsletter:
-    """The digest of the newest live posts, as the next one would look if sent now."""
-    live = [p for p in posts if p.is_live(config.now)]
-    return render_digest(config, live, theme.local_format(config, config.now, "%Y-%m-%d"))
+    """The next digest as `queue` describes it: at a time `tick` sends one, the very posts
+    it sends, in its order, rendered by the same code."""
+    with Store.open(config) as store:
+        keys = published.campaign_keys(store, "digest:")
+        started = published.started_at(store)
+    period, chosen = queue.next_digest(config, posts, keys, started)
+    return render_digest(config, chosen, period.id)
 
 
 def email_preview_routes(config: Config) -> list[Route]:
