@@ -450,3 +450,13 @@ def test_every_sent_newsletter_has_a_page_in_the_web_archive(blog: Path, smtp_se
     sent = {m["Subject"]: m for m in smtp_server.messages()}
     text = sent["Spring Sleep"].get_body(("plain",)).get_content()
     assert "View in browser: https://blog.example.org/newsletter/post-spring-sleep/?utm_" in text
+
+    # A store that is there but cannot be read stops the build: the archive stays up.
+    before = announcement.read_text()
+    store_file = blog / "data" / "publisher.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store_file}{suffix}").unlink(missing_ok=True)
+    store_file.write_bytes(b"not a database" * 100)
+    done = run_publisher("build", "--now", (monday + 2 * MINUTE).isoformat(), cwd=blog)
+    assert done.returncode == 1 and "corrupt" in done.stderr, done.stderr
+    assert announcement.read_text() == before

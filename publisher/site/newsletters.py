@@ -8,7 +8,6 @@ index of past issues (`/newsletter/`), as the build's other pages are planned. A
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,14 +19,12 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from publisher.config import Config
-from publisher.errors import PublisherError
+from publisher.errors import StoreError
 from publisher.mail.message import NAME_FALLBACK, PLACEHOLDERS
 from publisher.site import theme
 from publisher.site.pages import Page
 from publisher.store import ledger
 from publisher.store.db import Store, database_url
-
-log = logging.getLogger(__name__)
 
 ARCHIVED = ("sending", "paused", "done")  # a campaign that started going out
 FOOTER = re.compile(r'(<td class="footer"[^>]*>).*?(</td>)', re.DOTALL)
@@ -72,16 +69,17 @@ def archive_url(config: Config, key: str) -> str:
 
 def load_issues(config: Config) -> list[Issue]:
     """Every campaign that started going out, newest first; none when the store is not
-    there yet (a site that never sent, or a build on another machine)."""
+    there yet (a site that never sent). A store that is there but cannot be read stops the
+    build, which leaves the site as it was: built without the archive, the deployed site
+    would lose every issue's page."""
+    url = database_url(config.database.url, config.root)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        return []  # never sent anything: no store to create for a build
     try:
-        url = database_url(config.database.url, config.root)
-        if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-            return []  # never sent anything: no store to create for a build
         with Store.open(config) as store:
             campaigns = ledger.list_campaigns(store)
-    except (PublisherError, SQLAlchemyError) as exc:
-        log.warning("newsletter archive left out of the build: %s", exc)
-        return []
+    except SQLAlchemyError as exc:
+        raise StoreError(f"newsletter archive: {exc}; the site was left as it was") from None
     issues = [
         Issue(
             issue_id(c.key), c.kind, c.subject, c.started_at or c.created_at, public(config, c.html)
