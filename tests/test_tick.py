@@ -437,6 +437,8 @@ def test_every_sent_newsletter_has_a_page_in_the_web_archive(blog: Path, smtp_se
         assert not any(address in html for address in EACH + DIGEST)
         assert 'href="https://blog.example.org/newsletter/">Every issue' in html
     index = (public / "newsletter" / "index.html").read_text()
+    assert 'rel="alternate" type="application/atom+xml"' in index
+    assert 'href="/newsletter/feed.xml"' in index
     assert index.index('href="/newsletter/digest-2026-03-09/"') < index.index(
         'href="/newsletter/post-spring-sleep/"'
     )
