@@ -50,6 +50,7 @@ def make_post(slug: str, when: datetime, email: bool = True, draft: bool = False
         description="",
         author="",
         image="",
+        image_alt="",
         draft=draft,
         email=email,
         aliases=(),
