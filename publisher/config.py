@@ -75,7 +75,10 @@ class DeliverySection:
     max_per_hour: int = key(0, "Most messages per hour (0: no limit).")
     max_attempts: int = key(5, "Attempts before a temporarily failing delivery is marked failed.")
     envelope_from: str = key("", "SMTP envelope sender (bounce address); default from_address.")
-    bounce_limit: int = key(3, "Hard bounces after which a subscriber is marked bounced.")
+    bounce_limit: int = key(1, "Hard bounces (at sending or read later) that mark one bounced.")
+    brake_after: int = key(1000, "Messages of a campaign sent before the brake may hold it.")
+    max_bounce_rate: float = key(0.05, "Share of hard bounces that holds a campaign.")
+    max_complaint_rate: float = key(0.003, "Share of complaints that holds a campaign.")
 
 
 @dataclass(frozen=True)

@@ -301,3 +301,47 @@ def test_without_inbound_no_mailto_is_advertised_and_the_envelope_is_fixed(
     assert "mailto:" not in received.message["List-Unsubscribe"]
     config = load_config(site / "config" / "site.toml", now=NOW)
     assert config.inbound.address == ""
+
+
+def test_the_brake_holds_a_campaign_whose_relay_bounces_one_in_ten(
+    site: Path, smtp_server, database_url: str
+) -> None:
+    from conftest import insert_subscriber
+
+    write_relay_config(
+        site,
+        smtp_server.port,
+        database_url,
+        "rate_per_second = 40\nbrake_after = 40\nconnections = 2",
+        extra=f'[inbound]\naddress = "{INBOUND}"\n',
+    )
+    with open_store(database_url, site) as store:
+        for n in range(200):
+            insert_subscriber(store, f"r{n}@example.com")
+    smtp_server.reject.update(f"r{n}@example.com" for n in range(0, 200, 10))
+    write_post(site, "2026-11-30-first.md", "title: First\ndate: 2026-11-30 09:00")
+
+    held = run_publisher("send", "first", "--now", NOW.isoformat(), cwd=site)
+    assert held.returncode == 1, held.stdout + held.stderr
+    assert "held by the brake" in held.stdout and "bounced" in held.stdout
+    with open_store(database_url, site) as store:
+        campaign = ledger.get_campaign(store, "post:first")
+        counts = ledger.counts(store, campaign.id)
+    assert campaign.status == "held" and counts.queued > 0
+    gone = counts.sent + counts.failed
+
+    again = run_publisher("send", "--resume", "--now", NOW.isoformat(), cwd=site)
+    assert again.returncode == 1 and "held by the brake" in again.stdout
+    listing = run_publisher("campaigns", "--now", NOW.isoformat(), cwd=site)
+    assert "held" in listing.stdout and "max_bounce_rate" in listing.stdout
+    with open_store(database_url, site) as store:
+        assert (
+            ledger.counts(store, campaign.id).sent + ledger.counts(store, campaign.id).failed
+            == gone
+        )
+
+    forced = run_publisher("send", "--resume", "--force", "--now", NOW.isoformat(), cwd=site)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    with open_store(database_url, site) as store:
+        final = ledger.counts(store, campaign.id)
+    assert (final.sent, final.failed, final.unfinished) == (180, 20, 0)

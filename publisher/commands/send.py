@@ -104,8 +104,9 @@ def _run(config: Config, run: Callable) -> None:
 @click.option("--to", "address", metavar="ADDR", help="Send one [TEST] copy to ADDR only.")
 @click.option("--dry-run", is_flag=True, help="Say how many would receive it; send nothing.")
 @click.option("--resume", is_flag=True, help="Run every unfinished campaign.")
+@click.option("--force", is_flag=True, help="Also run campaigns the safety brake holds.")
 @common_options
-def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> None:
+def send(slug: str | None, address: str | None, dry_run: bool, resume: bool, force: bool) -> None:
     """Announce the post SLUG to every subscriber now (or resume unfinished campaigns).
 
     Safe to repeat and to interrupt: each subscriber gets the post once; Ctrl-C or SIGTERM
@@ -121,7 +122,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             if not ledger.list_campaigns(store, unfinished=True):
                 click.echo("nothing to resume: every campaign is done")
                 return
-            _run(config, lambda **opts: resume_all(config, store, **opts))
+            _run(config, lambda **opts: resume_all(config, store, force=force, **opts))
         return
 
     from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
@@ -143,7 +144,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             return
         if created:
             click.echo(f"{campaign.key}: campaign created for {campaign.total:,} subscribers")
-        _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
+        _run(config, lambda **opts: [run_campaign(config, store, campaign, force=force, **opts)])
 
 
 def _dry_run(store: Store, key: str) -> str:

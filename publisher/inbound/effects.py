@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from publisher.config import Config
-from publisher.inbound import verp
+from publisher.inbound import brake, verp
 from publisher.inbound.classify import (
     AUTO_REPLY,
     BOUNCE,
@@ -65,10 +65,15 @@ def apply(store: Store, config: Config, tokens: Tokens, notice: Notice, now: dat
         action = _act(conn, config, kind, notice, owner, now)
         subscriber_id = owner.subscriber_id if owner else None
         delivery_id = owner.delivery_id if owner else None
+        if kind == COMPLAINT and subscriber_id and delivery_id is None:
+            delivery_id = recorded.latest_delivery(conn, subscriber_id)
         recorded.record(
             conn, notice.message_id, now, kind, action, _detail(notice), subscriber_id, delivery_id
         )
-        return Outcome(kind, action, subscriber_id)
+        campaign_id = recorded.campaign_of(conn, delivery_id) if delivery_id else None
+    if campaign_id and kind in (BOUNCE, COMPLAINT):
+        brake.check(store, config, campaign_id, now)  # bounces come back after the sending
+    return Outcome(kind, action, subscriber_id)
 
 
 def _owner(conn, config: Config, tokens: Tokens, notice: Notice) -> _Owner | None:
@@ -98,12 +103,11 @@ def _act(conn, config: Config, kind: str, notice: Notice, owner: _Owner | None, 
         return recorded.complaint(conn, who, now, f"{notice.message_id} {notice.detail}")
     if kind == UNSUBSCRIBE:
         return recorded.unsubscribe(conn, who, now, notice.message_id)
+    limit = config.delivery.bounce_limit
     if kind == BOUNCE and notice.hard:
-        return recorded.hard_bounce(conn, who, delivery, now, detail)
-    inbound = config.inbound
-    return recorded.soft_bounce(
-        conn, who, delivery, now, detail, inbound.soft_bounce_limit, inbound.soft_bounce_window
-    )
+        return recorded.hard_bounce(conn, who, delivery, now, detail, limit)
+    soft, window = config.inbound.soft_bounce_limit, config.inbound.soft_bounce_window
+    return recorded.soft_bounce(conn, who, delivery, now, detail, soft, window, limit)
 
 
 def _failure_text(notice: Notice) -> str:
