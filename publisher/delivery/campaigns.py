@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from publisher.clock import Clock
 from publisher.config import Config
 from publisher.delivery.marks import SentMarks
+from publisher.delivery.summary import CampaignProgress, Summary
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
@@ -49,61 +50,6 @@ class CampaignError(PublisherError):
     """A campaign's messages cannot be built: it pauses, and the other campaigns go on."""
 
     exit_code = 1
-
-
-@dataclass(frozen=True)
-class CampaignProgress:
-    """Where a running campaign stands, reported a few times a second."""
-
-    key: str
-    total: int
-    done: int  # sent, failed or skipped, by any run
-    sent: int  # sent by this run
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The outcome of one run of one campaign."""
-
-    key: str
-    status: str  # done|paused|held|stopped|waiting
-    counts: Counts
-    sent: int  # by this run
-    elapsed: float
-    note: str = ""
-    next_attempt: datetime | None = None
-    problem: PublisherError | None = None  # why it paused: the relay, the config, itself
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
-
-    def line(self) -> str:
-        """One line for people and logs."""
-        c = self.counts
-        tally = f"{c.sent:,} of {c.total:,} sent"
-        extra = ", ".join(
-            f"{n:,} {name}"
-            for name, n in (
-                ("failed", c.failed),
-                ("deferred", c.deferred),
-                ("skipped", c.skipped),
-                ("bounced", c.bounced),
-            )
-            if n
-        )
-        tally += f" ({extra})" if extra else ""
-        speed = f"; {self.sent:,} this run at {self.rate:,.0f}/s" if self.sent else ""
-        if self.status == "stopped":
-            return f"{self.key}: stopped: {tally}; run again to resume"
-        if self.status == "paused":
-            return f"{self.key}: paused: {self.note}; {tally}; run again to resume"
-        if self.status == "held":
-            return f"{self.key}: {self.note}; {tally}"
-        if self.status == "waiting":
-            return f"{self.key}: {tally}{speed}; {self.note}"
-        return f"{self.key}: done: {tally}{speed}"
 
 
 def backoff(attempts: int) -> timedelta:
