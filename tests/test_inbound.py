@@ -221,6 +221,11 @@ def test_bounces_complaints_and_unsubscribes_end_in_the_right_state_once(sent, s
         "fay",
     ]
 
+    bounced = run_publisher("subscribers", "list", "--status", "bounced", cwd=site)
+    assert "ann@example.com" in bounced.stdout and "5.1.1" in bounced.stdout, bounced.stdout
+    complained = run_publisher("subscribers", "list", "--status", "complained", cwd=site)
+    assert "bob@example.com" in complained.stdout and "abuse" in complained.stdout
+
     report = run_publisher("inbound", "--report", "--now", NOW.isoformat(), cwd=site)
     assert report.returncode == 0 and "5 messages in the last 7 days" in report.stdout
     assert "Undelivered Mail Returned to Sender" in report.stdout
