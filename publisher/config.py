@@ -122,6 +122,10 @@ class InboundSection:
     address: str = key(
         "", "Mailbox that bounces and mailed unsubscribes come back to; empty: none (no VERP)."
     )
+    mailbox: str = key(
+        "", "IMAP or POP3 mailbox `tick` reads, as imaps://USER@HOST/FOLDER or pop3s://USER@HOST."
+    )
+    password_env: str = key("PUBLISHER_INBOUND_PASSWORD", "Variable holding its password.")
     soft_bounce_limit: int = key(3, "Soft bounces within soft_bounce_window that count as hard.")
     soft_bounce_window: timedelta = key(timedelta(days=7), "Window counting soft bounces.")
 
@@ -303,6 +307,12 @@ def _validate(config: Config, problems: list[str]) -> None:
         problems.append(
             f"[inbound] address: local part {local!r} leaves no room for the tokens; "
             f"use at most {INBOUND_LOCAL_PART} characters before '@'"
+        )
+    mailbox = config.inbound.mailbox
+    if mailbox and not mailbox.startswith(("imap://", "imaps://", "pop3://", "pop3s://")):
+        problems.append(
+            "[inbound] mailbox: expected imaps://USER@HOST/FOLDER or pop3s://USER@HOST, "
+            f"got {mailbox!r}"
         )
     every = config.digest.every.lower()
     if every not in ("day", "month", *WEEKDAYS):

@@ -8,6 +8,7 @@ token is recorded and reported, never acted on.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,7 @@ from publisher.inbound.sources import Incoming
 from publisher.store import Store
 from publisher.store import inbound as recorded
 from publisher.subscribers.addresses import CONTROL
-from publisher.subscribers.tokens import Tokens
+from publisher.subscribers.tokens import Tokens, load_tokens
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,23 @@ def process(
     """One incoming message from bytes to its effect."""
     notice = classify(incoming.parsed(), incoming.raw, incoming.delivered_to)
     return apply(store, config, tokens, notice, now)
+
+
+def process_all(
+    store: Store,
+    config: Config,
+    messages: Iterable[tuple[Incoming, Callable[[], None]]],
+    now: datetime,
+    show: Callable[[Outcome], None] = lambda _outcome: None,
+) -> list[Outcome]:
+    """Process each message of a Maildir or mailbox, filing it once its effects are in."""
+    tokens = load_tokens(config)
+    outcomes = []
+    for incoming, file_away in messages:
+        outcomes.append(process(store, config, tokens, incoming, now))
+        show(outcomes[-1])
+        file_away()
+    return outcomes
 
 
 def apply(store: Store, config: Config, tokens: Tokens, notice: Notice, now: datetime) -> Outcome:
