@@ -209,7 +209,7 @@ def test_bounces_complaints_and_unsubscribes_end_in_the_right_state_once(sent, s
         counts = ledger.counts(store, campaign.id)
         assert (counts.sent, counts.bounced, counts.total) == (5, 1, 6)
     listing = run_publisher("campaigns", cwd=site)
-    assert "1 (16.7%)" in listing.stdout, listing.stdout
+    assert "1 (16.7%)  1 (16.7%)" in listing.stdout, listing.stdout  # bounced, complained
 
     smtp_server.received.clear()
     write_post(site, "2026-12-01-second.md", "title: Second\ndate: 2026-12-01 05:00")

@@ -15,7 +15,7 @@ from publisher.content.posts import load_posts
 from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
 from publisher.signals import stop_on_signals
-from publisher.store import Store, ledger
+from publisher.store import Store, health, ledger
 
 
 def _post(config: Config, slug: str):
@@ -147,6 +147,10 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool, for
         _run(config, lambda **opts: [run_campaign(config, store, campaign, force=force, **opts)])
 
 
+def _share(count: int, of: int) -> str:
+    return f"{count:,} ({count / of:.1%})" if count and of else f"{count:,}"
+
+
 def _dry_run(store: Store, key: str) -> str:
     campaign = ledger.get_campaign(store, key)
     if campaign is None:
@@ -167,6 +171,7 @@ def campaigns() -> None:
     with Store.open(config) as store:
         found = ledger.list_campaigns(store)
         tallies = ledger.all_counts(store)
+        complained = health.complaints(store)
     if not found:
         click.echo("no campaigns yet")
         return
@@ -179,6 +184,7 @@ def campaigns() -> None:
         "deferred",
         "skipped",
         "bounced",
+        "complained",
         "to send",
     )
     rows = [(*header, "started", "finished", "rate")]
@@ -189,7 +195,8 @@ def campaigns() -> None:
                 campaign.key,
                 campaign.status,
                 *(f"{n:,}" for n in (c.total, c.sent, c.failed, c.deferred, c.skipped)),
-                f"{c.bounced:,} ({c.bounce_rate:.1%})" if c.bounced else "0",
+                _share(c.bounced, c.sent + c.bounced),
+                _share(complained.get(campaign.id, 0), c.sent + c.bounced),
                 f"{c.queued + c.sending:,}",
                 _when(config, campaign.started_at),
                 _when(config, campaign.finished_at),

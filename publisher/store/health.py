@@ -50,3 +50,15 @@ def hold(store: Store, campaign_id: int, now: datetime, note: str) -> None:
             .where(campaigns.c.id == campaign_id, campaigns.c.status != "done")
             .values(status="held", note=note)
         )
+
+
+def complaints(store: Store) -> dict[int, int]:
+    """Complaints per campaign id (subscribers who complained about its message)."""
+    query = (
+        select(deliveries.c.campaign_id, func.count(func.distinct(inbound.c.subscriber_id)))
+        .join(deliveries, deliveries.c.id == inbound.c.delivery_id)
+        .where(inbound.c.kind == "complaint")
+        .group_by(deliveries.c.campaign_id)
+    )
+    with store.read() as conn:
+        return dict(conn.execute(query).all())
