@@ -87,7 +87,10 @@ class DeliverySection:
     max_per_hour: int = key(0, "Most messages per hour (0: no limit).")
     max_attempts: int = key(5, "Attempts before a temporarily failing delivery is marked failed.")
     envelope_from: str = key("", "SMTP envelope sender (bounce address); default from_address.")
-    bounce_limit: int = key(3, "Hard bounces after which a subscriber is marked bounced.")
+    bounce_limit: int = key(1, "Hard bounces (at sending or read later) that mark one bounced.")
+    brake_after: int = key(1000, "Messages of a campaign sent before the brake may hold it.")
+    max_bounce_rate: float = key(0.05, "Share of hard bounces that holds a campaign.")
+    max_complaint_rate: float = key(0.003, "Share of complaints that holds a campaign.")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,10 @@ class InboundSection:
     address: str = key(
         "", "Mailbox that bounces and mailed unsubscribes come back to; empty: none (no VERP)."
     )
+    mailbox: str = key(
+        "", "IMAP or POP3 mailbox `tick` reads, as imaps://USER@HOST/FOLDER or pop3s://USER@HOST."
+    )
+    password_env: str = key("PUBLISHER_INBOUND_PASSWORD", "Variable holding its password.")
     soft_bounce_limit: int = key(3, "Soft bounces within soft_bounce_window that count as hard.")
     soft_bounce_window: timedelta = key(timedelta(days=7), "Window counting soft bounces.")
     ses_topic_arns: str = key(
@@ -151,9 +158,6 @@ class InboundSection:
     webhook_max_age: timedelta = key(
         timedelta(minutes=5), "Oldest signed webhook timestamp taken (Mailgun, SendGrid)."
     )
-
-
-INBOUND_LOCAL_PART = 22  # 64 less "+unsub-", an 18-digit id, "-" and a 16-character signature
 
 
 @dataclass(frozen=True)
@@ -340,10 +344,10 @@ def _validate(config: Config, problems: list[str]) -> None:
             f"[inbound] address: expected an address such as bounces@news.example.org "
             f"(no '+'), got {config.inbound.address!r}"
         )
-    elif len(local) > INBOUND_LOCAL_PART:
+    elif len(local) > 22:  # 64 less "+unsub-", an 18-digit id, "-", a 16-character signature
         problems.append(
             f"[inbound] address: local part {local!r} leaves no room for the tokens; "
-            f"use at most {INBOUND_LOCAL_PART} characters before '@'"
+            "use at most 22 characters before '@'"
         )
     for arn in filter(None, (a.strip() for a in config.inbound.ses_topic_arns.split(","))):
         if not arn.startswith("arn:aws"):
@@ -351,6 +355,12 @@ def _validate(config: Config, problems: list[str]) -> None:
                 f"[inbound] ses_topic_arns: expected ARNs such as "
                 f"arn:aws:sns:eu-west-1:123456789012:ses-events, got {arn!r}"
             )
+    mailbox = config.inbound.mailbox
+    if mailbox and not mailbox.startswith(("imap://", "imaps://", "pop3://", "pop3s://")):
+        problems.append(
+            "[inbound] mailbox: expected imaps://USER@HOST/FOLDER or pop3s://USER@HOST, "
+            f"got {mailbox!r}"
+        )
     every = config.digest.every.lower()
     if every not in ("day", "month", *WEEKDAYS):
         problems.append(

@@ -559,7 +559,7 @@ def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
     listing = cli("campaigns")
     assert listing.exit_code == 0
     header, row = listing.output.splitlines()
-    assert header.split()[:8] == [
+    assert header.split()[:10] == [
         "campaign",
         "status",
         "total",
@@ -567,10 +567,12 @@ def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
         "failed",
         "deferred",
         "skipped",
+        "bounced",
+        "complained",
         "to",
     ]
-    assert row.split()[:7] == ["post:news", "done", "1,200", "1,200", "0", "0", "0"]
-    assert row.split()[8:10] == ["2026-03-02", "09:00"]  # started, in Chicago time
+    assert row.split()[:9] == ["post:news", "done", "1,200", "1,200", "0", "0", "0", "0", "0"]
+    assert row.split()[10:12] == ["2026-03-02", "09:00"]  # started, in Chicago time
 
 
 def test_send_refuses_unknown_and_future_posts_and_bad_usage(post_site):

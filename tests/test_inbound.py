@@ -209,7 +209,7 @@ def test_bounces_complaints_and_unsubscribes_end_in_the_right_state_once(sent, s
         counts = ledger.counts(store, campaign.id)
         assert (counts.sent, counts.bounced, counts.total) == (5, 1, 6)
     listing = run_publisher("campaigns", cwd=site)
-    assert "1 (16.7%)" in listing.stdout, listing.stdout
+    assert "1 (16.7%)  1 (16.7%)" in listing.stdout, listing.stdout  # bounced, complained
 
     smtp_server.received.clear()
     write_post(site, "2026-12-01-second.md", "title: Second\ndate: 2026-12-01 05:00")
@@ -220,6 +220,11 @@ def test_bounces_complaints_and_unsubscribes_end_in_the_right_state_once(sent, s
         "eve",
         "fay",
     ]
+
+    bounced = run_publisher("subscribers", "list", "--status", "bounced", cwd=site)
+    assert "ann@example.com" in bounced.stdout and "5.1.1" in bounced.stdout, bounced.stdout
+    complained = run_publisher("subscribers", "list", "--status", "complained", cwd=site)
+    assert "bob@example.com" in complained.stdout and "abuse" in complained.stdout
 
     report = run_publisher("inbound", "--report", "--now", NOW.isoformat(), cwd=site)
     assert report.returncode == 0 and "5 messages in the last 7 days" in report.stdout
@@ -301,3 +306,197 @@ def test_without_inbound_no_mailto_is_advertised_and_the_envelope_is_fixed(
     assert "mailto:" not in received.message["List-Unsubscribe"]
     config = load_config(site / "config" / "site.toml", now=NOW)
     assert config.inbound.address == ""
+
+
+def test_the_brake_holds_a_campaign_whose_relay_bounces_one_in_ten(
+    site: Path, smtp_server, database_url: str
+) -> None:
+    from conftest import insert_subscriber
+
+    write_relay_config(
+        site,
+        smtp_server.port,
+        database_url,
+        "rate_per_second = 40\nbrake_after = 40\nconnections = 2",
+        extra=f'[inbound]\naddress = "{INBOUND}"\n',
+    )
+    with open_store(database_url, site) as store:
+        for n in range(200):
+            insert_subscriber(store, f"r{n}@example.com")
+    smtp_server.reject.update(f"r{n}@example.com" for n in range(0, 200, 10))
+    write_post(site, "2026-11-30-first.md", "title: First\ndate: 2026-11-30 09:00")
+
+    held = run_publisher("send", "first", "--now", NOW.isoformat(), cwd=site)
+    assert held.returncode == 1, held.stdout + held.stderr
+    assert "held by the brake" in held.stdout and "bounced" in held.stdout
+    with open_store(database_url, site) as store:
+        campaign = ledger.get_campaign(store, "post:first")
+        counts = ledger.counts(store, campaign.id)
+    assert campaign.status == "held" and counts.queued > 0
+    gone = counts.sent + counts.failed
+
+    again = run_publisher("send", "--resume", "--now", NOW.isoformat(), cwd=site)
+    assert again.returncode == 1 and "held by the brake" in again.stdout
+    listing = run_publisher("campaigns", "--now", NOW.isoformat(), cwd=site)
+    assert "held" in listing.stdout and "max_bounce_rate" in listing.stdout
+    with open_store(database_url, site) as store:
+        assert (
+            ledger.counts(store, campaign.id).sent + ledger.counts(store, campaign.id).failed
+            == gone
+        )
+
+    forced = run_publisher("send", "--resume", "--force", "--now", NOW.isoformat(), cwd=site)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    with open_store(database_url, site) as store:
+        final = ledger.counts(store, campaign.id)
+    assert (final.sent, final.failed, final.unfinished) == (180, 20, 0)
+
+
+# --- IMAP and POP3, on Debian's Dovecot on loopback -------------------------------------
+
+DOVECOT_CONF = """\
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+mail_location = maildir:{root}/mail/%u
+first_valid_uid = 100
+first_valid_gid = 100
+passdb {{
+  driver = static
+  args = password=secret
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service stats {{
+  inet_listener http {{
+    port = 0
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def dovecot():
+    """Dovecot serving IMAP and POP3 on loopback, user `bounces` with password `secret`:
+    (imap port, pop3 port)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from conftest import free_port, wait_for
+
+    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not Path(binary).exists():
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is missing: .ci/run installs dovecot-imapd and dovecot-pop3d")
+        pytest.skip("needs Debian's dovecot-imapd and dovecot-pop3d")
+    root = Path(tempfile.mkdtemp(prefix="dv"))  # short: Dovecot's sockets live under it
+    root.chmod(0o755)
+    for name in ("run", "state", "mail", "home"):
+        (root / name).mkdir()
+    shutil.chown(root / "mail", "dovecot", "dovecot")
+    shutil.chown(root / "home", "dovecot", "dovecot")
+    imap, pop3 = free_port(), free_port()
+    conf = root / "dovecot.conf"
+    conf.write_text(DOVECOT_CONF.format(root=root, imap=imap, pop3=pop3))
+    server = subprocess.Popen([binary, "-F", "-c", str(conf)], stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: _answers(imap) and _answers(pop3), timeout=20)
+        yield imap, pop3
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_tick_reads_an_imap_mailbox_once_and_files_each_message(sent, dovecot) -> None:
+    import imaplib
+
+    site, database_url, senders, mailtos, unsubscribe = sent
+    imap_port, _ = dovecot
+    client = imaplib.IMAP4("127.0.0.1", imap_port)
+    client.login("bounces", "secret")
+    for raw in (
+        sample("postfix-dsn.eml", to=senders["ann"], rcpt="ann@example.com"),
+        sample("unsubscribe.eml", to=mailtos["cat"], rcpt="cat@example.com"),
+        sample("human-reply.eml", to="news@example.org"),
+    ):
+        client.append("INBOX", None, None, raw.replace(b"\n", b"\r\n"))
+    config = site / "config" / "site.toml"
+    config.write_text(
+        config.read_text().replace(
+            f'address = "{INBOUND}"',
+            f'address = "{INBOUND}"\nmailbox = "imap://bounces@127.0.0.1:{imap_port}/INBOX"',
+        )
+    )
+    env = {"PUBLISHER_INBOUND_PASSWORD": "secret"}
+    done = run_publisher("tick", "--now", NOW.isoformat(), cwd=site, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "read 3 inbound message(s), 2 acted on" in done.stdout + done.stderr
+    assert statuses(site, database_url)["ann"] == "bounced"
+    assert statuses(site, database_url)["cat"] == "unsubscribed"
+    assert client.select("INBOX")[1] == [b"0"]
+    assert client.select("Processed")[1] == [b"3"]
+    again = run_publisher("tick", "--now", NOW.isoformat(), cwd=site, env=env)
+    assert again.returncode == 0 and "inbound" not in again.stdout + again.stderr
+    client.logout()
+
+    missing = run_publisher("inbound", "--mailbox", "--now", NOW.isoformat(), cwd=site)
+    assert missing.returncode == 2 and "PUBLISHER_INBOUND_PASSWORD" in missing.stderr
+
+
+def test_inbound_reads_a_pop3_mailbox_and_deletes_what_it_read(sent, dovecot) -> None:
+    import imaplib
+    import poplib
+
+    site, database_url, senders, _, _ = sent
+    imap_port, pop3_port = dovecot
+    client = imaplib.IMAP4("127.0.0.1", imap_port)
+    client.login("bounces", "secret")
+    raw = sample("exim-bounce.eml", to=senders["dee"], rcpt="dee@example.com")
+    client.append("INBOX", None, None, raw.replace(b"\n", b"\r\n"))
+    client.logout()
+    mailbox_url = f"pop3://bounces@127.0.0.1:{pop3_port}"
+    env = {"PUBLISHER_INBOUND_MAILBOX": mailbox_url, "PUBLISHER_INBOUND_PASSWORD": "secret"}
+    done = run_publisher("inbound", "--mailbox", "--now", NOW.isoformat(), cwd=site, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "subscriber bounced" in done.stdout and "1 message read" in done.stdout
+    assert statuses(site, database_url)["dee"] == "bounced"
+    box = poplib.POP3("127.0.0.1", pop3_port)
+    box.user("bounces")
+    box.pass_("secret")
+    assert box.stat()[0] == 0
+    box.quit()

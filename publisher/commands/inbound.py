@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from publisher.commands.options import common_options, get_config
 from publisher.errors import StoreError
-from publisher.inbound.effects import Outcome, process
+from publisher.inbound.effects import Outcome, process, process_all
+from publisher.inbound.mailboxes import read_mailbox
 from publisher.inbound.sources import read_maildir, read_stdin
 from publisher.store import Store
 from publisher.store import inbound as recorded
@@ -30,10 +32,11 @@ TEMPFAIL = 75  # EX_TEMPFAIL: Postfix and Exim keep the message and try the pipe
     default="",
     help="The envelope recipient of the message on stdin (Postfix: ${original_recipient}).",
 )
+@click.option("--mailbox", is_flag=True, help="Read [inbound] mailbox (IMAP or POP3).")
 @click.option("--report", is_flag=True, help="List what came in lately and what it did.")
 @click.option("--days", type=int, default=7, show_default=True, help="How far --report looks.")
 @common_options
-def inbound(maildir: Path | None, recipient: str, report: bool, days: int) -> None:
+def inbound(maildir: Path | None, recipient: str, mailbox: bool, report: bool, days: int) -> None:
     """Read bounces, complaints and unsubscribe mails sent to [inbound] address.
 
     With no option, one message on standard input (a pipe alias); exit code 75 asks the
@@ -42,33 +45,34 @@ def inbound(maildir: Path | None, recipient: str, report: bool, days: int) -> No
     config = get_config()
     with Store.open(config) as store:
         if report:
-            with store.read() as conn:
-                rows = recorded.received(conn, config.now - timedelta(days=days))
-            for row in rows:
-                when = config.local(row.received_at)
-                who = f"subscriber {row.subscriber_id}" if row.subscriber_id else "-"
-                click.echo(
-                    f"{when:%Y-%m-%d %H:%M}  {row.kind:<11} {row.action:<26} {who}  {row.detail}"
-                )
-            click.echo(f"{len(rows)} message{'s' * (len(rows) != 1)} in the last {days} days")
-            return
-        tokens = load_tokens(config)
-        if maildir is None:
-            try:
-                outcome = process(
-                    store, config, tokens, read_stdin(sys.stdin.buffer, recipient), config.now
-                )
-            except StoreError as exc:
-                click.echo(f"error: {exc}; the mail server will try again", err=True)
-                raise click.exceptions.Exit(TEMPFAIL) from None
-            _show(outcome)
-            return
-        count = 0
-        for incoming, move in read_maildir(maildir):
-            _show(process(store, config, tokens, incoming, config.now))
-            move()
-            count += 1
-        click.echo(f"{count} message{'s' * (count != 1)} read from {maildir}")
+            _report(config, store, days)
+        elif maildir is not None or mailbox:
+            found = read_maildir(maildir) if maildir is not None else read_mailbox(config)
+            count = len(process_all(store, config, found, config.now, _show))
+            where = maildir or urlsplit(config.inbound.mailbox).hostname
+            click.echo(f"{count} message{'s' * (count != 1)} read from {where}")
+        else:
+            _stdin(config, store, recipient)
+
+
+def _stdin(config, store: Store, recipient: str) -> None:
+    incoming = read_stdin(sys.stdin.buffer, recipient)
+    try:
+        outcome = process(store, config, load_tokens(config), incoming, config.now)
+    except StoreError as exc:
+        click.echo(f"error: {exc}; the mail server will try again", err=True)
+        raise click.exceptions.Exit(TEMPFAIL) from None
+    _show(outcome)
+
+
+def _report(config, store: Store, days: int) -> None:
+    with store.read() as conn:
+        rows = recorded.received(conn, config.now - timedelta(days=days))
+    for row in rows:
+        when = config.local(row.received_at)
+        who = f"subscriber {row.subscriber_id}" if row.subscriber_id else "-"
+        click.echo(f"{when:%Y-%m-%d %H:%M}  {row.kind:<11} {row.action:<26} {who}  {row.detail}")
+    click.echo(f"{len(rows)} message{'s' * (len(rows) != 1)} in the last {days} days")
 
 
 def _show(outcome: Outcome) -> None:

@@ -15,7 +15,7 @@ from publisher.content.posts import load_posts
 from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
 from publisher.signals import stop_on_signals
-from publisher.store import Store, ledger
+from publisher.store import Store, health, ledger
 
 
 def _post(config: Config, slug: str):
@@ -104,8 +104,9 @@ def _run(config: Config, run: Callable) -> None:
 @click.option("--to", "address", metavar="ADDR", help="Send one [TEST] copy to ADDR only.")
 @click.option("--dry-run", is_flag=True, help="Say how many would receive it; send nothing.")
 @click.option("--resume", is_flag=True, help="Run every unfinished campaign.")
+@click.option("--force", is_flag=True, help="Also run campaigns the safety brake holds.")
 @common_options
-def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> None:
+def send(slug: str | None, address: str | None, dry_run: bool, resume: bool, force: bool) -> None:
     """Announce the post SLUG to every subscriber now (or resume unfinished campaigns).
 
     Safe to repeat and to interrupt: each subscriber gets the post once; Ctrl-C or SIGTERM
@@ -121,7 +122,7 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             if not ledger.list_campaigns(store, unfinished=True):
                 click.echo("nothing to resume: every campaign is done")
                 return
-            _run(config, lambda **opts: resume_all(config, store, **opts))
+            _run(config, lambda **opts: resume_all(config, store, force=force, **opts))
         return
 
     from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
@@ -144,7 +145,11 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
             return
         if created:
             click.echo(f"{campaign.key}: campaign created for {_subscribers(campaign.total)}")
-        _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
+        _run(config, lambda **opts: [run_campaign(config, store, campaign, force=force, **opts)])
+
+
+def _share(count: int, of: int) -> str:
+    return f"{count:,} ({count / of:.1%})" if count and of else f"{count:,}"
 
 
 def _subscribers(count: int) -> str:
@@ -171,6 +176,7 @@ def campaigns() -> None:
     with Store.open(config) as store:
         found = ledger.list_campaigns(store)
         tallies = ledger.all_counts(store)
+        complained = health.complaints(store)
     if not found:
         click.echo("no campaigns yet")
         return
@@ -183,6 +189,7 @@ def campaigns() -> None:
         "deferred",
         "skipped",
         "bounced",
+        "complained",
         "to send",
     )
     rows = [(*header, "started", "finished", "rate")]
@@ -193,7 +200,8 @@ def campaigns() -> None:
                 campaign.key,
                 campaign.status,
                 *(f"{n:,}" for n in (c.total, c.sent, c.failed, c.deferred, c.skipped)),
-                f"{c.bounced:,} ({c.bounce_rate:.1%})" if c.bounced else "0",
+                _share(c.bounced, c.sent + c.bounced),
+                _share(complained.get(campaign.id, 0), c.sent + c.bounced),
                 f"{c.queued + c.sending:,}",
                 _when(config, campaign.started_at),
                 _when(config, campaign.finished_at),

@@ -17,7 +17,7 @@ from publisher import store as subscriber_store
 from publisher.commands.options import common_options, get_config
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
-from publisher.store import Store, Subscriber
+from publisher.store import SUPPRESSED, Store, Subscriber
 from publisher.subscribers.addresses import visible
 
 STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
@@ -109,19 +109,26 @@ def list_(status: str | None, frequency: str | None, output: str) -> None:
     stored before intake refused them shown escaped, as \\x1b)."""
     with opened() as (config, store):
         rows = subscriber_store.iter_subscribers(store, status, frequency)
+        why = subscriber_store.reasons(store, status) if status in SUPPRESSED else {}
         if output == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(FIELDS)
             writer.writerows(_cells(config, s) for s in rows)
         elif output == "json":
             for subscriber in rows:  # JSON lines: streams at any size
-                click.echo(json.dumps(dict(zip(FIELDS, _cells(config, subscriber), strict=True))))
+                fields = dict(zip(FIELDS, _cells(config, subscriber), strict=True))
+                if why:
+                    fields["reason"] = visible(why.get(subscriber.id, ""))
+                click.echo(json.dumps(fields))
         else:
             click.echo(f"{'id':>6}  {'status':<12} {'freq':<6} {'created':<16}  email (name)")
             for s in rows:
                 created = config.local(s.created_at).strftime("%Y-%m-%d %H:%M")
                 who = visible(f"{s.email} ({s.name})" if s.name else s.email)
-                click.echo(f"{s.id:>6}  {s.status:<12} {s.frequency:<6} {created:<16}  {who}")
+                reason = f"  ({visible(why[s.id])})" if s.id in why else ""
+                click.echo(
+                    f"{s.id:>6}  {s.status:<12} {s.frequency:<6} {created:<16}  {who}{reason}"
+                )
 
 
 def _cells(config: Config, subscriber: Subscriber) -> list:

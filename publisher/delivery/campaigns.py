@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from publisher.clock import Clock
 from publisher.config import Config
 from publisher.delivery.marks import SentMarks
+from publisher.delivery.summary import CampaignProgress, Summary
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
@@ -33,7 +34,7 @@ from publisher.delivery.transports import (
     reason,
 )
 from publisher.errors import DeliveryError, PublisherError
-from publisher.inbound import verp
+from publisher.inbound import brake, verp
 from publisher.mail.message import MessageBuilder, Newsletter
 from publisher.store import ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
@@ -49,59 +50,6 @@ class CampaignError(PublisherError):
     """A campaign's messages cannot be built: it pauses, and the other campaigns go on."""
 
     exit_code = 1
-
-
-@dataclass(frozen=True)
-class CampaignProgress:
-    """Where a running campaign stands, reported a few times a second."""
-
-    key: str
-    total: int
-    done: int  # sent, failed or skipped, by any run
-    sent: int  # sent by this run
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The outcome of one run of one campaign."""
-
-    key: str
-    status: str  # done|paused|stopped|waiting
-    counts: Counts
-    sent: int  # by this run
-    elapsed: float
-    note: str = ""
-    next_attempt: datetime | None = None
-    problem: PublisherError | None = None  # why it paused: the relay, the config, itself
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
-
-    def line(self) -> str:
-        """One line for people and logs."""
-        c = self.counts
-        tally = f"{c.sent:,} of {c.total:,} sent"
-        extra = ", ".join(
-            f"{n:,} {name}"
-            for name, n in (
-                ("failed", c.failed),
-                ("deferred", c.deferred),
-                ("skipped", c.skipped),
-                ("bounced", c.bounced),
-            )
-            if n
-        )
-        tally += f" ({extra})" if extra else ""
-        speed = f"; {self.sent:,} this run at {self.rate:,.0f}/s" if self.sent else ""
-        if self.status == "stopped":
-            return f"{self.key}: stopped: {tally}; run again to resume"
-        if self.status == "paused":
-            return f"{self.key}: paused: {self.note}; {tally}; run again to resume"
-        if self.status == "waiting":
-            return f"{self.key}: {tally}{speed}; {self.note}"
-        return f"{self.key}: done: {tally}{speed}"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -153,8 +101,10 @@ class _Run:
         stop: threading.Event,
         transport_factory: Callable[[Config], Transport],
         wait_hourly: bool,
+        force: bool = False,
     ):
         self.config = config
+        self.force = force  # `--force`: the brake was looked at; it stays off for this run
         self.store = store
         self.campaign = campaign
         self.stop = stop  # the caller's: a signal; never set here
@@ -287,6 +237,9 @@ class _Run:
     # --- the main thread ------------------------------------------------------------
 
     def run(self, on_progress: Callable[[CampaignProgress], None] | None) -> Summary:
+        if self.campaign.status == brake.HELD and not self.force:
+            self.paused = brake.Held(self.campaign.note)
+            return self._finish()
         try:
             self.builder = builder(self.config, newsletter_of(self.campaign))
         except PublisherError as exc:  # the campaign's own problem: it pauses, others go on
@@ -304,6 +257,7 @@ class _Run:
             self.halt.set()
         for thread in threads:
             thread.start()
+        checked = time.monotonic()
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.2)
@@ -311,12 +265,24 @@ class _Run:
                     self.halt.set()
                 if on_progress:
                     on_progress(self._progress(finished_before))
+                if time.monotonic() - checked > brake.CHECK_EVERY:
+                    checked = time.monotonic()
+                    self._brake()
         if isinstance(self.error, PublisherError):
             raise self.error
         if self.error is not None:  # one line for the CLI; --debug shows the cause
             message = f"{self.campaign.key}: sending stopped: {reason(self.error)}"
             raise DeliveryError(message) from self.error
         return self._finish()
+
+    def _brake(self) -> None:
+        """Hold the campaign when its bounces or complaints pass the limits (not --force)."""
+        if self.force or self.paused is not None:
+            return
+        why = brake.check(self.store, self.config, self.campaign.id, self.clock())
+        if why:
+            self.paused = brake.Held(why)
+            self.halt.set()
 
     def _progress(self, finished_before: int) -> CampaignProgress:
         return CampaignProgress(
@@ -331,9 +297,12 @@ class _Run:
         now = self.clock()
         counts = ledger.counts(self.store, self.campaign.id)
         status, note, retry = "done", "", None
+        if self.paused is None and counts.unfinished and not self.force:
+            self._brake()  # the last messages of a run may tip the figures
         if self.paused is not None:
-            status, note = "paused", " ".join(str(self.paused).split())
-            ledger.set_status(self.store, self.campaign.id, "paused", now, note)
+            status = brake.HELD if isinstance(self.paused, brake.Held) else "paused"
+            note = " ".join(str(self.paused).split())
+            ledger.set_status(self.store, self.campaign.id, status, now, note)
         elif self.waiting_until is not None:
             local = self.config.local(self.waiting_until)
             status, note = "waiting", f"hourly limit reached; continues after {local:%H:%M}"
@@ -386,13 +355,17 @@ def run_campaign(
     on_progress: Callable[[CampaignProgress], None] | None = None,
     transport_factory: Callable[[Config], Transport] = open_transport,
     wait_hourly: bool = True,
+    force: bool = False,
 ) -> Summary:
     """Send what is due in `campaign` now and say where it stands.
 
     `stop` (set by a signal handler) ends the run after the messages in flight. With
     `wait_hourly` False the run returns instead of sleeping when `max_per_hour` is reached.
+    A campaign the brake holds is left alone unless `force`.
     """
-    run = _Run(config, store, campaign, stop or threading.Event(), transport_factory, wait_hourly)
+    run = _Run(
+        config, store, campaign, stop or threading.Event(), transport_factory, wait_hourly, force
+    )
     return run.run(on_progress)
 
 

@@ -8,11 +8,12 @@ token is recorded and reported, never acted on.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from publisher.config import Config
-from publisher.inbound import verp
+from publisher.inbound import brake, verp
 from publisher.inbound.classify import (
     AUTO_REPLY,
     BOUNCE,
@@ -26,7 +27,7 @@ from publisher.inbound.sources import Incoming
 from publisher.store import Store
 from publisher.store import inbound as recorded
 from publisher.subscribers.addresses import CONTROL
-from publisher.subscribers.tokens import Tokens
+from publisher.subscribers.tokens import Tokens, load_tokens
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,23 @@ def process(
     return apply(store, config, tokens, notice, now)
 
 
+def process_all(
+    store: Store,
+    config: Config,
+    messages: Iterable[tuple[Incoming, Callable[[], None]]],
+    now: datetime,
+    show: Callable[[Outcome], None] = lambda _outcome: None,
+) -> list[Outcome]:
+    """Process each message of a Maildir or mailbox, filing it once its effects are in."""
+    tokens = load_tokens(config)
+    outcomes = []
+    for incoming, file_away in messages:
+        outcomes.append(process(store, config, tokens, incoming, now))
+        show(outcomes[-1])
+        file_away()
+    return outcomes
+
+
 def apply(
     store: Store,
     config: Config,
@@ -73,10 +91,15 @@ def apply(
         action = _act(conn, config, kind, notice, owner, now)
         subscriber_id = owner.subscriber_id if owner else None
         delivery_id = owner.delivery_id if owner else None
+        if kind == COMPLAINT and subscriber_id and delivery_id is None:
+            delivery_id = recorded.latest_delivery(conn, subscriber_id)
         recorded.record(
             conn, notice.message_id, now, kind, action, _detail(notice), subscriber_id, delivery_id
         )
-        return Outcome(kind, action, subscriber_id)
+        campaign_id = recorded.campaign_of(conn, delivery_id) if delivery_id else None
+    if campaign_id and kind in (BOUNCE, COMPLAINT):
+        brake.check(store, config, campaign_id, now)  # bounces come back after the sending
+    return Outcome(kind, action, subscriber_id)
 
 
 def _owner(conn, config: Config, tokens: Tokens, notice: Notice) -> _Owner | None:
@@ -112,12 +135,11 @@ def _act(conn, config: Config, kind: str, notice: Notice, owner: _Owner | None, 
         return recorded.complaint(conn, who, now, f"{notice.message_id} {notice.detail}")
     if kind == UNSUBSCRIBE:
         return recorded.unsubscribe(conn, who, now, notice.message_id)
+    limit = config.delivery.bounce_limit
     if kind == BOUNCE and notice.hard:
-        return recorded.hard_bounce(conn, who, delivery, now, detail)
-    inbound = config.inbound
-    return recorded.soft_bounce(
-        conn, who, delivery, now, detail, inbound.soft_bounce_limit, inbound.soft_bounce_window
-    )
+        return recorded.hard_bounce(conn, who, delivery, now, detail, limit)
+    soft, window = config.inbound.soft_bounce_limit, config.inbound.soft_bounce_window
+    return recorded.soft_bounce(conn, who, delivery, now, detail, soft, window, limit)
 
 
 def _failure_text(notice: Notice) -> str:

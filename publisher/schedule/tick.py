@@ -100,6 +100,8 @@ def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
             summary.notes.append("announcements and digest wait for the site to be published")
         if stop is None or not stop.is_set():
             _attempt(summary, _confirm, config, store, stop, summary)
+        if config.inbound.mailbox and (stop is None or not stop.is_set()):
+            _attempt(summary, _inbound, config, store, summary)
         if stop is None or not stop.is_set():
             _attempt(summary, _deliver, config, store, stop, summary)
     return summary
@@ -270,6 +272,17 @@ def _confirm(
     summary.confirmations = batch.line()
     if batch.problem:  # the relay is down or refuses us: mail is left unsent
         _problem(summary, batch.problem)
+
+
+def _inbound(config: Config, store: Store, summary: TickSummary) -> None:
+    """Read `[inbound] mailbox` before sending, so this pass skips who just bounced."""
+    from publisher.inbound.effects import process_all  # lazy: only with a mailbox
+    from publisher.inbound.mailboxes import read_mailbox
+
+    outcomes = process_all(store, config, read_mailbox(config), config.now)
+    if outcomes:
+        acted = sum(not o.duplicate and o.subscriber_id is not None for o in outcomes)
+        summary.notes.append(f"read {len(outcomes)} inbound message(s), {acted} acted on")
 
 
 def _deliver(

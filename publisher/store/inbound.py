@@ -46,16 +46,37 @@ def delivery_owner(conn: Connection, delivery_id: int) -> tuple[int, str] | None
     return (row[0], row[1]) if row else None
 
 
+def latest_delivery(conn: Connection, subscriber_id: int) -> int | None:
+    """The subscriber's most recent message that went out: what a complaint quoting only
+    their unsubscribe address is about."""
+    query = (
+        select(func.max(deliveries.c.id))
+        .where(deliveries.c.subscriber_id == subscriber_id)
+        .where(deliveries.c.state.in_([SENT, BOUNCED]))
+    )
+    return conn.execute(query).scalar()
+
+
+def campaign_of(conn: Connection, delivery_id: int) -> int | None:
+    query = select(deliveries.c.campaign_id).where(deliveries.c.id == delivery_id)
+    return conn.execute(query).scalar()
+
+
 def subscriber_key(conn: Connection, subscriber_id: int) -> str | None:
     query = select(subscribers.c.token_key).where(subscribers.c.id == subscriber_id)
     return conn.execute(query).scalar()
 
 
 def hard_bounce(
-    conn: Connection, subscriber_id: int, delivery_id: int | None, now: datetime, detail: str
+    conn: Connection,
+    subscriber_id: int,
+    delivery_id: int | None,
+    now: datetime,
+    detail: str,
+    limit: int,
 ) -> str:
-    """The delivery bounced; the subscriber is `bounced` (suppressed) unless already
-    suppressed for another reason. The action taken, for the report."""
+    """The delivery bounced; at `limit` hard bounces the subscriber is `bounced`
+    (suppressed), unless already suppressed for another reason. The action, for the report."""
     if delivery_id is not None:
         conn.execute(
             update(deliveries)
@@ -64,16 +85,18 @@ def hard_bounce(
         )
     current = by_id(conn, subscriber_id)
     log_event(conn, subscriber_id, "bounced", now, SOURCE, detail)
-    if current is None or current.status in SUPPRESSED:
+    if current is None:
         return "bounce recorded"
-    update_subscriber(
-        conn,
-        subscriber_id,
-        status="bounced",
-        unsubscribed_at=now,
-        bounce_count=current.bounce_count + 1,
+    count = current.bounce_count + 1
+    values: dict[str, object] = {"bounce_count": count}
+    if count >= limit and current.status not in SUPPRESSED:
+        values.update(status="bounced", unsubscribed_at=now)
+    update_subscriber(conn, subscriber_id, **values)
+    if "status" in values:
+        return "subscriber bounced"
+    return (
+        f"hard bounce {count} of {limit}" if current.status not in SUPPRESSED else "bounce recorded"
     )
-    return "subscriber bounced"
 
 
 def soft_bounce(
@@ -84,6 +107,7 @@ def soft_bounce(
     detail: str,
     limit: int,
     window: timedelta,
+    hard_limit: int,
 ) -> str:
     """Counted; the `limit`th within `window` counts as a hard bounce."""
     log_event(conn, subscriber_id, "soft_bounce", now, SOURCE, detail)
@@ -98,7 +122,8 @@ def soft_bounce(
     ).scalar_one()
     if count < limit:
         return f"soft bounce {count} of {limit}"
-    return hard_bounce(conn, subscriber_id, delivery_id, now, f"{count} soft bounces; {detail}")
+    detail = f"{count} soft bounces; {detail}"
+    return hard_bounce(conn, subscriber_id, delivery_id, now, detail, hard_limit)
 
 
 def complaint(conn: Connection, subscriber_id: int, now: datetime, detail: str) -> str:

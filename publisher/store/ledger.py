@@ -67,12 +67,6 @@ class Counts:
         return finished + self.queued + self.sending + self.deferred
 
     @property
-    def bounce_rate(self) -> float:
-        """Of the messages the relay accepted, the share that bounced later."""
-        accepted = self.sent + self.bounced
-        return self.bounced / accepted if accepted else 0.0
-
-    @property
     def unfinished(self) -> int:
         return self.queued + self.sending + self.deferred
 

@@ -342,6 +342,22 @@ def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> b
     return current is not None
 
 
+def reasons(store: Store, status: str) -> dict[int, str]:
+    """Why each subscriber of a suppressed `status` has it: the detail of their latest
+    event of that kind (a bounce's status and diagnostic, a complaint's report)."""
+    kind = {"bounced": "bounced", "complained": "complained", "unsubscribed": "unsubscribed"}
+    latest = (
+        select(func.max(events.c.id))
+        .where(events.c.kind == kind.get(status, ""), events.c.subscriber_id.is_not(None))
+        .group_by(events.c.subscriber_id)
+    )
+    query = select(events.c.subscriber_id, events.c.source, events.c.detail).where(
+        events.c.id.in_(latest)
+    )
+    with store.read() as conn:
+        return {row[0]: f"{row[1]}: {row[2]}".rstrip(": ") for row in conn.execute(query)}
+
+
 def get(store: Store, subscriber_id: int) -> Subscriber | None:
     with store.read() as conn:
         return by_id(conn, subscriber_id)
