@@ -32,6 +32,7 @@ COMMANDS = {
     "tick": "schedule",
     "run": "schedule",
     "queue": "schedule",
+    "posts": "schedule",
     "web": "web",
 }
 
