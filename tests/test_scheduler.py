@@ -276,7 +276,7 @@ def test_later_runs_email_new_posts_and_say_why_not(announce_config: Config) -> 
         "quiet": (False, False, "email: false in its front matter"),
         "undrafted": (True, True, ""),
     }
-    assert found["undrafted"].live_at == last  # it went live now, not at its date
+    assert found["undrafted"].live_at == now  # it went live now, not at its date
     assert found["fresh"].live_at == now - timedelta(seconds=30)
 
 

@@ -40,6 +40,7 @@ def setup_logging(config: Config, log_file: str | None = None) -> None:
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     logger = logging.getLogger("publisher")
+    logger.handlers.clear()  # the plain `warning:` lines of other commands
     logger.setLevel(logging.INFO)
     for handler in handlers:
         handler.setFormatter(formatter)

@@ -11,6 +11,7 @@ import click
 
 from publisher.commands.options import common_options, get_config
 from publisher.config import Config
+from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
 from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
@@ -18,16 +19,23 @@ from publisher.signals import stop_on_signals
 from publisher.store import Store, ledger
 
 
-def _post(config: Config, slug: str):
+def _post(config: Config, slug: str, test: bool = False):
+    """The post to send, and every post; a draft or a queued one only for a test copy."""
     posts = load_posts(config)
-    post = next((p for p in posts if p.slug == slug), None)
-    if post is None:
-        raise PublisherError(f"no post with the slug {slug!r} (see `publisher queue`)")
+    post = find_post(posts, slug)
+    if test:
+        return post, posts
     if post.draft:
-        raise PublisherError(f"{post.source}: a draft is never sent; set draft: false first")
+        raise PublisherError(
+            f"{post.source}: a draft is never sent; set draft: false first "
+            f"(`--to ADDR` sends yourself a [DRAFT] copy)"
+        )
     if not post.is_live(config.now):
         when = f"{config.local(post.date):%Y-%m-%d %H:%M}"
-        raise PublisherError(f"{post.source}: not published until {when}; it is sent then")
+        raise PublisherError(
+            f"{post.source}: not published until {when}; it is sent then "
+            f"(`--to ADDR` sends yourself a [TEST] copy now)"
+        )
     return post, posts
 
 
@@ -101,16 +109,25 @@ def _run(config: Config, run: Callable) -> None:
 
 @click.command()
 @click.argument("slug", required=False)
-@click.option("--to", "address", metavar="ADDR", help="Send one [TEST] copy to ADDR only.")
+@click.option(
+    "--to", "address", metavar="ADDR", help="Send one [TEST] (or [DRAFT]) copy to ADDR only."
+)
+@click.option("--digest", is_flag=True, help="With --to: the next digest, as it would go now.")
 @click.option("--dry-run", is_flag=True, help="Say how many would receive it; send nothing.")
 @click.option("--resume", is_flag=True, help="Run every unfinished campaign.")
 @common_options
-def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> None:
+def send(slug: str | None, address: str | None, digest: bool, dry_run: bool, resume: bool) -> None:
     """Announce the post SLUG to every subscriber now (or resume unfinished campaigns).
 
     Safe to repeat and to interrupt: each subscriber gets the post once; Ctrl-C or SIGTERM
     finishes the messages in flight, and running it again continues where it stopped.
+    `--to ADDR` sends one copy of a post (live, queued or draft) or of the next digest.
     """
+    if digest:
+        if slug or resume or not address:
+            raise click.UsageError("--digest goes with --to ADDR (and no SLUG)")
+        _test_digest(get_config(), address)
+        return
     if resume == bool(slug):
         raise click.UsageError("give a post SLUG or --resume (not both)")
     if resume and (address or dry_run):
@@ -126,11 +143,12 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
 
     from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
 
-    post, posts = _post(config, slug)
+    post, posts = _post(config, slug, test=bool(address))
     newsletter = render_post(config, post, posts)
     if address:
-        result = send_test(config, newsletter, address)
-        click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({result.code})")
+        mark = "[DRAFT]" if post.draft else "[TEST]"
+        result = send_test(config, newsletter, address, mark=mark)
+        click.echo(f"sent a {mark} copy of {newsletter.key} to {address} ({result.code})")
         return
     with Store.open(config) as store:
         if dry_run:
@@ -144,6 +162,23 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool) -> 
         if created:
             click.echo(f"{campaign.key}: campaign created for {campaign.total:,} subscribers")
         _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
+
+
+def _test_digest(config: Config, address: str) -> None:
+    """One [TEST] copy of the digest as it would go out now, to `address`."""
+    # lazy: premailer and the scheduler's queue, for this test send only
+    from publisher.mail.newsletter import render_digest
+    from publisher.schedule.queue import queue
+
+    upcoming = queue(config)
+    if not upcoming.digest_posts:
+        raise PublisherError("the next digest holds no posts yet: nothing to send")
+    newsletter = render_digest(config, upcoming.digest_posts, upcoming.digest.id)
+    result = send_test(config, newsletter, address)
+    click.echo(
+        f"sent a [TEST] copy of {upcoming.digest.key} ({len(upcoming.digest_posts)} posts) "
+        f"to {address} ({result.code})"
+    )
 
 
 def _dry_run(store: Store, key: str) -> str:

@@ -75,19 +75,36 @@ class ProgressBar:
 @click.command()
 @click.option("--drafts", is_flag=True, help="Include drafts, marked as such (for previews).")
 @click.option("--future", is_flag=True, help="Include posts scheduled for later, marked as such.")
+@click.option("--deploy", is_flag=True, help="Then run [site] deploy, as a tick does.")
 @common_options
-def build(drafts: bool, future: bool) -> None:
+def build(drafts: bool, future: bool, deploy: bool) -> None:
     """Build the site into the output folder, re-rendering only what changed."""
     # lazy: each command loads only what it runs (start-up of the others)
+    from publisher.schedule import freshness
     from publisher.site import build as site
 
     config = get_config()
+    if deploy:
+        if drafts or future:
+            raise click.UsageError("--deploy publishes the live site: no --drafts or --future")
+        _build_and_deploy(config)
+        return
+    freshness.forget(config)  # the next tick rebuilds (and deploys) the live site
     progress = ProgressBar()
     try:
         result = site.build(config, drafts=drafts, future=future, progress=progress)
     finally:
         progress.close()
     click.echo(result.summary())
+
+
+def _build_and_deploy(config) -> None:
+    # lazy: each command loads only what it runs (start-up of the others)
+    from publisher.content.posts import load_posts
+    from publisher.schedule.publish import build_and_deploy
+
+    summary, deployed = build_and_deploy(config, load_posts(config))
+    click.echo(f"{summary}; deploy {deployed}")
 
 
 @click.command()

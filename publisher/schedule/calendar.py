@@ -252,8 +252,8 @@ def _decide(
     first_run: bool,
     migration: bool,
 ) -> Publication:
-    went_live = max(post.date, last_pass) if last_pass else post.date
     late = last_pass is not None and post.date <= last_pass
+    went_live = now if late else post.date
     former = renamed.get(post.source.as_posix()) or renamed.get(post.date)
     max_age = config.newsletter.announce_max_age
     if first_run:
