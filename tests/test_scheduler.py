@@ -11,7 +11,6 @@ import pytest
 
 from publisher.config import Config, load_config
 from publisher.content.posts import Post
-from publisher.store.published import Record, Seen
 from publisher.schedule.calendar import (
     last_digest_due,
     local_instant,
@@ -21,6 +20,7 @@ from publisher.schedule.calendar import (
     period_of_key,
     plan_digest,
 )
+from publisher.store.published import Record, Seen
 
 from conftest import write_config
 
