@@ -54,6 +54,8 @@ class NewsletterSection:
         timedelta(days=2), "Only announce posts that went live this recently (e.g. '2d', '36h')."
     )
     secret_env: str = key("PUBLISHER_SECRET_KEY", "Environment variable holding the signing key.")
+    welcome: bool = key(True, "Send a welcome email (welcome.html/.txt) to whoever confirms.")
+    welcome_posts: int = key(3, "Latest posts listed in the welcome email.")
 
 
 @dataclass(frozen=True)

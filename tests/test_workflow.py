@@ -8,9 +8,10 @@ import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import httpx
 import pytest
 
-from conftest import run_publisher, write_post
+from conftest import free_port, run_publisher, start_publisher, wait_for, write_post
 
 DAY0 = "2026-11-30 08:00"  # a Monday in Chicago, before the 09:00 digest
 
@@ -207,3 +208,56 @@ def test_item_8_a_tick_before_a_recorded_one_refuses(blog: Path) -> None:
     assert page.exists()
     dry = publisher(blog, "tick", "--dry-run", now="2026-12-05 09:10")
     assert dry.startswith("dry run, nothing written: tick 2026-12-05 09:10 CST")
+
+
+def test_item_9_a_welcome_email_after_confirming(blog: Path) -> None:
+    port = free_port()
+    env = {"PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}"}
+    web = start_publisher("web", "--port", str(port), cwd=blog, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(base + "/healthz"), timeout=30)
+        form = {"email": "new@example.org", "name": "Nia", "frequency": "each"}
+        assert httpx.post(base + "/subscribe", data=form).status_code == 200
+        wait_for(lambda: len(outbox(blog)) == 1)
+        link = re.search(r"http://\S+/confirm\?token=\S+", post_text(outbox(blog)[0])).group(0)
+        token = link.split("token=")[1]
+        for _ in range(2):  # a second press welcomes nobody again
+            assert httpx.post(f"{base}/confirm", params={"token": token}).status_code == 200
+        wait_for(lambda: len(outbox(blog)) == 2)
+    finally:
+        web.terminate()
+        web.wait(timeout=20)
+    welcome = outbox(blog)[1]
+    assert welcome["Subject"] == "Welcome to Test Clinic Blog"
+    assert welcome["List-Unsubscribe"]
+    text = post_text(welcome)
+    assert "Hi Nia, thank you for confirming." in text and "Welcome" in text
+    assert "https://blog.example.org/posts/welcome/" in text
+    assert len(outbox(blog)) == 2
+
+
+def test_item_9_a_sent_post_goes_to_new_subscribers_once(blog: Path) -> None:
+    write_post(blog, "news.md", "title: News\ndate: 2026-11-30 08:30", "Text.\n")
+    publisher(blog, "tick", now="2026-11-30 08:31")
+    assert [m["To"] for m in outbox(blog)] == ["ann@example.org"]
+    publisher(blog, "subscribers", "add", "bob@example.org", now="2026-11-30 10:00")
+    out = publisher(blog, "send", "news", "--new-subscribers", now="2026-11-30 10:05")
+    assert "post:news: 1 subscribers who joined since it went out" in out
+    again = publisher(blog, "send", "news", "--new-subscribers", now="2026-11-30 10:06")
+    assert "post:news: 0 subscribers" in again
+    assert sorted(m["To"] for m in outbox(blog)) == ["ann@example.org", "bob@example.org"]
+    listing = json.loads(publisher(blog, "posts", "--json", now="2026-11-30 10:07"))
+    news = next(r for r in listing if r["slug"] == "news")
+    assert (news["sent"], news["recipients"], news["email"]) == (
+        2,
+        2,
+        "announced to 2; in the digest of 2026-12-07",
+    )
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -17,6 +17,7 @@ from publisher.delivery.campaigns import create_campaign, resume_all, run_campai
 from publisher.errors import PublisherError
 from publisher.signals import stop_on_signals
 from publisher.store import Store, ledger
+from publisher.store.newcomers import add_newcomers
 
 
 def _post(config: Config, slug: str, test: bool = False):
@@ -115,8 +116,18 @@ def _run(config: Config, run: Callable) -> None:
 @click.option("--digest", is_flag=True, help="With --to: the next digest, as it would go now.")
 @click.option("--dry-run", is_flag=True, help="Say how many would receive it; send nothing.")
 @click.option("--resume", is_flag=True, help="Run every unfinished campaign.")
+@click.option(
+    "--new-subscribers", is_flag=True, help="Send a sent post to those who subscribed since."
+)
 @common_options
-def send(slug: str | None, address: str | None, digest: bool, dry_run: bool, resume: bool) -> None:
+def send(
+    slug: str | None,
+    address: str | None,
+    digest: bool,
+    dry_run: bool,
+    resume: bool,
+    new_subscribers: bool,
+) -> None:
     """Announce the post SLUG to every subscriber now (or resume unfinished campaigns).
 
     Safe to repeat and to interrupt: each subscriber gets the post once; Ctrl-C or SIGTERM
@@ -151,6 +162,9 @@ def send(slug: str | None, address: str | None, digest: bool, dry_run: bool, res
         click.echo(f"sent a {mark} copy of {newsletter.key} to {address} ({result.code})")
         return
     with Store.open(config) as store:
+        if new_subscribers:
+            _newcomers(config, store, newsletter.key)
+            return
         if dry_run:
             click.echo(_dry_run(store, newsletter.key))
             return
@@ -179,6 +193,20 @@ def _test_digest(config: Config, address: str) -> None:
         f"sent a [TEST] copy of {upcoming.digest.key} ({len(upcoming.digest_posts)} posts) "
         f"to {address} ({result.code})"
     )
+
+
+def _newcomers(config: Config, store: Store, key: str) -> None:
+    """`send SLUG --new-subscribers`: the post's campaign, as it went out, to the active
+    subscribers it does not hold yet; nobody gets it twice."""
+    campaign = ledger.get_campaign(store, key)
+    if campaign is None:
+        slug = key.removeprefix("post:")
+        raise PublisherError(f"{key} was never sent; `publisher send {slug}` sends it to all")
+    added = add_newcomers(store, campaign.id)
+    click.echo(f"{key}: {added:,} subscribers who joined since it went out")
+    if added:
+        campaign = ledger.get_campaign(store, key)
+        _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
 
 
 def _dry_run(store: Store, key: str) -> str:
