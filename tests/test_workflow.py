@@ -261,3 +261,29 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_item_10_example_text_warnings_help_and_the_problem_line(blog: Path) -> None:
+    name = publisher(blog, "new", "Untouched", now="2026-11-30 08:30").strip()
+    path = blog / name
+    path.write_text(path.read_text().replace("draft: true", "draft: false"))
+    lines = path.read_text().splitlines()
+    where = lines.index(
+        "Write the first paragraph here: readers see it on the index and in the email."
+    )
+    checked = publisher(blog, "check", now="2026-11-30 08:31", code=2)
+    expected = f"error: {name}:{where + 1}: still holds the example text 'Write the first"
+    assert expected in checked
+    line = publisher(blog, "tick", now="2026-11-30 08:32", code=1)
+    assert f"not published: {name}:{where + 1}" in line
+    assert f"problem: {name}:{where + 1}: still holds the example text" in line
+    assert "problem(s)" not in line and outbox(blog) == []
+    path.unlink()
+
+    write_post(blog, "odd.md", "title: Odd\ndate: 2026-11-01\ncategories: x", "Text.\n")
+    built = publisher(blog, "build", now="2026-11-30 08:33")
+    assert "warning: posts/odd.md:4: unknown front matter key 'categories'" in built
+
+    commands = " ".join(run_publisher("--help", cwd=blog).stdout.split("Commands:")[1].split())
+    assert "..." not in commands
+    assert "Every post: slug, date, state (live, queued, draft, error), URL and email." in commands
