@@ -141,7 +141,14 @@ def secret(config: Config, _posts: Sequence[Post]) -> Findings:
     )
 
 
-CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [newsletters, secret]
+def moved(config: Config, posts: Sequence[Post]) -> Findings:
+    """Live posts whose `slug:` changed since they went live (their old address redirects)."""
+    from publisher.schedule.links import check_moves  # lazy: the store, only for this
+
+    return Findings(warnings=check_moves(config, posts))
+
+
+CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [newsletters, secret, moved]
 
 
 def run(config: Config) -> Findings:

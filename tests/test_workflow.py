@@ -287,3 +287,36 @@ def test_item_10_example_text_warnings_help_and_the_problem_line(blog: Path) -> 
     commands = " ".join(run_publisher("--help", cwd=blog).stdout.split("Commands:")[1].split())
     assert "..." not in commands
     assert "Every post: slug, date, state (live, queued, draft, error), URL and email." in commands
+
+
+def test_item_7_links_that_last(blog: Path) -> None:
+    post = write_post(blog, "tpis.md", "title: Sleep Tpis\ndate: 2026-11-30 08:30", "Zz.\n")
+    publisher(blog, "tick", now="2026-11-30 08:31")
+    old = blog / "public" / "posts" / "sleep-tpis" / "index.html"
+    assert old.exists() and len(outbox(blog)) == 1
+
+    post.write_text(post.read_text().replace("Sleep Tpis", "Sleep Tips"))  # the title only
+    publisher(blog, "tick", now="2026-11-30 08:40")
+    assert "Sleep Tips" in old.read_text() and "Sleep Tpis" not in old.read_text()
+    assert not (blog / "public" / "posts" / "sleep-tips").exists()
+
+    post.write_text(post.read_text().replace("title: Sleep Tips", "title: Sleep Tips\nslug: rest"))
+    warned = publisher(blog, "check", now="2026-11-30 08:45")
+    assert "posts/tpis.md: slug changed since it went live; /posts/sleep-tpis/ will redirect" in (
+        warned
+    )
+    line = publisher(blog, "tick", now="2026-11-30 08:46")
+    assert "rest (not emailed: the same post as 'sleep-tpis' before its slug changed" in line
+    assert (blog / "public" / "posts" / "rest" / "index.html").exists()
+    assert 'url=https://blog.example.org/posts/rest/"' in old.read_text()
+    assert len(outbox(blog)) == 1
+    publisher(blog, "tick", now="2026-11-30 08:50")
+    assert 'url=https://blog.example.org/posts/rest/"' in old.read_text()
+
+    post.write_text(post.read_text().replace("slug: rest", "slug: rest-10.8"))
+    publisher(blog, "tick", now="2026-11-30 08:55")
+    assert (blog / "public" / "posts" / "rest-10.8" / "index.html").exists()
+    post.write_text(post.read_text().replace("slug: rest-10.8", "slug: Rest Well!"))
+    refused = publisher(blog, "check", now="2026-11-30 09:00", code=2)
+    assert "posts/tpis.md:3: 'Rest Well!' cannot be a web address as written" in refused
+    assert "write e.g. rest-well" in refused

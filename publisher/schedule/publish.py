@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 from publisher.config import Config
 from publisher.content.posts import Post, Scan
-from publisher.schedule import freshness
+from publisher.schedule import freshness, links
 from publisher.schedule.calendar import Publication, new_publications, period_after
 from publisher.schedule.decisions import describe
 from publisher.schedule.deploy import deploy, deploy_marker, site_lock
 from publisher.schedule.summary import BrokenPosts, StepError, TickSummary
+from publisher.site.moved import write_redirects
 from publisher.store import published
 from publisher.store.db import Store
 from publisher.store.published import Record, Seen
@@ -25,7 +26,14 @@ from publisher.store.published import Record, Seen
 log = logging.getLogger("publisher.schedule.tick")
 
 
-def publish(config: Config, store: Store, found: Scan, seen: Seen, summary: TickSummary) -> bool:
+def publish(
+    config: Config,
+    store: Store,
+    found: Scan,
+    posts: Sequence[Post],
+    seen: Seen,
+    summary: TickSummary,
+) -> bool:
     """Rebuild and deploy the site when its inputs changed (posts going live or edited,
     templates, static files, settings), and record newly live posts; True when the site is
     up to date (or another tick is bringing it up to date).
@@ -34,7 +42,6 @@ def publish(config: Config, store: Store, found: Scan, seen: Seen, summary: Tick
     an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
     take its page down, and nothing new goes live meanwhile.
     """
-    posts = found.publishable
     if found.errors and not _may_rebuild(config, found, summary):
         return False
     live = [p for p in posts if p.is_live(config.now)]
@@ -52,9 +59,9 @@ def publish(config: Config, store: Store, found: Scan, seen: Seen, summary: Tick
             return True
         seen = published.seen(store)  # the other tick may have done it meanwhile
         fresh = new_publications(config, posts, seen, config.now)
-        gone = seen.slugs - {p.slug for p in live}
+        gone = seen.slugs - {p.slug for p in live} - links.moved_slugs(seen, live)
         if fresh or gone or not seen.started or not freshness.is_current(config, stamp):
-            summary.build = _build(config, posts, stamp)
+            summary.build = _build(config, posts, stamp, links.moves(live, seen))
         if fresh or gone or not seen.started:
             published.record(store, fresh, gone, config.now)
             _report(config, fresh, seen, summary)
@@ -81,11 +88,13 @@ def _may_rebuild(config: Config, found: Scan, summary: TickSummary) -> bool:
     return True
 
 
-def _build(config: Config, posts: Sequence[Post], stamp: str) -> str:
-    """Build the site (incrementally), remember its inputs, and owe a deploy."""
+def _build(config: Config, posts: Sequence[Post], stamp: str, moved: dict[str, str]) -> str:
+    """Build the site (incrementally) with a redirect page at each moved post's old
+    address, remember its inputs, and owe a deploy."""
     from publisher.site.build import build  # lazy: only when the inputs changed
 
     result = build(config, posts=list(posts))
+    write_redirects(config.output_dir, moved, config.site.url, config.site.language)
     freshness.remember(config, stamp)
     if config.site.deploy:
         deploy_marker(config).touch()
@@ -123,11 +132,15 @@ def _dry_run(
 def build_and_deploy(config: Config, posts: Sequence[Post]) -> tuple[str, str]:
     """`publisher build --deploy`: build the live site now, as a tick would, and run `[site]
     deploy`; (the build's summary, the deploy's outcome). The next tick does not redo it."""
+    with Store.open(config) as store:
+        seen = published.seen(store)
+    posts = links.pin(posts, seen)
     with site_lock(config) as locked:
         if not locked:
             raise StepError("another tick or build holds the site lock; try again")
         live = [p for p in posts if p.is_live(config.now)]
-        summary = _build(config, posts, freshness.fingerprint(config, live))
+        stamp = freshness.fingerprint(config, live)
+        summary = _build(config, posts, stamp, links.moves(live, seen))
         if not config.site.deploy:
             return summary, "not run: [site] deploy is not set"
         deploy(config)

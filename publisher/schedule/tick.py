@@ -19,6 +19,7 @@ from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import reason
 from publisher.errors import PublisherError
+from publisher.schedule import links
 from publisher.schedule.calendar import period_after, plan_digest
 from publisher.schedule.decisions import describe
 from publisher.schedule.publish import publish
@@ -54,8 +55,10 @@ def tick(config: Config, stop: threading.Event | None = None, dry_run: bool = Fa
         seen = published.seen(store)
         refuse_backwards(config, seen)
         found = _attempt(summary, scan_logged, config)
-        posts = found.publishable if found else None
-        if posts is not None and _attempt(summary, publish, config, store, found, seen, summary):
+        posts = links.pin(found.publishable, seen) if found else None
+        if posts is not None and _attempt(
+            summary, publish, config, store, found, posts, seen, summary
+        ):
             _attempt(summary, _announce, config, store, posts, summary)
             _attempt(summary, _digest, config, store, posts, summary)
         elif posts is not None:
