@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -320,3 +321,37 @@ def test_item_7_links_that_last(blog: Path) -> None:
     refused = publisher(blog, "check", now="2026-11-30 09:00", code=2)
     assert "posts/tpis.md:3: 'Rest Well!' cannot be a web address as written" in refused
     assert "write e.g. rest-well" in refused
+
+
+def test_item_6_serve_is_a_sandbox(blog: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_publisher(
+        "serve",
+        "--port",
+        str(port),
+        "--now",
+        "2026-11-30 09:00",
+        cwd=blog,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: _answers(base + "/posts/welcome/"), timeout=60)
+        page = httpx.get(base + "/posts/welcome/").text
+        assert f'action="{base}/subscribe"' in page
+        email = httpx.get(base + "/_email/post-welcome.html").text
+        assert f"{base}/posts/welcome/" in email and "blog.example.org" not in email
+        form = {"email": "tryout@example.org", "name": "Try", "frequency": "each"}
+        assert httpx.post(base + "/subscribe", data=form).status_code == 200
+        sandbox_mail = blog / "data" / "sandbox" / "outbox" / "new"
+        wait_for(lambda: sandbox_mail.exists() and any(sandbox_mail.iterdir()))
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    assert "the real subscribers are never touched" in output
+    [sent] = list(sandbox_mail.iterdir())
+    assert f"{base}/confirm?token=" in sent.read_text()
+    assert outbox(blog) == []  # the real outbox
+    listed = publisher(blog, "subscribers", "list", "--format", "csv", now="2026-11-30 09:05")
+    assert "tryout@example.org" not in listed

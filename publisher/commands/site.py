@@ -114,14 +114,18 @@ def serve(port: int) -> None:
     """Preview the site with drafts and scheduled posts, rebuilding on every change."""
     # lazy: each command loads only what it runs (start-up of the others)
     from publisher.config import load_config
+    from publisher.web.serve import sandbox
     from publisher.web.serve import serve as run
 
     options = click.get_current_context().find_root().ensure_object(Options)
-    config = get_config()
+    config = sandbox(get_config(), port)
     click.echo(
-        f"previewing http://127.0.0.1:{port}/ (drafts and scheduled posts shown); Ctrl+C stops"
+        f"previewing http://127.0.0.1:{port}/ (drafts and scheduled posts shown); Ctrl+C stops\n"
+        f"its subscribe form and emails use a sandbox: subscribers in "
+        f"{config.data_dir / 'sandbox'}, mail in {config.delivery.outbox}; "
+        f"the real subscribers are never touched"
     )
-    run(config, port, load=lambda: load_config(options.config, options.now))
+    run(config, port, load=lambda: sandbox(load_config(options.config, options.now), port))
 
 
 commands = [build, serve]
