@@ -36,7 +36,7 @@ def pin(posts: Sequence[Post], seen: Seen) -> list[Post]:
     pinned = []
     for post in posts:
         fixed = current.get(post.source.as_posix())
-        if fixed and fixed != post.slug and post.slug == slugify(post.title):
+        if fixed is not None and fixed != post.slug and post.slug == slugify(post.title):
             post = replace(post, slug=fixed)
         pinned.append(post)
     return pinned

@@ -96,7 +96,9 @@ def _stamp(moment: datetime) -> str:
 
 def started_at(store: Store) -> datetime | None:
     """When the scheduler first ran on this store, or None if it never did."""
-    return seen(store).started
+    with store.read() as conn:
+        value = conn.execute(select(settings.c.value).where(settings.c.name == STARTED)).scalar()
+    return _moment(value)
 
 
 def record(store: Store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
