@@ -207,8 +207,14 @@ def test_item_8_a_tick_before_a_recorded_one_refuses(blog: Path) -> None:
     assert "before the last tick this store recorded (2026-12-05 09:05 CST" in refused
     assert "--now 2026-12-05T09:05 or later" in refused
     assert page.exists()
+    write_post(blog, "next.md", "title: Next\ndate: 2026-12-05 09:08", "Text.\n")
     dry = publisher(blog, "tick", "--dry-run", now="2026-12-05 09:10")
-    assert dry.startswith("dry run, nothing written: tick 2026-12-05 09:10 CST")
+    assert dry.startswith("dry run, nothing written: tick 2026-12-05 09:10 CST: published 1: ")
+    assert "next (announced at the next tick; in the digest of 2026-12-07)" in dry
+    assert "would rebuild the site" in dry and "would announce next" in dry
+    assert not (blog / "public" / "posts" / "next").exists() and len(outbox(blog)) == 1
+    done = publisher(blog, "tick", now="2026-12-05 09:10")
+    assert "next (announced to 1; in the digest of 2026-12-07)" in done
 
 
 def test_item_9_a_welcome_email_after_confirming(blog: Path) -> None:

@@ -113,7 +113,10 @@ def _report(config: Config, fresh: Sequence[Publication], seen: Seen, summary: T
         )
         summary.published.append(item.slug)
         summary.decisions[item.slug] = describe(record, None, next_digest)
-        log.info("published %s: %s", item.slug, summary.decisions[item.slug])
+        if summary.dry_run and item.announce:
+            summary.notes.append(f"would announce {item.slug}")
+        elif not summary.dry_run:
+            log.info("published %s: %s", item.slug, summary.decisions[item.slug])
 
 
 def _dry_run(

@@ -110,11 +110,8 @@ def _problem(summary: TickSummary, exc: PublisherError) -> None:
 def _announce(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
     """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce."""
     pending = published.unannounced(store)
-    if summary.dry_run:
-        due = [slug for slug, _ in pending] + [
-            slug for slug in summary.published if "the next tick" in summary.decisions[slug]
-        ]
-        summary.notes += [f"would announce {slug}" for slug in dict.fromkeys(due)]
+    if summary.dry_run:  # the posts this pass would publish are in its notes already
+        summary.notes += [f"would announce {slug}" for slug, _ in pending]
         return
     by_slug = {p.slug: p for p in posts}
     for slug, live_at in pending:

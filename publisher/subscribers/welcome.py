@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 
 from publisher.config import Config
-from publisher.content.posts import load_posts
+from publisher.content.posts import scan_logged
 from publisher.delivery.transports import SENT, Result, Transport
 from publisher.mail.message import MessageBuilder
 from publisher.mail.newsletter import render_welcome
@@ -35,7 +35,8 @@ def send_welcome(
     """Welcome `subscriber` unless they were welcomed since they confirmed; None then."""
     if not config.newsletter.welcome or not claim_welcome(store, subscriber.id, now):
         return None
-    newsletter = render_welcome(config, load_posts(config), subscriber.frequency)
+    posts = scan_logged(config).publishable  # a broken post is left out, not a failure
+    newsletter = render_welcome(config, posts, subscriber.frequency)
     key = people.token_key(store, subscriber.id)
     reader = recipient(config, tokens, subscriber.id, key or "", subscriber.email, subscriber.name)
     data = MessageBuilder(config, newsletter).build(reader)
