@@ -48,7 +48,8 @@ def publish(
     stamp = freshness.fingerprint(config, live)
     current = freshness.is_current(config, stamp)
     pending = deploy_marker(config).exists()
-    if seen.started and seen.slugs == {p.slug for p in live} and current and not pending:
+    shown = seen.slugs - links.moved_slugs(seen, live)  # a moved post's old row stays
+    if seen.started and shown == {p.slug for p in live} and current and not pending:
         return True
     if summary.dry_run:
         _dry_run(config, posts, seen, current, summary)
