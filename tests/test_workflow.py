@@ -306,6 +306,8 @@ def test_item_7_links_that_last(blog: Path) -> None:
     publisher(blog, "tick", now="2026-11-30 08:40")
     assert "Sleep Tips" in old.read_text() and "Sleep Tpis" not in old.read_text()
     assert not (blog / "public" / "posts" / "sleep-tips").exists()
+    again = publisher(blog, "send", "sleep-tpis", "--dry-run", now="2026-11-30 08:41")
+    assert "post:sleep-tpis: campaign exists (done): 1 of 1 sent" in again  # not a new post
 
     post.write_text(post.read_text().replace("title: Sleep Tips", "title: Sleep Tips\nslug: rest"))
     warned = publisher(blog, "check", now="2026-11-30 08:45")

@@ -10,6 +10,7 @@ from publisher.commands.options import common_options, get_config
 from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
 from publisher.mail import newsletter
+from publisher.schedule.links import pinned_posts
 from publisher.web import previews
 
 
@@ -27,7 +28,7 @@ def preview(slug: str | None, digest: bool, out: Path | None) -> None:
     if bool(slug) == digest:
         raise click.UsageError("give a post's SLUG or --digest")
     config = get_config()
-    posts = load_posts(config)
+    posts = pinned_posts(config, load_posts(config))
     if digest:
         rendered = previews.next_digest(config, posts)
     else:

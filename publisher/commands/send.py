@@ -15,6 +15,7 @@ from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
 from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
+from publisher.schedule.links import pinned_posts
 from publisher.signals import stop_on_signals
 from publisher.store import Store, ledger
 from publisher.store.newcomers import add_newcomers
@@ -22,7 +23,7 @@ from publisher.store.newcomers import add_newcomers
 
 def _post(config: Config, slug: str, test: bool = False):
     """The post to send, and every post; a draft or a queued one only for a test copy."""
-    posts = load_posts(config)
+    posts = pinned_posts(config, load_posts(config))
     post = find_post(posts, slug)
     if test:
         return post, posts

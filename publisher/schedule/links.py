@@ -42,6 +42,21 @@ def pin(posts: Sequence[Post], seen: Seen) -> list[Post]:
     return pinned
 
 
+def pinned_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
+    """`pin` with what the store recorded, for commands (send, preview) that name a post
+    by the address it went live at; the posts as they are when there is no store yet."""
+    if not _store_exists(config):
+        return list(posts)
+    with Store.open(config) as store:
+        return pin(posts, published.seen(store))
+
+
+def _store_exists(config: Config) -> bool:
+    """False for a SQLite store not created yet (reading it must not create it)."""
+    url = database_url(config.database.url, config.root)
+    return url.get_backend_name() != "sqlite" or Path(url.database or "").exists()
+
+
 def moves(posts: Sequence[Post], seen: Seen) -> dict[str, str]:
     """Old site path -> new site path, for live posts whose `slug:` changed after they
     went live (their old rows are kept, and their old address redirects)."""
@@ -63,8 +78,7 @@ def moved_slugs(seen: Seen, posts: Sequence[Post]) -> set[str]:
 def check_moves(config: Config, posts: Sequence[Post]) -> list[str]:
     """`check`'s warnings: each live post whose address changed since it went live. Reads
     the store only when it exists (`check` never creates one)."""
-    url = database_url(config.database.url, config.root)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+    if not _store_exists(config):
         return []
     with Store.open(config) as store:
         seen = published.seen(store)
