@@ -219,6 +219,13 @@ def _loopback(host: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+def moved(config: Config, posts: Sequence[Post]) -> Findings:
+    """Live posts whose `slug:` changed since they went live (their old address redirects)."""
+    from publisher.schedule.links import check_moves  # lazy: the store, only for this
+
+    return Findings(warnings=check_moves(config, posts))
+
+
 CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     newsletters,
     secret,
@@ -226,6 +233,7 @@ CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     old_addresses,
     pictures,
     public_urls,
+    moved,
 ]
 
 

@@ -9,6 +9,7 @@ command name and after it, so every command can time-travel.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import traceback
 from typing import Any
@@ -34,6 +35,7 @@ COMMANDS = {
     "tick": "schedule",
     "run": "schedule",
     "queue": "schedule",
+    "posts": "schedule",
     "web": "web",
     "inbound": "inbound",
 }
@@ -55,6 +57,15 @@ class PublisherGroup(click.Group):
             return None
         module = importlib.import_module(f"publisher.commands.{COMMANDS[name]}")
         return next(c for c in module.commands if c.name == name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's first sentence, whole (click cuts it to the terminal with "...")."""
+        rows = [
+            (name, self.get_command(ctx, name).get_short_help_str(limit=300))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -87,6 +98,24 @@ def fail(ctx: click.Context, message: str, code: int) -> None:
 @click.version_option(package_name="publisher")
 def main() -> None:
     """Blog and newsletter engine: build the site, keep subscribers, send on time."""
+    show_warnings()
+
+
+def show_warnings() -> None:
+    """Warnings the library logs (a post's unknown key) as `warning: ...` lines on stderr,
+    as `check` prints them; `tick` and `run` set up their own timestamped log instead."""
+    logger = logging.getLogger("publisher")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(Prefixed())
+        logger.addHandler(handler)
+
+
+class Prefixed(logging.Formatter):
+    """`warning: <message>`, as `check` prints its warnings."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 if __name__ == "__main__":

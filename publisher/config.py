@@ -66,6 +66,8 @@ class NewsletterSection:
         timedelta(days=2), "Only announce posts that went live this recently (e.g. '2d', '36h')."
     )
     secret_env: str = key("PUBLISHER_SECRET_KEY", "Environment variable holding the signing key.")
+    welcome: bool = key(True, "Send a welcome email (welcome.html/.txt) to whoever confirms.")
+    welcome_posts: int = key(3, "Latest posts listed in the welcome email.")
 
 
 @dataclass(frozen=True)
@@ -235,8 +237,9 @@ def format_duration(span: timedelta) -> str:
     return f"{seconds}s"
 
 
-def parse_now(text: str | None) -> datetime:
-    """`--now` / PUBLISHER_NOW as an aware UTC datetime; naive values are UTC."""
+def parse_now(text: str | None, tz: ZoneInfo | None = None) -> datetime:
+    """`--now` / PUBLISHER_NOW as an aware UTC datetime; a time without an offset is in
+    `tz`, the site's time zone, as dates in posts are."""
     if not text:
         return datetime.now(UTC)
     try:
@@ -246,7 +249,7 @@ def parse_now(text: str | None) -> datetime:
             f"--now: expected an ISO 8601 time such as 2026-03-02T09:00:00+00:00, got {text!r}"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=tz or UTC)
     return moment.astimezone(UTC)
 
 
@@ -417,12 +420,24 @@ def load_config(
         sections[name] = _section(name, cls, table, env, problems)
 
     root = site_root(config_path)
-    moment = now if isinstance(now, datetime) else parse_now(now or env.get("PUBLISHER_NOW"))
+    moment = (
+        now
+        if isinstance(now, datetime)
+        else parse_now(now or env.get("PUBLISHER_NOW"), _zone(sections["site"]))
+    )
     config = Config(root=root, now=moment.astimezone(UTC), **sections)
     _validate(config, problems)
     if problems:
         raise ConfigError("\n".join(f"{config_path}: {p}" for p in problems))
     return _resolve_paths(config)
+
+
+def _zone(site: SiteSection) -> ZoneInfo | None:
+    """The site's time zone, or None when it is not a known one (`_validate` says so)."""
+    try:
+        return ZoneInfo(site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _resolve_paths(config: Config) -> Config:

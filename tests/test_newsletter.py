@@ -342,7 +342,7 @@ def test_preview_command_writes_html_and_eml(site: Path, tmp_path: Path):
     assert result.output.splitlines()[0] == str(site / "data" / "email-preview" / "digest.html")
 
     result = CliRunner().invoke(main, ["preview", "nope", "--now", NOW])
-    assert result.exit_code == 2 and "no post with slug 'nope'" in result.output
+    assert result.exit_code == 2 and "no post with the slug 'nope'" in result.output
 
 
 def test_preview_routes(site: Path):

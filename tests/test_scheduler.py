@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from publisher.schedule.calendar import (
     period_of_key,
     plan_digest,
 )
+from publisher.store.published import Record, Seen
 
 from conftest import write_config
 
@@ -239,31 +241,67 @@ def announce_config(tmp_path: Path) -> Config:
     return make_config(tmp_path, newsletter='announce_max_age = "2d"')
 
 
+def seen(live_at: dict[str, datetime], started: datetime | None, last: datetime | None) -> Seen:
+    """The store's view: posts recorded live (by slug), the first and the latest pass."""
+    records = {
+        slug: Record(slug, when, True, "", True, None, f"posts/{slug}.md", None)
+        for slug, when in live_at.items()
+    }
+    return Seen(records, started, last)
+
+
 def test_first_run_records_the_back_catalogue_without_announcing(announce_config: Config) -> None:
     now = chicago(2026, 6, 10, 12)
     posts = [make_post(f"old{i}", now - timedelta(days=i)) for i in range(20)]
     posts.append(make_post("queued", now + timedelta(hours=1)))
-    found = new_publications(announce_config, posts, {}, now, first_run=True)
-    assert len(found) == 20 and not any(p.announce for p in found)
+    found = new_publications(announce_config, posts, seen({}, None, None), now)
+    assert len(found) == 20 and not any(p.announce or p.in_digest for p in found)
+    assert {p.reason for p in found} == {"back catalogue (live when publisher first ran)"}
     assert [p.slug for p in found][-1] == "old0"  # oldest first
 
 
-def test_later_runs_announce_only_recent_emailable_posts(announce_config: Config) -> None:
+def test_later_runs_email_new_posts_and_say_why_not(announce_config: Config) -> None:
     now = chicago(2026, 6, 10, 12)
+    last = now - MINUTE
     posts = [
         make_post("known", now - timedelta(hours=1)),
-        make_post("fresh", now - timedelta(minutes=1)),
-        make_post("quiet", now - timedelta(minutes=1), email=False),
-        make_post("backdated", now - timedelta(days=3)),
-        make_post("draft", now - timedelta(minutes=1), draft=True),
+        make_post("fresh", now - timedelta(seconds=30)),
+        make_post("quiet", now - timedelta(seconds=30), email=False),
+        make_post("undrafted", now - timedelta(days=3)),  # appeared since the last pass
+        make_post("draft", now - timedelta(seconds=30), draft=True),
         make_post("queued", now + timedelta(minutes=1)),
     ]
-    known = {"known": now - timedelta(hours=1)}
-    found = new_publications(announce_config, posts, known, now, first_run=False)
-    assert {p.slug: p.announce for p in found} == {
-        "backdated": False,
-        "fresh": True,
-        "quiet": False,
+    known = seen({"known": now - timedelta(hours=1)}, now - timedelta(days=30), last)
+    found = {p.slug: p for p in new_publications(announce_config, posts, known, now)}
+    assert {slug: (p.announce, p.in_digest, p.reason) for slug, p in found.items()} == {
+        "fresh": (True, True, ""),
+        "quiet": (False, False, "email: false in its front matter"),
+        "undrafted": (True, True, ""),
+    }
+    assert found["undrafted"].live_at == now  # it went live now, not at its date
+    assert found["fresh"].live_at == now - timedelta(seconds=30)
+
+
+def test_a_post_due_while_the_machine_was_off_goes_in_the_digest_only(announce_config) -> None:
+    now = chicago(2026, 6, 10, 12)
+    posts = [make_post("missed", now - timedelta(days=3))]
+    known = seen({}, now - timedelta(days=30), now - timedelta(days=4))
+    [found] = new_publications(announce_config, posts, known, now)
+    assert (found.announce, found.in_digest) == (False, True)
+    assert "announce_max_age (2 days, 0:00:00) ago" in found.reason
+
+
+def test_many_old_posts_at_once_are_an_import_and_not_emailed(announce_config) -> None:
+    now = chicago(2026, 6, 10, 12)
+    posts = [make_post(f"imported-{n}", now - timedelta(days=10 + n)) for n in range(4)]
+    posts.append(make_post("news", now - timedelta(seconds=30)))
+    known = seen({}, now - timedelta(days=30), now - MINUTE)
+    found = {p.slug: p for p in new_publications(announce_config, posts, known, now)}
+    assert found["news"].announce
+    imported = [p for slug, p in found.items() if slug != "news"]
+    assert not any(p.announce or p.in_digest for p in imported)
+    assert {p.reason for p in imported} == {
+        "one of many old posts that appeared at once (an import?)"
     }
 
 
@@ -271,6 +309,8 @@ def test_a_renamed_post_is_not_announced_again(announce_config: Config) -> None:
     now = chicago(2026, 6, 10, 12)
     went_live = now - timedelta(hours=2)
     posts = [make_post("fixed-title", went_live), make_post("other", now - MINUTE)]
-    known = {"fxied-title": went_live}  # announced under its first slug
-    found = new_publications(announce_config, posts, known, now, first_run=False)
+    known = seen({"fxied-title": went_live}, now - timedelta(days=30), now - 2 * MINUTE)
+    old = known.records["fxied-title"]
+    known.records["fxied-title"] = replace(old, source="posts/fixed-title.md")  # same file
+    found = new_publications(announce_config, posts, known, now)
     assert {p.slug: p.announce for p in found} == {"fixed-title": False, "other": True}

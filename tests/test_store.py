@@ -704,3 +704,47 @@ def test_concurrent_writers_all_land_without_lock_errors(tmp_path: Path) -> None
             assert conn.execute(select(func.count()).select_from(subscribers)).scalar() == 10_000
     finally:
         opened.close()
+
+
+def test_migration_to_email_decisions_keeps_published_rows(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Schema 4: `published` rows from before keep their posts; an announced one stays
+    for the digest, the others say why they were not emailed."""
+    old = MetaData()
+    for table in schema.metadata.sorted_tables:
+        if table.name == "published":
+            kept = [c._copy() for c in table.columns if c.name not in schema.PUBLISHED_V4]
+            Table("published", old, *kept)
+        else:
+            table.to_metadata(old)
+    engine = create_engine(db.database_url(database_url, Path("/")))
+    try:
+        with engine.begin() as conn:
+            old.create_all(conn)
+            for version in (1, 2, 3):
+                conn.execute(insert(schema_version).values(version=version, applied_at=NOW))
+            conn.execute(insert(schema.settings).values(name="hash_salt", value="00"))
+            for slug, announce in (("told", True), ("quiet", False)):
+                conn.execute(
+                    insert(old.tables["published"]).values(
+                        slug=slug, live_at=NOW, seen_at=NOW, announce=announce
+                    )
+                )
+    finally:
+        engine.dispose()
+
+    after = open_store(database_url, tmp_path)
+    try:
+        from publisher.store import published
+
+        records = published.seen(after).records
+        assert (records["told"].in_digest, records["told"].reason) == (True, "")
+        assert (records["quiet"].in_digest, records["quiet"].reason) == (
+            False,
+            "recorded before publisher kept its reasons",
+        )
+        with after.read() as conn:
+            assert conn.execute(select(func.max(schema_version.c.version))).scalar() == LATEST
+    finally:
+        after.close()

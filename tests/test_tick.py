@@ -193,8 +193,9 @@ def test_fixing_a_title_does_not_announce_the_post_again(blog: Path, smtp_server
     scheduler.tick(at(blog, T + MINUTE))
     path.write_text(path.read_text().replace("title: Sleep Tpis", "title: Sleep Tips"))
     fixed = scheduler.tick(at(blog, T + 5 * MINUTE))
-    assert fixed.published == ["sleep-tips"] and page(blog, "sleep-tips").exists()
-    assert not page(blog, "sleep-tpis").exists()
+    # Issue 12: the address it went live at (and was emailed with) stays.
+    assert fixed.published == [] and "Sleep Tips" in page(blog, "sleep-tpis").read_text()
+    assert not page(blog, "sleep-tips").exists()
     assert len(smtp_server.received) == 3 and fixed.campaigns == []
 
 
@@ -246,20 +247,26 @@ def test_first_run_on_a_site_with_20_old_posts_sends_nothing(site: Path, smtp_se
 
     first = scheduler.tick(at(site, T))
     assert first.problems == [] and first.published == []
-    assert "first run: 20 live posts recorded, not announced" in first.notes
+    assert "first run: 20 live posts recorded, not emailed" in first.notes
     assert page(site, "old-0").exists()
     scheduler.tick(at(site, T + MINUTE))
     assert smtp_server.received == [] and campaigns(at(site, T)) == []
 
 
-def test_posts_not_to_announce(blog: Path, smtp_server) -> None:
+def test_posts_that_appear_late_are_emailed_and_the_others_say_why(blog: Path, smtp_server) -> None:
+    """Issue 12: a post added with an earlier date went live without email, silently."""
     queue_post(blog, "backdated", T - timedelta(days=3))
     queue_post(blog, "quiet", T - MINUTE, email="false")
     queue_post(blog, "draft", T - MINUTE, draft="true")
     summary = scheduler.tick(at(blog, T))
     assert sorted(summary.published) == ["backdated", "quiet"]
     assert not page(blog, "draft").exists()
-    assert smtp_server.received == [] and campaigns(at(blog, T)) == []
+    assert summary.decisions == {
+        "backdated": "announced to 3; in the digest of 2026-03-09",
+        "quiet": "not emailed: email: false in its front matter; `publisher send quiet` sends it",
+    }
+    assert sorted(smtp_server.recipients()) == EACH
+    assert [c.key for c in campaigns(at(blog, T))] == ["post:backdated"]
 
 
 def test_weekly_digest_goes_to_digest_subscribers_once(blog: Path, smtp_server) -> None:
@@ -333,6 +340,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
             "publish_at": "2026-03-04T09:30:00-06:00",
             "announce": True,
             "recipients": 3,
+            "email": "announced to 3; in the digest of 2026-03-09",
         },
         {
             "slug": "tomorrow",
@@ -340,6 +348,8 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
             "publish_at": "2026-03-05T10:00:00-06:00",
             "announce": False,
             "recipients": 0,
+            "email": "not emailed: email: false in its front matter; "
+            "`publisher send tomorrow` sends it",
         },
         {
             "slug": "next-week",
@@ -347,6 +357,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
             "publish_at": "2026-03-11T11:00:00-05:00",
             "announce": True,
             "recipients": 3,
+            "email": "announced to 3; in the digest of 2026-03-16",
         },
     ]
     assert upcoming["digest"] == {

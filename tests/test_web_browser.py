@@ -94,10 +94,12 @@ def test_subscribe_confirm_and_one_click_unsubscribe(
         assert "You are subscribed" in page.inner_text("h1")
         page.screenshot(path=artifacts / "web-confirmed.png", full_page=True)
         assert subscribers.get_by_email(store, EMAIL).status == "active"
+        welcome = wait_for_mail(outbox, EMAIL, 2)[-1]  # issue 12: a welcome after confirming
+        assert welcome["Subject"].startswith("Welcome to ")
 
         # A newsletter goes out; its List-Unsubscribe header carries the one-click URL.
         publisher("send", live[0])
-        newsletter = wait_for_mail(outbox, EMAIL, 2)[-1]
+        newsletter = wait_for_mail(outbox, EMAIL, 3)[-1]
         assert newsletter["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         url = re.search(r"<(https?://[^>]+)>", newsletter["List-Unsubscribe"]).group(1)
         assert url.startswith(f"http://127.0.0.1:{web_port}/unsubscribe?token=")
@@ -117,4 +119,4 @@ def test_subscribe_confirm_and_one_click_unsubscribe(
 
     publisher("send", live[1])  # the next campaign: nothing for the unsubscribed reader
     assert len(mail_to(outbox, "other@example.com")) == 2
-    assert len(mail_to(outbox, EMAIL)) == 2  # the confirmation and the first newsletter
+    assert len(mail_to(outbox, EMAIL)) == 3  # the confirmation, the welcome, one newsletter

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from publisher.commands.options import common_options, get_config
+from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
 from publisher.mail import newsletter
+from publisher.schedule.links import pinned_posts
 from publisher.web import previews
 
 
@@ -26,15 +28,11 @@ def preview(slug: str | None, digest: bool, out: Path | None) -> None:
     if bool(slug) == digest:
         raise click.UsageError("give a post's SLUG or --digest")
     config = get_config()
-    posts = load_posts(config)
+    posts = pinned_posts(config, load_posts(config))
     if digest:
-        rendered = previews.next_digest(config, posts)
+        rendered = previews.next_digest(config)
     else:
-        post = next((p for p in posts if p.slug == slug), None)
-        if post is None:
-            known = ", ".join(p.slug for p in posts) or "none yet"
-            raise click.UsageError(f"no post with slug {slug!r} (posts: {known})")
-        rendered = newsletter.render_post(config, post, posts)
+        rendered = newsletter.render_post(config, find_post(posts, slug), posts)
     found = previews.preview(config, rendered, previews.preview_recipient(config))
     folder = out or config.data_dir / "email-preview"
     folder.mkdir(parents=True, exist_ok=True)

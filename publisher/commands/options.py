@@ -47,7 +47,7 @@ def common_options(command: Callable) -> Callable:
             metavar="TIME",
             expose_value=False,
             callback=_store("now"),
-            help="Pretend it is this ISO 8601 time (or $PUBLISHER_NOW).",
+            help="Pretend it is TIME: 2026-03-02 09:00 is site time (or $PUBLISHER_NOW).",
         ),
         click.option(
             "--debug",

@@ -11,23 +11,33 @@ import click
 
 from publisher.commands.options import common_options, get_config
 from publisher.config import Config
+from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
 from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
+from publisher.schedule.links import pinned_posts
 from publisher.signals import stop_on_signals
 from publisher.store import Store, health, ledger
+from publisher.store.newcomers import add_newcomers
 
 
-def _post(config: Config, slug: str):
-    posts = load_posts(config)
-    post = next((p for p in posts if p.slug == slug), None)
-    if post is None:
-        raise PublisherError(f"no post with the slug {slug!r} (see `publisher queue`)")
+def _post(config: Config, slug: str, test: bool = False):
+    """The post to send, and every post; a draft or a queued one only for a test copy."""
+    posts = pinned_posts(config, load_posts(config))
+    post = find_post(posts, slug)
+    if test:
+        return post, posts
     if post.draft:
-        raise PublisherError(f"{post.source}: a draft is never sent; set draft: false first")
+        raise PublisherError(
+            f"{post.source}: a draft is never sent; set draft: false first "
+            f"(`--to ADDR` sends yourself a [DRAFT] copy)"
+        )
     if not post.is_live(config.now):
         when = f"{config.local(post.date):%Y-%m-%d %H:%M}"
-        raise PublisherError(f"{post.source}: not published until {when}; it is sent then")
+        raise PublisherError(
+            f"{post.source}: not published until {when}; it is sent then "
+            f"(`--to ADDR` sends yourself a [TEST] copy now)"
+        )
     return post, posts
 
 
@@ -101,17 +111,37 @@ def _run(config: Config, run: Callable) -> None:
 
 @click.command()
 @click.argument("slug", required=False)
-@click.option("--to", "address", metavar="ADDR", help="Send one [TEST] copy to ADDR only.")
+@click.option(
+    "--to", "address", metavar="ADDR", help="Send one [TEST] (or [DRAFT]) copy to ADDR only."
+)
+@click.option("--digest", is_flag=True, help="With --to: the next digest, as it would go now.")
 @click.option("--dry-run", is_flag=True, help="Say how many would receive it; send nothing.")
 @click.option("--resume", is_flag=True, help="Run every unfinished campaign.")
+@click.option(
+    "--new-subscribers", is_flag=True, help="Send a sent post to those who subscribed since."
+)
 @click.option("--force", is_flag=True, help="Also run campaigns the safety brake holds.")
 @common_options
-def send(slug: str | None, address: str | None, dry_run: bool, resume: bool, force: bool) -> None:
+def send(
+    slug: str | None,
+    address: str | None,
+    digest: bool,
+    dry_run: bool,
+    resume: bool,
+    new_subscribers: bool,
+    force: bool,
+) -> None:
     """Announce the post SLUG to every subscriber now (or resume unfinished campaigns).
 
     Safe to repeat and to interrupt: each subscriber gets the post once; Ctrl-C or SIGTERM
     finishes the messages in flight, and running it again continues where it stopped.
+    `--to ADDR` sends one copy of a post (live, queued or draft) or of the next digest.
     """
+    if digest:
+        if slug or resume or not address:
+            raise click.UsageError("--digest goes with --to ADDR (and no SLUG)")
+        _test_digest(get_config(), address)
+        return
     if resume == bool(slug):
         raise click.UsageError("give a post SLUG or --resume (not both)")
     if resume and (address or dry_run):
@@ -127,14 +157,18 @@ def send(slug: str | None, address: str | None, dry_run: bool, resume: bool, for
 
     from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
 
-    post, posts = _post(config, slug)
+    post, posts = _post(config, slug, test=bool(address))
     newsletter = render_post(config, post, posts)
     if address:
-        result = send_test(config, newsletter, address)
+        mark = "[DRAFT]" if post.draft else "[TEST]"
+        result = send_test(config, newsletter, address, mark=mark)
         outcome = result.reply if config.delivery.transport == "file" else f"SMTP {result.code}"
-        click.echo(f"sent a [TEST] copy of {newsletter.key} to {address} ({outcome})")
+        click.echo(f"sent a {mark} copy of {newsletter.key} to {address} ({outcome})")
         return
     with Store.open(config) as store:
+        if new_subscribers:
+            _newcomers(config, store, newsletter.key)
+            return
         if dry_run:
             click.echo(_dry_run(store, newsletter.key))
             return
@@ -154,6 +188,38 @@ def _share(count: int, of: int) -> str:
 
 def _subscribers(count: int) -> str:
     return f"{count:,} subscriber{'' if count == 1 else 's'}"
+
+
+def _test_digest(config: Config, address: str) -> None:
+    """One [TEST] copy of the digest as it would go out now (as `queue` and `preview
+    --digest` show it), to `address`."""
+    # lazy: premailer and the scheduler's queue, for this test send only
+    from publisher.mail.newsletter import render_digest
+    from publisher.schedule.queue import queue
+
+    upcoming = queue(config)
+    if not upcoming.digest_posts:
+        raise PublisherError("the next digest holds no posts yet: nothing to send")
+    newsletter = render_digest(config, upcoming.digest_posts, upcoming.digest.id)
+    result = send_test(config, newsletter, address)
+    click.echo(
+        f"sent a [TEST] copy of {upcoming.digest.key} ({len(upcoming.digest_posts)} posts) "
+        f"to {address} ({result.code})"
+    )
+
+
+def _newcomers(config: Config, store: Store, key: str) -> None:
+    """`send SLUG --new-subscribers`: the post's campaign, as it went out, to the active
+    subscribers it does not hold yet; nobody gets it twice."""
+    campaign = ledger.get_campaign(store, key)
+    if campaign is None:
+        slug = key.removeprefix("post:")
+        raise PublisherError(f"{key} was never sent; `publisher send {slug}` sends it to all")
+    added = add_newcomers(store, campaign.id)
+    click.echo(f"{key}: {added:,} subscribers who joined since it went out")
+    if added:
+        campaign = ledger.get_campaign(store, key)
+        _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
 
 
 def _dry_run(store: Store, key: str) -> str:

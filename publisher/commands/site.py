@@ -75,19 +75,36 @@ class ProgressBar:
 @click.command()
 @click.option("--drafts", is_flag=True, help="Include drafts, marked as such (for previews).")
 @click.option("--future", is_flag=True, help="Include posts scheduled for later, marked as such.")
+@click.option("--deploy", is_flag=True, help="Then run [site] deploy, as a tick does.")
 @common_options
-def build(drafts: bool, future: bool) -> None:
+def build(drafts: bool, future: bool, deploy: bool) -> None:
     """Build the site into the output folder, re-rendering only what changed."""
     # lazy: each command loads only what it runs (start-up of the others)
+    from publisher.schedule import freshness
     from publisher.site import build as site
 
     config = get_config()
+    if deploy:
+        if drafts or future:
+            raise click.UsageError("--deploy publishes the live site: no --drafts or --future")
+        _build_and_deploy(config)
+        return
+    freshness.forget(config)  # the next tick rebuilds (and deploys) the live site
     progress = ProgressBar()
     try:
         result = site.build(config, drafts=drafts, future=future, progress=progress)
     finally:
         progress.close()
     click.echo(result.summary())
+
+
+def _build_and_deploy(config) -> None:
+    # lazy: each command loads only what it runs (start-up of the others)
+    from publisher.content.posts import load_posts
+    from publisher.schedule.publish import build_and_deploy
+
+    summary, deployed = build_and_deploy(config, load_posts(config))
+    click.echo(f"{summary}; deploy {deployed}")
 
 
 @click.command()
@@ -97,14 +114,18 @@ def serve(port: int) -> None:
     """Preview the site with drafts and scheduled posts, rebuilding on every change."""
     # lazy: each command loads only what it runs (start-up of the others)
     from publisher.config import load_config
+    from publisher.web.serve import sandbox
     from publisher.web.serve import serve as run
 
     options = click.get_current_context().find_root().ensure_object(Options)
-    config = get_config()
+    config = sandbox(get_config(), port)
     click.echo(
-        f"previewing http://127.0.0.1:{port}/ (drafts and scheduled posts shown); Ctrl+C stops"
+        f"previewing http://127.0.0.1:{port}/ (drafts and scheduled posts shown); Ctrl+C stops\n"
+        f"its subscribe form and emails use a sandbox: subscribers in "
+        f"{config.data_dir / 'sandbox'}, mail in {config.delivery.outbox}; "
+        f"the real subscribers are never touched"
     )
-    run(config, port, load=lambda: load_config(options.config, options.now))
+    run(config, port, load=lambda: sandbox(load_config(options.config, options.now), port))
 
 
 commands = [build, serve]

@@ -87,6 +87,25 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80].strip("-")
 
 
+# A slug written in a post is its web address as written: letters, digits, and . _ ~ -
+# (safe in a URL and a folder name), not starting with a dot.
+EXPLICIT_SLUG = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,99}")
+
+
+def _explicit_slug(front: Any) -> str:
+    """The `slug:` as written, or an error saying why it cannot be used; never changed."""
+    slug = front.text("slug")
+    if slug and not EXPLICIT_SLUG.fullmatch(slug):
+        suggestion = slugify(slug) or "sleep-better"
+        front.error(
+            "slug",
+            f"{clip(repr(slug), SHOWN_CHARS)} cannot be a web address as written (only letters, "
+            f"digits and . _ ~ -, at most 100, not starting with a dot); write e.g. {suggestion}",
+        )
+        return suggestion
+    return slug
+
+
 def parse_date(value: Any, tz: tzinfo) -> datetime:
     """A front matter or command-line date as aware UTC; naive means the site's zone.
 
@@ -403,7 +422,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     fields.date = _date(front, tz, source)
     fields.tags = _tags(front)
     slug_key = "slug" if "slug" in front.values else "title"
-    fields.slug = slugify(front.text("slug") or fields.title)
+    fields.slug = _explicit_slug(front) or slugify(fields.title)
     fields.slug_line = front.line(slug_key)
     if fields.title and not fields.slug:
         front.error(

@@ -115,6 +115,8 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     except _Unrenderable as problem:
         result.errors.append((fields.body_line + problem.line - 1, problem.message))
         return result
+    if not fields.draft:
+        result.errors += untouched_placeholders(fields.body, fields.body_line)
     words = markup.count_words(rendered.html)
     summary = fields.summary or markup.first_paragraph(rendered.html)
     result.post = Post(
@@ -367,6 +369,19 @@ Write the first paragraph here: readers see it on the index and in the email.
 
 More text.
 """
+
+
+PLACEHOLDERS = ("Write the first paragraph here", "## A heading", "More text.")
+
+
+def untouched_placeholders(body: str, first_line: int) -> list[tuple[int, str]]:
+    """The lines of a post that still hold the example text `new` wrote: an error once
+    the post is no longer a draft, so it never reaches the site or an inbox."""
+    return [
+        (first_line + n, f"still holds the example text {line.strip()[:40]!r}; write your own")
+        for n, line in enumerate(body.splitlines())
+        if line.strip().startswith(PLACEHOLDERS) and line.strip() in NEW_POST.splitlines()
+    ]
 
 
 def new_post(config: Config, title: str, moment: datetime | None = None) -> Path:

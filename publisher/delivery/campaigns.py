@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from publisher.clock import Clock
@@ -389,11 +389,16 @@ def send_test(
     newsletter: Newsletter,
     address: str,
     transport_factory: Callable[[Config], Transport] = open_transport,
+    mark: str = "[TEST]",
 ) -> Result:
-    """Send one `[TEST]` copy to `address`; nothing is recorded in the ledger."""
+    """Send one copy to `address`, its subject starting with `mark` ("[TEST]", "[DRAFT]");
+    nothing is recorded in the ledger."""
     # Links signed for no subscriber: they show "not valid".
     reader = recipient(config, load_tokens(config), 0, "", address, "")
-    data = MessageBuilder(config, newsletter, test=True).build(reader)
+    marked = replace(
+        newsletter, key=f"{newsletter.key}:test", subject=f"{mark} {newsletter.subject}"
+    )
+    data = MessageBuilder(config, marked).build(reader)
     transport = transport_factory(config)
     try:
         result = transport.send(

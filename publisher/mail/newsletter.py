@@ -82,6 +82,22 @@ def render_digest(config: Config, posts: Sequence[Post], period_id: str) -> News
     return _render(config, f"digest:{period_id}", "digest", subject, track, context)
 
 
+def render_welcome(config: Config, posts: Sequence[Post], frequency: str) -> Newsletter:
+    """The welcome email after someone confirms: the latest `[newsletter] welcome_posts`
+    live posts (given newest first), for `each` or `digest` readers."""
+    track = _tracker(config, "welcome")
+    chosen = [p for p in posts if p.is_live(config.now)][: config.newsletter.welcome_posts]
+    subject = f"Welcome to {config.site.title}"
+    context = {
+        "subject": subject,
+        "preheader": "Thank you for confirming your subscription.",
+        "items": [_item(config, p, track) for p in chosen],
+        "frequency": frequency,
+        "browser_url": track(theme.absolute_url(config.site.url, "")),
+    }
+    return _render(config, f"welcome:{frequency}", "welcome", subject, track, context)
+
+
 def digest_subject(config: Config) -> str:
     date = theme.local_format(config, config.now, DATE_FORMAT)
     try:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.config import WEEKDAYS, Config
 from publisher.content.posts import Post
+from publisher.store.published import Seen
 
 # --- Local time ----------------------------------------------------------------------
 
@@ -151,11 +152,20 @@ class DigestPlan:
 
 
 def digest_posts(
-    config: Config, posts: Sequence[Post], since: datetime, until: datetime
+    config: Config,
+    posts: Sequence[Post],
+    since: datetime,
+    until: datetime,
+    went_live: Mapping[str, datetime] | None = None,
 ) -> list[Post]:
-    """Emailable posts live in (since, until], newest first, at most `max_posts`."""
-    chosen = [p for p in posts if p.email and not p.draft and since < p.date <= until]
-    chosen.sort(key=lambda p: p.date, reverse=True)
+    """Posts for the digest that went live in (since, until], newest first, at most
+    `max_posts`. `went_live` (slug -> when, from the store) says which posts are for the
+    digest and when each went live (a post taken out of draft goes live after its date);
+    without it, every emailable post's date does."""
+    if went_live is None:
+        went_live = {p.slug: p.date for p in posts if p.email and not p.draft}
+    chosen = [p for p in posts if p.slug in went_live and since < went_live[p.slug] <= until]
+    chosen.sort(key=lambda p: went_live[p.slug], reverse=True)
     return chosen[: config.digest.max_posts]
 
 
@@ -165,6 +175,7 @@ def plan_digest(
     posts: Sequence[Post],
     campaign_keys: Collection[str],
     started: datetime | None = None,
+    went_live: Mapping[str, datetime] | None = None,
 ) -> DigestPlan:
     """The latest period due at `now` and what it would hold.
 
@@ -175,7 +186,7 @@ def plan_digest(
     """
     period = period_at(config, now)
     since = digest_since(config, period, campaign_keys, started)
-    chosen = digest_posts(config, posts, since, period.due)
+    chosen = digest_posts(config, posts, since, period.due, went_live)
     if period.key in campaign_keys:
         status = "done"
     elif now - period.due > config.digest.grace:
@@ -188,43 +199,85 @@ def plan_digest(
 # --- Publication and announcements ---------------------------------------------------
 
 
+# More posts than this appearing in one pass, dated before the previous pass, are an
+# import of old posts (a migration), not news: none of them is emailed.
+MIGRATION = 3
+
+
 @dataclass(frozen=True)
 class Publication:
-    """A post seen live for the first time, and whether it gets an announcement."""
+    """A post seen live for the first time, and its email decision."""
 
     slug: str
     live_at: datetime
-    announce: bool
+    announce: bool  # a campaign to `each` subscribers
+    in_digest: bool  # in the next digest to `digest` subscribers
+    reason: str = ""  # why it is not emailed at all, or not announced
+    source: str = ""
+    path: str = ""
 
 
 def new_publications(
-    config: Config,
-    posts: Iterable[Post],
-    known: Mapping[str, datetime],
-    now: datetime,
-    first_run: bool,
+    config: Config, posts: Iterable[Post], seen: Seen, now: datetime
 ) -> list[Publication]:
-    """Live posts not recorded yet (`known`: slug -> when it went live), oldest first.
+    """Live posts not recorded yet, oldest first, each with its email decision.
 
-    On the first run every live post is back catalogue and never announced; later, a post is
-    announced only when it allows email and went live within `announce_max_age`, so a post
-    added with an old date by mistake does not go out. A post whose slug changed (a typo
-    fixed in its title) is the same post: a recorded slug that is no longer live with the
-    same date means it was announced already.
+    A post goes live when its date comes, or when it appears after the previous pass (taken
+    out of draft, added with an earlier date): then it goes live now and is emailed like
+    any other. Not emailed, with the reason: the back catalogue found on the first run;
+    many old posts appearing at once (an import); `email: false`; a post that went live
+    more than `announce_max_age` ago (the machine was off), which still goes in the digest;
+    and a post recorded before under another slug (its title changed), already handled.
     """
     live = [p for p in posts if p.is_live(now)]
     live_slugs = {p.slug for p in live}
-    renamed = {when for slug, when in known.items() if slug not in live_slugs}
-    fresh = sorted((p for p in live if p.slug not in known), key=by_date)
-    max_age = config.newsletter.announce_max_age
+    renamed = {
+        r.source or r.live_at: slug for slug, r in seen.records.items() if slug not in live_slugs
+    }
+    fresh = sorted((p for p in live if p.slug not in seen.records), key=by_date)
+    last = seen.last_pass
+    late = [p for p in fresh if last is not None and p.date <= last]
     return [
-        Publication(
-            p.slug,
-            p.date,
-            not first_run and p.email and now - p.date <= max_age and p.date not in renamed,
-        )
+        _decide(config, p, now, last, renamed, seen.started is None, len(late) > MIGRATION)
         for p in fresh
     ]
+
+
+def _decide(
+    config: Config,
+    post: Post,
+    now: datetime,
+    last_pass: datetime | None,
+    renamed: Mapping[object, str],
+    first_run: bool,
+    migration: bool,
+) -> Publication:
+    late = last_pass is not None and post.date <= last_pass
+    went_live = now if late else post.date
+    former = renamed.get(post.source.as_posix()) or renamed.get(post.date)
+    max_age = config.newsletter.announce_max_age
+    if first_run:
+        reason, digest = "back catalogue (live when publisher first ran)", False
+    elif late and migration:
+        reason, digest = "one of many old posts that appeared at once (an import?)", False
+    elif former:
+        reason, digest = f"the same post as {former!r} before its slug changed", False
+    elif not post.email:
+        reason, digest = "email: false in its front matter", False
+    elif now - went_live > max_age:
+        reason = f"it went live more than [newsletter] announce_max_age ({max_age}) ago"
+        digest = True
+    else:
+        reason, digest = "", True
+    return Publication(
+        post.slug,
+        went_live,
+        announce=not reason,
+        in_digest=digest,
+        reason=reason,
+        source=post.source.as_posix(),
+        path=f"/posts/{post.slug}/",
+    )
 
 
 def by_date(post: Post) -> datetime:

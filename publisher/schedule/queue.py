@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from publisher.config import Config
 from publisher.content.posts import Post, load_posts
 from publisher.schedule.calendar import (
     Period,
+    Publication,
     by_date,
     digest_posts,
     digest_since,
@@ -17,8 +18,10 @@ from publisher.schedule.calendar import (
     period_after,
     plan_digest,
 )
+from publisher.schedule.decisions import describe
 from publisher.store import ledger, published
 from publisher.store.db import Store
+from publisher.store.published import Record, Seen
 
 
 @dataclass(frozen=True)
@@ -28,18 +31,21 @@ class QueuedPost:
     publish_at: datetime  # aware UTC
     announce: bool  # an email goes to `each` subscribers when it is published
     recipients: int  # how many, counted now
+    email: str  # the email decision, in words
 
 
 @dataclass(frozen=True)
 class Queue:
     """Posts the next ticks will publish, in order (live ones no tick has published yet
-    first), and the next digest with the posts it holds so far."""
+    first), the next digest with the posts it holds so far, and the posts published
+    recently with their email decisions."""
 
     now: datetime
     posts: list[QueuedPost]
     digest: Period
     digest_posts: list[Post]
     digest_recipients: int
+    recent: list[tuple[str, datetime, str]]  # (slug, live at, email decision), newest first
 
     def as_dict(self, config: Config) -> dict:
         def local(moment: datetime) -> str:
@@ -55,6 +61,7 @@ class Queue:
                     "publish_at": local(p.publish_at),
                     "announce": p.announce,
                     "recipients": p.recipients,
+                    "email": p.email,
                 }
                 for p in self.posts
             ],
@@ -64,11 +71,14 @@ class Queue:
                 "posts": [p.slug for p in self.digest_posts],
                 "recipients": self.digest_recipients,
             },
+            "recent": [
+                {"slug": slug, "live_at": local(when), "email": email}
+                for slug, when, email in self.recent
+            ],
         }
 
 
-def _queued(post: Post, announce: bool, recipients: int) -> QueuedPost:
-    return QueuedPost(post.slug, post.title, post.date, announce, recipients if announce else 0)
+RECENT = timedelta(days=7)  # how far back `queue` shows what was published
 
 
 def queue(config: Config) -> Queue:
@@ -78,36 +88,63 @@ def queue(config: Config) -> Queue:
         each = ledger.count_recipients(store, "each")
         digest = ledger.count_recipients(store, "digest")
         keys = published.campaign_keys(store, "digest:")
-        started = published.started_at(store)
         seen = published.seen(store)
-    now = config.now
+        waiting = published.digest_waiting(store)
+        totals = {c.key: c.total for c in ledger.list_campaigns(store)}
+    now, started = config.now, seen.started
     # Live posts no tick has published yet come first: the next tick publishes them.
-    due = {
-        p.slug: p.announce for p in new_publications(config, posts, seen.live_at, now, not started)
-    }
-    waiting = sorted(
+    due = {p.slug: p for p in new_publications(config, posts, seen, now)}
+    waiting |= {slug: p.live_at for slug, p in due.items() if p.in_digest}
+    waiting |= {p.slug: p.date for p in posts if p.email and not p.draft and p.date > now}
+    upcoming = sorted(
         (p for p in posts if not p.draft and (p.date > now or p.slug in due)), key=by_date
     )
-    period, chosen = next_digest(config, posts, keys, started)
+    period, chosen = next_digest(config, posts, keys, started, waiting)
     return Queue(
         now=now,
-        posts=[_queued(p, due.get(p.slug, p.email), each) for p in waiting],
+        posts=[_queued(config, p, due.get(p.slug), each) for p in upcoming],
         digest=period,
         digest_posts=chosen,
         digest_recipients=digest,
+        recent=_recent(config, seen, totals),
     )
 
 
 def next_digest(
-    config: Config, posts: Sequence[Post], keys: Collection[str], started: datetime | None
+    config: Config,
+    posts: Sequence[Post],
+    keys: Collection[str],
+    started: datetime | None,
+    waiting: dict[str, datetime],
 ) -> tuple[Period, list[Post]]:
     """The digest the scheduler sends next as of `config.now`, and its posts: the period
     due now, exactly as `tick` plans it, else the next period with the posts so far.
-    `queue` and the previews (`preview --digest`, /_email/digest) both show this one."""
+    `queue` shows this one, and so the previews and `send --digest --to`."""
     now = config.now
-    plan = plan_digest(config, now, posts, keys, started)
+    plan = plan_digest(config, now, posts, keys, started, waiting)
     if plan.status == "due":
         return plan.period, plan.posts
     period = period_after(config, now)
     since = digest_since(config, period, keys, started or now)
-    return period, digest_posts(config, posts, since, min(now, period.due))
+    return period, digest_posts(config, posts, since, min(now, period.due), waiting)
+
+
+def _queued(config: Config, post: Post, due: Publication | None, each: int) -> QueuedPost:
+    next_digest = period_after(config, max(post.date, config.now) - timedelta(microseconds=1))
+    if due is None:
+        announce, in_digest, reason = post.email, post.email, "email: false in its front matter"
+    else:
+        announce, in_digest, reason = due.announce, due.in_digest, due.reason
+    record = Record(post.slug, post.date, announce, reason, in_digest, None, "", "")
+    email = describe(record, each if announce else None, next_digest.id)
+    return QueuedPost(post.slug, post.title, post.date, announce, each if announce else 0, email)
+
+
+def _recent(config: Config, seen: Seen, totals: dict[str, int]) -> list[tuple[str, datetime, str]]:
+    """Posts published in the last week, newest first, with their email decisions."""
+    next_digest = period_after(config, config.now).id
+    recent = [r for r in seen.records.values() if config.now - r.live_at <= RECENT]
+    recent.sort(key=lambda r: (r.live_at, r.slug), reverse=True)
+    return [
+        (r.slug, r.live_at, describe(r, totals.get(f"post:{r.slug}"), next_digest)) for r in recent
+    ]

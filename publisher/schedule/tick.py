@@ -9,18 +9,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
+from datetime import timedelta
 
 import schedule
 
 from publisher.clock import Clock
 from publisher.config import Config
-from publisher.content.posts import Post, Scan, scan_logged
+from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import reason
-from publisher.errors import ContentErrors, PublisherError
-from publisher.schedule.calendar import new_publications, plan_digest
-from publisher.schedule.deploy import DeployError, deploy, deploy_marker, site_lock
+from publisher.errors import PublisherError
+from publisher.schedule import links
+from publisher.schedule.calendar import period_after, plan_digest
+from publisher.schedule.decisions import describe
+from publisher.schedule.publish import publish, rebuild
+from publisher.schedule.summary import StepError, TickSummary
 from publisher.store import ledger, published
 from publisher.store.db import Store
 from publisher.store.subscribers import iter_unsent_confirmations
@@ -28,83 +31,65 @@ from publisher.store.subscribers import iter_unsent_confirmations
 log = logging.getLogger(__name__)
 
 
-class BrokenPosts(ContentErrors):
-    """Posts with errors, left out of the tick; the good ones are still published."""
-
-    exit_code = 1
-
-
-class StepError(PublisherError):
-    """One step, or one post's announcement, failed; the others still run. Anything
-    unexpected (a bug, an odd value) is exit 1, its traceback in the debug log."""
-
-    def __init__(self, message: str, exit_code: int = 1):
-        super().__init__(message)
-        self.exit_code = exit_code
+# How far a tick's time may lie before the last recorded pass: the start-up skew of
+# ticks started together. More is time travel backwards, refused.
+BACKWARDS_SLACK = timedelta(minutes=1)
 
 
-@dataclass
-class TickSummary:
-    """What one pass did, for the one-line report and the logs."""
-
-    now: datetime
-    published: list[str] = field(default_factory=list)  # slugs newly live
-    build: str = ""  # the build's summary, when the site was rebuilt
-    deploy: str = ""  # "ok" or "failed" when `[site] deploy` ran
-    campaigns: list[str] = field(default_factory=list)  # created by this pass
-    notes: list[str] = field(default_factory=list)  # skipped steps, empty digests
-    confirmations: str = ""  # "sent 3 confirmations", when any were due
-    deliveries: list[str] = field(default_factory=list)  # one line per campaign run
-    problems: list[PublisherError] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return max((p.exit_code for p in self.problems), default=0)
-
-    def line(self, config: Config) -> str:
-        parts = []
-        if self.published:
-            shown = ", ".join(self.published[:5]) + (", ..." if len(self.published) > 5 else "")
-            parts.append(f"published {len(self.published)}: {shown}")
-        if self.build:
-            parts.append(self.build)
-        if self.deploy:
-            parts.append(f"deploy {self.deploy}")
-        parts += [f"created {key}" for key in self.campaigns]
-        parts += [self.confirmations] if self.confirmations else []
-        parts += self.deliveries + self.notes
-        parts += [f"{len(self.problems)} problem(s), see the log"] if self.problems else []
-        when = f"{config.local(self.now):%Y-%m-%d %H:%M %Z}"
-        return f"tick {when}: {'; '.join(parts) or 'nothing due'}"
+class TimeTravelError(PublisherError):
+    """A tick at a time before one the store already recorded: it would undo that pass."""
 
 
-def tick(config: Config, stop: threading.Event | None = None) -> TickSummary:
-    """One idempotent pass: publish due posts, create due campaigns, send confirmations
-    still owed to pending subscribers, run unfinished campaigns.
+def tick(config: Config, stop: threading.Event | None = None, dry_run: bool = False) -> TickSummary:
+    """One idempotent pass: publish due posts and edits, create due campaigns, send
+    confirmations still owed to pending subscribers, run unfinished campaigns.
 
     Safe to run every minute and concurrently: campaign keys are unique in the store and a
     lock file serializes site builds. A problem in one step (a broken post, a failing
     deploy) is logged and reported in the summary; the steps that do not depend on it
-    still run, so a campaign in progress keeps going while someone fixes a post.
+    still run, so a campaign in progress keeps going while someone fixes a post. With
+    `dry_run`, the summary says what the pass would do and nothing is written.
     """
-    summary = TickSummary(config.now)
+    summary = TickSummary(config.now, dry_run=dry_run)
     with Store.open(config) as store:
+        seen = published.seen(store)
+        refuse_backwards(config, seen)
         found = _attempt(summary, scan_logged, config)
-        posts = found.publishable if found else None
-        if posts is not None and _attempt(summary, _publish, config, store, found, summary):
+        posts = links.pin(found.publishable, seen) if found else None
+        if posts is not None and _attempt(
+            summary, publish, config, store, found, posts, seen, summary
+        ):
             _attempt(summary, _announce, config, store, posts, summary)
             _attempt(summary, _digest, config, store, posts, summary)
-            if summary.campaigns:
-                _attempt(summary, _archive, config, posts, summary)
+            if summary.campaigns:  # their pages in the newsletter archive
+                _attempt(summary, rebuild, config, store, posts, summary)
         elif posts is not None:
             summary.notes.append("announcements and digest wait for the site to be published")
+        if dry_run:
+            _would_send(store, summary)
+            return summary
         if stop is None or not stop.is_set():
             _attempt(summary, _confirm, config, store, stop, summary)
         if config.inbound.mailbox and (stop is None or not stop.is_set()):
             _attempt(summary, _inbound, config, store, summary)
         if stop is None or not stop.is_set():
             _attempt(summary, _deliver, config, store, stop, summary)
+        _attempt(summary, published.note_pass, store, config.now)
     return summary
+
+
+def refuse_backwards(config: Config, seen: published.Seen) -> None:
+    """A pass at a time before the last one recorded would take off the site, and out of
+    the digest, what that pass published: refuse it (exit 2), saying until when."""
+    last = seen.last_pass
+    if last is None or config.now >= last - BACKWARDS_SLACK:
+        return
+    when = f"{config.local(last):%Y-%m-%d %H:%M %Z}"
+    raise TimeTravelError(
+        f"it is {config.local(config.now):%Y-%m-%d %H:%M %Z}, before the last tick this store "
+        f"recorded ({when}, run with --now?); a tick now would undo it. Nothing was done: "
+        f"tick with --now {config.local(last):%Y-%m-%dT%H:%M} or later, or wait until then"
+    )
 
 
 def _attempt(summary: TickSummary, step, *args):
@@ -126,61 +111,11 @@ def _problem(summary: TickSummary, exc: PublisherError) -> None:
     summary.problems.append(exc)
 
 
-def _publish(config: Config, store: Store, found: Scan, summary: TickSummary) -> bool:
-    """Rebuild the site when the set of live posts changed, then deploy; True when the site
-    is up to date (or another tick is bringing it up to date).
-
-    A post with errors is left out and reported. When the site shows it (it was live and
-    an edit broke it), the site is not rebuilt at all until it is fixed: rebuilding would
-    take its page down, and nothing new goes live meanwhile.
-    """
-    posts = found.publishable
-    if found.errors:
-        from publisher.site.cache import shown_sources  # lazy: Jinja, for a broken post only
-
-        _problem(summary, BrokenPosts(found.errors))
-        broken = dict.fromkeys(f"{e.path}:{e.line}" for e in found.errors)
-        summary.notes.append(f"not published: {', '.join(broken)}")
-        shown = shown_sources(config)
-        if shown is None or any(e.path in shown for e in found.errors):
-            summary.notes.append("site not rebuilt: it shows (or may show) a broken post")
-            return False  # nothing new goes live, so nothing new is announced
-    live = {p.slug for p in posts if p.is_live(config.now)}
-    seen = published.seen(store)
-    if seen.started and seen.slugs == live and not deploy_marker(config).exists():
-        return True
-    with site_lock(config) as locked:
-        if not locked:
-            summary.notes.append("site build skipped: another tick is building it")
-            return True
-        seen = published.seen(store)  # the other tick may have done it meanwhile
-        fresh = new_publications(config, posts, seen.live_at, config.now, not seen.started)
-        gone = seen.slugs - live
-        if fresh or gone or not seen.started:
-            from publisher.site.build import build  # lazy: only when the live posts changed
-
-            summary.build = build(config, posts=list(posts)).summary()
-            if config.site.deploy:
-                deploy_marker(config).touch()
-            published.record(store, fresh, gone, config.now)
-            if seen.started:
-                summary.published = [p.slug for p in fresh]
-            else:
-                summary.notes.append(f"first run: {len(fresh)} live posts recorded, not announced")
-        if deploy_marker(config).exists():
-            try:
-                deploy(config)
-            except DeployError:
-                summary.deploy = "failed"
-                raise
-            summary.deploy = "ok"
-    return True
-
-
 def _announce(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
     """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce."""
     pending = published.unannounced(store)
-    if not pending:
+    if summary.dry_run:  # the posts this pass would publish are in its notes already
+        summary.notes += [f"would announce {slug}" for slug, _ in pending]
         return
     by_slug = {p.slug: p for p in posts}
     for slug, live_at in pending:
@@ -188,12 +123,15 @@ def _announce(config: Config, store: Store, posts: Sequence[Post], summary: Tick
         if post is None or not post.is_live(config.now) or not post.email:
             why = "it is no longer live or no longer allows email"
         elif config.now - live_at > config.newsletter.announce_max_age:
-            why = f"it went live more than {config.newsletter.announce_max_age} ago"
+            max_age = config.newsletter.announce_max_age
+            why = f"it went live more than [newsletter] announce_max_age ({max_age}) ago"
         else:
             _attempt(summary, _announce_post, config, store, post, posts, summary)
             continue
-        published.cancel_announcement(store, slug)
+        published.cancel_announcement(store, slug, why)
+        summary.decisions[slug] = f"not announced: {why}; `publisher send {slug}` sends it"
         summary.notes.append(f"post:{slug} not announced: {why}")
+        log.info("post:%s not announced: %s", slug, why)
 
 
 def _announce_post(
@@ -212,17 +150,25 @@ def _announce_post(
         raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
     if created:
         summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
+    record = published.seen(store).records.get(post.slug)
+    if record is not None:
+        next_digest = period_after(config, config.now).id
+        summary.decisions[post.slug] = describe(record, campaign.total, next_digest)
+        log.info("%s: %s", post.slug, summary.decisions[post.slug])
 
 
 def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
     """The digest campaign of the period due now, unless it exists or holds no posts."""
     keys = published.campaign_keys(store, "digest:")
-    plan = plan_digest(config, config.now, posts, keys, published.started_at(store))
+    waiting = published.digest_waiting(store)
+    plan = plan_digest(config, config.now, posts, keys, published.started_at(store), waiting)
     if plan.status == "empty" and plan.since < plan.period.due:  # not before the first run
         since = f"{config.local(plan.since):%Y-%m-%d %H:%M}"
         summary.notes.append(f"{plan.period.key}: no new posts since {since}, nothing to send")
     elif plan.status == "missed":
         log.debug("%s was due more than [digest] grace ago; skipped", plan.period.key)
+    elif plan.status == "due" and summary.dry_run:
+        summary.notes.append(f"would send {plan.period.key} holding {len(plan.posts)} post(s)")
     elif plan.status == "due":
         # Lazy: the mail code (premailer) is imported only when a campaign is due.
         from publisher.delivery.campaigns import create_campaign
@@ -230,32 +176,13 @@ def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSu
 
         newsletter = render_digest(config, plan.posts, plan.period.id)
         campaign, created = create_campaign(config, store, newsletter, "digest")
+        published.mark_digest(store, [p.slug for p in plan.posts], campaign.key)
         if created:
             summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
 
 
 def _recipients(count: int) -> str:
     return f"{count:,} recipient{'' if count == 1 else 's'}"
-
-
-def _archive(config: Config, posts: Sequence[Post], summary: TickSummary) -> None:
-    """Rebuild (and deploy) the site after this pass created campaigns, so each has the
-    page in the newsletter archive that its "View in browser" link points at."""
-    from publisher.site.build import build  # lazy, as in `_publish`
-
-    with site_lock(config) as locked:
-        if not locked:
-            summary.notes.append("archive build skipped: another tick is building the site")
-            return
-        summary.build = build(config, posts=list(posts)).summary()
-        if config.site.deploy:
-            deploy_marker(config).touch()
-            try:
-                deploy(config)
-            except DeployError:
-                summary.deploy = "failed"
-                raise
-            summary.deploy = "ok"
 
 
 def _confirm(
@@ -272,6 +199,14 @@ def _confirm(
     summary.confirmations = batch.line()
     if batch.problem:  # the relay is down or refuses us: mail is left unsent
         _problem(summary, batch.problem)
+
+
+def _would_send(store: Store, summary: TickSummary) -> None:
+    """The dry run's last steps: confirmations owed and campaigns to continue."""
+    if next(iter_unsent_confirmations(store, batch=1), None) is not None:
+        summary.notes.append("would send the confirmations owed")
+    for campaign in ledger.list_campaigns(store, unfinished=True):
+        summary.notes.append(f"would continue {campaign.key}")
 
 
 def _inbound(config: Config, store: Store, summary: TickSummary) -> None:

@@ -372,6 +372,20 @@ def _rebuild_sqlite_subscribers(conn: Connection) -> None:
     )
 
 
+def _email_decisions(conn: Connection) -> None:
+    """Every published post keeps its email decision and the address it went live at.
+    Rows from before: announced ones go in the digest as before, the others say why not."""
+    have = {column["name"] for column in inspect(conn).get_columns("published")}
+    for name, sql in schema.PUBLISHED_V4.items():
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE published ADD COLUMN {name} {sql}"))
+    if "reason" not in have:
+        table = schema.published
+        conn.execute(table.update().values(in_digest=table.c.announce))
+        old = "recorded before publisher kept its reasons"
+        conn.execute(table.update().where(table.c.announce.is_(False)).values(reason=old))
+
+
 def _inbound(conn: Connection) -> None:
     """The table of messages `publisher inbound` read (bounces, complaints, replies)."""
     schema.inbound.create(conn, checkfirst=True)
@@ -381,6 +395,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
     _link_keys,
+    _email_decisions,
     _inbound,
 ]
 LATEST = len(MIGRATIONS)

@@ -1,8 +1,10 @@
 """What the scheduler has seen go live: the `published` table. All of its SQL is here.
 
-A row per live post, written after the site holding it was built, says whether the post
-is to be announced. The `scheduler_started` setting marks the first run: the posts found
-then are the back catalogue and are recorded as not to announce.
+A row per live post, written after the site holding it was built, is the post's email
+decision: announced, in a digest, or neither and why. The `scheduler_started` setting marks
+the first run (the posts found then are the back catalogue, never emailed), and
+`last_pass` the time of the latest tick, so a tick knows what appeared since and refuses
+to run at an earlier time than one already recorded.
 """
 
 from __future__ import annotations
@@ -18,48 +20,120 @@ from publisher.store.db import Store
 from publisher.store.schema import campaigns, published, settings
 
 STARTED = "scheduler_started"
+LAST_PASS = "last_pass"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One published post: when it went live and its email decision."""
+
+    slug: str
+    live_at: datetime
+    announce: bool  # a `post:<slug>` campaign is (or was) due
+    reason: str  # why it is not emailed, "" when it is
+    in_digest: bool
+    digest_key: str | None  # the digest campaign that carried it
+    source: str | None
+    path: str | None
 
 
 @dataclass(frozen=True)
 class Seen:
-    """The scheduler's view of the store: when each recorded post went live, and whether
-    the scheduler ever ran."""
+    """The scheduler's view of the store: every published post, whether the scheduler ever
+    ran, and when its latest pass was."""
 
-    live_at: dict[str, datetime]
-    started: bool
+    records: dict[str, Record]
+    started: datetime | None
+    last_pass: datetime | None
 
     @property
     def slugs(self) -> set[str]:
-        return set(self.live_at)
+        return set(self.records)
+
+    @property
+    def live_at(self) -> dict[str, datetime]:
+        return {slug: r.live_at for slug, r in self.records.items()}
 
 
 def seen(store: Store) -> Seen:
+    """Everything the scheduler recorded, in one read."""
     with store.read() as conn:
-        rows = conn.execute(select(published.c.slug, published.c.live_at)).all()
-    return Seen({row.slug: row.live_at for row in rows}, started_at(store) is not None)
+        rows = conn.execute(select(*_RECORD_COLUMNS)).all()
+        values = dict(
+            conn.execute(
+                select(settings.c.name, settings.c.value).where(
+                    settings.c.name.in_([STARTED, LAST_PASS])
+                )
+            ).all()
+        )
+    return Seen(
+        {row.slug: Record(*row) for row in rows},
+        _moment(values.get(STARTED)),
+        _moment(values.get(LAST_PASS)),
+    )
+
+
+_RECORD_COLUMNS = [
+    published.c.slug,
+    published.c.live_at,
+    published.c.announce,
+    published.c.reason,
+    published.c.in_digest,
+    published.c.digest_key,
+    published.c.source,
+    published.c.path,
+]
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _stamp(moment: datetime) -> str:
+    """A time as text that sorts as the time does (fixed width, UTC)."""
+    return moment.isoformat(timespec="microseconds")
 
 
 def started_at(store: Store) -> datetime | None:
     """When the scheduler first ran on this store, or None if it never did."""
     with store.read() as conn:
         value = conn.execute(select(settings.c.value).where(settings.c.name == STARTED)).scalar()
-    return datetime.fromisoformat(value) if value else None
+    return _moment(value)
 
 
 def record(store: Store, rows: Iterable, gone: Iterable[str], now: datetime) -> None:
-    """Record newly live posts (`rows` with slug, live_at, announce), forget `gone` ones,
-    and mark the scheduler as started; a slug another process recorded first is kept."""
+    """Record newly live posts (`rows`: Publication), forget `gone` ones, and mark the
+    scheduler as started; a slug another process recorded first is kept."""
     gone = list(gone)
     values = [
-        {"slug": r.slug, "live_at": r.live_at, "seen_at": now, "announce": r.announce} for r in rows
+        {
+            "slug": r.slug,
+            "live_at": r.live_at,
+            "seen_at": now,
+            "announce": r.announce,
+            "reason": r.reason,
+            "in_digest": r.in_digest,
+            "source": r.source,
+            "path": r.path,
+        }
+        for r in rows
     ]
     with store.transaction() as conn:
         if gone:
             conn.execute(delete(published).where(published.c.slug.in_(gone)))
         if values:
             conn.execute(_insert_new(conn, published, "slug"), values)
+        conn.execute(_insert_new(conn, settings, "name").values(name=STARTED, value=_stamp(now)))
+
+
+def note_pass(store: Store, now: datetime) -> None:
+    """Remember the time of this pass (the latest one wins, so it never goes back)."""
+    with store.transaction() as conn:
+        conn.execute(_insert_new(conn, settings, "name").values(name=LAST_PASS, value=_stamp(now)))
         conn.execute(
-            _insert_new(conn, settings, "name").values(name=STARTED, value=now.isoformat())
+            update(settings)
+            .where(and_(settings.c.name == LAST_PASS, settings.c.value < _stamp(now)))
+            .values(value=_stamp(now))
         )
 
 
@@ -82,10 +156,28 @@ def unannounced(store: Store) -> list[tuple[str, datetime]]:
         return [(row.slug, row.live_at) for row in conn.execute(query)]
 
 
-def cancel_announcement(store: Store, slug: str) -> None:
-    """Never announce `slug` (it was deleted, made a draft, or became too old to announce)."""
+def cancel_announcement(store: Store, slug: str, reason: str, in_digest: bool = True) -> None:
+    """Never announce `slug`, and say why (it was deleted, made a draft, or became too old
+    to announce); `in_digest` False keeps it out of the digest too."""
+    values = {"announce": False, "reason": reason} | ({} if in_digest else {"in_digest": False})
     with store.transaction() as conn:
-        conn.execute(update(published).where(published.c.slug == slug).values(announce=False))
+        conn.execute(update(published).where(published.c.slug == slug).values(**values))
+
+
+def digest_waiting(store: Store) -> dict[str, datetime]:
+    """slug -> live_at of the posts for the digest that no digest carried yet."""
+    query = select(published.c.slug, published.c.live_at).where(
+        and_(published.c.in_digest.is_(True), published.c.digest_key.is_(None))
+    )
+    with store.read() as conn:
+        return {row.slug: row.live_at for row in conn.execute(query)}
+
+
+def mark_digest(store: Store, slugs: Iterable[str], key: str) -> None:
+    """Record that the digest `key` carries these posts."""
+    slugs = list(slugs)
+    with store.transaction() as conn:
+        conn.execute(update(published).where(published.c.slug.in_(slugs)).values(digest_key=key))
 
 
 def campaign_keys(store: Store, prefix: str) -> list[str]:

@@ -215,7 +215,9 @@ settings = Table(
 )
 
 # Posts the scheduler has seen go live, so each is announced at most once and the back
-# catalogue found on the first run is never announced.
+# catalogue found on the first run is never announced. Each row is the post's email
+# decision: announced (`announce`), in a digest (`in_digest`, then the digest's key), or
+# neither, and why (`reason`); and the address it went live at (`path`), kept for good.
 published = Table(
     "published",
     metadata,
@@ -223,4 +225,18 @@ published = Table(
     Column("live_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
     Column("announce", Boolean, nullable=False),
+    Column("reason", Text, nullable=False, default=""),  # why it is not emailed
+    Column("in_digest", Boolean, nullable=False, default=False),
+    Column("digest_key", String(200)),  # the digest campaign that carried it
+    Column("source", String(500)),  # posts/x.md, to know a renamed post
+    Column("path", String(500)),  # /posts/<slug>/ when it first went live
 )
+
+# Columns added to `published` by schema version 4 (db.MIGRATIONS), with their SQL types.
+PUBLISHED_V4 = {
+    "reason": "TEXT NOT NULL DEFAULT ''",
+    "in_digest": "BOOLEAN NOT NULL DEFAULT false",
+    "digest_key": "VARCHAR(200)",
+    "source": "VARCHAR(500)",
+    "path": "VARCHAR(500)",
+}

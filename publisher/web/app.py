@@ -77,6 +77,7 @@ def create_app(
         yield
         await run_in_threadpool(endpoints.signups.close)  # write what is queued, then stop
         await run_in_threadpool(endpoints.mailer.close)  # send what is queued, then stop
+        await run_in_threadpool(endpoints.welcomes.close)
         endpoints.store.close()
 
     app = Starlette(

@@ -24,7 +24,7 @@ from publisher.errors import DeliveryError
 from publisher.store import signups, subscribers
 from publisher.store.db import Store
 from publisher.store.schema import FREQUENCIES
-from publisher.subscribers import addresses
+from publisher.subscribers import addresses, welcome
 from publisher.subscribers import confirmations as confirmation
 from publisher.subscribers.tokens import TokenError, load_tokens
 from publisher.web.guard import ClientLimit
@@ -79,6 +79,7 @@ class Endpoints:
         self.tokens = load_tokens(config)
         self.confirmations = confirmation.Confirmations(config, self.tokens)
         self.mailer = Mailer(self.send_confirmation)
+        self.welcomes = Mailer(self.send_welcome, threads=1)
         self.signups = SignUps(self.store, self.clock, self.mailer)
         self.store_threads = anyio.CapacityLimiter(STORE_THREADS)
 
@@ -150,6 +151,18 @@ class Endpoints:
         finally:
             transport.close()
 
+    def send_welcome(self, subscriber: subscribers.Subscriber) -> None:
+        """The welcome email, in a mailer thread after the response (`welcome.py`)."""
+        transport = open_transport(self.config)
+        try:
+            welcome.send_welcome(
+                self.config, self.store, self.tokens, transport, subscriber, self.clock()
+            )
+        except DeliveryError as exc:
+            log.warning("welcome to %s not sent: %s", subscriber.email, exc)
+        finally:
+            transport.close()
+
     async def confirm(self, request: Request) -> Response:
         """GET shows a button; its POST activates (and brings back a suppressed address,
         which the store records)."""
@@ -158,6 +171,8 @@ class Endpoints:
             return self.invalid_link(request)
         if request.method == "POST":
             subscriber = await self.call(request, subscribers.confirm, subscriber.id)
+            if subscriber is not None and self.config.newsletter.welcome:
+                self.welcomes.submit(subscriber)
         elif subscriber.status != "active":
             return self.pages.render("confirm", token=request.query_params["token"])
         return self.answer(request, "confirmed", 200, "Subscribed.", subscriber=subscriber)

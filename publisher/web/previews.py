@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -13,12 +12,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from publisher.config import Config
-from publisher.content.posts import Post, load_posts
+from publisher.content.posts import load_posts
 from publisher.mail.message import MessageBuilder, Newsletter, Recipient
 from publisher.mail.newsletter import render_digest, render_post
 from publisher.schedule import queue
 from publisher.site import theme
-from publisher.store import Store, published
 from publisher.subscribers.tokens import load_tokens, recipient
 
 
@@ -47,14 +45,11 @@ def preview(config: Config, newsletter: Newsletter, reader: Recipient) -> EmailP
     return EmailPreview(name, newsletter, MessageBuilder(config, newsletter).build(reader))
 
 
-def next_digest(config: Config, posts: Sequence[Post]) -> Newsletter:
+def next_digest(config: Config) -> Newsletter:
     """The next digest as `queue` describes it: at a time `tick` sends one, the very posts
     it sends, in its order, rendered by the same code."""
-    with Store.open(config) as store:
-        keys = published.campaign_keys(store, "digest:")
-        started = published.started_at(store)
-    period, chosen = queue.next_digest(config, posts, keys, started)
-    return render_digest(config, chosen, period.id)
+    upcoming = queue.queue(config)
+    return render_digest(config, upcoming.digest_posts, upcoming.digest.id)
 
 
 def email_preview_routes(config: Config) -> list[Route]:
@@ -66,7 +61,7 @@ def email_preview_routes(config: Config) -> list[Route]:
     def find(name: str) -> EmailPreview | None:
         posts = load_posts(config)
         if name == "digest":
-            return preview(config, next_digest(config, posts), preview_recipient(config))
+            return preview(config, next_digest(config), preview_recipient(config))
         for post in posts:
             if name == f"post-{post.slug}":
                 return preview(config, render_post(config, post, posts), preview_recipient(config))

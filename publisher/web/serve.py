@@ -8,6 +8,7 @@ project add their own routes (email previews, the subscriber app) through `extra
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import threading
 import traceback
@@ -108,6 +109,22 @@ def preview_app(
     app = Starlette(routes=[*extra_routes, Mount("/", app=site)], lifespan=lifespan)
     app.state.preview = preview
     return app
+
+
+def sandbox(config: Config, port: int) -> Config:
+    """The config `serve` runs with: the site, its subscribe form and every link in the
+    previewed emails at the preview's own address, and its own store and outbox under
+    `data/sandbox/`, so trying the form never touches the real subscribers or mails anyone.
+    """
+    base = f"http://127.0.0.1:{port}"
+    folder = config.data_dir / "sandbox"
+    return dataclasses.replace(
+        config,
+        site=dataclasses.replace(config.site, url=base, deploy=""),
+        web=dataclasses.replace(config.web, url=base, trusted_proxies=""),
+        database=dataclasses.replace(config.database, url=f"sqlite:///{folder / 'publisher.db'}"),
+        delivery=dataclasses.replace(config.delivery, transport="file", outbox=folder / "outbox"),
+    )
 
 
 def serve(config: Config, port: int, load: Callable[[], Config] | None = None) -> None:

@@ -1,0 +1,27 @@
+"""Each live post's email decision, in words: what the tick line, the log, `queue` and
+`posts` say, so that no post goes live without its email being sent or explained."""
+
+from __future__ import annotations
+
+from publisher.store.published import Record
+
+
+def describe(record: Record, announced: int | None, next_digest: str) -> str:
+    """ "announced to 3; in the digest of 2026-03-09", or "not emailed: <reason>; ...".
+
+    `announced` is the recipients of its `post:<slug>` campaign when one exists (sent by a
+    tick or by hand); `next_digest` the id of the digest a waiting post goes in.
+    """
+    parts = []
+    if announced is not None:
+        parts.append(f"announced to {announced:,}")
+    elif record.announce:
+        parts.append("announced at the next tick")
+    if record.in_digest:
+        key = record.digest_key or f"digest:{next_digest}"
+        parts.append(f"in the digest of {key.removeprefix('digest:')}")
+    if not parts:
+        return f"not emailed: {record.reason}; `publisher send {record.slug}` sends it"
+    if record.reason and announced is None:
+        parts.append(f"not announced: {record.reason}")
+    return "; ".join(parts)

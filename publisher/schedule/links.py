@@ -1,0 +1,91 @@
+"""Links that last: a post keeps the address it went live at.
+
+The store records each post's slug when it first goes live (`published`). A post whose
+slug comes from its title keeps that slug when the title is edited; a post whose `slug:`
+is changed on purpose moves, and its old address gets a redirect page, so every link
+already emailed or shared keeps working. `check` warns about such a move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from publisher.config import Config
+from publisher.content.frontmatter import slugify
+from publisher.content.posts import Post
+from publisher.store import published
+from publisher.store.db import Store, database_url
+from publisher.store.published import Seen
+
+
+def _current(seen: Seen) -> dict[str, str]:
+    """source file -> the slug it went live with most recently."""
+    latest: dict[str, str] = {}
+    for record in sorted(seen.records.values(), key=lambda r: r.live_at):
+        if record.source:
+            latest[record.source] = record.slug
+    return latest
+
+
+def pin(posts: Sequence[Post], seen: Seen) -> list[Post]:
+    """The posts, each live one whose slug comes from its title at the slug it went live
+    with (an edited title keeps the address)."""
+    current = _current(seen)
+    pinned = []
+    for post in posts:
+        fixed = current.get(post.source.as_posix())
+        if fixed is not None and fixed != post.slug and post.slug == slugify(post.title):
+            post = replace(post, slug=fixed)
+        pinned.append(post)
+    return pinned
+
+
+def pinned_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
+    """`pin` with what the store recorded, for commands (send, preview) that name a post
+    by the address it went live at; the posts as they are when there is no store yet."""
+    if not _store_exists(config):
+        return list(posts)
+    with Store.open(config) as store:
+        return pin(posts, published.seen(store))
+
+
+def _store_exists(config: Config) -> bool:
+    """False for a SQLite store not created yet (reading it must not create it)."""
+    url = database_url(config.database.url, config.root)
+    return url.get_backend_name() != "sqlite" or Path(url.database or "").exists()
+
+
+def moves(posts: Sequence[Post], seen: Seen) -> dict[str, str]:
+    """Old site path -> new site path, for live posts whose `slug:` changed after they
+    went live (their old rows are kept, and their old address redirects)."""
+    live = {p.source.as_posix(): p.slug for p in posts}
+    return {
+        record.path or f"/posts/{record.slug}/": f"/posts/{live[record.source]}/"
+        for record in seen.records.values()
+        if record.source in live and live[record.source] != record.slug
+    }
+
+
+def moved_slugs(seen: Seen, posts: Sequence[Post]) -> set[str]:
+    """Recorded slugs whose post lives on under another slug: kept, never 'gone'."""
+    live = {p.source.as_posix() for p in posts}
+    slugs = {p.slug for p in posts}
+    return {s for s, r in seen.records.items() if r.source in live and s not in slugs}
+
+
+def check_moves(config: Config, posts: Sequence[Post]) -> list[str]:
+    """`check`'s warnings: each live post whose address changed since it went live. Reads
+    the store only when it exists (`check` never creates one)."""
+    if not _store_exists(config):
+        return []
+    with Store.open(config) as store:
+        seen = published.seen(store)
+    by_new = {new: old for old, new in moves(pin(posts, seen), seen).items()}
+    return [
+        f"{post.source}: slug changed since it went live; {by_new[path]} will redirect to "
+        f"{path} (links already sent keep working)"
+        for post in posts
+        if (path := f"/posts/{post.slug}/") in by_new
+    ]

@@ -1,0 +1,94 @@
+"""`publisher posts`: every post, its state, address and email decision, in one table.
+
+A post is live (on the site), queued (its date is to come), a draft, or in error (its file
+cannot be read; the site keeps what it had). A live post's email decision comes from the
+store; for the others, what will happen when they go live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from publisher.config import Config
+from publisher.content.posts import Post, scan_logged
+from publisher.schedule.calendar import new_publications, period_after
+from publisher.schedule.decisions import describe
+from publisher.store import ledger, published
+from publisher.store.db import Store
+
+
+@dataclass(frozen=True)
+class PostRow:
+    slug: str
+    title: str
+    date: str  # site time, ISO 8601
+    state: str  # live | queued | draft | error
+    url: str
+    email: str  # the email decision, in words
+    sent: int | None  # messages of its `post:<slug>` campaign sent, when there is one
+    recipients: int | None  # and its recipients
+    source: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def list_posts(config: Config) -> list[PostRow]:
+    """Every post, newest first, then the files with errors."""
+    found = scan_logged(config)
+    with Store.open(config) as store:
+        seen = published.seen(store)
+        campaigns = {c.key: c for c in ledger.list_campaigns(store)}
+        counts = ledger.all_counts(store)
+        each = ledger.count_recipients(store, "each")
+    fresh = {p.slug: p for p in new_publications(config, found.publishable, seen, config.now)}
+    next_digest = period_after(config, config.now).id
+    rows = []
+    for post in found.publishable:
+        campaign = campaigns.get(f"post:{post.slug}")
+        record = seen.records.get(post.slug)
+        total = campaign.total if campaign else None
+        if record is not None:
+            state, email = "live", describe(record, total, next_digest)
+        elif post.slug in fresh:
+            item = fresh[post.slug]
+            record = published.Record(
+                post.slug, item.live_at, item.announce, item.reason, item.in_digest, None, "", ""
+            )
+            state = "live"
+            email = f"at the next tick: {describe(record, None, next_digest)}"
+        else:
+            state, email = _upcoming(config, post, total, each)
+        path = record.path if record and record.path else f"/posts/{post.slug}/"
+        rows.append(
+            PostRow(
+                slug=post.slug,
+                title=post.title,
+                date=config.local(post.date).isoformat(timespec="minutes"),
+                state=state,
+                url=config.site.url + path,
+                email=email,
+                sent=counts.get(campaign.id, ledger.Counts()).sent if campaign else None,
+                recipients=total,
+                source=post.source.as_posix(),
+            )
+        )
+    for error in found.errors:
+        rows.append(
+            PostRow("", "", "", "error", "", f"not published: {error}", None, None, error.path)
+        )
+    return rows
+
+
+def _upcoming(config: Config, post: Post, total: int | None, each: int) -> tuple[str, str]:
+    """State and email of a post not live yet."""
+    already = f"; already announced to {total:,} by hand" if total is not None else ""
+    if post.draft:
+        return "draft", f"not emailed while a draft: set draft: false to publish it{already}"
+    if not post.email:
+        return "queued", "will not be emailed: email: false in its front matter"
+    digest = period_after(config, post.date - timedelta(microseconds=1))
+    return "queued", (
+        f"announced to {each:,} when it goes live{already}; in the digest of {digest.id}"
+    )
