@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher.config import load_config, parse_duration
+from publisher.config import load_config
 from publisher.errors import ConfigError
+from publisher.values import parse_duration
 
 from conftest import write_config
 

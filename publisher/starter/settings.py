@@ -14,7 +14,8 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
-from publisher.config import SECTIONS, format_duration
+from publisher.config import SECTIONS
+from publisher.values import format_duration
 
 HEADER = """\
 # The configuration of {title}, written by `publisher init`.

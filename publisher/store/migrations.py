@@ -1,0 +1,107 @@
+"""The schema's versions: each migration takes a store from the version before to its own.
+
+`db.migrate` runs the ones a store lacks, in order, in one transaction, and records each in
+`schema_version`. Append a function for each schema change; never edit one that has shipped. A new store runs them all: the first creates today's tables, so the later
+ones find their work done and skip it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from sqlalchemy import Connection, MetaData, inspect, text
+
+from publisher.store import schema
+
+
+def _initial_schema(conn: Connection) -> None:
+    tables = [t for t in schema.metadata.sorted_tables if t is not schema.schema_version]
+    schema.metadata.create_all(conn, tables=tables)
+    conn.execute(schema.settings.insert().values(name="hash_salt", value=secrets.token_hex(32)))
+
+
+def _unsent_index(conn: Connection) -> None:
+    """The partial index of pending subscribers never sent a confirmation (schema.UNSENT).
+    New stores have it already (`_initial_schema` creates the current tables); older ones
+    get it here."""
+    schema.unsent_index.create(conn, checkfirst=True)
+
+
+def _link_keys(conn: Connection) -> None:
+    """Subscriber ids are never reused, and each subscriber gets a `token_key` their links
+    are signed with. Rows from before get "" (their links were signed without a key, and
+    emails already sent must keep working); new rows get a random key from the database."""
+    if "token_key" in {column["name"] for column in inspect(conn).get_columns("subscribers")}:
+        return  # created by `_initial_schema` as it is now
+    if conn.dialect.name != "sqlite":  # a PostgreSQL sequence never hands out an id again
+        conn.execute(
+            text("ALTER TABLE subscribers ADD COLUMN token_key VARCHAR(64) NOT NULL DEFAULT ''")
+        )
+        default = schema.RandomKey().compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE subscribers ALTER COLUMN token_key SET DEFAULT {default}"))
+        return
+    _rebuild_sqlite_subscribers(conn)
+
+
+def _rebuild_sqlite_subscribers(conn: Connection) -> None:
+    """SQLite takes AUTOINCREMENT only in CREATE TABLE: make the table as it is now, copy
+    the rows, swap the names (`migrate` turned foreign keys off, so dropping the old table
+    deletes no events or deliveries; it checks them all before committing).
+
+    Until now a new row took the highest id plus one, so ids above today's highest may have
+    belonged to erased subscribers. No more ids were handed out than rows were inserted:
+    today's rows plus the erased ones, which is where the new ids start.
+    """
+    table = schema.subscribers
+    for index in table.indexes:
+        conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    table.to_metadata(MetaData(), name="subscribers_new").create(conn)
+    names = ", ".join(column.name for column in table.columns if column.name != "token_key")
+    conn.execute(
+        text(
+            f"INSERT INTO subscribers_new ({names}, token_key) SELECT {names}, '' FROM subscribers"
+        )
+    )
+    conn.execute(text("DROP TABLE subscribers"))
+    conn.execute(text("ALTER TABLE subscribers_new RENAME TO subscribers"))
+    used = conn.execute(
+        text(
+            "SELECT max(coalesce((SELECT max(id) FROM subscribers), 0), "
+            "(SELECT count(*) FROM subscribers) "
+            "+ (SELECT count(*) FROM events WHERE kind = 'erased'))"
+        )
+    ).scalar_one()
+    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = 'subscribers'"))
+    conn.execute(
+        text("INSERT INTO sqlite_sequence (name, seq) VALUES ('subscribers', :used)"),
+        {"used": used},
+    )
+
+
+def _email_decisions(conn: Connection) -> None:
+    """Every published post keeps its email decision and the address it went live at.
+    Rows from before: announced ones go in the digest as before, the others say why not."""
+    have = {column["name"] for column in inspect(conn).get_columns("published")}
+    for name, sql in schema.PUBLISHED_V4.items():
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE published ADD COLUMN {name} {sql}"))
+    if "reason" not in have:
+        table = schema.published
+        conn.execute(table.update().values(in_digest=table.c.announce))
+        old = "recorded before publisher kept its reasons"
+        conn.execute(table.update().where(table.c.announce.is_(False)).values(reason=old))
+
+
+def _inbound(conn: Connection) -> None:
+    """The table of messages `publisher inbound` read (bounces, complaints, replies)."""
+    schema.inbound.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _initial_schema,
+    _unsent_index,
+    _link_keys,
+    _email_decisions,
+    _inbound,
+]
