@@ -683,13 +683,14 @@ class SampleSubscriber:
 def sample_emails(root: Path, env: dict[str, str] | None = None) -> dict[str, bytes]:
     """Every kind of email the site at `root` sends, as Ann's mail client receives it: each
     live post (full text), the first live post with an image as an excerpt, its `[TEST]`
-    copy, the digest and a confirmation. `env` is added to the config's environment."""
+    copy, the digest, a confirmation and the welcome email. `env` is added to the config's
+    environment."""
     from datetime import datetime
 
     from publisher.config import load_config
     from publisher.content.posts import load_posts
     from publisher.mail.message import MessageBuilder, Recipient
-    from publisher.mail.newsletter import render_digest, render_post
+    from publisher.mail.newsletter import render_digest, render_post, render_welcome
     from publisher.subscribers.confirmations import Confirmations
     from publisher.subscribers.tokens import load_tokens
 
@@ -714,10 +715,11 @@ def sample_emails(root: Path, env: dict[str, str] | None = None) -> dict[str, by
     pictured = next(p for p in live if p.image)
     excerpt = config_for(PUBLISHER_NEWSLETTER_CONTENT="excerpt")
     emails["excerpt"] = MessageBuilder(excerpt, render_post(excerpt, pictured, posts)).build(ann)
-    test_copy = MessageBuilder(config, render_post(config, pictured, posts), test=True)
+    test_copy = MessageBuilder(config, render_post(config, pictured, posts), mark="[TEST]")
     emails["test-copy"] = test_copy.build(ann)
     digest = render_digest(config, live, "2026-11-30")
     emails["digest"] = MessageBuilder(config, digest).build(ann)
+    emails["welcome"] = MessageBuilder(config, render_welcome(config, posts, "each")).build(ann)
     confirmations = Confirmations(config, load_tokens(config))
     person = SampleSubscriber(1, "ann@example.com", "Ann")
     now = datetime.fromisoformat(SAMPLE_NOW)

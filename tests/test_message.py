@@ -180,7 +180,7 @@ def test_non_ascii_names_are_encoded(config):
 
 
 def test_test_messages_say_so(config):
-    data = MessageBuilder(config, sample_newsletter(), test=True).build(recipient())
+    data = MessageBuilder(config, sample_newsletter(), mark="[TEST]").build(recipient())
     assert parse(data)["Subject"] == "[TEST] Sleep well, café"
 
 

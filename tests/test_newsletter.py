@@ -285,7 +285,7 @@ def test_the_post_picture_is_in_every_email_with_width_height_and_alt(sample_sit
     sleep = next(p for p in posts if p.image.endswith("sleep.png"))
     picture = (
         '<img class="hero" src="https://blog.riverbend-psychiatry.example/static/images/'
-        'sleep.png" width="536" height="281" alt="Sleep and Mood: Why Your Nights Shape Your Days"'
+        'sleep.png" width="536" height="281" alt="A crescent moon and stars over dark, rolling hills"'
     )
     for content in ("full", "excerpt"):
         excerpt = load_config(

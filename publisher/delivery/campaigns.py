@@ -15,7 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from publisher.clock import Clock
@@ -41,7 +41,7 @@ from publisher.store.ledger import Campaign, Claimed, Counts
 from publisher.subscribers.tokens import load_tokens, recipient
 
 LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
-BATCH = 20  # deliveries claimed at a time by one worker
+BATCH = 100  # deliveries claimed at a time by one worker (bench: 20 cost ~6% of the GIL)
 BACKOFF = timedelta(minutes=10)  # first retry delay, doubled on each attempt
 MAX_BACKOFF = timedelta(hours=12)
 
@@ -395,10 +395,7 @@ def send_test(
     nothing is recorded in the ledger."""
     # Links signed for no subscriber: they show "not valid".
     reader = recipient(config, load_tokens(config), 0, "", address, "")
-    marked = replace(
-        newsletter, key=f"{newsletter.key}:test", subject=f"{mark} {newsletter.subject}"
-    )
-    data = MessageBuilder(config, marked).build(reader)
+    data = MessageBuilder(config, newsletter, mark=mark).build(reader)
     transport = transport_factory(config)
     try:
         result = transport.send(

@@ -103,10 +103,12 @@ def _require_safe(fields: Mapping[str, str]) -> None:
 class MessageBuilder:
     """Builds every recipient's message of one newsletter; set up once per campaign."""
 
-    def __init__(self, config: Config, newsletter: Newsletter, *, test: bool = False):
-        subject = f"[TEST] {newsletter.subject}" if test else newsletter.subject
+    def __init__(self, config: Config, newsletter: Newsletter, *, mark: str = ""):
+        """`mark` ("[TEST]", "[DRAFT]") makes a test copy: marked subject, own Message-IDs,
+        otherwise the very message a subscriber gets."""
+        subject = f"{mark} {newsletter.subject}" if mark else newsletter.subject
         _require_safe({"subject": subject, **config_header_fields(config)})
-        self.key = newsletter.key + (":test" if test else "")
+        self.key = newsletter.key + (":test" if mark else "")
         self.domain = urlsplit(config.site.url).hostname or "localhost"
         boundary = "==publisher-" + _digest(newsletter.key, newsletter.text, newsletter.html)
         self.head, frame = alternative_frame(_skeleton(config, newsletter, subject), boundary)
