@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, func, insert, select, update
 
 from publisher.store.schema import BOUNCED, SENT, deliveries, events, inbound, subscribers
-from publisher.store.subscribers import SUPPRESSED, by_id, log_event, update_subscriber
+from publisher.store.subscribers import (
+    SUPPRESSED,
+    by_id,
+    count_bounce,
+    log_event,
+    update_subscriber,
+)
 from publisher.subscribers.addresses import AddressError, normalize
 
 SOURCE = "inbound"
@@ -83,20 +89,13 @@ def hard_bounce(
             .where(deliveries.c.id == delivery_id, deliveries.c.state == SENT)
             .values(state=BOUNCED, smtp_reply=detail[:500])
         )
-    current = by_id(conn, subscriber_id)
-    log_event(conn, subscriber_id, "bounced", now, SOURCE, detail)
-    if current is None:
+    before = by_id(conn, subscriber_id)
+    after = count_bounce(conn, subscriber_id, now, limit, SOURCE, detail)
+    if before is None or after is None or before.status in SUPPRESSED:
         return "bounce recorded"
-    count = current.bounce_count + 1
-    values: dict[str, object] = {"bounce_count": count}
-    if count >= limit and current.status not in SUPPRESSED:
-        values.update(status="bounced", unsubscribed_at=now)
-    update_subscriber(conn, subscriber_id, **values)
-    if "status" in values:
+    if after.status == "bounced":
         return "subscriber bounced"
-    return (
-        f"hard bounce {count} of {limit}" if current.status not in SUPPRESSED else "bounce recorded"
-    )
+    return f"hard bounce {after.bounce_count} of {limit}"
 
 
 def soft_bounce(

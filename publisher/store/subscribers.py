@@ -293,16 +293,24 @@ def iter_unsent_confirmations(store: Store, batch: int = 500) -> Iterator[Subscr
 def record_bounce(
     store: Store, subscriber_id: int, *, now: datetime, limit: int, detail: str = ""
 ) -> Subscriber | None:
-    """A hard bounce: count it, and mark the subscriber bounced at `limit` bounces."""
+    """A hard bounce at sending: count it, and mark the subscriber bounced at `limit`."""
     with store.transaction() as conn:
-        current = by_id(conn, subscriber_id)
-        if current is None:
-            return None
-        values: dict[str, object] = {"bounce_count": current.bounce_count + 1}
-        if values["bounce_count"] >= limit and current.status not in SUPPRESSED:
-            values.update(status="bounced", unsubscribed_at=now)
-        log_event(conn, current.id, "bounced", now, "delivery", detail)
-        return update_subscriber(conn, current.id, **values)
+        return count_bounce(conn, subscriber_id, now, limit, "delivery", detail)
+
+
+def count_bounce(
+    conn: Connection, subscriber_id: int, now: datetime, limit: int, source: str, detail: str
+) -> Subscriber | None:
+    """Count one hard bounce (at sending, or read later by `publisher inbound`) and mark the
+    subscriber bounced at `limit` unless already suppressed; the subscriber after, or None."""
+    current = by_id(conn, subscriber_id)
+    if current is None:
+        return None
+    values: dict[str, object] = {"bounce_count": current.bounce_count + 1}
+    if values["bounce_count"] >= limit and current.status not in SUPPRESSED:
+        values.update(status="bounced", unsubscribed_at=now)
+    log_event(conn, current.id, "bounced", now, source, detail)
+    return update_subscriber(conn, current.id, **values)
 
 
 def record_complaint(
