@@ -116,8 +116,11 @@ def write_dkim_key(path: Path) -> bytes:
 
 
 def bench_env(**settings: str) -> dict[str, str]:
-    """This environment without PUBLISHER_CONFIG, with the bench secret and `settings`."""
-    env = {k: v for k, v in os.environ.items() if k != "PUBLISHER_CONFIG"}
+    """This environment without PUBLISHER_CONFIG, with the bench secret and `settings`.
+    PYTHONDONTWRITEBYTECODE goes too: an installed publisher runs from cached bytecode, and
+    compiling its modules again in every process would be timed as start-up."""
+    dropped = {"PUBLISHER_CONFIG", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     return {**env, "PUBLISHER_SECRET_KEY": SECRET, **settings}
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -426,6 +427,23 @@ def test_tick_command_prints_one_line(blog: Path) -> None:
     assert done.stdout == "tick 2026-03-04 10:01 CST: nothing due\n"
     listing = run_publisher("queue", "--json", "--now", T.isoformat(), cwd=blog)
     assert json.loads(listing.stdout)["digest"]["key"] == "digest:2026-03-09"
+
+
+def test_an_idle_sqlite_tick_never_imports_postgresql_support(blog: Path) -> None:
+    """Cron pays a tick's start-up every few minutes: PostgreSQL's dialect (and the
+    driver modules it pulls in) is a third of an idle tick's own work on a SQLite site."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "publisher.cli", "tick"]
+        + ["--now", (T + MINUTE).isoformat()],
+        cwd=blog,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout == "tick 2026-03-04 10:01 CST: nothing due\n", done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "sqlalchemy.dialects.sqlite" in imported
+    assert not {name for name in imported if "postgresql" in name or "psycopg" in name}
 
 
 def test_every_sent_newsletter_has_a_page_in_the_web_archive(blog: Path, smtp_server) -> None:

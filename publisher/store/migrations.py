@@ -18,6 +18,7 @@ from publisher.store import schema
 def _initial_schema(conn: Connection) -> None:
     tables = [t for t in schema.metadata.sorted_tables if t is not schema.schema_version]
     schema.metadata.create_all(conn, tables=tables)
+    conn.execute(schema.UNSENT_INDEX)
     conn.execute(schema.settings.insert().values(name="hash_salt", value=secrets.token_hex(32)))
 
 
@@ -25,7 +26,7 @@ def _unsent_index(conn: Connection) -> None:
     """The partial index of pending subscribers never sent a confirmation (schema.UNSENT).
     New stores have it already (`_initial_schema` creates the current tables); older ones
     get it here."""
-    schema.unsent_index.create(conn, checkfirst=True)
+    conn.execute(schema.UNSENT_INDEX)
 
 
 def _link_keys(conn: Connection) -> None:
@@ -65,6 +66,7 @@ def _rebuild_sqlite_subscribers(conn: Connection) -> None:
     )
     conn.execute(text("DROP TABLE subscribers"))
     conn.execute(text("ALTER TABLE subscribers_new RENAME TO subscribers"))
+    conn.execute(schema.UNSENT_INDEX)  # not in `table.indexes`: dropped with the old table
     used = conn.execute(
         text(
             "SELECT max(coalesce((SELECT max(id) FROM subscribers), 0), "

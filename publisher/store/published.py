@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from publisher.store.db import Store
+from publisher.store.db import Store, insert_or_skip
 from publisher.store.schema import campaigns, published, settings
 
 STARTED = "scheduler_started"
@@ -122,25 +121,27 @@ def record(store: Store, rows: Iterable, gone: Iterable[str], now: datetime) -> 
         if gone:
             conn.execute(delete(published).where(published.c.slug.in_(gone)))
         if values:
-            conn.execute(_insert_new(conn, published, "slug"), values)
-        conn.execute(_insert_new(conn, settings, "name").values(name=STARTED, value=_stamp(now)))
+            conn.execute(insert_or_skip(conn.dialect.name, published, "slug"), values)
+        conn.execute(
+            insert_or_skip(conn.dialect.name, settings, "name").values(
+                name=STARTED, value=_stamp(now)
+            )
+        )
 
 
 def note_pass(store: Store, now: datetime) -> None:
     """Remember the time of this pass (the latest one wins, so it never goes back)."""
     with store.transaction() as conn:
-        conn.execute(_insert_new(conn, settings, "name").values(name=LAST_PASS, value=_stamp(now)))
+        conn.execute(
+            insert_or_skip(conn.dialect.name, settings, "name").values(
+                name=LAST_PASS, value=_stamp(now)
+            )
+        )
         conn.execute(
             update(settings)
             .where(and_(settings.c.name == LAST_PASS, settings.c.value < _stamp(now)))
             .values(value=_stamp(now))
         )
-
-
-def _insert_new(conn, table, key: str):
-    """INSERT that skips rows whose `key` exists (another scheduler got there first)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def unannounced(store: Store) -> list[tuple[str, datetime]]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     literal_column,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -111,16 +112,14 @@ subscribers = Table(
 # status is a literal, not a bound parameter: SQLite uses a partial index only when the
 # query's WHERE repeats the index's terms; and it picks this index over
 # `subscribers_status` because its key matches more of the WHERE (both equalities).
+# The index is plain DDL, the same in both databases, made by the migrations: an `Index`
+# with `postgresql_where=` would import PostgreSQL's dialect into every SQLite process.
 UNSENT = and_(
     subscribers.c.status == literal_column("'pending'"), subscribers.c.confirm_sent_at.is_(None)
 )
-unsent_index = Index(
-    "subscribers_unsent",
-    subscribers.c.status,
-    subscribers.c.confirm_sent_at,
-    subscribers.c.id,
-    sqlite_where=UNSENT,
-    postgresql_where=UNSENT,
+UNSENT_INDEX = text(
+    "CREATE INDEX IF NOT EXISTS subscribers_unsent ON subscribers"
+    " (status, confirm_sent_at, id) WHERE status = 'pending' AND confirm_sent_at IS NULL"
 )
 
 # Append-only: rows are inserted, never updated; erasure nulls subscriber_id and detail.

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Insert, bindparam, insert, select, update
 
 from publisher.errors import StoreError
-from publisher.store.db import Store
+from publisher.store.db import Store, insert_or_skip
 from publisher.store.schema import FREQUENCIES, events, subscribers
 from publisher.store.subscribers import (
     COLUMNS,
@@ -86,10 +86,11 @@ def subscribe_many(
     return results
 
 
-def _new_pending_statement(dialect_insert):
-    """INSERT of a new pending sign-up with its confirmation claimed, built once."""
+@cache
+def _new_pending_statement(dialect: str) -> Insert:
+    """INSERT of a new pending sign-up with its confirmation claimed, built once a dialect."""
     return (
-        dialect_insert(subscribers)
+        insert_or_skip(dialect, subscribers, "email_key")
         .values(
             email=bindparam("email"),
             email_key=bindparam("email_key"),
@@ -101,15 +102,8 @@ def _new_pending_statement(dialect_insert):
             confirm_sent_at=bindparam("now"),
             bounce_count=0,
         )
-        .on_conflict_do_nothing(index_elements=[subscribers.c.email_key])
         .returning(*COLUMNS)
     )
-
-
-NEW_PENDING = {
-    "sqlite": _new_pending_statement(sqlite.insert),
-    "postgresql": _new_pending_statement(postgresql.insert),
-}
 
 
 def _subscribe_batch(
@@ -122,7 +116,7 @@ def _subscribe_batch(
     keys = list({signup.address.key for signup in signups})
     found = select(subscribers.c.email_key, *COLUMNS).where(subscribers.c.email_key.in_(keys))
     known = {row[0]: Subscriber(*row[1:]) for row in conn.execute(found)}
-    insert_new = NEW_PENDING[conn.dialect.name]
+    insert_new = _new_pending_statement(conn.dialect.name)
     results = []
     new_events = []
     for signup in signups:

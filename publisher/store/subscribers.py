@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from publisher.errors import PublisherError
-from publisher.store.db import Store
+from publisher.store.db import Store, insert_or_skip
 from publisher.store.schema import (
     FREQUENCIES,
     UNSENT,
@@ -132,7 +131,7 @@ def find_or_insert(
     if current is not None:
         return current, False
     statement = (
-        _dialect_insert(conn)(subscribers)
+        insert_or_skip(conn.dialect.name, subscribers, "email_key")
         .values(
             email=address.email,
             email_key=address.key,
@@ -144,7 +143,6 @@ def find_or_insert(
             confirmed_at=now if status == "active" else None,
             bounce_count=0,
         )
-        .on_conflict_do_nothing(index_elements=[subscribers.c.email_key])
         .returning(subscribers.c.id)
     )
     new_id = conn.execute(statement).scalar_one_or_none()
@@ -153,11 +151,6 @@ def find_or_insert(
     found = _find(conn, address.key)
     assert found is not None
     return found, new_id is not None
-
-
-def _dialect_insert(conn: Connection):
-    """The INSERT construct with ON CONFLICT for the connection's database."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def add(
