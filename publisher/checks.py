@@ -220,10 +220,12 @@ def _loopback(host: str) -> bool:
 
 
 def moved(config: Config, posts: Sequence[Post]) -> Findings:
-    """Live posts whose `slug:` changed since they went live (their old address redirects)."""
+    """Live posts whose `slug:` changed since they went live (their old address redirects),
+    and posts asking for an address another post went live at."""
     from publisher.schedule.links import check_moves  # lazy: the store, only for this
 
-    return Findings(warnings=check_moves(config, posts))
+    errors, warnings = check_moves(config, posts)
+    return Findings(errors, warnings)
 
 
 CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [

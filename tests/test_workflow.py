@@ -317,14 +317,30 @@ def test_item_7_links_that_last(blog: Path) -> None:
     line = publisher(blog, "tick", now="2026-11-30 08:46")
     assert "rest (not emailed: the same post as 'sleep-tpis' before its slug changed" in line
     assert (blog / "public" / "posts" / "rest" / "index.html").exists()
-    assert 'url=https://blog.example.org/posts/rest/"' in old.read_text()
+    moved_to_rest = '<link rel="canonical" href="https://blog.example.org/posts/rest/">'
+    assert moved_to_rest in old.read_text() and 'http-equiv="refresh"' in old.read_text()
     assert len(outbox(blog)) == 1
     publisher(blog, "tick", now="2026-11-30 08:50")
-    assert 'url=https://blog.example.org/posts/rest/"' in old.read_text()
+    assert moved_to_rest in old.read_text()
+    publisher(blog, "build", now="2026-11-30 08:51")  # by hand too, the old address stays
+    assert moved_to_rest in old.read_text()
+    assert "Sleep Tips" in (blog / "public" / "posts" / "rest" / "index.html").read_text()
 
     post.write_text(post.read_text().replace("slug: rest", "slug: rest-10.8"))
     publisher(blog, "tick", now="2026-11-30 08:55")
     assert (blog / "public" / "posts" / "rest-10.8" / "index.html").exists()
+    for path in ("sleep-tpis", "rest"):  # every old address leads to the newest
+        page = (blog / "public" / "posts" / path / "index.html").read_text()
+        assert 'href="https://blog.example.org/posts/rest-10.8/"' in page
+    other = write_post(blog, "other.md", "title: Rest\ndate: 2026-11-30 08:56", "Another.\n")
+    taken = "posts/other.md:2: /posts/rest/ is where posts/tpis.md went live"
+    assert taken in publisher(blog, "check", now="2026-11-30 08:57", code=2)
+    line = publisher(blog, "tick", now="2026-11-30 08:57", code=1)
+    assert "not published: posts/other.md:2" in line and taken in line
+    assert moved_to_rest.replace("rest/", "rest-10.8/") in old.read_text()
+    other.write_text(other.read_text().replace("title: Rest", "title: Rest\nslug: rest-more"))
+    line = publisher(blog, "tick", now="2026-11-30 08:58")
+    assert "rest-more (announced to 1;" in line and len(outbox(blog)) == 2
     post.write_text(post.read_text().replace("slug: rest-10.8", "slug: Rest Well!"))
     refused = publisher(blog, "check", now="2026-11-30 09:00", code=2)
     assert "posts/tpis.md:3: 'Rest Well!' cannot be a web address as written" in refused

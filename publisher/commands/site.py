@@ -81,6 +81,7 @@ def build(drafts: bool, future: bool, deploy: bool) -> None:
     """Build the site into the output folder, re-rendering only what changed."""
     # lazy: each command loads only what it runs (start-up of the others)
     from publisher.schedule import freshness
+    from publisher.schedule.links import site_posts
     from publisher.site import build as site
 
     config = get_config()
@@ -92,7 +93,9 @@ def build(drafts: bool, future: bool, deploy: bool) -> None:
     freshness.forget(config)  # the next tick rebuilds (and deploys) the live site
     progress = ProgressBar()
     try:
-        result = site.build(config, drafts=drafts, future=future, progress=progress)
+        progress("reading posts", 0, None)
+        posts = site_posts(config)  # at the addresses they went live at
+        result = site.build(config, drafts, future, progress=progress, posts=posts)
     finally:
         progress.close()
     click.echo(result.summary())
@@ -100,10 +103,10 @@ def build(drafts: bool, future: bool, deploy: bool) -> None:
 
 def _build_and_deploy(config) -> None:
     # lazy: each command loads only what it runs (start-up of the others)
-    from publisher.content.posts import load_posts
+    from publisher.schedule.links import site_posts
     from publisher.schedule.publish import build_and_deploy
 
-    summary, deployed = build_and_deploy(config, load_posts(config))
+    summary, deployed = build_and_deploy(config, site_posts(config))
     click.echo(f"{summary}; deploy {deployed}")
 
 

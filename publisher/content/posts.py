@@ -61,6 +61,7 @@ class Post:
     word_count: int
     reading_time: int  # minutes, at least 1
     digest: str  # hash of the source bytes
+    slug_line: int = 1  # the front matter line the slug comes from (slug:, else title:)
 
     def is_live(self, now: datetime) -> bool:
         """Published: not a draft and its date has come."""
@@ -93,18 +94,13 @@ class FileResult:
     post: Post | None = None
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    slug_line: int = 1  # where a duplicate slug is reported
 
 
 def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     """Read and render one post; every problem found is in the result, nothing raises."""
     result = FileResult(source, digest(data))
     fields = frontmatter.read(source, data, tz)
-    result.errors, result.warnings, result.slug_line = (
-        fields.errors,
-        fields.warnings,
-        fields.slug_line,
-    )
+    result.errors, result.warnings = fields.errors, fields.warnings
     if fields.errors or fields.date is None:
         return result
 
@@ -138,6 +134,7 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
         word_count=words,
         reading_time=max(1, round(words / WORDS_PER_MINUTE)),
         digest=result.digest,
+        slug_line=fields.slug_line,
     )
     return result
 
@@ -280,7 +277,7 @@ def _duplicate_slugs(results: Iterable[FileResult]) -> list[ContentError]:
             errors.append(
                 ContentError(
                     result.source,
-                    result.slug_line,
+                    result.post.slug_line,
                     f"slug '{slug}' is also used by {first[slug].source}; "
                     f"add a different slug: line to one of them",
                 )

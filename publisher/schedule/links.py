@@ -2,8 +2,9 @@
 
 The store records each post's slug when it first goes live (`published`). A post whose
 slug comes from its title keeps that slug when the title is edited; a post whose `slug:`
-is changed on purpose moves, and its old address gets a redirect page, so every link
-already emailed or shared keeps working. `check` warns about such a move.
+is changed on purpose moves, and its old address becomes one of its aliases, a redirect
+page, so every link already emailed or shared keeps working. `check` warns about such a
+move.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.content.frontmatter import slugify
-from publisher.content.posts import Post
+from publisher.content.frontmatter import OldPath, slugify
+from publisher.content.posts import Post, Scan, scan_logged
+from publisher.errors import ContentError, ContentErrors
 from publisher.store import published
 from publisher.store.db import Store, database_url
 from publisher.store.published import Seen
@@ -30,8 +32,9 @@ def _current(seen: Seen) -> dict[str, str]:
 
 
 def pin(posts: Sequence[Post], seen: Seen) -> list[Post]:
-    """The posts, each live one whose slug comes from its title at the slug it went live
-    with (an edited title keeps the address)."""
+    """The posts at the addresses they went live at. A slug that comes from the title stays
+    when the title is edited; a post whose `slug:` changed gets each old address as an
+    alias, so the build writes a redirect page there (unless a live post took it over)."""
     current = _current(seen)
     pinned = []
     for post in posts:
@@ -39,7 +42,53 @@ def pin(posts: Sequence[Post], seen: Seen) -> list[Post]:
         if fixed is not None and fixed != post.slug and post.slug == slugify(post.title):
             post = replace(post, slug=fixed)
         pinned.append(post)
-    return pinned
+    taken = {f"/posts/{post.slug}/" for post in pinned}
+    old_paths: dict[str, list[str]] = {}
+    for old, new in moves(pinned, seen).items():
+        if old not in taken:
+            old_paths.setdefault(new, []).append(old)
+    return [_with_aliases(post, old_paths.get(f"/posts/{post.slug}/", [])) for post in pinned]
+
+
+def _with_aliases(post: Post, paths: list[str]) -> Post:
+    """`post` also answering at `paths` (site paths such as /posts/old/), as if its
+    `slug:` line asked for them."""
+    written = {alias.path for alias in post.aliases}
+    extra = [OldPath(p.lstrip("/"), post.slug_line) for p in paths if p.lstrip("/") not in written]
+    return replace(post, aliases=post.aliases + tuple(extra)) if extra else post
+
+
+def settle(found: Scan, seen: Seen) -> Scan:
+    """`found` with its posts pinned (`pin`), and an error for each post that asks for an
+    address another post went live at and still answers: links already sent there lead
+    to that post, so the new one is not published until it has an address of its own."""
+    posts = pin(found.posts, seen)
+    sources = {post.source.as_posix() for post in posts}
+    errors = []
+    for post in posts:
+        owner = seen.records.get(post.slug)
+        if owner and owner.source in sources - {post.source.as_posix()}:
+            errors.append(
+                ContentError(
+                    post.source,
+                    post.slug_line,
+                    f"/posts/{post.slug}/ is where {owner.source} went live (links already "
+                    f"sent lead there); give this post another slug: line",
+                )
+            )
+    return replace(found, posts=posts, errors=found.errors + errors)
+
+
+def site_posts(config: Config) -> list[Post]:
+    """Every post, settled against the store when there is one, for `publisher build`;
+    ContentErrors if any is bad."""
+    found = scan_logged(config)
+    if _store_exists(config):
+        with Store.open(config) as store:
+            found = settle(found, published.seen(store))
+    if found.errors:
+        raise ContentErrors(found.errors)
+    return found.posts
 
 
 def pinned_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
@@ -75,17 +124,20 @@ def moved_slugs(seen: Seen, posts: Sequence[Post]) -> set[str]:
     return {s for s, r in seen.records.items() if r.source in live and s not in slugs}
 
 
-def check_moves(config: Config, posts: Sequence[Post]) -> list[str]:
-    """`check`'s warnings: each live post whose address changed since it went live. Reads
-    the store only when it exists (`check` never creates one)."""
+def check_moves(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
+    """`check`'s (errors, warnings): posts asking for another post's address, and each live
+    post whose address changed since it went live. Reads the store only when it exists
+    (`check` never creates one)."""
     if not _store_exists(config):
-        return []
+        return [], []
     with Store.open(config) as store:
         seen = published.seen(store)
-    by_new = {new: old for old, new in moves(pin(posts, seen), seen).items()}
-    return [
+    settled = settle(Scan(list(posts), [], [], 0, len(posts)), seen)
+    by_new = {new: old for old, new in moves(settled.posts, seen).items()}
+    warnings = [
         f"{post.source}: slug changed since it went live; {by_new[path]} will redirect to "
         f"{path} (links already sent keep working)"
         for post in posts
         if (path := f"/posts/{post.slug}/") in by_new
     ]
+    return [str(error) for error in settled.errors], warnings

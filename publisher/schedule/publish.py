@@ -18,7 +18,6 @@ from publisher.schedule.calendar import Publication, new_publications, period_af
 from publisher.schedule.decisions import describe
 from publisher.schedule.deploy import deploy, deploy_marker, site_lock
 from publisher.schedule.summary import BrokenPosts, StepError, TickSummary
-from publisher.site.moved import write_redirects
 from publisher.store import published
 from publisher.store.db import Store
 from publisher.store.published import Record, Seen
@@ -62,7 +61,7 @@ def publish(
         fresh = new_publications(config, posts, seen, config.now)
         gone = seen.slugs - {p.slug for p in live} - links.moved_slugs(seen, live)
         if fresh or gone or not seen.started or not freshness.is_current(config, stamp):
-            summary.build = _build(config, posts, stamp, links.moves(live, seen))
+            summary.build = _build(config, posts, stamp)
         if fresh or gone or not seen.started:
             published.record(store, fresh, gone, config.now)
             _report(config, fresh, seen, summary)
@@ -89,13 +88,12 @@ def _may_rebuild(config: Config, found: Scan, summary: TickSummary) -> bool:
     return True
 
 
-def _build(config: Config, posts: Sequence[Post], stamp: str, moved: dict[str, str]) -> str:
-    """Build the site (incrementally) with a redirect page at each moved post's old
-    address, remember its inputs, and owe a deploy."""
+def _build(config: Config, posts: Sequence[Post], stamp: str) -> str:
+    """Build the site (incrementally; the posts pinned by `links.pin`, so a moved post's
+    old addresses are among its aliases), remember its inputs, and owe a deploy."""
     from publisher.site.build import build  # lazy: only when the inputs changed
 
     result = build(config, posts=list(posts))
-    write_redirects(config.output_dir, moved, config.site.url, config.site.language)
     freshness.remember(config, stamp)
     if config.site.deploy:
         deploy_marker(config).touch()
@@ -133,7 +131,7 @@ def _dry_run(
         summary.deploy = "would run"
 
 
-def rebuild(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
+def rebuild(config: Config, posts: Sequence[Post], summary: TickSummary) -> None:
     """Build and deploy after this pass created campaigns, whatever the fingerprint says:
     each campaign's page in the newsletter archive, where its "View in browser" link
     points, must be up before its first message arrives."""
@@ -141,10 +139,9 @@ def rebuild(config: Config, store: Store, posts: Sequence[Post], summary: TickSu
         if not locked:
             summary.notes.append("archive build skipped: another tick is building the site")
             return
-        seen = published.seen(store)
         live = [p for p in posts if p.is_live(config.now)]
         stamp = freshness.fingerprint(config, live)
-        summary.build = _build(config, posts, stamp, links.moves(live, seen))
+        summary.build = _build(config, posts, stamp)
         if deploy_marker(config).exists():
             summary.deploy = "failed"
             deploy(config)
@@ -153,16 +150,14 @@ def rebuild(config: Config, store: Store, posts: Sequence[Post], summary: TickSu
 
 def build_and_deploy(config: Config, posts: Sequence[Post]) -> tuple[str, str]:
     """`publisher build --deploy`: build the live site now, as a tick would, and run `[site]
-    deploy`; (the build's summary, the deploy's outcome). The next tick does not redo it."""
-    with Store.open(config) as store:
-        seen = published.seen(store)
-    posts = links.pin(posts, seen)
+    deploy`; (the build's summary, the deploy's outcome). The next tick does not redo it.
+    `posts`: `links.site_posts`, at the addresses they went live at."""
     with site_lock(config) as locked:
         if not locked:
             raise StepError("another tick or build holds the site lock; try again")
         live = [p for p in posts if p.is_live(config.now)]
         stamp = freshness.fingerprint(config, live)
-        summary = _build(config, posts, stamp, links.moves(live, seen))
+        summary = _build(config, posts, stamp)
         if not config.site.deploy:
             return summary, "not run: [site] deploy is not set"
         deploy(config)

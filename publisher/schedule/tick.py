@@ -55,14 +55,15 @@ def tick(config: Config, stop: threading.Event | None = None, dry_run: bool = Fa
         seen = published.seen(store)
         refuse_backwards(config, seen)
         found = _attempt(summary, scan_logged, config)
-        posts = links.pin(found.publishable, seen) if found else None
+        found = links.settle(found, seen) if found else None
+        posts = found.publishable if found else None
         if posts is not None and _attempt(
             summary, publish, config, store, found, posts, seen, summary
         ):
             _attempt(summary, _announce, config, store, posts, summary)
             _attempt(summary, _digest, config, store, posts, summary)
             if summary.campaigns:  # their pages in the newsletter archive
-                _attempt(summary, rebuild, config, store, posts, summary)
+                _attempt(summary, rebuild, config, posts, summary)
         elif posts is not None:
             summary.notes.append("announcements and digest wait for the site to be published")
         if dry_run:

@@ -94,16 +94,16 @@ def build(
 
     `drafts` and `future` add drafts and scheduled posts, marked as such, for previews;
     feeds and the sitemap only ever list published posts. `progress(stage, done, total)`
-    is called before reading posts (total None) and as each page is written. `posts`:
-    the posts when the caller has already loaded them (the scheduler), else read here;
+    is called before reading posts (total None), when it reads them, and as each page is
+    written. `posts`: the posts when the caller has already loaded them, else read here;
     `issues`, the newsletter's archive, likewise read from the store when not given.
     A disk problem (full, read-only, no permission) is an OutputError naming the path.
     """
     started = time.perf_counter()
     output = (output or config.output_dir).resolve()
-    if progress:
-        progress("reading posts", 0, None)
     if posts is None:
+        if progress:
+            progress("reading posts", 0, None)
         posts = load_posts(config)
     entries = make_entries(config, posts, drafts, future)
     live = [e for e in entries if e.status == "live"]
