@@ -76,7 +76,7 @@ def test_item_1_a_post_taken_out_of_draft_is_announced(blog: Path) -> None:
 
     queue = publisher(blog, "queue", now="2026-12-03 10:05")
     assert "meet-our-new-therapist  (announced to 1; in the digest of 2026-12-07)" in queue
-    assert "holding 1 post(s) so far" in queue
+    assert "holding 1 post(s) so far\n  2026-12-03 10:00  meet-our-new-therapist\n" in queue
     listing = json.loads(publisher(blog, "posts", "--json", now="2026-12-03 10:05"))
     row = next(r for r in listing if r["slug"] == "meet-our-new-therapist")
     assert (row["state"], row["email"], row["sent"], row["recipients"]) == (

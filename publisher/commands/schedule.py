@@ -106,8 +106,8 @@ def queue(as_json: bool) -> None:
         f"next digest: {digest.key} at {config.local(digest.due):%Y-%m-%d %H:%M %Z} "
         f"to {upcoming.digest_recipients:,}, holding {len(upcoming.digest_posts)} post(s) so far"
     )
-    for post in upcoming.digest_posts:
-        click.echo(f"  {config.local(post.date):%Y-%m-%d %H:%M}  {post.slug}")
+    for post in upcoming.digest_posts:  # when each went live: a post out of draft is new
+        click.echo(f"  {config.local(upcoming.digest_live[post.slug]):%Y-%m-%d %H:%M}  {post.slug}")
     click.echo(f"published in the last week: {len(upcoming.recent) or 'none'}")
     for slug, live_at, email in upcoming.recent:
         click.echo(f"  {config.local(live_at):%Y-%m-%d %H:%M %Z}  {slug}  ({email})")

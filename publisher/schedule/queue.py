@@ -44,6 +44,7 @@ class Queue:
     posts: list[QueuedPost]
     digest: Period
     digest_posts: list[Post]
+    digest_live: dict[str, datetime]  # slug -> when each digest post went (or goes) live
     digest_recipients: int
     recent: list[tuple[str, datetime, str]]  # (slug, live at, email decision), newest first
 
@@ -69,6 +70,7 @@ class Queue:
                 "key": self.digest.key,
                 "due": local(self.digest.due),
                 "posts": [p.slug for p in self.digest_posts],
+                "live_at": {slug: local(when) for slug, when in self.digest_live.items()},
                 "recipients": self.digest_recipients,
             },
             "recent": [
@@ -105,6 +107,7 @@ def queue(config: Config) -> Queue:
         posts=[_queued(config, p, due.get(p.slug), each) for p in upcoming],
         digest=period,
         digest_posts=chosen,
+        digest_live={p.slug: waiting.get(p.slug, p.date) for p in chosen},
         digest_recipients=digest,
         recent=_recent(config, seen, totals),
     )
