@@ -44,10 +44,16 @@ def owe_welcome(store: Store, subscriber_id: int, due: datetime) -> None:
 
 
 def welcomes_due(store: Store, now: datetime, limit: int = 100) -> list[Subscriber]:
-    """Subscribers owed a welcome since `now` or before, oldest first; none, the usual
-    answer, is one probe of the partial index `subscribers_welcome_due`."""
+    """Active subscribers owed a welcome since `now` or before, oldest first; none, the
+    usual answer, is one probe of the partial index `subscribers_welcome_due`. (Someone who
+    left before it went out keeps the mark, and is skipped.)"""
     owed = subscribers.c.welcome_due_at
-    query = select(*COLUMNS).where(owed.is_not(None), owed <= now).order_by(owed).limit(limit)
+    query = (
+        select(*COLUMNS)
+        .where(owed.is_not(None), owed <= now, subscribers.c.status == "active")
+        .order_by(owed)
+        .limit(limit)
+    )
     with store.read() as conn:
         return [Subscriber(*row) for row in conn.execute(query)]
 
