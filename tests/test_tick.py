@@ -16,12 +16,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from publisher.config import Config, load_config
+from publisher.delivery.transports import open_transport
+from publisher.errors import DeliveryError
 from publisher.schedule import tick as scheduler
 from publisher.schedule.deploy import site_lock
 from publisher.schedule.queue import queue
 from publisher.store import ledger
 from publisher.store.db import Store
-from publisher.store.subscribers import add
+from publisher.store.newcomers import welcomes_due
+from publisher.store.subscribers import add, confirm
+from publisher.subscribers.tokens import load_tokens
+from publisher.subscribers.welcome import send_welcome
 
 from conftest import (
     SmtpServer,
@@ -365,6 +370,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
         "key": "digest:2026-03-09",
         "due": "2026-03-09T09:00:00-05:00",
         "posts": ["this-morning"],
+        "live_at": {"this-morning": "2026-03-04T09:30:00-06:00"},
         "recipients": 1,
     }
 
@@ -427,6 +433,45 @@ def test_tick_command_prints_one_line(blog: Path) -> None:
     assert done.stdout == "tick 2026-03-04 10:01 CST: nothing due\n"
     listing = run_publisher("queue", "--json", "--now", T.isoformat(), cwd=blog)
     assert json.loads(listing.stdout)["digest"]["key"] == "digest:2026-03-09"
+
+
+def confirm_while_the_relay_is_down(root: Path, smtp: SmtpServer, email: str) -> None:
+    """Someone confirms (owed a welcome) and the web app's welcome meets a dead relay."""
+    write_relay_config(root, free_port())  # nothing listens there
+    down = at(root, T)
+    with Store.open(down) as store:
+        person = add(store, email, now=T, status="pending").subscriber
+        person = confirm(store, person.id, now=T, welcome=True)
+        with pytest.raises(DeliveryError):
+            transport = open_transport(down)
+            try:
+                send_welcome(down, store, load_tokens(down), transport, person, T)
+            finally:
+                transport.close()
+    configure(root, smtp)
+
+
+def test_a_welcome_the_relay_could_not_take_goes_out_with_the_next_tick(
+    blog: Path, smtp_server: SmtpServer
+) -> None:
+    confirm_while_the_relay_is_down(blog, smtp_server, "nia@example.org")
+    summary = scheduler.tick(at(blog, T + MINUTE))
+    assert "sent 1 welcome email owed" in summary.line(at(blog, T))
+    assert smtp_server.recipients() == ["nia@example.org"]
+    assert smtp_server.messages()[0]["Subject"].startswith("Welcome to ")
+    scheduler.tick(at(blog, T + 2 * MINUTE))
+    assert smtp_server.recipients() == ["nia@example.org"]  # once
+
+
+def test_a_welcome_owed_for_days_is_dropped_not_sent_late(
+    blog: Path, smtp_server: SmtpServer
+) -> None:
+    confirm_while_the_relay_is_down(blog, smtp_server, "ola@example.org")
+    late = at(blog, T + timedelta(days=3))
+    scheduler.tick(late)
+    assert smtp_server.recipients() == []
+    with Store.open(late) as store:
+        assert welcomes_due(store, late.now) == []
 
 
 def test_an_idle_sqlite_tick_never_imports_postgresql_support(blog: Path) -> None:

@@ -24,7 +24,7 @@ from publisher.schedule.calendar import period_after, plan_digest
 from publisher.schedule.decisions import describe
 from publisher.schedule.publish import publish, rebuild
 from publisher.schedule.summary import StepError, TickSummary
-from publisher.store import ledger, published
+from publisher.store import ledger, newcomers, published
 from publisher.store.db import Store
 from publisher.store.subscribers import iter_unsent_confirmations
 
@@ -71,6 +71,8 @@ def tick(config: Config, stop: threading.Event | None = None, dry_run: bool = Fa
             return summary
         if stop is None or not stop.is_set():
             _attempt(summary, _confirm, config, store, stop, summary)
+        if config.newsletter.welcome and (stop is None or not stop.is_set()):
+            _attempt(summary, _welcome, config, store, summary)
         if config.inbound.mailbox and (stop is None or not stop.is_set()):
             _attempt(summary, _inbound, config, store, summary)
         if stop is None or not stop.is_set():
@@ -200,6 +202,17 @@ def _confirm(
     summary.confirmations = batch.line()
     if batch.problem:  # the relay is down or refuses us: mail is left unsent
         _problem(summary, batch.problem)
+
+
+def _welcome(config: Config, store: Store, summary: TickSummary) -> None:
+    """Welcome emails still owed (the relay was down when someone confirmed); with none
+    owed, one query on a partial index."""
+    owed = newcomers.welcomes_due(store, config.now)
+    if not owed:
+        return
+    from publisher.subscribers.welcome import send_owed  # lazy: mail code
+
+    summary.notes.append(send_owed(config, store, owed))
 
 
 def _would_send(store: Store, summary: TickSummary) -> None:

@@ -19,6 +19,7 @@ def _initial_schema(conn: Connection) -> None:
     tables = [t for t in schema.metadata.sorted_tables if t is not schema.schema_version]
     schema.metadata.create_all(conn, tables=tables)
     conn.execute(schema.UNSENT_INDEX)
+    conn.execute(schema.WELCOME_DUE_INDEX)
     conn.execute(schema.settings.insert().values(name="hash_salt", value=secrets.token_hex(32)))
 
 
@@ -55,10 +56,12 @@ def _rebuild_sqlite_subscribers(conn: Connection) -> None:
     today's rows plus the erased ones, which is where the new ids start.
     """
     table = schema.subscribers
+    had = {column["name"] for column in inspect(conn).get_columns("subscribers")}
     for index in table.indexes:
         conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
     table.to_metadata(MetaData(), name="subscribers_new").create(conn)
-    names = ", ".join(column.name for column in table.columns if column.name != "token_key")
+    copied = [c.name for c in table.columns if c.name in had and c.name != "token_key"]
+    names = ", ".join(copied)  # columns added by later versions are added empty
     conn.execute(
         text(
             f"INSERT INTO subscribers_new ({names}, token_key) SELECT {names}, '' FROM subscribers"
@@ -100,10 +103,19 @@ def _inbound(conn: Connection) -> None:
     schema.inbound.create(conn, checkfirst=True)
 
 
+def _welcome_due(conn: Connection) -> None:
+    """Welcome emails owed: a column and its partial index (schema.WELCOME_DUE_INDEX)."""
+    if "welcome_due_at" not in {c["name"] for c in inspect(conn).get_columns("subscribers")}:
+        kind = schema.UTCDateTime().compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE subscribers ADD COLUMN welcome_due_at {kind}"))
+    conn.execute(schema.WELCOME_DUE_INDEX)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
     _link_keys,
     _email_decisions,
     _inbound,
+    _welcome_due,
 ]

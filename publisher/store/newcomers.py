@@ -1,5 +1,6 @@
-"""Subscribers who came after: the welcome email each is owed once after confirming, and a
-post's campaign extended to those who subscribed after it went out. All of its SQL."""
+"""Subscribers who came after: the welcome email each is owed once after confirming (until
+it goes out), and a post's campaign extended to those who subscribed after it went out.
+All of its SQL."""
 
 from __future__ import annotations
 
@@ -8,32 +9,53 @@ from datetime import datetime
 from sqlalchemy import and_, func, insert, literal, select, update
 
 from publisher.store.db import Store
-from publisher.store.schema import QUEUED, campaigns, deliveries, events, subscribers
-from publisher.store.subscribers import log_event
+from publisher.store.schema import QUEUED, campaigns, deliveries, subscribers
+from publisher.store.subscribers import COLUMNS, Subscriber, log_event
 
 
-def claim_welcome(store: Store, subscriber_id: int, now: datetime) -> bool:
-    """True once per confirmation: records a `welcomed` event unless one was recorded
-    since the subscriber last confirmed (two clicks at once welcome once: the subscriber's
-    row is locked on PostgreSQL, SQLite writers take turns)."""
+def claim_welcome(store: Store, subscriber_id: int, now: datetime) -> datetime | None:
+    """Take the welcome email the subscriber is owed (`confirm` set `welcome_due_at`): when
+    it became owed, once; None when nothing is owed. Two clicks, or a tick and the web app
+    at once, welcome once: whoever empties the column sends."""
     with store.transaction() as conn:
-        confirmed = conn.execute(
-            select(subscribers.c.confirmed_at, subscribers.c.status)
-            .where(subscribers.c.id == subscriber_id)
+        due = conn.execute(
+            select(subscribers.c.welcome_due_at)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.status == "active")
             .with_for_update()
-        ).first()
-        if confirmed is None or confirmed.status != "active" or confirmed.confirmed_at is None:
-            return False
-        done = conn.execute(
-            select(events.c.id)
-            .where(events.c.subscriber_id == subscriber_id)
-            .where(events.c.kind == "welcomed", events.c.at >= confirmed.confirmed_at)
-            .limit(1)
-        ).first()
-        if done is not None:
-            return False
+        ).scalar_one_or_none()
+        if due is None:
+            return None
+        conn.execute(
+            update(subscribers).where(subscribers.c.id == subscriber_id).values(welcome_due_at=None)
+        )
         log_event(conn, subscriber_id, "welcomed", now, "web")
-        return True
+        return due
+
+
+def owe_welcome(store: Store, subscriber_id: int, due: datetime) -> None:
+    """The claimed welcome did not go out (the relay was down or said try later): owed
+    again, since `due`, for the next tick."""
+    with store.transaction() as conn:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.status == "active")
+            .values(welcome_due_at=due)
+        )
+
+
+def welcomes_due(store: Store, now: datetime, limit: int = 100) -> list[Subscriber]:
+    """Active subscribers owed a welcome since `now` or before, oldest first; none, the
+    usual answer, is one probe of the partial index `subscribers_welcome_due`. (Someone who
+    left before it went out keeps the mark, and is skipped.)"""
+    owed = subscribers.c.welcome_due_at
+    query = (
+        select(*COLUMNS)
+        .where(owed.is_not(None), owed <= now, subscribers.c.status == "active")
+        .order_by(owed)
+        .limit(limit)
+    )
+    with store.read() as conn:
+        return [Subscriber(*row) for row in conn.execute(query)]
 
 
 def add_newcomers(store: Store, campaign_id: int, frequency: str = "each") -> int:

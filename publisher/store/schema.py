@@ -97,6 +97,9 @@ subscribers = Table(
     Column("unsubscribed_at", UTCDateTime),
     Column("confirm_sent_at", UTCDateTime),  # limits confirmation emails per address
     Column("bounce_count", Integer, nullable=False, default=0),
+    # Set when a confirmation owes the welcome email, emptied when one claims it (schema
+    # version 6): a welcome that could not go out is owed again and a tick retries it.
+    Column("welcome_due_at", UTCDateTime),
     # What the subscriber's links are signed with besides the site secret: it goes when the
     # row does (erasure). "" for rows from before schema version 3: their links were signed
     # without one, and keep working.
@@ -120,6 +123,11 @@ UNSENT = and_(
 UNSENT_INDEX = text(
     "CREATE INDEX IF NOT EXISTS subscribers_unsent ON subscribers"
     " (status, confirm_sent_at, id) WHERE status = 'pending' AND confirm_sent_at IS NULL"
+)
+# Welcome emails owed (`welcome_due_at`): none, the usual answer of every tick, is one probe.
+WELCOME_DUE_INDEX = text(
+    "CREATE INDEX IF NOT EXISTS subscribers_welcome_due ON subscribers"
+    " (welcome_due_at, id) WHERE welcome_due_at IS NOT NULL"
 )
 
 # Append-only: rows are inserted, never updated; erasure nulls subscriber_id and detail.

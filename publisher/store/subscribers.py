@@ -196,11 +196,11 @@ def add(
 
 
 def confirm(
-    store: Store, subscriber_id: int, *, now: datetime, source: str = "web"
+    store: Store, subscriber_id: int, *, now: datetime, source: str = "web", welcome: bool = False
 ) -> Subscriber | None:
     """The person confirmed by a signed link: active from now on, whatever the past
-    (pending, unsubscribed, bounced, complained, or erased and come back). None if the
-    subscriber no longer exists."""
+    (pending, unsubscribed, bounced, complained, or erased and come back), and owed the
+    welcome email when `welcome`. None if the subscriber no longer exists."""
     with store.transaction() as conn:
         current = by_id(conn, subscriber_id)
         if current is None or current.status == "active":
@@ -218,6 +218,7 @@ def confirm(
             confirmed_at=now,
             unsubscribed_at=None,
             bounce_count=0,
+            welcome_due_at=now if welcome else None,
         )
 
 

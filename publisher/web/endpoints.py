@@ -170,8 +170,11 @@ class Endpoints:
         if not subscriber:
             return self.invalid_link(request)
         if request.method == "POST":
-            subscriber = await self.call(request, subscribers.confirm, subscriber.id)
-            if subscriber is not None and self.config.newsletter.welcome:
+            welcome = self.config.newsletter.welcome
+            subscriber = await self.call(
+                request, subscribers.confirm, subscriber.id, welcome=welcome
+            )
+            if subscriber is not None and welcome:
                 self.welcomes.submit(subscriber)
         elif subscriber.status != "active":
             return self.pages.render("confirm", token=request.query_params["token"])
