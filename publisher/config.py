@@ -66,6 +66,9 @@ class NewsletterSection:
     announce_max_age: timedelta = key(
         timedelta(days=2), "Only announce posts that went live this recently (e.g. '2d', '36h')."
     )
+    import_threshold: int = key(
+        3, "More old posts than this appearing in one tick are an import: none is emailed."
+    )
     secret_env: str = key("PUBLISHER_SECRET_KEY", "Environment variable holding the signing key.")
     welcome: bool = key(True, "Send a welcome email (welcome.html/.txt) to whoever confirms.")
     welcome_posts: int = key(3, "Latest posts listed in the welcome email.")

@@ -244,6 +244,12 @@ def dkim_key(folder: Path) -> tuple[Path, bytes]:
     return path, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
 
+def dkim_signed_names(signature: str) -> list[str]:
+    """The header names a DKIM-Signature's h= tag lists, in order."""
+    tags = " ".join(signature.split())
+    return re.search(r"h=([^;]+);", tags).group(1).replace(" ", "").split(":")
+
+
 def dkim_dns(record: bytes, selector: str, domain: str = "example.org"):
     """A local DNS for dkimpy: answers the selector's TXT query with `record`."""
     wanted = f"{selector}._domainkey.{domain}.".encode()

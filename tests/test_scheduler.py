@@ -291,7 +291,9 @@ def test_a_post_due_while_the_machine_was_off_goes_in_the_digest_only(announce_c
     assert "announce_max_age (2 days, 0:00:00) ago" in found.reason
 
 
-def test_many_old_posts_at_once_are_an_import_and_not_emailed(announce_config) -> None:
+def test_many_old_posts_at_once_are_an_import_and_not_emailed(
+    announce_config, tmp_path: Path
+) -> None:
     now = chicago(2026, 6, 10, 12)
     posts = [make_post(f"imported-{n}", now - timedelta(days=10 + n)) for n in range(4)]
     posts.append(make_post("news", now - timedelta(seconds=30)))
@@ -303,6 +305,8 @@ def test_many_old_posts_at_once_are_an_import_and_not_emailed(announce_config) -
     assert {p.reason for p in imported} == {
         "one of many old posts that appeared at once (an import?)"
     }
+    bigger = make_config(tmp_path, newsletter="import_threshold = 4")
+    assert all(p.announce for p in new_publications(bigger, posts, known, now))
 
 
 def test_a_renamed_post_is_not_announced_again(announce_config: Config) -> None:

@@ -199,11 +199,6 @@ def plan_digest(
 # --- Publication and announcements ---------------------------------------------------
 
 
-# More posts than this appearing in one pass, dated before the previous pass, are an
-# import of old posts (a migration), not news: none of them is emailed.
-MIGRATION = 3
-
-
 @dataclass(frozen=True)
 class Publication:
     """A post seen live for the first time, and its email decision."""
@@ -225,7 +220,7 @@ def new_publications(
     A post goes live when its date comes, or when it appears after the previous pass (taken
     out of draft, added with an earlier date): then it goes live now and is emailed like
     any other. Not emailed, with the reason: the back catalogue found on the first run;
-    many old posts appearing at once (an import); `email: false`; a post that went live
+    more than `import_threshold` old posts appearing at once (an import); `email: false`; a post that went live
     more than `announce_max_age` ago (the machine was off), which still goes in the digest;
     and a post recorded before under another slug (its title changed), already handled.
     """
@@ -237,10 +232,8 @@ def new_publications(
     fresh = sorted((p for p in live if p.slug not in seen.records), key=by_date)
     last = seen.last_pass
     late = [p for p in fresh if last is not None and p.date <= last]
-    return [
-        _decide(config, p, now, last, renamed, seen.started is None, len(late) > MIGRATION)
-        for p in fresh
-    ]
+    imported = len(late) > config.newsletter.import_threshold  # old posts, not news
+    return [_decide(config, p, now, last, renamed, seen.started is None, imported) for p in fresh]
 
 
 def _decide(
