@@ -14,6 +14,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from publisher.subscribers import addresses
 
+addresses.normalize("ana@example.org", smtputf8=True)  # the first use installs the cache
+
 SAMPLE = [
     "Ana@Example.ORG",
     "ana@example.org",
