@@ -315,7 +315,7 @@ def test_item_7_links_that_last(blog: Path) -> None:
         warned
     )
     line = publisher(blog, "tick", now="2026-11-30 08:46")
-    assert "rest (not emailed: the same post as 'sleep-tpis' before its slug changed" in line
+    assert "rest (not emailed again: the same post as 'sleep-tpis' before its slug changed)" in line
     assert (blog / "public" / "posts" / "rest" / "index.html").exists()
     moved_to_rest = '<link rel="canonical" href="https://blog.example.org/posts/rest/">'
     assert moved_to_rest in old.read_text() and 'http-equiv="refresh"' in old.read_text()

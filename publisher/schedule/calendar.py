@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.config import WEEKDAYS, Config
 from publisher.content.posts import Post
+from publisher.schedule.decisions import SAME_POST
 from publisher.store.published import Seen
 
 # --- Local time ----------------------------------------------------------------------
@@ -254,7 +255,7 @@ def _decide(
     elif late and migration:
         reason, digest = "one of many old posts that appeared at once (an import?)", False
     elif former:
-        reason, digest = f"the same post as {former!r} before its slug changed", False
+        reason, digest = f"{SAME_POST} {former!r} before its slug changed", False
     elif not post.email:
         reason, digest = "email: false in its front matter", False
     elif now - went_live > max_age:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from publisher.store.published import Record
 
+SAME_POST = "the same post as"  # the start of a renamed post's reason (calendar._decide)
+
 
 def describe(record: Record, announced: int | None, next_digest: str) -> str:
     """ "announced to 3; in the digest of 2026-03-09", or "not emailed: <reason>; ...".
@@ -20,6 +22,8 @@ def describe(record: Record, announced: int | None, next_digest: str) -> str:
     if record.in_digest:
         key = record.digest_key or f"digest:{next_digest}"
         parts.append(f"in the digest of {key.removeprefix('digest:')}")
+    if not parts and record.reason.startswith(SAME_POST):  # its email went (or not) before
+        return f"not emailed again: {record.reason}"
     if not parts:
         return f"not emailed: {record.reason}; `publisher send {record.slug}` sends it"
     if record.reason and announced is None:
