@@ -10,6 +10,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import markdown
 import pytest
@@ -21,6 +22,7 @@ from publisher.content import markup
 from publisher.content import posts as content
 from publisher.content.cache import CACHE_NAME
 from publisher.content.frontmatter import slugify
+from publisher.content.lookup import find_post
 from publisher.errors import ContentErrors, PublisherError
 
 from conftest import run_publisher, write_post
@@ -710,3 +712,17 @@ def test_sample_site_posts_are_clean(sample_site: Path) -> None:
         assert 600 <= post.word_count <= 1300, post.source
         assert post.tags and post.toc and "<ol>" in post.html and "<ul>" in post.html
     assert any("<table>" in p.html for p in result.posts)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["sleep-and-mod-why-your-nights", "sleep-mood", "your-nights", "sleep-and-mood"],
+)
+def test_a_wrong_slug_suggests_the_post_meant(typed: str) -> None:
+    """A typo, a few of its words, a part, its start: long slugs are rarely typed whole."""
+    slugs = ["sleep-and-mood-why-your-nights-shape-your-days", "food-and-mood", "welcome"]
+    posts = [SimpleNamespace(slug=slug) for slug in slugs]
+    with pytest.raises(PublisherError) as error:
+        find_post(posts, typed)
+    assert f"did you mean {slugs[0]}" in str(error.value)
+    assert "welcome" not in str(error.value)
