@@ -7,6 +7,7 @@ import re
 from email import policy
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -345,14 +346,13 @@ def test_preview_command_writes_html_and_eml(site: Path, tmp_path: Path):
     assert result.exit_code == 2 and "no post with the slug 'nope'" in result.output
 
 
-def test_preview_routes(site: Path):
-    from starlette.testclient import TestClient
-
+def test_preview_routes(site: Path, live_server):
     from publisher.web.serve import preview_app
 
     sleep_post(site)
     config = load(site)
-    client = TestClient(preview_app(config, extra_routes=email_preview_routes(config)))
+    base = live_server(preview_app(config, extra_routes=email_preview_routes(config)))
+    client = httpx.Client(base_url=base)
     index = client.get("/_email/")
     assert index.status_code == 200 and 'href="post-sleep-well.html"' in index.text
     assert "Sleep well" in client.get("/_email/post-sleep-well.html").text
@@ -440,11 +440,9 @@ def test_preview_digest_is_the_digest_tick_sends(site: Path, smtp_server):
     assert titles(sent) == titles(preview)
 
 
-def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path):
+def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path, live_server):
     """One code path: `preview`, /_email/ and `send --to` show byte for byte what a
     subscriber receives, once the personal tokens (and the [TEST] marks) are set aside."""
-    from starlette.testclient import TestClient
-
     from publisher.web.serve import preview_app
 
     from conftest import run_publisher
@@ -487,7 +485,8 @@ def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path):
     assert tokens_aside(test_copy, test_marks=True) == tokens_aside(preview, test_marks=True)
 
     config = load(site)
-    client = TestClient(preview_app(config, extra_routes=email_preview_routes(config)))
+    base = live_server(preview_app(config, extra_routes=email_preview_routes(config)))
+    client = httpx.Client(base_url=base)
     message = email.message_from_bytes(received, policy=policy.default)
     for kind, subtype in (("html", "html"), ("txt", "plain")):
         shown = client.get(f"/_email/post-sleep-well.{kind}").text
