@@ -318,3 +318,8 @@ def test_a_renamed_post_is_not_announced_again(announce_config: Config) -> None:
     known.records["fxied-title"] = replace(old, source="posts/fixed-title.md")  # same file
     found = new_publications(announce_config, posts, known, now)
     assert {p.slug: p.announce for p in found} == {"fixed-title": False, "other": True}
+    moved = found[0]  # the digest it was waiting for carries it at its new address
+    assert (moved.in_digest, moved.live_at) == (True, went_live)
+    known.records["fxied-title"] = replace(old, source="posts/fixed-title.md", digest_key="d:1")
+    moved = new_publications(announce_config, posts, known, now)[0]
+    assert not moved.in_digest  # a digest carried it already

@@ -315,7 +315,7 @@ def test_item_7_links_that_last(blog: Path) -> None:
         warned
     )
     line = publisher(blog, "tick", now="2026-11-30 08:46")
-    assert "rest (not emailed again: the same post as 'sleep-tpis' before its slug changed)" in line
+    assert "rest (in the digest of 2026-11-30; not announced: the same post as 'sleep-tpis'" in line
     assert (blog / "public" / "posts" / "rest" / "index.html").exists()
     moved_to_rest = '<link rel="canonical" href="https://blog.example.org/posts/rest/">'
     assert moved_to_rest in old.read_text() and 'http-equiv="refresh"' in old.read_text()
@@ -345,6 +345,20 @@ def test_item_7_links_that_last(blog: Path) -> None:
     refused = publisher(blog, "check", now="2026-11-30 09:00", code=2)
     assert "posts/tpis.md:3: 'Rest Well!' cannot be a web address as written" in refused
     assert "write e.g. rest-well" in refused
+
+
+def test_item_7_a_post_moved_before_its_digest_goes_in_it_at_its_new_address(
+    blog: Path,
+) -> None:
+    post = write_post(blog, "tips.md", "title: Tips\ndate: 2026-12-01 09:00", "Zz.\n")
+    publisher(blog, "tick", now="2026-12-01 09:01")
+    post.write_text(post.read_text().replace("title: Tips", "title: Tips\nslug: sleep-tips"))
+    line = publisher(blog, "tick", now="2026-12-02 09:00")
+    assert "sleep-tips (in the digest of 2026-12-07; not announced: the same post as" in line
+    publisher(blog, "tick", now="2026-12-07 09:01")
+    digest = [m for m in outbox(blog) if m["To"] == "dee@example.org"]
+    assert len(digest) == 1 and "https://blog.example.org/posts/sleep-tips/" in post_text(digest[0])
+    assert [m["To"] for m in outbox(blog)].count("ann@example.org") == 1  # announced once
 
 
 def test_item_6_serve_is_a_sandbox(blog: Path) -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from publisher.config import WEEKDAYS, Config
 from publisher.content.posts import Post
 from publisher.schedule.decisions import SAME_POST
-from publisher.store.published import Seen
+from publisher.store.published import Record, Seen
 
 # --- Local time ----------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ def new_publications(
     live = [p for p in posts if p.is_live(now)]
     live_slugs = {p.slug for p in live}
     renamed = {
-        r.source or r.live_at: slug for slug, r in seen.records.items() if slug not in live_slugs
+        r.source or r.live_at: r for slug, r in seen.records.items() if slug not in live_slugs
     }
     fresh = sorted((p for p in live if p.slug not in seen.records), key=by_date)
     last = seen.last_pass
@@ -242,7 +242,7 @@ def _decide(
     post: Post,
     now: datetime,
     last_pass: datetime | None,
-    renamed: Mapping[object, str],
+    renamed: Mapping[object, Record],
     first_run: bool,
     migration: bool,
 ) -> Publication:
@@ -254,8 +254,9 @@ def _decide(
         reason, digest = "back catalogue (live when publisher first ran)", False
     elif late and migration:
         reason, digest = "one of many old posts that appeared at once (an import?)", False
-    elif former:
-        reason, digest = f"{SAME_POST} {former!r} before its slug changed", False
+    elif former:  # its emails are the former address's: a digest still owed carries it
+        reason = f"{SAME_POST} {former.slug!r} before its slug changed"
+        digest, went_live = former.in_digest and former.digest_key is None, former.live_at
     elif not post.email:
         reason, digest = "email: false in its front matter", False
     elif now - went_live > max_age:
