@@ -47,6 +47,8 @@ def pin(posts: Sequence[Post], seen: Seen) -> list[Post]:
     for old, new in moves(pinned, seen).items():
         if old not in taken:
             old_paths.setdefault(new, []).append(old)
+    if not old_paths:
+        return pinned
     return [_with_aliases(post, old_paths.get(f"/posts/{post.slug}/", [])) for post in pinned]
 
 
@@ -67,7 +69,7 @@ def settle(found: Scan, seen: Seen) -> Scan:
     errors = []
     for post in posts:
         owner = seen.records.get(post.slug)
-        if owner and owner.source in sources - {post.source.as_posix()}:
+        if owner and owner.source != post.source.as_posix() and owner.source in sources:
             errors.append(
                 ContentError(
                     post.source,
