@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from publisher.config import Config
-from publisher.content.posts import scan_logged
+from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import DEFERRED, SENT, Result, Transport, open_transport
 from publisher.errors import DeliveryError
 from publisher.mail.message import MessageBuilder
@@ -37,8 +37,10 @@ def send_welcome(
     transport: Transport,
     subscriber: people.Subscriber,
     now: datetime,
+    posts: Sequence[Post] | None = None,
 ) -> Result | None:
-    """Welcome `subscriber` if they are owed it; None when not (or no longer)."""
+    """Welcome `subscriber` if they are owed it; None when not (or no longer). `posts`: the
+    site's posts when the caller has them (read here otherwise)."""
     if not config.newsletter.welcome:
         return None
     due = claim_welcome(store, subscriber.id, now)
@@ -49,7 +51,7 @@ def send_welcome(
         return None
     try:
         result = transport.send(
-            _sender(config), subscriber.email, _message(config, store, tokens, subscriber)
+            _sender(config), subscriber.email, _message(config, store, tokens, subscriber, posts)
         )
     except DeliveryError:
         owe_welcome(store, subscriber.id, due)
@@ -65,17 +67,27 @@ def send_owed(config: Config, store: Store, owed: Sequence[people.Subscriber]) -
     """The tick's step: send the welcomes still owed; a line saying how many went out. A
     relay that is down raises DeliveryError, and they stay owed."""
     tokens = load_tokens(config)
+    posts = scan_logged(config).publishable  # read once for all of them
     transport = open_transport(config)
     try:
-        results = [send_welcome(config, store, tokens, transport, s, config.now) for s in owed]
+        results = [
+            send_welcome(config, store, tokens, transport, s, config.now, posts) for s in owed
+        ]
     finally:
         transport.close()
     sent = sum(1 for result in results if result is not None and result.status == SENT)
     return f"sent {sent} welcome email{'' if sent == 1 else 's'} owed"
 
 
-def _message(config: Config, store: Store, tokens: Tokens, subscriber: people.Subscriber) -> bytes:
-    posts = scan_logged(config).publishable  # a broken post is left out, not a failure
+def _message(
+    config: Config,
+    store: Store,
+    tokens: Tokens,
+    subscriber: people.Subscriber,
+    posts: Sequence[Post] | None,
+) -> bytes:
+    if posts is None:
+        posts = scan_logged(config).publishable  # a broken post is left out, not a failure
     newsletter = render_welcome(config, posts, subscriber.frequency)
     key = people.token_key(store, subscriber.id)
     reader = recipient(config, tokens, subscriber.id, key or "", subscriber.email, subscriber.name)
