@@ -322,6 +322,12 @@ def test_item_7_links_that_last(blog: Path) -> None:
     assert len(outbox(blog)) == 1
     publisher(blog, "tick", now="2026-11-30 08:50")
     assert moved_to_rest in old.read_text()
+    sent = publisher(blog, "send", "rest", now="2026-11-30 08:50")  # by hand: not twice
+    assert "rest went out as post:sleep-tpis before its slug changed" in sent
+    assert "post:sleep-tpis: already sent (1 of 1)" in sent and len(outbox(blog)) == 1
+    publisher(blog, "subscribers", "add", "newcomer@example.org", now="2026-11-30 08:50")
+    publisher(blog, "send", "rest", "--new-subscribers", now="2026-11-30 08:50")
+    assert [m["To"] for m in outbox(blog)] == ["ann@example.org", "newcomer@example.org"]
     publisher(blog, "build", now="2026-11-30 08:51")  # by hand too, the old address stays
     assert moved_to_rest in old.read_text()
     assert "Sleep Tips" in (blog / "public" / "posts" / "rest" / "index.html").read_text()
@@ -340,7 +346,7 @@ def test_item_7_links_that_last(blog: Path) -> None:
     assert moved_to_rest.replace("rest/", "rest-10.8/") in old.read_text()
     other.write_text(other.read_text().replace("title: Rest", "title: Rest\nslug: rest-more"))
     line = publisher(blog, "tick", now="2026-11-30 08:58")
-    assert "rest-more (announced to 1;" in line and len(outbox(blog)) == 2
+    assert "rest-more (announced to 2;" in line and len(outbox(blog)) == 4
     post.write_text(post.read_text().replace("slug: rest-10.8", "slug: Rest Well!"))
     refused = publisher(blog, "check", now="2026-11-30 09:00", code=2)
     assert "posts/tpis.md:3: 'Rest Well!' cannot be a web address as written" in refused

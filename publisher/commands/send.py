@@ -6,6 +6,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import click
 
@@ -15,7 +16,7 @@ from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
 from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
-from publisher.schedule.links import pinned_posts
+from publisher.schedule.links import campaign_key, pinned_posts
 from publisher.signals import stop_on_signals
 from publisher.store import Store, health, ledger
 from publisher.store.newcomers import add_newcomers
@@ -166,6 +167,10 @@ def send(
         click.echo(f"sent a {mark} copy of {newsletter.key} to {address} ({outcome})")
         return
     with Store.open(config) as store:
+        key = campaign_key(store, post)
+        if key != newsletter.key:
+            click.echo(f"{post.slug} went out as {key} before its slug changed")
+            newsletter = replace(newsletter, key=key)
         if new_subscribers:
             _newcomers(config, store, newsletter.key)
             return

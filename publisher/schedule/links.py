@@ -102,6 +102,20 @@ def pinned_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
         return pin(posts, published.seen(store))
 
 
+def campaign_key(store: Store, post: Post) -> str:
+    """The `post:` campaign a manual `send` of `post` uses: its own, unless it went out
+    under an earlier slug (its `slug:` changed since); then that one, so nobody gets it
+    twice and `--new-subscribers` extends what was sent."""
+    own = f"post:{post.slug}"
+    sent = set(published.campaign_keys(store, "post:"))
+    if own in sent:
+        return own
+    source = post.source.as_posix()
+    earlier = sorted(published.seen(store).records.values(), key=lambda r: r.live_at)
+    keys = [f"post:{r.slug}" for r in earlier if r.source == source]
+    return next((key for key in keys if key in sent), own)
+
+
 def _store_exists(config: Config) -> bool:
     """False for a SQLite store not created yet (reading it must not create it)."""
     url = database_url(config.database.url, config.root)
