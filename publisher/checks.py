@@ -228,6 +228,21 @@ def moved(config: Config, posts: Sequence[Post]) -> Findings:
     return Findings(errors, warnings)
 
 
+def unfinished_drafts(config: Config, posts: Sequence[Post]) -> Findings:
+    """Drafts that still hold `publisher new`'s example text: fine while a draft, an error
+    once it is not; said now, so taking it out of draft is no surprise."""
+    from publisher.content import frontmatter
+    from publisher.content.posts import untouched_placeholders
+
+    warnings = []
+    for post in (p for p in posts if p.draft):
+        data = (config.root / post.source).read_bytes()
+        fields = frontmatter.read(post.source.as_posix(), data, config.tz)
+        for line, message in untouched_placeholders(fields.body, fields.body_line):
+            warnings.append(f"{post.source}:{line}: {message} (before draft: false)")
+    return Findings(warnings=warnings)
+
+
 CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     newsletters,
     secret,
@@ -236,6 +251,7 @@ CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     pictures,
     public_urls,
     moved,
+    unfinished_drafts,
 ]
 
 

@@ -273,11 +273,16 @@ def _answers(url: str) -> bool:
 def test_item_10_example_text_warnings_help_and_the_problem_line(blog: Path) -> None:
     name = publisher(blog, "new", "Untouched", now="2026-11-30 08:30").strip()
     path = blog / name
-    path.write_text(path.read_text().replace("draft: true", "draft: false"))
     lines = path.read_text().splitlines()
     where = lines.index(
         "Write the first paragraph here: readers see it on the index and in the email."
     )
+    drafted = publisher(blog, "check", now="2026-11-30 08:30")  # a draft: said, not an error
+    assert f"warning: {name}:{where + 1}: still holds the example text 'Write the first" in (
+        drafted
+    )
+    assert "0 errors" in drafted
+    path.write_text(path.read_text().replace("draft: true", "draft: false"))
     checked = publisher(blog, "check", now="2026-11-30 08:31", code=2)
     expected = f"error: {name}:{where + 1}: still holds the example text 'Write the first"
     assert expected in checked
