@@ -221,9 +221,10 @@ def new_publications(
     A post goes live when its date comes, or when it appears after the previous pass (taken
     out of draft, added with an earlier date): then it goes live now and is emailed like
     any other. Not emailed, with the reason: the back catalogue found on the first run;
-    more than `import_threshold` old posts appearing at once (an import); `email: false`; a post that went live
-    more than `announce_max_age` ago (the machine was off), which still goes in the digest;
-    and a post recorded before under another slug (its title changed), already handled.
+    more than `import_threshold` old posts appearing at once (an import); `email: false`;
+    a post that went live more than `announce_max_age` ago (the machine was off), which
+    still goes in the digest; and a post recorded before under another slug, already
+    announced (or not) under that one, which goes in a digest still owed to it.
     """
     live = [p for p in posts if p.is_live(now)]
     live_slugs = {p.slug for p in live}
