@@ -1,9 +1,10 @@
 """The site configuration: `config/site.toml`, then `PUBLISHER_<SECTION>_<KEY>` variables.
 
 Every key is declared once below, as a dataclass field with a default and a one-line doc
-(`doc=`). That single declaration drives parsing, validation, environment overrides and the
-reference in the README (a test checks that every key is documented). All problems in a
-file are collected and reported together.
+(`doc=`). That single declaration drives parsing, validation, environment overrides, the
+config file `publisher init` writes and the settings reference of the docs (generated
+from `documented_keys` at build time). All problems in a file are collected and reported
+together.
 """
 
 from __future__ import annotations
@@ -387,7 +388,8 @@ def _resolve_paths(config: Config) -> Config:
 
 
 def documented_keys() -> list[tuple[str, str, Any, str]]:
-    """(section, key, default, doc) for every key: the README's reference is built from this."""
+    """(section, key, default, doc) for every key: the docs' settings reference is built from
+    this."""
     return [
         (name, f.name, f.default, f.metadata["doc"])
         for name, cls in SECTIONS.items()

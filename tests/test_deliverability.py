@@ -1,5 +1,5 @@
 """Emails that land: every email the sample site sends, scored by SpamAssassin and verified
-by dkimpy, as the README's "Deliverability" section promises."""
+by dkimpy, as docs/run/deliverability.md promises."""
 
 from __future__ import annotations
 

@@ -15,23 +15,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from publisher.content import foreign
+from publisher.content.keys import FRONT_MATTER
 
-KEYS = (
-    "title",
-    "date",
-    "tags",
-    "summary",
-    "slug",
-    "author",
-    "image",
-    "image_alt",
-    "description",
-    "draft",
-    "email",
-    "aliases",
-)
+KEYS = tuple(key.name for key in FRONT_MATTER)
 DATE_EXAMPLE = "2026-03-02 09:00"
-# Caps that bound the work one post can cause (README, "Writing a post").
+# Caps that bound the work one post can cause (docs/staff/writing.md).
 MAX_POST_BYTES = 1_000_000
 MAX_FRONT_BYTES = 16_000
 MAX_YAML_DEPTH = 8  # lists or mappings inside one another; front matter needs two

@@ -35,7 +35,7 @@ log = logging.getLogger("publisher")
 
 PARALLEL_THRESHOLD = 64  # fewer posts to parse than this: not worth starting processes
 WORDS_PER_MINUTE = 220
-RENDER_SECONDS = 10.0  # one post's Markdown taking longer is an error (README, "Writing a post")
+RENDER_SECONDS = 10.0  # one post's Markdown taking longer is an error (docs/staff/writing.md)
 MAX_HTML_CHARS = 10_000_000  # nor may it turn into more HTML (highlighted code grows ~5x)
 
 
@@ -149,8 +149,8 @@ class _Unrenderable(Exception):
 
 
 def _render(body: str) -> Rendered:
-    """The body as HTML, within the caps on nesting, time and size (README, "Writing a
-    post"): one hostile post must not stall a build or fill the cache."""
+    """The body as HTML, within the caps on nesting, time and size (docs/staff/writing.md):
+    one hostile post must not stall a build or fill the cache."""
     from publisher.content import markup  # lazy, as in parse_post
 
     deep = markup.deep_nesting(body)

@@ -5,7 +5,7 @@ A page's inputs are what every page depends on (`inputs_key`: the templates, the
 this code, the post renderer) and the data its template shows (`page_key`, posts by
 their file and hash), so changing one post re-renders that post and the pages listing it.
 At 5,000 posts that is about 10 pages of 5,701, and the one-post-changed rebuild takes
-under 5% of the time of the full build (README, "Performance"; measured with
+under 5% of the time of the full build (docs/explanation/performance.md; measured with
 `bench/build_bench.py 5000`, which builds with and without the cache in one run).
 """
 

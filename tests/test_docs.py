@@ -1,0 +1,75 @@
+"""The documentation site: it builds with `mkdocs build --strict` (a broken link or anchor, a
+missing page or a page left out of the nav fails), its internal links resolve in the built
+HTML, and the generated reference holds every setting, command, option and front matter key
+the program has (the docs site is described in docs/development.md)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from publisher.cli import COMMANDS, main
+from publisher.config import documented_keys
+from publisher.content.keys import FRONT_MATTER
+
+from conftest import REPO, Html, broken_links
+
+COMMON = {"--debug", "--now", "--config", "--help"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs") / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def ids(built: Path, page: str) -> set[str]:
+    return Html((built / page / "index.html").read_text(encoding="utf-8")).ids
+
+
+def test_the_docs_build_strict_and_every_internal_link_resolves(built: Path) -> None:
+    assert (built / "index.html").is_file()
+    assert broken_links(built) == []
+
+
+def test_every_setting_has_a_reference_entry(built: Path) -> None:
+    anchors = ids(built, "reference/settings")
+    missing = [f"[{s}] {k}" for s, k, _, _ in documented_keys() if f"{s}-{k}" not in anchors]
+    assert missing == []
+
+
+def test_every_command_and_option_has_a_reference_entry(built: Path) -> None:
+    anchors = ids(built, "reference/commands")
+    missing = [name for name in ("debug", "now", "config") if name not in anchors]
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        subs = command.commands.items() if isinstance(command, click.Group) else []
+        for path, each in [([name], command), *(([name, s], c) for s, c in subs)]:
+            anchor = "-".join(path)
+            missing += [] if anchor in anchors else [anchor]
+            missing += [
+                f"{anchor} {option}"
+                for param in each.params
+                if isinstance(param, click.Option) and not set(param.opts) & COMMON
+                for option in [max(param.opts, key=len)]
+                if f"{anchor}-{option.lstrip('-')}" not in anchors
+            ]
+    assert missing == []
+
+
+def test_every_front_matter_key_has_a_reference_entry(built: Path) -> None:
+    anchors = ids(built, "reference/front-matter")
+    assert [key.name for key in FRONT_MATTER if key.name not in anchors] == []
