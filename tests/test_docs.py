@@ -5,6 +5,7 @@ the program has (the docs site is described in docs/development.md)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -24,6 +25,10 @@ COMMON = {"--debug", "--now", "--config", "--help"}
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.fail(
+            "mkdocs is missing: run pip install -e '.[test]' again (it holds the docs extra)"
+        )
     out = tmp_path_factory.mktemp("docs") / "site"
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
