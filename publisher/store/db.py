@@ -303,12 +303,12 @@ def _sqlite_engine(url: URL, lock_wait: float | None) -> tuple[Engine, str]:
     return engine, database or ":memory:"
 
 
-def insert_or_skip(dialect: str, table: Table, key: str) -> Insert:
-    """INSERT ... ON CONFLICT (key) DO NOTHING in the named dialect ("sqlite" or
+def insert_or_skip(dialect: str, table: Table, *keys: str) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING in the named dialect ("sqlite" or
     "postgresql"). The dialect module is imported here, not at the top: PostgreSQL's costs
     a SQLite process ~30 ms of start-up, a third of an idle tick's own work."""
     module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
-    return module.insert(table).on_conflict_do_nothing(index_elements=[key])
+    return module.insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 # --- Migrations (the steps are in migrations.py) --------------------------------------

@@ -111,6 +111,11 @@ def _welcome_due(conn: Connection) -> None:
     conn.execute(schema.WELCOME_DUE_INDEX)
 
 
+def _drafts(conn: Connection) -> None:
+    """The console editor's autosaved copies (schema.drafts)."""
+    schema.drafts.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -118,4 +123,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _email_decisions,
     _inbound,
     _welcome_due,
+    _drafts,
 ]

@@ -247,3 +247,19 @@ PUBLISHED_V4 = {
     "source": "VARCHAR(500)",
     "path": "VARCHAR(500)",
 }
+
+# The console editor's unsaved work: one copy per staff member and post ("" for a post not
+# yet created), written as they type, offered back after a closed tab or a crash, and
+# dropped once the post is saved. `fields` is the form as JSON; `etag` the file's version
+# the copy started from, to tell when the file has changed since.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("staff_id", Id, nullable=False),
+    Column("post", String(200), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("etag", String(100), nullable=False, default=""),
+    Column("saved_at", UTCDateTime, nullable=False),
+    UniqueConstraint("staff_id", "post"),
+)
