@@ -201,3 +201,35 @@ def test_a_jekyll_file_name_date_is_named_in_the_missing_date_error(site: Path) 
         "posts/2019-05-01-welcome.markdown:1: missing date; add a line such as "
         "date: 2019-05-01 (the file name's date is not read)"
     ]
+
+
+@pytest.mark.parametrize("command", ["check", "build", "tick"])
+def test_a_symlink_in_posts_to_a_file_outside_is_refused(site: Path, command: str) -> None:
+    """A post that is a symlink to a key file (in the site, or anywhere) is refused with
+    its file and the reason, and its text reaches no page; the other posts still go out
+    from a tick."""
+    write_post(site, "a.md", GOOD)
+    (site / "config" / "dkim.pem").write_text("title: Key\ndate: 2026-03-01\nsecret-key\n")
+    (site / "posts" / "key.md").symlink_to(site / "config" / "dkim.pem")
+    (site / "posts" / "linked").symlink_to(site / "config", target_is_directory=True)
+    done = run_publisher(command, "--now", "2026-04-01", cwd=site)
+    assert done.returncode == (1 if command == "tick" else 2), done.stderr
+    for name in ("key.md", "linked"):
+        assert (
+            f"posts/{name}:1: a symbolic link to something outside posts/; publisher "
+            "does not follow it (it could publish any file on this machine): move the post "
+            "itself into posts/"
+        ) in done.stderr
+    public = site / "public"
+    if command == "tick":
+        assert (public / "posts" / "sleep-well" / "index.html").exists()
+    for path in public.rglob("*") if public.exists() else []:
+        assert path.is_dir() or b"secret-key" not in path.read_bytes()
+
+
+def test_a_symlink_within_posts_is_read(site: Path) -> None:
+    (site / "posts" / "drafts").mkdir()
+    write_post(site, "drafts/a.md", GOOD)
+    (site / "posts" / "a.md").symlink_to(site / "posts" / "drafts" / "a.md")
+    result = scan(site)
+    assert result.errors[0].message.startswith("slug 'sleep-well' is also used by")

@@ -306,3 +306,107 @@ def test_pelican_metadata_header_with_a_continued_value() -> None:
         "Body\n",
         6,
     )
+
+
+# --- A hostile tree: nothing outside SRC is read ---------------------------------------
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-secret-key-material\n"
+KEY += "-----END PRIVATE KEY-----\n"
+POST_FOLDERS = {"jekyll": "_posts", "hugo": "content/posts", "pelican": "content"}
+
+
+def assert_key_nowhere(site: Path) -> None:
+    """The key is in no post, no built page, feed or sitemap."""
+    done = run_publisher("build", "--now", NOW, cwd=site)
+    assert done.returncode == 0, done.stderr
+    for folder in ("posts", "public"):
+        for path in (site / folder).rglob("*"):
+            if path.is_file():
+                assert b"secret-key-material" not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("tool", ["jekyll", "hugo", "pelican"])
+def test_a_symlink_out_of_the_tree_is_named_and_not_followed(
+    site: Path, tmp_path_factory: pytest.TempPathFactory, tool: str
+) -> None:
+    """A post that is a symlink to a key file (in the site but outside SRC, or outside
+    the site), and a folder that is a symlink, are skipped by name: the key is read by
+    nothing, so it reaches no page, feed or post."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "dkim.pem").write_text(KEY)
+    (outside / "2020-03-05-folder-key.md").write_text(KEY)
+    (site / "config" / "dkim.pem").write_text(KEY)
+    shutil.copytree(BLOGS / tool, site / "old" / tool)
+    folder = site / "old" / tool / POST_FOLDERS[tool]
+    (folder / "2020-03-03-key.md").symlink_to(outside / "dkim.pem")
+    (folder / "2020-03-04-site-key.md").symlink_to(site / "config" / "dkim.pem")
+    (folder / "linked").symlink_to(outside, target_is_directory=True)
+    done = run_publisher("import", tool, f"old/{tool}", "--now", NOW, cwd=site)
+    assert done.returncode == 0, done.stderr
+    shown = f"old/{tool}/{POST_FOLDERS[tool]}"
+    for name in ("2020-03-03-key.md", "2020-03-04-site-key.md", "linked"):
+        assert (
+            f"skipped: {shown}/{name}: a symbolic link, not followed (an import reads only "
+            "the files inside the folder it is given); copy the file itself in to import it"
+        ) in done.stdout.splitlines()
+    assert "key" not in " ".join(p.name for p in (site / "posts").iterdir())
+    assert_key_nowhere(site)
+
+
+@pytest.mark.parametrize(
+    ("tool", "config_file"),
+    [("jekyll", "_config.yml"), ("hugo", "hugo.toml"), ("pelican", "pelicanconf.py")],
+)
+def test_a_symlinked_settings_file_or_post_folder_is_not_read(
+    site: Path, tmp_path_factory: pytest.TempPathFactory, tool: str, config_file: str
+) -> None:
+    """The old site's settings file as a symlink is named and not read; so is a post
+    folder (`_posts`, `content`) that is a symlink out of the tree."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "2020-03-03-key.md").write_text(KEY)
+    old = site / "old" / tool
+    shutil.copytree(BLOGS / tool, old)
+    (old / config_file).unlink()
+    (old / config_file).symlink_to(site / "config" / "site.toml")
+    done = run_publisher("import", tool, f"old/{tool}", "--now", NOW, cwd=site)
+    assert done.returncode == 0, done.stderr
+    assert f"skipped: old/{tool}/{config_file}: a symbolic link, not followed" in done.stdout
+    other = site / "other"
+    (other / ("_posts" if tool == "jekyll" else "")).mkdir(parents=True, exist_ok=True)
+    linked = other / ("content" if tool != "jekyll" else "_posts/more")
+    if tool == "jekyll":
+        (other / "_posts" / "2020-01-01-real.md").write_text("---\ntitle: Real\n---\nText.\n")
+    linked.symlink_to(outside, target_is_directory=True)
+    done = run_publisher("import", tool, "other", "--now", NOW, cwd=site)
+    shown = f"other/{linked.relative_to(other).as_posix()}"
+    if tool == "jekyll":
+        assert done.returncode == 0, done.stderr
+        assert f"skipped: {shown}: a symbolic link, not followed" in done.stdout
+    else:  # the content folder itself: not this tool's site
+        assert done.returncode == 2
+        assert f"error: other: {shown.removeprefix('other/')} is a symbolic link" in done.stderr
+    assert_key_nowhere(site)
+
+
+def test_a_file_over_the_size_cap_is_refused_with_a_line(site: Path) -> None:
+    posts = site / "old" / "_posts"
+    posts.mkdir(parents=True)
+    (posts / "2020-01-01-huge.md").write_bytes(b"---\ntitle: Huge\n---\n" + b"x" * 1_100_000)
+    (posts / "2020-01-02-fine.md").write_text("---\ntitle: Fine\n---\nText.\n")
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "skipped: old/_posts/2020-01-01-huge.md: over 1 MB (publisher refuses posts that "
+        "large); split it into smaller posts and import again",
+        "imported 1 post (0 drafts), skipped 1 file, 0 things to fix by hand",
+    ]
+
+
+def test_a_pelican_path_outside_the_tree_is_refused(site: Path) -> None:
+    """pelicanconf.py's PATH is read as text; one that leaves SRC is not walked."""
+    (site / "old").mkdir()
+    (site / "old" / "pelicanconf.py").write_text(f'PATH = "{site / "config"}"\n')
+    done = run_publisher("import", "pelican", "old", "--now", NOW, cwd=site)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: old: {site / 'config'} is a symbolic link or outside")
+    assert list((site / "posts").iterdir()) == []

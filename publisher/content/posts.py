@@ -222,32 +222,60 @@ POST_SUFFIXES = (".md", ".markdown", ".mkd")  # Jekyll, Hugo and Pelican write a
 BACKUP_SUFFIXES = ("~", ".bak", ".orig", ".swp", ".tmp")
 
 
-def _sources(config: Config) -> tuple[list[tuple[str, str]], list[str]]:
-    """(name relative to the site root, absolute path) of every post, in a stable order,
-    and a warning naming each file or folder that is skipped.
+@dataclass
+class _Sources:
+    """What `posts/` holds: (name relative to the site root, absolute path) of every post,
+    a warning naming each file or folder skipped, and each link refused."""
+
+    found: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    refused: list[ContentError] = field(default_factory=list)
+
+
+OUTSIDE = (
+    "a symbolic link to something outside posts/; publisher does not follow it (it could "
+    "publish any file on this machine): move the post itself into posts/"
+)
+
+
+def _sources(config: Config) -> _Sources:
+    """Every post in `posts/`, in a stable order, and every file that is not one.
 
     Hidden files and folders, editor backups and other files are skipped, but never
-    silently: a post saved as `.markdown` must not just vanish. Plain strings and
-    `os.walk`: pathlib costs more than reading the files on a large site.
+    silently: a post saved as `.markdown` must not just vanish. A symbolic link out of
+    `posts/` is refused (an error): a link to `config/dkim.pem` would publish the key.
+    Plain strings and `os.walk`: pathlib costs more than reading the files on a large site.
     """
-    prefix, found, skipped = os.path.join(config.root, ""), [], []
+    prefix, sources = os.path.join(config.root, ""), _Sources()
+    home = os.path.join(os.path.realpath(config.posts_dir), "")
 
     def relative(path: str) -> str:
         return path.removeprefix(prefix).replace(os.sep, "/")
 
-    for folder, dirs, files in os.walk(config.posts_dir):
+    def linked_out(path: str) -> bool:
+        outside = not os.path.realpath(path).startswith(home)
+        if outside:
+            sources.refused.append(ContentError(relative(path), 1, OUTSIDE))
+        return outside
+
+    for folder, dirs, files in os.walk(config.posts_dir):  # never enters a linked folder
         dirs.sort()
-        for name in [d for d in dirs if d.startswith(".")]:
-            dirs.remove(name)
-            skipped.append(f"{relative(os.path.join(folder, name))}/: skipped: a hidden folder")
+        for name in list(dirs):
+            path = os.path.join(folder, name)
+            if name.startswith(".") or (os.path.islink(path) and not linked_out(path)):
+                why = "a hidden folder" if name.startswith(".") else "a link to a folder"
+                sources.skipped.append(f"{relative(path)}/: skipped: {why}")
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in sorted(files):
             path = os.path.join(folder, name)
             reason = _skip_reason(name)
             if reason:
-                skipped.append(f"{relative(path)}: skipped: {reason}")
-            else:
-                found.append((relative(path), path))
-    return sorted(found), sorted(skipped)
+                sources.skipped.append(f"{relative(path)}: skipped: {reason}")
+            elif not (os.path.islink(path) and linked_out(path)):
+                sources.found.append((relative(path), path))
+    sources.found.sort()
+    sources.skipped.sort()
+    return sources
 
 
 def is_backup(name: str) -> bool:
@@ -297,8 +325,8 @@ def scan(config: Config) -> Scan:
     results: dict[str, FileResult] = {}
     pending: list[tuple[str, bytes]] = []
     stamps: dict[str, Stamp] = {}
-    sources, skipped = _sources(config)
-    for source, path in sources:
+    sources = _sources(config)
+    for source, path in sources.found:
         info = os.stat(path)  # before reading: a later change gives a new stamp
         stamp = cache.stamp(info)
         if stamp:
@@ -318,11 +346,11 @@ def scan(config: Config) -> Scan:
     results = dict(sorted(results.items()))
 
     errors = [ContentError(r.source, line, msg) for r in results.values() for line, msg in r.errors]
-    errors += _duplicate_slugs(results.values())
+    errors += _duplicate_slugs(results.values()) + sources.refused
     errors.sort(key=lambda e: (e.path, e.line))
     posts = [r.post for r in results.values() if r.post is not None]
     posts.sort(key=lambda p: (p.date, p.slug), reverse=True)
-    warnings = skipped + [w for r in results.values() for w in r.warnings]
+    warnings = sources.skipped + [w for r in results.values() for w in r.warnings]
     return Scan(posts, errors, warnings, parsed=len(pending), files=len(results))
 
 

@@ -11,6 +11,7 @@ as Hugo does; `aliases` are kept (relative ones are under the section, as in Hug
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -21,7 +22,7 @@ import yaml
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import addresses, body, reading
+from publisher.importers import addresses, body, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 _REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"([^"#]*)(#[^"]*)?"\s*[%>]\}\}""")
@@ -33,13 +34,13 @@ _USED |= {"featured_image", "lastmod"}
 
 def harvest(src: Path, config: Config) -> Harvest:
     """Every page in a section of the Hugo site at `src`."""
-    content = src / "content"
+    content = tree.folder(src, "content")
     if not content.is_dir():
         raise PublisherError(f"{src}: no content folder; give the folder of a Hugo site")
-    settings = _settings(src)
-    found = Harvest()
+    found = Harvest(src)
+    settings = _settings(found)
     opened: list[tuple[Path, tuple[str, ...], reading.Front]] = []
-    for path in reading.files(content):
+    for path in tree.files(found, content):
         parts = path.relative_to(content).parts
         bundle = _bundle_of(path, content)
         if bundle and bundle != path:
@@ -99,14 +100,13 @@ def _bundle_of(path: Path, content: Path) -> Path | None:
     return None
 
 
-def _settings(src: Path) -> dict[str, Any]:
+def _settings(found: Harvest) -> dict[str, Any]:
     for name in CONFIG_FILES:
-        path = src / name
-        if path.is_file():
+        if os.path.lexists(found.src / name):
+            text = tree.settings_text(found, name) or ""
             try:
-                text = path.read_text("utf-8")
                 loaded = tomllib.loads(text) if name.endswith(".toml") else yaml.safe_load(text)
-            except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError):
+            except (tomllib.TOMLDecodeError, yaml.YAMLError):
                 return {}
             return loaded if isinstance(loaded, dict) else {}
     return {}

@@ -21,7 +21,7 @@ import yaml
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import addresses, body, reading
+from publisher.importers import addresses, body, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 STYLES = {
@@ -44,13 +44,13 @@ def harvest(src: Path, config: Config) -> Harvest:
     drafts = src / "_drafts"
     if not folders and not drafts.is_dir():
         raise PublisherError(f"{src}: no _posts folder; give the folder of a Jekyll site")
-    settings = _settings(src)
-    found = Harvest()
+    found = Harvest(src)
+    settings = _settings(found)
     opened: list[_Opened] = []
     for folder in folders:
         categories = [p for p in folder.parent.relative_to(src).parts if p]
-        opened += [_open(path, categories, False, found) for path in reading.files(folder)]
-    for path in reading.files(drafts) if drafts.is_dir() else []:
+        opened += [_open(path, categories, False, found) for path in tree.files(found, folder)]
+    for path in tree.files(found, drafts) if drafts.is_dir() else []:
         opened.append(_open(path, [], True, found))
     posts = [post for post in opened if post is not None]
     slugs = {post.path.stem: slugify(_slug(post)) for post in posts}
@@ -97,10 +97,10 @@ def _post_links(text: str, slugs: dict[str, str]) -> str:
     return _POST_LINK.sub(address, text)
 
 
-def _settings(src: Path) -> dict[str, Any]:
+def _settings(found: Harvest) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load((src / "_config.yml").read_text("utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        loaded = yaml.safe_load(tree.settings_text(found, "_config.yml") or "")
+    except yaml.YAMLError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
 

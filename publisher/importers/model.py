@@ -42,8 +42,9 @@ class ImportedPost:
 
 @dataclass
 class Harvest:
-    """Everything an importer found in the old blog."""
+    """Everything an importer found in the old blog at `src`."""
 
+    src: Path
     posts: list[ImportedPost] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "FILE: why"
     fixes: list[Fix] = field(default_factory=list)

@@ -15,7 +15,7 @@ from pathlib import Path
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import addresses, body, reading
+from publisher.importers import addresses, body, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 DEFAULT_URL = "{slug}.html"
@@ -27,13 +27,13 @@ _USED |= {"status", "url", "save_as", "image", "description", "modified"}
 
 def harvest(src: Path, config: Config) -> Harvest:
     """Every article of the Pelican site at `src` (the folder holding pelicanconf.py)."""
-    settings = _settings(src)
-    content = src / settings.get("PATH", "content")
+    found = Harvest(src)
+    settings = _settings(found)
+    content = tree.folder(src, settings.get("PATH", "content"))
     if not content.is_dir():
         raise PublisherError(f"{src}: no content folder; give the folder of a Pelican site")
     pages = content / settings.get("PAGE_PATHS", "pages")
-    found = Harvest()
-    for path in reading.files(content):
+    for path in tree.files(found, content):
         if path.is_relative_to(pages):
             found.skip(path, "a page, not an article")
         else:
@@ -41,12 +41,9 @@ def harvest(src: Path, config: Config) -> Harvest:
     return found
 
 
-def _settings(src: Path) -> dict[str, str]:
+def _settings(found: Harvest) -> dict[str, str]:
     """The plain string settings of pelicanconf.py, read as text."""
-    try:
-        text = (src / "pelicanconf.py").read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return {}
+    text = tree.settings_text(found, "pelicanconf.py") or ""
     return {m.group(1): m.group(2) or m.group(3) or "" for m in _SETTING.finditer(text)}
 
 

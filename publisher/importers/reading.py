@@ -17,10 +17,13 @@ from typing import Any
 
 import yaml
 
+from publisher.content.frontmatter import MAX_POST_BYTES
 from publisher.content.posts import is_backup
+from publisher.importers import tree
 from publisher.importers.model import Harvest, When
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mkd", ".mkdn", ".mdown")
+_TOO_LARGE = " (publisher refuses posts that large); split it into smaller posts and import again"
 _KEY_LINE = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*[:=]""")
 _METADATA = re.compile(r"^([A-Za-z][\w-]*):\s*(.*)$")
 _DATE = re.compile(
@@ -58,9 +61,9 @@ class Front:
         return None
 
 
-def read_text(path: Path) -> str:
-    """A file as text: UTF-8 (a BOM allowed), line ends made \\n; Unreadable otherwise."""
-    data = path.read_bytes()
+def decode(data: bytes) -> str:
+    """A file's bytes as text: UTF-8 (a BOM allowed), line ends made \\n; Unreadable
+    otherwise."""
     try:
         return data.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as exc:
@@ -215,25 +218,19 @@ def skip_reason(path: Path) -> str:
     return ""
 
 
-def files(folder: Path) -> list[Path]:
-    """Every file under `folder`, hidden folders left out, in a stable order."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file()
-        and not any(p.startswith(".") for p in path.relative_to(folder).parts[:-1])
-    )
-
-
 def open_post(path: Path, found: Harvest, metadata: bool = False) -> Front | None:
     """The front matter and body of an old post, or None when it is skipped (not a
-    Markdown post, or unreadable: the reason goes to `found`)."""
+    Markdown post, a link, too large or unreadable: the reason goes to `found`)."""
     reason = skip_reason(path)
     if reason:
         found.skip(path, reason)
         return None
     try:
-        return split(read_text(path), metadata)
+        data = tree.read(found.src, path, MAX_POST_BYTES, _TOO_LARGE)
+        return split(decode(data), metadata)
+    except tree.Refused as problem:
+        found.skip(path, str(problem))
+        return None
     except Unreadable as problem:
         found.skip(f"{path}:{problem.line}", f"{problem.message} and import again")
         return None
