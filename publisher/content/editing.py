@@ -1,0 +1,157 @@
+"""Writing a post file from the console's editor: the front matter keys the editor shows
+replaced, every other line of the file kept (other keys, comments), checked as `publisher
+check` reads it before anything is written, and never over a version the writer did not
+see (the file's ETag, as HTTP's If-Match), so an edit made in git or another tab since is
+never overwritten silently.
+
+The file is written whole or not at all (a temporary file renamed over it). A new post is
+`posts/<date>-<slug>.md`, as `publisher new` names it, and never replaces a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from publisher.config import Config
+from publisher.content import frontmatter
+from publisher.content.posts import Post, parse_post
+from publisher.errors import ContentError, ContentErrors, PublisherError
+
+EDITED = ("title", "date", "tags", "summary", "image", "image_alt", "draft")  # in this order
+TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+CLOSING = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PostFields:
+    """What the editor edits: the front matter it shows and the body."""
+
+    title: str
+    date: datetime  # aware
+    tags: tuple[str, ...]
+    summary: str
+    image: str
+    image_alt: str
+    draft: bool
+    body: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    post: Post
+    path: Path
+    etag: str
+
+
+class Stale(PublisherError):
+    """The file changed on disk since the editor read it (HTTP 412); `current` is the file
+    as it is now, for the person to compare with their version."""
+
+    def __init__(self, source: str, current: str, mine: str):
+        super().__init__(f"{source} was changed since you opened it; compare and save again")
+        self.current = current
+        self.mine = mine
+
+
+def etag(data: bytes) -> str:
+    """The version of a file's bytes, as an HTTP entity tag."""
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def post_text(config: Config, fields: PostFields, old: str = "") -> str:
+    """The post file holding `fields`; `old` (the file as it was) gives the other keys and
+    comments, kept in place before the edited keys."""
+    kept = _other_lines(old)
+    local = config.local(fields.date)
+    lines = [f"title: {_quoted(fields.title)}", f"date: {local:%Y-%m-%d %H:%M}"]
+    lines.append("tags: [" + ", ".join(_quoted(tag) for tag in fields.tags) + "]")
+    for name in ("summary", "image", "image_alt"):
+        value = getattr(fields, name).strip()
+        if value:
+            lines.append(f"{name}: {_quoted(value)}")
+    lines.append(f"draft: {'true' if fields.draft else 'false'}")
+    body = fields.body.replace("\r\n", "\n")
+    return "---\n" + "".join(line + "\n" for line in kept + lines) + "---\n\n" + body.lstrip("\n")
+
+
+def check(config: Config, source: str, text: str) -> Post:
+    """The post `text` gives, read as `publisher check` reads it; ContentErrors (file,
+    line, message) with every problem when it would not build."""
+    result = parse_post(source, text.encode("utf-8"), config.tz)
+    if result.errors or result.post is None:
+        raise ContentErrors(ContentError(source, line, message) for line, message in result.errors)
+    return result.post
+
+
+def save(config: Config, post: Post | None, fields: PostFields, if_match: str) -> Saved:
+    """Write `fields` over `post`'s file (or a new file when `post` is None), if the file
+    is still the version `if_match` names; nothing is written when it would not build."""
+    if post is None:
+        local = config.local(fields.date)
+        path = config.posts_dir / f"{local:%Y-%m-%d}-{frontmatter.slugify(fields.title)}.md"
+        old = b""
+    else:
+        path = config.root / post.source
+        old = path.read_bytes()
+    source = path.relative_to(config.root).as_posix()
+    text = post_text(config, fields, old.decode("utf-8", "replace"))
+    if post is not None and etag(old) != if_match:
+        raise Stale(source, old.decode("utf-8", "replace"), text)
+    saved = check(config, source, text)
+    data = text.encode("utf-8")
+    _write(path, data, new=post is None)
+    return Saved(saved, path, etag(data))
+
+
+def _other_lines(old: str) -> list[str]:
+    """The front matter lines of `old` that are not the edited keys (with their indented
+    or listed continuation lines), in order."""
+    if not old.startswith("---"):
+        return []
+    rest = old.split("\n", 1)[1] if "\n" in old else ""
+    closing = CLOSING.search(rest)
+    front = rest[: closing.start()] if closing else ""
+    kept, skipping = [], False
+    for line in front.splitlines():
+        key = TOP_KEY.match(line)
+        if key:
+            skipping = key.group(1) in EDITED
+        elif line.startswith("#"):  # a comment at the margin belongs to no value
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return kept
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted string (JSON's syntax is valid YAML), on one line."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _write(path: Path, data: bytes, new: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".edit-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        if new:
+            try:
+                os.link(temporary, path)  # fails if someone created it meanwhile
+            except FileExistsError:
+                raise PublisherError(
+                    f"posts/{path.name} already exists; choose another title or date"
+                ) from None
+            os.unlink(temporary)
+        else:
+            os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
