@@ -38,6 +38,7 @@ COMMANDS = {
     "posts": "schedule",
     "web": "web",
     "inbound": "inbound",
+    "staff": "staff",
 }
 
 

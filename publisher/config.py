@@ -175,6 +175,26 @@ class SchedulerSection:
 
 
 @dataclass(frozen=True)
+class AdminSection:
+    session_idle: timedelta = key(
+        timedelta(hours=12), "Staff console: a session unused this long ends (e.g. '12h')."
+    )
+    session_lifetime: timedelta = key(
+        timedelta(days=14), "Staff console: every session ends this long after sign-in."
+    )
+    link_lifetime: timedelta = key(
+        timedelta(minutes=30), "How long a sign-in link asked for on /admin/sign-in works."
+    )
+    sign_in_per_hour: int = key(
+        10, "Most sign-in requests per client IP, and per address, an hour."
+    )
+    api_per_minute: int = key(300, "Most Admin API requests per API key (and per client) a minute.")
+    git_commit: bool = key(
+        True, "Commit each post saved in the console, as its author, when posts/ is in git."
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, plus where the site lives and what time it is."""
 
@@ -190,6 +210,7 @@ class Config:
     dkim: DkimSection = DkimSection()
     inbound: InboundSection = InboundSection()
     scheduler: SchedulerSection = SchedulerSection()
+    admin: AdminSection = AdminSection()
 
     @property
     def tz(self) -> ZoneInfo:

@@ -758,3 +758,111 @@ def spamassassin_scores(messages: dict[str, bytes]) -> dict[str, tuple[float, li
         rules = status.split("tests=", 1)[1].split()[0].split(",") if "tests=" in status else []
         found[str(parsed["X-Publisher-Sample"])] = (score, rules)
     return found
+
+
+# --- The staff console --------------------------------------------------------------
+
+
+class MovingClock:
+    """A clock a test moves by hand (`advance`), for sessions' and links' expiry."""
+
+    def __init__(self, start):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class StaffConsole:
+    """`publisher web` on loopback with the staff console, and ways to be its staff."""
+
+    url: str
+    config: Any
+    app: Any
+    clock: MovingClock
+
+    @property
+    def store(self):
+        return self.app.state.store
+
+    def client(self, **headers: str):
+        """An HTTP client of the app that does not follow redirects."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=10, headers=headers)
+
+    def add_staff(self, email: str, role: str, name: str = "") -> str:
+        """Add a staff member as `publisher staff add` does; their sign-in link."""
+        from publisher.admin import accounts
+        from publisher.store.audit import command_line
+
+        invited = accounts.add(
+            self.config, self.store, email, name, role, command_line(), self.clock()
+        )
+        return invited.link
+
+    def sign_in(self, link: str, client=None):
+        """Open a sign-in link and press its button, as the person does: a client holding
+        the session cookie (sent by hand: httpx keeps `Secure` cookies off http) and the
+        CSRF token in `X-CSRF-Token`; `client.cookie` is the session cookie."""
+        client = client or self.client()
+        page = client.get(link)
+        assert page.status_code == 200, page.text
+        token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+        answer = client.post("/admin/sign-in/link", data={"token": html.unescape(token)})
+        assert answer.status_code == 303, answer.text
+        cookie = re.search(r"publisher_session=([^;]+)", answer.headers["set-cookie"]).group(1)
+        client.cookie = cookie
+        client.headers["cookie"] = f"publisher_session={cookie}"
+        client.headers["x-csrf-token"] = client.get("/admin/api/me").json()["csrf_token"]
+        return client
+
+    def staff(self, email: str, role: str):
+        """A client signed in as a new staff member with this role."""
+        return self.sign_in(self.add_staff(email, role))
+
+    def api_key(self, email: str) -> str:
+        from publisher.admin import accounts
+        from publisher.store.audit import command_line
+
+        return accounts.new_key(self.store, email, command_line(), self.clock())
+
+    def outbox(self) -> list[EmailMessage]:
+        folder = self.config.delivery.outbox / "new"
+        files = sorted(folder.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+        return [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+
+
+@pytest.fixture
+def start_console(site: Path, live_server):
+    """Start `publisher web` (SQLite unless `database_url` is given) at a clock the test
+    moves; `[web] url` is the server itself."""
+    from datetime import UTC, datetime
+
+    from publisher.config import load_config
+    from publisher.web.app import create_app
+
+    def start(database_url: str | None = None, **settings: str) -> StaffConsole:
+        port = free_port()
+        env = {**os.environ, "PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}"}
+        if database_url:
+            env["PUBLISHER_DATABASE_URL"] = database_url
+        env.update({f"PUBLISHER_{k.upper()}": v for k, v in settings.items()})
+        config = load_config(env=env)
+        clock = MovingClock(datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+        app = create_app(config, clock=clock)
+        return StaffConsole(live_server(app, port), config, app, clock)
+
+    return start
+
+
+@pytest.fixture
+def console(start_console) -> StaffConsole:
+    """The staff console on SQLite."""
+    return start_console()

@@ -16,8 +16,9 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,31 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for the lock (URL ?timeout= overrides)
 BEGIN_ATTEMPTS = 3
+
+# Work waiting for the next write transaction opened in this context (`joined`).
+_JOINED: ContextVar[list[Callable[[Connection], None]] | None] = ContextVar(
+    "publisher_joined", default=None
+)
+
+
+@contextmanager
+def joined(work: Callable[[Connection], None]) -> Iterator[Callable[[], bool]]:
+    """Run `work(conn)` inside the next write transaction this context opens, just before
+    it commits, so that it commits or rolls back with that change: how the console's audit
+    row joins the change it records while the action runs the same library function the
+    command line does. Yields a function that says whether `work` ran."""
+    pending = [work]
+    token = _JOINED.set(pending)
+    try:
+        yield lambda: not pending
+    finally:
+        _JOINED.reset(token)
+
+
+def _run_joined(conn: Connection) -> None:
+    pending = _JOINED.get()
+    while pending:
+        pending.pop()(conn)
 
 
 @dataclass
@@ -72,6 +98,7 @@ class Store:
             self._begin(connection, write=True)
             with self._translated(connection):
                 yield connection
+                _run_joined(connection)
 
     @contextmanager
     def driver_transaction(self, conn: Connection) -> Iterator[Any]:

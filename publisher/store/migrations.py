@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, MetaData, inspect, text
 
-from publisher.store import schema
+from publisher.store import schema, staff_schema
 
 
 def _initial_schema(conn: Connection) -> None:
@@ -116,6 +116,12 @@ def _drafts(conn: Connection) -> None:
     schema.drafts.create(conn, checkfirst=True)
 
 
+def _staff_console(conn: Connection) -> None:
+    """The staff console's tables: staff, sign-in links, sessions, the audit log."""
+    for table in staff_schema.TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -124,4 +130,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _inbound,
     _welcome_due,
     _drafts,
+    _staff_console,
 ]

@@ -1,5 +1,6 @@
 """The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences,
-and the mail providers' bounce and complaint webhooks (`webhooks`).
+and the mail providers' bounce and complaint webhooks (`webhooks`); the staff console
+(`publisher.admin`) is mounted under /admin/.
 
 Starlette on uvicorn: an async server in one process, small enough to read, with a real
 test story (the tests run it under uvicorn on a loopback port). The store and the mail
@@ -32,9 +33,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from publisher.admin.app import create_admin
 from publisher.clock import Clock
 from publisher.config import Config
 from publisher.errors import StoreError
@@ -50,6 +52,7 @@ def create_app(
     """The web app for `config`; `clock` defaults to the real time moved by `--now`;
     `fetch` gets SNS certificates and confirms SNS subscriptions (tests pass their own)."""
     endpoints = Endpoints(config, clock or Clock(config.now))
+    admin = create_admin(config, endpoints.store, endpoints.clock)
     logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
@@ -58,6 +61,7 @@ def create_app(
         Route("/preferences", endpoints.preferences, methods=["GET", "POST"]),
         Route("/healthz", endpoints.healthz, methods=["GET"]),
         *Webhooks(endpoints, fetch).routes(),
+        Mount("/admin", admin),
     ]
     middleware = [
         Middleware(Guard, headers=security_headers(config), error_page=endpoints.error_page),
@@ -78,6 +82,7 @@ def create_app(
         await run_in_threadpool(endpoints.signups.close)  # write what is queued, then stop
         await run_in_threadpool(endpoints.mailer.close)  # send what is queued, then stop
         await run_in_threadpool(endpoints.welcomes.close)
+        await run_in_threadpool(admin.state.console.close)
         endpoints.store.close()
 
     app = Starlette(

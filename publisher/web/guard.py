@@ -18,7 +18,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from publisher.config import Config
 
 MAX_BODY = 16 * 1024
-WEBHOOK_MAX_BODY = 1024 * 1024  # SendGrid posts batches of up to 768 KB, SNS up to 256 KB
+# Larger bodies some paths take, the longest prefix first: SendGrid posts webhook batches
+# of up to 768 KB (SNS up to 256 KB); a post saved in the console is up to 1 MB of text
+# (2 as JSON); a CSV of subscribers can be big.
+BODY_CAPS = (
+    ("/admin/api/subscribers/import", 64 * 1024 * 1024),
+    ("/webhooks/", 1024 * 1024),
+    ("/admin/", 4 * 1024 * 1024),
+)
+
+
+def body_cap(path: str) -> int:
+    return next((cap for prefix, cap in BODY_CAPS if path.startswith(prefix)), MAX_BODY)
 
 
 def origin(url: str) -> str:
@@ -98,7 +109,7 @@ class Guard:
                 message = {**message, "body": b""}
             await send(message)
 
-        cap = WEBHOOK_MAX_BODY if scope["path"].startswith("/webhooks/") else MAX_BODY
+        cap = body_cap(scope["path"])
         declared = Headers(scope=scope).get("content-length", "0")
         if not (declared.isascii() and declared.isdigit()) or int(declared) > cap:
             await self.error_page(413)(scope, receive, send_secured)
@@ -122,27 +133,29 @@ class Guard:
 
 
 class ClientLimit:
-    """At most `per_minute` hits per client (its IP) in any 60 seconds, a sliding log per
-    client; outgoing mail has its own pace (`delivery.throttle.TokenBucket`).
+    """At most `limit` hits per key (a client's IP, an address, an API key) in any `window`
+    seconds (a minute unless given), a sliding log per key; outgoing mail has its own pace
+    (`delivery.throttle.TokenBucket`).
 
-    In memory and per process: `publisher web` runs one process. Keys idle for a minute
+    In memory and per process: `publisher web` runs one process. Keys idle for a window
     are dropped when the table grows, so memory stays bounded by recent clients.
     """
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
-        self.per_minute = per_minute
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic, window: float = 60):
+        self.limit = limit
         self.clock = clock
+        self.window = window
         self.hits: dict[str, deque[float]] = {}
 
     def retry_after(self, key: str) -> int:
         """0 when `key` may go ahead now (and the hit is counted), else seconds to wait."""
         now = self.clock()
         hits = self.hits.setdefault(key, deque())
-        while hits and hits[0] <= now - 60:
+        while hits and hits[0] <= now - self.window:
             hits.popleft()
-        if len(hits) >= self.per_minute:
-            return max(1, int(hits[0] + 60 - now) + 1)
+        if len(hits) >= self.limit:
+            return max(1, int(hits[0] + self.window - now) + 1)
         hits.append(now)
         if len(self.hits) > 10_000:
-            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - 60}
+            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - self.window}
         return 0

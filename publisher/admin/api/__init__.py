@@ -1,0 +1,87 @@
+"""The Admin API: JSON under /admin/api/, one module per resource, described by the OpenAPI
+document FastAPI generates from the routes' pydantic models (`/admin/api/openapi.json`,
+or `document()` without a server).
+
+Authenticated by the console's session cookie (plus the CSRF token on changes) or by
+`Authorization: Bearer <API key>`; 401 without, 403 for a role that may not. Every route
+declares its permission (`permissions.allow`) and calls the library function the command
+line calls; every change writes an audit row (`Console.change`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from publisher.admin.api import staff
+from publisher.admin.auth import Actor
+from publisher.admin.permissions import PUBLIC, allow
+from publisher.errors import PublisherError, StoreError
+from publisher.store.staff import StaffExists
+
+ROUTERS = [staff.router]
+SERVER = "/admin/api"
+
+
+def create_api() -> FastAPI:
+    """The API app, every resource's routes and the OpenAPI document's own route. Its
+    `state.console` is set by `admin.app` (the document needs none)."""
+    from importlib.metadata import version
+
+    api = FastAPI(
+        title="publisher Admin API",
+        version=version("publisher"),
+        description=__doc__,
+        servers=[{"url": SERVER}],
+        openapi_url=None,  # served below, declared public like every route declares
+        docs_url=None,
+        redoc_url=None,
+    )
+    for router in ROUTERS:
+        api.include_router(router)
+
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request, actor: Actor | None = allow(PUBLIC)) -> JSONResponse:
+        return JSONResponse(request.app.openapi())
+
+    api.add_exception_handler(StoreError, unavailable)
+    api.add_exception_handler(PublisherError, refused)
+    api.add_exception_handler(StaffExists, conflict)
+    api.add_exception_handler(RequestValidationError, invalid)
+    return api
+
+
+def document() -> dict:
+    """The OpenAPI document, without a server: for the docs' reference page."""
+    return create_api().openapi()
+
+
+async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is locked, down or broken: 503, try again shortly."""
+    return JSONResponse(
+        {"detail": "The database is busy; try again in a moment."},
+        status_code=503,
+        headers={"retry-after": "5"},
+    )
+
+
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    """A library refusal (a bad address, an unknown post) is the person's to fix: 422 with
+    its one line, as the command line prints it."""
+    return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
+async def conflict(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def invalid(request: Request, exc: Exception) -> JSONResponse:
+    """Every problem of a request body or query, without echoing what was sent (it may be
+    large, or hold someone's address)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)

@@ -1,0 +1,34 @@
+"""Shapes every resource shares: errors, and the answers any route may give."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Model(BaseModel):
+    """A request or response body: unknown fields in a request are refused (422), so a
+    typo in a script is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(Model):
+    """What went wrong, in one sentence a person can act on."""
+
+    detail: str
+
+
+class Done(Model):
+    """A change that has nothing else to say."""
+
+    ok: bool = True
+    message: str = ""
+
+
+def answers(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI entries for the error codes a route may answer, besides 401/403/429/503."""
+    return {code: {"model": Problem} for code in codes}
+
+
+# Every route may answer these: not signed in, not allowed, too fast, database busy.
+COMMON = answers(401, 403, 429, 503)
