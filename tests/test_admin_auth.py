@@ -282,3 +282,14 @@ def second_link(console, email: str) -> str:
 
 def run_publisher_here(console, *args: str):
     return run_publisher(*args, cwd=console.config.root)
+
+
+def test_admins_read_the_audit_log_through_the_api(console) -> None:
+    admin = console.staff("ana@example.org", "admin")
+    rows = admin.get("/admin/api/audit", params={"limit": 2}).json()
+    assert [r["action"] for r in rows] == ["session.sign_in", "staff.add"]
+    assert rows[0]["staff_email"] == "ana@example.org" and rows[0]["at"].endswith("Z")
+    later = admin.get("/admin/api/audit", params={"since": "2026-12-01 09:01"}).json()
+    assert later == []  # site time (Chicago): 15:01 UTC, after both rows
+    editor = console.staff("bob@example.org", "editor")
+    assert editor.get("/admin/api/audit").status_code == 403

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from publisher.config import Config, load_config, parse_now
+
+if TYPE_CHECKING:
+    from publisher.store.db import Store
 
 
 @dataclass
@@ -70,3 +74,13 @@ def get_now() -> datetime:
     """--now (or $PUBLISHER_NOW) for a command that has no config to read it with."""
     options = click.get_current_context().find_root().ensure_object(Options)
     return parse_now(options.now or os.environ.get("PUBLISHER_NOW"))
+
+
+@contextmanager
+def opened() -> Iterator[tuple[Config, Store]]:
+    """The running command's config and its store, open for the block."""
+    from publisher.store.db import Store  # lazy: only the commands that use the store
+
+    config = get_config()
+    with Store.open(config) as store:
+        yield config, store

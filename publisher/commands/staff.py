@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
-from publisher.commands.options import common_options, get_config
-from publisher.config import Config
+from publisher.commands.options import common_options, opened
 from publisher.content.frontmatter import parse_date
 from publisher.store import audit
 from publisher.store import staff as staff_store
-from publisher.store.db import Store
 from publisher.store.staff_schema import ROLES
-
-
-@contextmanager
-def opened() -> Iterator[tuple[Config, Store]]:
-    config = get_config()
-    with Store.open(config) as store:
-        yield config, store
 
 
 @click.group()

@@ -6,15 +6,13 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from publisher import store as subscriber_store
-from publisher.commands.options import common_options, get_config
+from publisher.commands.options import common_options, opened
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
 from publisher.store import SUPPRESSED, Store, Subscriber
@@ -29,13 +27,6 @@ class OutputError(PublisherError):
     """The export file cannot be written (the environment's fault)."""
 
     exit_code = 1
-
-
-@contextmanager
-def opened() -> Iterator[tuple[Config, Store]]:
-    config = get_config()
-    with Store.open(config) as store:
-        yield config, store
 
 
 @click.group()
