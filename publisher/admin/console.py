@@ -5,6 +5,7 @@ the change's audit row in the change's own transaction)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -13,6 +14,7 @@ import anyio
 from starlette.requests import Request
 
 from publisher.admin import accounts
+from publisher.admin.sending import Sender
 from publisher.config import Config
 from publisher.site import theme
 from publisher.store import audit
@@ -45,8 +47,14 @@ class Console:
         self.threads = anyio.CapacityLimiter(STORE_THREADS)
         # Sign-in links are made and mailed by a thread of their own, after the answer.
         self.mailer = Mailer(self.mail_link, threads=1)
-        self.closing: list[Callable[[], None]] = [self.mailer.close]  # at shutdown, in order
+        self.sender = Sender(store, self.now_config)  # campaigns resumed from the console
+        self.closing: list[Callable[[], None]] = [self.mailer.close, self.sender.close]
         self.templates = theme.environment(config, "admin")  # the site may override them
+
+    def now_config(self) -> Config:
+        """The config at the clock's time now: library functions that read `config.now`
+        (the queue, the post states) must not see the time the process started."""
+        return replace(self.config, now=self.clock())
 
     async def thread(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking library call in a worker thread (the event loop never waits)."""

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from publisher.clock import Clock
 from publisher.config import Config
+from publisher.delivery import holds
 from publisher.delivery.marks import SentMarks
 from publisher.delivery.summary import CampaignProgress, Summary
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
@@ -276,8 +277,16 @@ class _Run:
         return self._finish()
 
     def _brake(self) -> None:
-        """Hold the campaign when its bounces or complaints pass the limits (not --force)."""
-        if self.force or self.paused is not None:
+        """Stop when a person paused the campaign (the console); hold it when its bounces or
+        complaints pass the limits (not --force)."""
+        if self.paused is not None:
+            return
+        paused = holds.paused_note(self.store, self.campaign.id)
+        if paused:
+            self.paused = brake.Held(paused)
+            self.halt.set()
+            return
+        if self.force:
             return
         why = brake.check(self.store, self.config, self.campaign.id, self.clock())
         if why:

@@ -14,13 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from publisher.admin.api import staff
+from publisher.admin.api import campaigns, queue, staff
 from publisher.admin.auth import Actor
 from publisher.admin.permissions import PUBLIC, allow
+from publisher.delivery import holds
 from publisher.errors import PublisherError, StoreError
-from publisher.store.staff import StaffExists
+from publisher.store.staff import StaffExists, StaffNotFound
 
-ROUTERS = [staff.router]
+ROUTERS = [campaigns.router, queue.router, staff.router]
 SERVER = "/admin/api"
 
 
@@ -47,7 +48,8 @@ def create_api() -> FastAPI:
 
     api.add_exception_handler(StoreError, unavailable)
     api.add_exception_handler(PublisherError, refused)
-    api.add_exception_handler(StaffExists, conflict)
+    for error in STATUS:
+        api.add_exception_handler(error, answered)
     api.add_exception_handler(RequestValidationError, invalid)
     return api
 
@@ -72,8 +74,18 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
-async def conflict(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+# Library refusals that are not the request's own fault, and their HTTP status.
+STATUS: dict[type[Exception], int] = {
+    StaffExists: 409,
+    StaffNotFound: 404,
+    holds.CampaignNotFound: 404,
+    holds.CannotResume: 409,
+}
+
+
+async def answered(request: Request, exc: Exception) -> JSONResponse:
+    status = next(code for kind, code in STATUS.items() if isinstance(exc, kind))
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 async def invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -6,19 +6,23 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Model(BaseModel):
-    """A request or response body: unknown fields in a request are refused (422), so a
-    typo in a script is not silently ignored."""
+    """A request body: unknown fields are refused (422), so a typo in a script is not
+    silently ignored, and values are taken as their JSON type only ("yes" is no bool)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class Problem(Model):
+class Answer(BaseModel):
+    """A response body."""
+
+
+class Problem(Answer):
     """What went wrong, in one sentence a person can act on."""
 
     detail: str
 
 
-class Done(Model):
+class Done(Answer):
     """A change that has nothing else to say."""
 
     ok: bool = True

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from publisher.admin import accounts
-from publisher.admin.api.models import COMMON, Done, Model, answers
+from publisher.admin.api.models import COMMON, Answer, Done, Model, answers
 from publisher.admin.auth import Actor
 from publisher.admin.console import Console
 from publisher.admin.permissions import allow
@@ -21,7 +21,7 @@ router = APIRouter(tags=["staff"], responses=COMMON)
 Role = Literal["author", "editor", "admin"]
 
 
-class Person(Model):
+class Person(Answer):
     id: int
     email: str
     name: str
@@ -52,14 +52,14 @@ class NewPerson(Model):
     role: Role
 
 
-class Invited(Model):
+class Invited(Answer):
     person: Person
     sign_in_link: str  # works once, for 24 hours
     expires: datetime
     mailed: str
 
 
-class ApiKey(Model):
+class ApiKey(Answer):
     key: str  # shown this once; the store keeps its hash only
 
 

@@ -1,0 +1,169 @@
+"""Campaigns: the list, one campaign's figures, pause and resume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from publisher.admin.api.models import COMMON, Answer, Model, answers
+from publisher.admin.auth import Actor
+from publisher.admin.console import Console
+from publisher.admin.permissions import allow
+from publisher.delivery import holds
+from publisher.inbound import brake
+from publisher.store import campaign_counts, health
+from publisher.store.campaign_counts import CampaignRow
+from publisher.store.schema import SENT
+
+router = APIRouter(tags=["campaigns"], responses=COMMON)
+PAGE = 20
+
+
+class CampaignSummary(Answer):
+    key: str  # post:<slug> or digest:<period>
+    kind: str
+    subject: str
+    status: str  # sending, paused (a problem; the next tick retries), held, done
+    note: str  # why it is paused or held
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    recipients: int
+    states: dict[str, int]  # messages per state; in the list `sent` is the recipients left
+
+
+class CampaignList(Answer):
+    campaigns: list[CampaignSummary]
+    page: int
+    pages: int
+    total: int
+
+
+class CampaignDetail(CampaignSummary):
+    bounced: int
+    complaints: int
+    unsubscribed: int  # recipients who unsubscribed since it started
+    bounce_rate: float  # of messages gone (sent, bounced, failed), as the brake weighs them
+    complaint_rate: float
+    rate: float | None  # messages sent per second, start to finish (or now)
+    held_by_brake: bool
+
+
+class Resume(Model):
+    force: bool = False  # release a hold of the safety brake (someone looked at the list)
+
+
+class Paused(Answer):
+    key: str
+    status: str
+    changed: bool  # False: it was held already
+
+
+class Resumed(Answer):
+    key: str
+    status: str
+    sending: bool  # a run started now (False: one was running already)
+
+
+def summary(row: CampaignRow, states: dict[str, int]) -> CampaignSummary:
+    return CampaignSummary(
+        key=row.key,
+        kind=row.kind,
+        subject=row.subject,
+        status=row.status,
+        note=row.note,
+        created=row.created_at,
+        started=row.started_at,
+        finished=row.finished_at,
+        recipients=row.total,
+        states=states,
+    )
+
+
+@router.get("/campaigns")
+async def list_campaigns(
+    request: Request, page: int = Query(1, ge=1, le=100_000), actor: Actor = allow("campaigns.read")
+) -> CampaignList:
+    """Newest first, `PAGE` a page, with their messages per state."""
+    console: Console = request.app.state.console
+    rows, total = await console.read(campaign_counts.page, (page - 1) * PAGE, PAGE)
+    unsent = await console.read(campaign_counts.unsent, [row.id for row in rows])
+    items = []
+    for row in rows:
+        states = unsent[row.id]
+        states[SENT] = max(0, row.total - sum(states.values()))
+        items.append(summary(row, states))
+    return CampaignList(campaigns=items, page=page, pages=max(1, -(-total // PAGE)), total=total)
+
+
+@router.get("/campaigns/{key}", responses=answers(404))
+async def campaign(
+    request: Request, key: str, actor: Actor = allow("campaigns.read")
+) -> CampaignDetail:
+    """One campaign: messages per state, bounces, complaints, unsubscribes, rate, times."""
+    console: Console = request.app.state.console
+    row = await console.read(campaign_counts.by_key, key)
+    if row is None:
+        raise HTTPException(404, f"No campaign {key!r}.")
+    states = await console.read(campaign_counts.states, row.id)
+    rates = await console.read(health.rates, row.id)
+    complaints = await console.read(campaign_counts.complaints, row.id)
+    unsubscribed = 0
+    if row.started_at is not None:
+        unsubscribed = await console.read(
+            campaign_counts.unsubscribed_since, row.id, row.started_at
+        )
+    sent = states.get(SENT, 0)
+    seconds = (
+        ((row.finished_at or console.clock()) - row.started_at).total_seconds()
+        if row.started_at
+        else 0
+    )
+    return CampaignDetail(
+        **summary(row, states).model_dump(),
+        bounced=rates.hard,
+        complaints=complaints,
+        unsubscribed=unsubscribed,
+        bounce_rate=rates.hard / rates.attempted if rates.attempted else 0.0,
+        complaint_rate=rates.complaints / rates.attempted if rates.attempted else 0.0,
+        rate=sent / seconds if seconds > 0 and sent else None,
+        held_by_brake=row.status == brake.HELD and not holds.held_by_person(row.note),
+    )
+
+
+@router.post("/campaigns/{key}/pause", responses=answers(404, 409))
+async def pause(request: Request, key: str, actor: Actor = allow("campaigns.send")) -> Paused:
+    """Hold the campaign: nothing more is sent until someone resumes it (a run in
+    progress stops within seconds)."""
+    console: Console = request.app.state.console
+    changed = await console.change(
+        request,
+        actor.did("campaign.pause", key),
+        holds.pause,
+        console.store,
+        key,
+        actor.member.email,
+        console.clock(),
+    )
+    return Paused(key=key, status=brake.HELD, changed=changed)
+
+
+@router.post("/campaigns/{key}/resume", responses=answers(404, 409))
+async def resume(
+    request: Request, key: str, body: Resume, actor: Actor = allow("campaigns.send")
+) -> Resumed:
+    """Send the rest now; `force` also releases a hold of the safety brake."""
+    console: Console = request.app.state.console
+    detail = "releasing the brake" if body.force else ""
+    await console.change(
+        request,
+        actor.did("campaign.resume", key, detail),
+        holds.resume,
+        console.store,
+        key,
+        body.force,
+    )
+    started = console.sender.start(key, body.force)
+    _id, status, _note = await console.read(holds.status, key)
+    return Resumed(key=key, status=status, sending=started)

@@ -1,0 +1,114 @@
+"""Campaign figures for the console, from indexed ranges rather than whole-table counts.
+
+A campaign's deliveries are indexed by (campaign, state, id), so counting one state of one
+campaign reads that state's entries only. A finished campaign is nearly all `sent`: the
+list counts every other state (`state < 'sent' OR state > 'sent'`: two small ranges, and a
+state added later counts too) and takes `sent` as the rest of its recipients. A page of
+the list then costs its campaigns' few unsent messages, not their millions of sent ones;
+one campaign's own page counts `sent` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+
+from publisher.store.db import Store
+from publisher.store.schema import SENT, campaigns, deliveries, inbound, subscribers
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """A campaign without its message text: what a list shows."""
+
+    id: int
+    key: str
+    kind: str
+    subject: str
+    status: str
+    note: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int
+
+
+ROW_COLUMNS = [campaigns.c[name] for name in CampaignRow.__dataclass_fields__]
+
+
+def page(store: Store, offset: int, limit: int) -> tuple[list[CampaignRow], int]:
+    """Campaigns newest first, `limit` from `offset` (the primary key's order), and how
+    many there are."""
+    query = select(*ROW_COLUMNS).order_by(campaigns.c.id.desc()).offset(offset).limit(limit)
+    with store.read() as conn:
+        rows = [CampaignRow(*row) for row in conn.execute(query)]
+        total = conn.execute(select(func.count()).select_from(campaigns)).scalar_one()
+    return rows, total
+
+
+def by_key(store: Store, key: str) -> CampaignRow | None:
+    with store.read() as conn:
+        row = conn.execute(select(*ROW_COLUMNS).where(campaigns.c.key == key)).first()
+    return CampaignRow(*row) if row else None
+
+
+def unsent(store: Store, ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Messages of each campaign per state other than sent (index ranges only)."""
+    if not ids:
+        return {}
+    state = deliveries.c.state
+    query = (
+        select(deliveries.c.campaign_id, state, func.count())
+        .where(deliveries.c.campaign_id.in_(ids), or_(state < SENT, state > SENT))
+        .group_by(deliveries.c.campaign_id, state)
+    )
+    found: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in ids}
+    with store.read() as conn:
+        for campaign_id, name, count in conn.execute(query):
+            found[campaign_id][name] = count
+    return found
+
+
+def states(store: Store, campaign_id: int) -> dict[str, int]:
+    """Messages of one campaign per state, `sent` counted exactly."""
+    query = (
+        select(deliveries.c.state, func.count())
+        .where(deliveries.c.campaign_id == campaign_id)
+        .group_by(deliveries.c.state)
+    )
+    with store.read() as conn:
+        return dict(conn.execute(query).all())
+
+
+def unsubscribed_since(store: Store, campaign_id: int, since: datetime) -> int:
+    """Recipients of the campaign who have unsubscribed since `since` (its start): the
+    unsubscribed subscribers (an index on status) probed against the campaign's unique
+    (campaign, subscriber) index."""
+    query = (
+        select(func.count())
+        .select_from(subscribers)
+        .join(
+            deliveries,
+            and_(
+                deliveries.c.subscriber_id == subscribers.c.id,
+                deliveries.c.campaign_id == campaign_id,
+            ),
+        )
+        .where(subscribers.c.status == "unsubscribed", subscribers.c.unsubscribed_at >= since)
+    )
+    with store.read() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def complaints(store: Store, campaign_id: int) -> int:
+    """Subscribers who complained about the campaign's message (mail read back)."""
+    query = (
+        select(func.count(func.distinct(inbound.c.subscriber_id)))
+        .join(deliveries, deliveries.c.id == inbound.c.delivery_id)
+        .where(deliveries.c.campaign_id == campaign_id, inbound.c.kind == "complaint")
+    )
+    with store.read() as conn:
+        return conn.execute(query).scalar_one()
