@@ -866,3 +866,9 @@ def start_console(site: Path, live_server):
 def console(start_console) -> StaffConsole:
     """The staff console on SQLite."""
     return start_console()
+
+
+@pytest.fixture
+def console_on(start_console, database_url: str) -> StaffConsole:
+    """The staff console on SQLite, and on PostgreSQL when PUBLISHER_TEST_DATABASE_URL is set."""
+    return start_console(database_url)

@@ -37,7 +37,8 @@ def wait_until(condition, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-def test_campaigns_list_and_detail(console) -> None:
+def test_campaigns_list_and_detail(console_on) -> None:
+    console = console_on
     key = campaign(console)
     editor = console.staff("ed@example.org", "editor")
     listed = editor.get("/admin/api/campaigns").json()
@@ -46,7 +47,8 @@ def test_campaigns_list_and_detail(console) -> None:
     assert (item["key"], item["status"], item["recipients"]) == (key, "sending", 3)
     assert item["states"] == {"queued": 3, "sent": 0}
 
-    run_publisher("send", "--resume", cwd=console.config.root)
+    store = {"PUBLISHER_DATABASE_URL": console.config.database.url}
+    run_publisher("send", "--resume", cwd=console.config.root, env=store)
     [item] = editor.get("/admin/api/campaigns").json()["campaigns"]
     assert item["states"] == {"sent": 3} and item["status"] == "done"
     detail = editor.get(f"/admin/api/campaigns/{key}").json()

@@ -14,6 +14,7 @@ import anyio
 from starlette.requests import Request
 
 from publisher.admin import accounts
+from publisher.admin.imports import Imports
 from publisher.admin.sending import Sender
 from publisher.config import Config
 from publisher.site import theme
@@ -48,6 +49,9 @@ class Console:
         # Sign-in links are made and mailed by a thread of their own, after the answer.
         self.mailer = Mailer(self.mail_link, threads=1)
         self.sender = Sender(store, self.now_config)  # campaigns resumed from the console
+        self.imports = Imports(
+            store, config.data_dir / "uploads", clock, config.smtp.smtputf8, self.audited
+        )
         self.closing: list[Callable[[], None]] = [self.mailer.close, self.sender.close]
         self.templates = theme.environment(config, "admin")  # the site may override them
 
@@ -78,17 +82,31 @@ class Console:
         a GET or HEAD that did is a bug, refused before anything happens."""
         if request.method in ("GET", "HEAD", "OPTIONS"):
             raise RuntimeError(f"{request.method} {request.url.path} must not change anything")
+        return await self.thread(self.audited, entry, function, *args, **kwargs)
 
-        def run() -> Any:
-            now = self.clock()
-            with joined(lambda conn: audit.write(conn, entry, now)) as done:
-                result = function(*args, **kwargs)
-            if not done():
-                with self.store.transaction() as conn:
-                    audit.write(conn, entry, now)
-            return result
+    async def record(self, request: Request, entry: Entry) -> None:
+        """Write an audit row on its own, for a change whose object is known only after it
+        (a new subscriber's id), or that the library function did not make (it refused)."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            raise RuntimeError(f"{request.method} {request.url.path} must not change anything")
 
-        return await self.thread(run)
+        def write() -> None:
+            with self.store.transaction() as conn:
+                audit.write(conn, entry, self.clock())
+
+        await self.thread(write)
+
+    def audited(self, entry: Entry, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        """`function(*args, **kwargs)` with `entry` written in its first write transaction
+        (or after it, when it wrote nothing to the store); for `change`, and for work
+        that goes on after the answer (an import)."""
+        now = self.clock()
+        with joined(lambda conn: audit.write(conn, entry, now)) as done:
+            result = function(*args, **kwargs)
+        if not done():
+            with self.store.transaction() as conn:
+                audit.write(conn, entry, now)
+        return result
 
     def mail_link(self, item: tuple[str, datetime]) -> None:
         """The mailer thread's work: a sign-in link for a staff address, nothing otherwise."""

@@ -14,14 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from publisher.admin.api import campaigns, queue, staff
+from publisher.admin.api import campaigns, queue, staff, subscribers
 from publisher.admin.auth import Actor
 from publisher.admin.permissions import PUBLIC, allow
 from publisher.delivery import holds
 from publisher.errors import PublisherError, StoreError
 from publisher.store.staff import StaffExists, StaffNotFound
 
-ROUTERS = [campaigns.router, queue.router, staff.router]
+ROUTERS = [campaigns.router, queue.router, staff.router, subscribers.router]
 SERVER = "/admin/api"
 
 
