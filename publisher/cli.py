@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from publisher.commands.options import Options, common_options
+from publisher.docs import docs_page
 from publisher.errors import PublisherError
 
 # Where each command lives (publisher/commands/<module>.py). Modules are imported only when
@@ -94,7 +95,10 @@ def fail(ctx: click.Context, message: str, code: int) -> None:
     ctx.exit(code)
 
 
-@click.group(cls=PublisherGroup)
+@click.group(
+    cls=PublisherGroup,
+    epilog=f"Documentation: {docs_page('index.md')} in publisher's source (`mkdocs serve` shows it as a site); every command and option: {docs_page('reference/commands.md')}.",
+)
 @common_options
 @click.version_option(package_name="publisher")
 def main() -> None:

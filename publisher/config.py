@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from publisher.docs import docs_page
 from publisher.errors import ConfigError
 from publisher.values import convert, parse_now
 
@@ -248,7 +249,10 @@ def _section(
     hints = get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     for unknown in sorted(set(table) - known):
-        problems.append(f"[{name}] {unknown}: unknown key (known: {', '.join(sorted(known))})")
+        problems.append(
+            f"[{name}] {unknown}: unknown key (known: {', '.join(sorted(known))}; every key: "
+            f"{docs_page('reference/settings.md')})"
+        )
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         env_name = f"PUBLISHER_{name}_{f.name}".upper()

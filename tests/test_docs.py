@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from publisher.cli import COMMANDS, main
 from publisher.config import documented_keys
@@ -78,3 +80,35 @@ def test_every_command_and_option_has_a_reference_entry(built: Path) -> None:
 def test_every_front_matter_key_has_a_reference_entry(built: Path) -> None:
     anchors = ids(built, "reference/front-matter")
     assert [key.name for key in FRONT_MATTER if key.name not in anchors] == []
+
+
+def test_every_page_a_message_names_exists(built: Path) -> None:
+    """`docs_page("...")` in the code (errors, --help) names a page of the built docs."""
+    named = {
+        (source.relative_to(REPO), page)
+        for source in (REPO / "publisher").rglob("*.py")
+        for page in re.findall(r"""docs_page\(["']([^"']+)["']\)""", source.read_text())
+    }
+    assert len(named) >= 5  # --help, a config key, a front matter key, the brake, upgrades
+    pages = {
+        p: built / p.removesuffix("index.md").removesuffix(".md") / "index.html" for _, p in named
+    }
+    assert [(str(f), p) for f, p in named if not pages[p].is_file()] == []
+
+
+def test_help_names_the_docs() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert "Documentation: docs/index.md" in result.output
+    assert "docs/reference/commands.md" in result.output
+
+
+def test_the_crontab_advice_passes_the_secrets_to_publisher(tmp_path: Path) -> None:
+    """The starter's crontab said `. /etc/publisher.env &&`, which sets the variables in
+    cron's shell without exporting them: publisher never saw the SMTP password."""
+    crontab = (REPO / "publisher/templates/starter/scheduling/crontab").read_text()
+    advice = re.search(r"starting the\n# command with `([^`]+)`", crontab).group(1)
+    env_file = tmp_path / "publisher.env"
+    env_file.write_text("PUBLISHER_SMTP_PASSWORD=s3cret\n")
+    command = advice.replace("/etc/publisher.env", str(env_file)) + " env"
+    seen = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True).stdout
+    assert "PUBLISHER_SMTP_PASSWORD=s3cret" in seen.splitlines()

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from publisher.content import foreign
 from publisher.content.keys import FRONT_MATTER
+from publisher.docs import docs_page
 
 KEYS = tuple(key.name for key in FRONT_MATTER)
 DATE_EXAMPLE = "2026-03-02 09:00"
@@ -404,7 +405,8 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
         names = ", ".join(clip(repr(key), SHOWN_CHARS) for key in unknown)
         fields.warnings.append(
             f"{source}:{front.line(unknown[0])}: unknown front matter key {names} "
-            f"(known: {', '.join(KEYS)}); check the spelling"
+            f"(known: {', '.join(KEYS)}); check the spelling "
+            f"({docs_page('reference/front-matter.md')})"
         )
     fields.title = _title(front)
     fields.date = _date(front, tz, source)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from publisher.config import Config
+from publisher.docs import docs_page
 from publisher.errors import PublisherError
 from publisher.store import Store, health
 
@@ -42,7 +43,7 @@ def reason(config: Config, rates: health.Rates) -> str:
         return ""
     return (
         f"held by the brake: {what} (over {limit}); clean the list, then "
-        "`publisher send --resume --force`"
+        f"`publisher send --resume --force` (see {docs_page('staff/held-campaigns.md')})"
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from publisher.config import Config
+from publisher.docs import docs_page
 from publisher.errors import StoreError
 from publisher.store import schema
 from publisher.store.migrations import MIGRATIONS
@@ -399,5 +400,5 @@ def _refuse_newer(store: Store, version: int) -> None:
     if version > LATEST:
         raise StoreError(
             f"{store.name}: the database has schema version {version}, newer than this "
-            f"publisher knows ({LATEST}); upgrade publisher"
+            f"publisher knows ({LATEST}); upgrade publisher ({docs_page('run/upgrades.md')})"
         )
