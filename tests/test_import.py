@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, follow_redirect, run_publisher, serve_folder, write_post
+from conftest import REPO, follow_redirect, png, run_publisher, serve_folder, write_post
 
 NOW = "2026-04-01T12:00:00Z"
 BLOGS = REPO / "tests" / "data" / "blogs"
@@ -25,6 +25,16 @@ def import_blog(site: Path, tool: str):
 
 def front(site: Path, name: str) -> str:
     return (site / "posts" / name).read_text().split("---\n")[1]
+
+
+def assert_copied(site: Path, tool: str, files: set[str] | dict[str, str]) -> None:
+    """The files posts use are in the site's static folder, the bytes of the old blog's
+    (a set: at the same path under the old site's root)."""
+    roots = {"jekyll": "", "hugo": "", "pelican": "content/"}
+    for new in files:
+        old = files[new] if isinstance(files, dict) else roots[tool] + new
+        copied = site / "templates" / "site" / "static" / new
+        assert copied.read_bytes() == (BLOGS / tool / old).read_bytes(), new
 
 
 def assert_redirects(site: Path, old_to_new: dict[str, str]) -> None:
@@ -55,18 +65,25 @@ def test_jekyll(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     posts = "old/jekyll/_posts"
     assert done.stdout.splitlines() == [
-        f"skipped: {posts}/notes.txt: not a post; copy pictures and files to "
-        "templates/site/static/ and link them there",
+        f"skipped: {posts}/notes.txt: not a post, and no post links to it",
         "fix: old/jekyll/_drafts/half-done.md:1: no date: imported as a draft dated now; "
         "set date: and remove draft: true",
         f"fix: {posts}/2019-05-01-welcome-to-the-clinic.markdown:14: Liquid output "
         "{{ site.baseurl }} cannot be converted; write the value itself",
+        f"fix: {posts}/2019-05-01-welcome-to-the-clinic.markdown:18: picture "
+        "/assets/img/lobby.jpg: no such file (old/jekyll/assets/img/lobby.jpg); the link is "
+        "kept as written",
         f"fix: {posts}/2019-07-04-we-moved.md:10: Liquid tag {{% include map.html zoom=3 %}} "
         "cannot be converted; write its result as Markdown or HTML",
+        "fix: old/jekyll/blog/_posts/2019-08-01-in-a-folder.mkd:3: image: "
+        "/assets/img/cover.jpg: no such file (old/jekyll/assets/img/cover.jpg); imported "
+        "without it",
         "note: categories became tags (publisher has tags only): 1 post",
         "note: left out the key 'layout' (publisher does not use it): 1 post",
-        "imported 5 posts (2 drafts), skipped 1 file, 3 things to fix by hand",
+        "imported 5 posts (2 drafts), copied 2 files, skipped 1 file, 5 things to fix by "
+        "hand; publisher check: no errors",
     ]
+    assert_copied(site, "jekyll", {"assets/img/clinic.png", "assets/leaflet.pdf"})
     assert sorted(p.name for p in (site / "posts").iterdir()) == [
         "2019-05-01-welcome-to-the-clinic.md",
         "2019-06-10-secret-plans.md",
@@ -84,6 +101,11 @@ def test_jekyll(site: Path) -> None:
     )
     welcome = (site / "posts" / "2019-05-01-welcome-to-the-clinic.md").read_text()
     assert '```ruby\nputs "hello"\n```' in welcome  # {% highlight %} became a code fence
+    assert (  # {{ site.baseurl }}, the old site's own host: the files' new addresses
+        "![Our waiting room](/static/assets/img/clinic.png) ([full size]"
+        "(/static/assets/img/clinic.png))\n\nTake [the leaflet](/static/assets/leaflet.pdf "
+        '"Leaflet") and see <img src="/assets/img/lobby.jpg" alt="The lobby">.' in welcome
+    )
     assert "date: 2019-07-04T15:30:00+02:00\n" in front(site, "2019-07-04-we-moved.md")
     moved = (site / "posts" / "2019-07-04-we-moved.md").read_text()
     assert (  # links to other posts of the import: their new addresses
@@ -111,18 +133,22 @@ def test_hugo(site: Path) -> None:
     assert done.stdout.splitlines() == [
         f"skipped: {content}/_index.md: a page outside any section, not a post",
         f"skipped: {content}/about.md: a page outside any section, not a post",
-        f"skipped: {content}/posts/bundle/cover.jpg: a file of a page bundle; copy it to "
-        "templates/site/static/ and link it from there",
-        f"fix: {content}/posts/bundle/index.md:9: Hugo shortcode {{{{% notice info %}}}} "
+        f"skipped: {content}/posts/bundle/notes.txt: not a post, and no post links to it",
+        f"fix: {content}/posts/bundle/index.md:10: Hugo shortcode {{{{% notice info %}}}} "
         "cannot be converted; write its result as Markdown or HTML",
-        f"fix: {content}/posts/bundle/index.md:11: Hugo shortcode {{{{% /notice %}}}} "
+        f"fix: {content}/posts/bundle/index.md:12: Hugo shortcode {{{{% /notice %}}}} "
         "cannot be converted; write its result as Markdown or HTML",
         f"fix: {content}/posts/first-post.md:15: Hugo shortcode {{{{< youtube w7Ft2ymGmfc >}}}} "
         "cannot be converted; write its result as Markdown or HTML",
+        f"fix: {content}/posts/first-post.md:23: picture /images/gone.png: no such file "
+        "(old/hugo/static/images/gone.png); the link is kept as written",
         "note: <!--more--> became the summary: 1 post",
         "note: categories (and series) became tags (publisher has tags only): 1 post",
-        "imported 4 posts (1 draft), skipped 3 files, 3 things to fix by hand",
+        "imported 4 posts (1 draft), copied 2 files, skipped 3 files, 4 things to fix by "
+        "hand; publisher check: no errors",
     ]
+    assert_copied(site, "hugo", {"images/team.png": "static/images/team.png"})
+    assert_copied(site, "hugo", {"posts/bundle/cover.jpg": "content/posts/bundle/cover.jpg"})
     first = (site / "posts" / "2020-02-03-first-post.md").read_text()
     assert first.startswith(
         "---\n"
@@ -137,7 +163,13 @@ def test_hugo(site: Path) -> None:
         "---\n"
     )  # /posts/first-post/, Hugo's default address, is the new one: no redirect needed
     assert "<!--more-->" not in first and '```go\nfmt.Println("hi")\n```' in first
-    assert "![A cover](cover.jpg)" in (site / "posts" / "2020-04-05-bundle.md").read_text()
+    bundle = (site / "posts" / "2020-04-05-bundle.md").read_text()
+    assert "![A cover](/static/posts/bundle/cover.jpg)" in bundle  # a page bundle's file
+    assert 'image: "/static/posts/bundle/cover.jpg"\n' in bundle
+    assert (
+        "![The team](/static/images/team.png) and [a copy](/static/images/team.png).\n\n"
+        "![Gone](/images/gone.png)" in first
+    )
     assert (  # ref and relref to pages of the import: their new addresses
         "See [the first post](/posts/first-post/) and [the bundle](/posts/bundle/#top)."
         in (site / "posts" / "2020-03-15-renamed-note.md").read_text()
@@ -163,15 +195,25 @@ def test_pelican(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     content = "old/pelican/content"
     assert done.stdout.splitlines() == [
+        f"skipped 4 files: not a post, and no post links to it: {content}/images/unused-a.gif, "
+        f"{content}/images/unused-b.gif and 2 more",
         f"skipped: {content}/old.rst: reStructuredText is not converted; convert it to "
         "Markdown (pandoc -f rst -t gfm) and import again",
         f"skipped: {content}/pages/about.md: a page, not an article",
         f"fix: {content}/my-super-post.md:11: Pelican link {{filename}}/python/first.markdown "
         "cannot be converted; link to the post's new address (/posts/<slug>/) or to a file "
         "in templates/site/static/",
+        f"fix: {content}/my-super-post.md:15: file {{static}}/images/nope.png: no such file "
+        f"({content}/images/nope.png); the link is kept as written",
         "note: the category became a tag (publisher has tags only): 2 posts",
-        "imported 3 posts (1 draft), skipped 2 files, 1 thing to fix by hand",
+        "imported 3 posts (1 draft), copied 2 files, skipped 6 files, 2 things to fix by "
+        "hand; publisher check: no errors",
     ]
+    assert_copied(site, "pelican", {"images/chart.png", "python/diagram.png"})
+    article = (site / "posts" / "2010-12-03-my-super-post.md").read_text()
+    assert "![A chart](/static/images/chart.png)\n\n![Missing](/images/nope.png)" in article
+    python = (site / "posts" / "2011-02-02-first-python-post.md").read_text()
+    assert "![Diagram](/static/python/diagram.png)" in python  # {attach}: the post's folder
     assert front(site, "2010-12-03-my-super-post.md") == (
         'title: "My super title"\n'
         "date: 2010-12-03 10:20\n"
@@ -194,21 +236,23 @@ def test_pelican(site: Path) -> None:
 
 @pytest.mark.parametrize("tool", ["jekyll", "hugo", "pelican"])
 def test_a_second_run_writes_nothing(site: Path, tool: str) -> None:
+    def written() -> dict[Path, tuple[bytes, int]]:
+        files = [*(site / "posts").iterdir(), *(site / "templates").rglob("*.*")]
+        return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+
     first = import_blog(site, tool)
     assert first.returncode == 0, first.stderr
-    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (site / "posts").iterdir()}
-    (site / "posts" / sorted(before)[0].name).write_text("edited by hand\n")
-    edited = sorted(before)[0]
+    before = written()
+    edited = sorted(site / "posts" / p.name for p in before if p.parent.name == "posts")[0]
+    edited.write_text("edited by hand\n")
     before[edited] = (edited.read_bytes(), edited.stat().st_mtime_ns)
     again = run_publisher("import", tool, f"old/{tool}", "--now", NOW, cwd=site)
     assert again.returncode == 0, again.stderr
-    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (site / "posts").iterdir()} == (
-        before
-    )
+    assert written() == before
     summary = again.stdout.splitlines()[-1]
-    assert summary.startswith("imported 0 posts (0 drafts), skipped ")
-    for path in before:
-        assert f"posts/{path.name} exists and was left as it is" in again.stdout
+    assert summary.startswith("imported 0 posts (0 drafts), copied 0 files, skipped ")
+    assert summary.endswith("; publisher check: 1 error (listed above)")  # the edited post
+    assert "imported before: its post exists and was left as it is" in again.stdout
 
 
 def test_a_folder_that_is_not_that_tools_site_is_refused(site: Path) -> None:
@@ -235,7 +279,8 @@ def test_jekyll_collection_permalink_in_the_old_sites_time_zone(site: Path) -> N
     )
     done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
     assert done.stdout.splitlines() == [
-        "imported 1 post (0 drafts), skipped 0 files, 0 things to fix by hand"
+        "imported 1 post (0 drafts), copied 0 files, skipped 0 files, 0 things to fix by hand; "
+        "publisher check: no errors"
     ]
     assert '  - "/news/2013/05/09/released/"\n' in front(site, "2013-05-08-released.md")
 
@@ -256,7 +301,8 @@ def test_an_address_in_use_gets_a_new_slug_and_is_reported(site: Path) -> None:
         "is hello-3; change its slug: if you like (its old addresses still work)",
         "fix: old/content/b.md:1: the old address /hello.html was also another post's; it "
         "redirects to posts/2011-01-01-hello-2.md",
-        "imported 2 posts (0 drafts), skipped 0 files, 3 things to fix by hand",
+        "imported 2 posts (0 drafts), copied 0 files, skipped 0 files, 3 things to fix by "
+        "hand; publisher check: no errors",
     ]
     assert "slug: hello-3\n" in front(site, "2011-02-01-hello-3.md")
     assert run_publisher("check", "--now", NOW, cwd=site).returncode == 0
@@ -277,7 +323,10 @@ def test_a_post_whose_front_matter_cannot_be_read_is_skipped_with_its_line(site:
         "skipped: old/_posts/2019-01-02-latin1.md:2: not UTF-8 text; save it as UTF-8 and "
         "import again"
     )
-    assert lines[-1] == "imported 0 posts (0 drafts), skipped 2 files, 0 things to fix by hand"
+    assert lines[-1] == (
+        "imported 0 posts (0 drafts), copied 0 files, skipped 2 files, 0 things to fix by "
+        "hand; publisher check: no errors"
+    )
 
 
 @pytest.mark.parametrize(
@@ -398,7 +447,8 @@ def test_a_file_over_the_size_cap_is_refused_with_a_line(site: Path) -> None:
     assert done.stdout.splitlines() == [
         "skipped: old/_posts/2020-01-01-huge.md: over 1 MB (publisher refuses posts that "
         "large); split it into smaller posts and import again",
-        "imported 1 post (0 drafts), skipped 1 file, 0 things to fix by hand",
+        "imported 1 post (0 drafts), copied 0 files, skipped 1 file, 0 things to fix by hand; "
+        "publisher check: no errors",
     ]
 
 
@@ -410,3 +460,90 @@ def test_a_pelican_path_outside_the_tree_is_refused(site: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: old: {site / 'config'} is a symbolic link or outside")
     assert list((site / "posts").iterdir()) == []
+
+
+# --- The files posts use ---------------------------------------------------------------
+
+
+def jekyll_post(site: Path, body: str, front: str = "") -> Path:
+    """A Jekyll blog at site/old with one post; its file."""
+    post = site / "old" / "_posts" / "2020-01-01-pictures.md"
+    post.parent.mkdir(parents=True, exist_ok=True)
+    post.write_text(f"---\ntitle: Pictures\n{front}---\n{body}")
+    return post
+
+
+def test_files_are_copied_only_from_inside_the_tree_and_never_over_the_sites(
+    site: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A picture behind a symlink, or up out of the tree with .., is not read; code
+    examples are left alone; a file the site already has with other bytes is kept and
+    reported, with the same bytes it is simply used."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "key.png").write_text(KEY)
+    jekyll_post(
+        site,
+        "![a](/img/linked.png) ![b](../../../key.png) ![c](/img/ours.png) ![d](/img/same.png)"
+        "\n\n```\n![e](/img/ours.png)\n```\n",
+    )
+    images = site / "old" / "img"
+    images.mkdir()
+    (images / "linked.png").symlink_to(outside / "key.png")
+    (images / "ours.png").write_bytes(png(2, 2))
+    (images / "same.png").write_bytes(png(3, 3))
+    static = site / "templates" / "site" / "static" / "img"
+    static.mkdir(parents=True)
+    (static / "ours.png").write_bytes(png(9, 9))
+    (static / "same.png").write_bytes(png(3, 3))
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines()[:3] == [
+        "fix: old/_posts/2020-01-01-pictures.md:4: picture ../../../key.png: no such file "
+        "(old/_posts/../../../key.png); the link is kept as written",
+        "fix: old/_posts/2020-01-01-pictures.md:4: picture /img/linked.png: a symbolic link, "
+        "not followed (an import reads only the files inside the folder it is given); copy "
+        "the file itself in to import it; the link is kept as written",
+        "fix: old/img/ours.png:1: templates/site/static/img/ours.png exists and differs; left "
+        "as it is: the posts that use the old file link to it, so compare the two",
+    ]
+    assert (static / "ours.png").read_bytes() == png(9, 9)
+    assert sorted(p.name for p in static.iterdir()) == ["ours.png", "same.png"]
+    post = (site / "posts" / "2020-01-01-pictures.md").read_text()
+    assert (
+        "![a](/img/linked.png) ![b](../../../key.png) ![c](/static/img/ours.png) "
+        "![d](/static/img/same.png)\n\n```\n![e](/img/ours.png)\n```\n" in post
+    )
+    assert_key_nowhere(site)
+
+
+def test_a_file_over_the_size_cap_is_not_copied(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from publisher.config import load_config
+    from publisher.importers import blog, media
+
+    monkeypatch.setattr(media, "MAX_FILE_BYTES", 1000)
+    jekyll_post(site, "[the data](/data/big.csv) and [more](/data/small.csv)\n")
+    (site / "old" / "data").mkdir()
+    (site / "old" / "data" / "big.csv").write_text("x" * 1001)
+    (site / "old" / "data" / "small.csv").write_text("x" * 1000)
+    report = blog.import_blog("jekyll", site / "old", load_config(env={}, now=NOW))
+    assert [str(fix) for fix in report.fixes] == [
+        f"{site}/old/_posts/2020-01-01-pictures.md:4: file /data/big.csv: over 1 KB, not "
+        "copied; put it on a file host; the link is kept as written"
+    ]
+    assert report.copied == ["templates/site/static/data/small.csv"]
+
+
+def test_the_import_ends_with_what_check_still_finds(site: Path) -> None:
+    """A post check refuses (its picture is an SVG, which mail clients drop) is listed in
+    the summary: the import is done when its summary says check finds nothing."""
+    jekyll_post(site, "Text.\n", front="image: /img/logo.svg\n")
+    (site / "old" / "img").mkdir()
+    (site / "old" / "img" / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines() == [
+        "check: posts/2020-01-01-pictures.md:5: image /static/img/logo.svg: SVG, which Gmail "
+        "and Outlook do not show in email and social cards; use a PNG, JPEG or GIF file",
+        "imported 1 post (0 drafts), copied 1 file, skipped 0 files, 0 things to fix by hand; "
+        "publisher check: 1 error (listed above)",
+    ]

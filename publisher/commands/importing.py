@@ -16,8 +16,11 @@ from publisher.commands.options import common_options, get_config
 def import_blog(tool: str, src: Path) -> None:
     """Convert the TOOL blog in folder SRC into posts/, its old addresses kept as redirects.
 
-    Never writes over a post that exists. Lists each file skipped, each thing to fix by
-    hand (file:line, what to do) and a summary line; exits 0 (2 when SRC is not a TOOL site).
+    Copies the pictures and files the posts use into templates/site/static/ and links them
+    there. Reads nothing outside SRC (symbolic links are named, not followed) and never
+    writes over a post or a file that exists. Lists the files skipped, each thing to fix by
+    hand (file:line, what to do), what publisher check still finds in the new posts, and a
+    summary line; exits 0 (2 when SRC is not a TOOL site).
     """
     from publisher.importers import blog  # lazy: each command loads only what it runs
 

@@ -1,7 +1,7 @@
 """The body of an old post: what is not Markdown is converted where there is a faithful
 equivalent, and reported with its line where there is not.
 
-Converted: highlight blocks (Liquid's `{% highlight %}`, Hugo's `{{< highlight >}}`) become
+Converted: the files a post uses (`media`, outside fenced code); highlight blocks (Liquid's `{% highlight %}`, Hugo's `{{< highlight >}}`) become
 fenced code; `{% raw %}` markers go (their text stays, literally); Hugo's `figure` becomes a
 Markdown image; a `<!--more-->` marker becomes the post's `summary:` (the text before it),
 unless the post already has one; Hugo's escaped shortcodes (`{{</* x */>}}`) are written
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.content.frontmatter import clip
-from publisher.importers.model import Harvest
+from publisher.importers.media import Media
 
 SHOWN = 60  # characters of a construct quoted in a report
 
@@ -66,17 +66,20 @@ _CLOSE = [
 _FIGURE = re.compile(r"\{\{<\s*figure\s+([^>]*?)/?\s*>\}\}")
 _ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ESCAPED = re.compile(r"(\{\{[<%])/\*(.*?)\*/([%>]\}\})")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 MORE = re.compile(r"<!--\s*more\s*-->")
 
 
 def convert(
-    body: str, first_line: int, origin: Path, constructs: list[Construct], harvest: Harvest
+    body: str, first_line: int, origin: Path, constructs: list[Construct], media: Media
 ) -> str:
-    """`body` with what has an equivalent converted; the rest reported to `harvest`
-    (`first_line`: the file's line the body starts on)."""
+    """`body` with what has an equivalent converted and the files it uses at their new
+    addresses (outside fenced code); the rest reported to the harvest (`first_line`: the
+    file's line the body starts on)."""
     lines = body.split("\n")
-    raw = False
+    raw, fence = False, ""
     for index, line in enumerate(lines):
+        number = first_line + index
         markers = _RAW.findall(line)
         if markers:  # text between raw markers is literal: nothing to report on this line
             raw = "endraw" not in markers[-1]
@@ -85,13 +88,18 @@ def convert(
         if raw:
             continue
         line = _FIGURE.sub(_image, _code_fence(line))
+        marker = _FENCE.match(line)
+        if marker and marker.group(1) == (fence or marker.group(1)):
+            fence = "" if fence else marker.group(1)
+        elif not fence:
+            line = media.line(line, number, origin)
         # Hugo's escaped shortcode {{</* x */>}} shows {{< x >}} literally: nothing to do.
         lines[index] = _ESCAPED.sub(lambda m: m.group(1) + m.group(2) + m.group(3), line)
         line = _ESCAPED.sub("", line)
         for construct in constructs:
             for found in construct.pattern.finditer(line):
                 shown = clip(found.group(0), SHOWN)
-                harvest.fix(origin, first_line + index, construct.advice.format(found=shown))
+                media.found.fix(origin, number, construct.advice.format(found=shown))
     return "\n".join(lines)
 
 

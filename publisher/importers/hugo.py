@@ -16,13 +16,14 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import addresses, body, reading, tree
+from publisher.importers import addresses, body, media, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 _REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"([^"#]*)(#[^"]*)?"\s*[%>]\}\}""")
@@ -30,6 +31,7 @@ CONFIG_FILES = ("hugo.toml", "config.toml", "hugo.yaml", "config.yaml", "hugo.ym
 _USED = {"title", "date", "publishdate", "draft", "tags", "categories", "series", "slug"}
 _USED |= {"url", "aliases", "summary", "description", "images", "image", "author", "authors"}
 _USED |= {"featured_image", "lastmod"}
+_IMAGE_KEYS = ("images", "image", "featured_image")
 
 
 def harvest(src: Path, config: Config) -> Harvest:
@@ -44,10 +46,7 @@ def harvest(src: Path, config: Config) -> Harvest:
         parts = path.relative_to(content).parts
         bundle = _bundle_of(path, content)
         if bundle and bundle != path:
-            found.skip(
-                path,
-                "a file of a page bundle; copy it to templates/site/static/ and link it from there",
-            )
+            found.skip(path, reading.UNUSED)
         elif len(parts) < (3 if bundle else 2):
             found.skip(path, "a page outside any section, not a post")
         elif path.stem == "_index":
@@ -59,8 +58,10 @@ def harvest(src: Path, config: Config) -> Harvest:
     for path, parts, front in opened:
         slug = slugify(reading.text(front.get("slug")) or _name(path))
         slugs[_page_key("/".join(parts))] = slugs[_name(path)] = slug
+    base = urlsplit(str(settings.get("baseURL") or settings.get("baseurl") or ""))
+    layout = media.Layout((src / "static", content), media.hosts(base.geturl()), base.path)
     for path, parts, front in opened:
-        _one(path, parts, front, settings, slugs, config, found)
+        _one(path, parts, front, settings, slugs, config, media.Media(found, layout))
     return found
 
 
@@ -119,14 +120,15 @@ def _one(
     settings: dict[str, Any],
     slugs: dict[str, str],
     config: Config,
-    found: Harvest,
+    files: media.Media,
 ) -> None:
+    found = files.found
     bundle = path.stem == "index"
     name = _name(path)
     moment = reading.date_of(front, path, found, "date", "publishdate")
     title = reading.text(front.get("title")) or reading.titled(name)
     text, before = body.excerpt(
-        body.convert(_refs(front.body, slugs), front.body_line, path, body.SHORTCODES, found),
+        body.convert(_refs(front.body, slugs), front.body_line, path, body.SHORTCODES, files),
         body.MORE,
     )
     if before and not front.get("summary"):
@@ -144,7 +146,7 @@ def _one(
         summary=reading.text(front.get("summary")) or before,
         description=reading.text(front.get("description")),
         author=reading.text(front.get("author", "authors")),
-        image=reading.picture(front.get("images", "image", "featured_image")),
+        image=files.image(reading.picture(front.get(*_IMAGE_KEYS)), path, front.line(*_IMAGE_KEYS)),
         draft=reading.flag(front.values.get("draft")) is True,
     )
     section = "/".join(parts[:-2] if bundle else parts[:-1])

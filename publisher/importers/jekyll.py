@@ -21,7 +21,7 @@ import yaml
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import addresses, body, reading, tree
+from publisher.importers import addresses, body, media, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 STYLES = {
@@ -54,8 +54,11 @@ def harvest(src: Path, config: Config) -> Harvest:
         opened.append(_open(path, [], True, found))
     posts = [post for post in opened if post is not None]
     slugs = {post.path.stem: slugify(_slug(post)) for post in posts}
+    layout = media.Layout(
+        (src,), media.hosts(settings.get("url")), str(settings.get("baseurl") or "")
+    )
     for post in posts:
-        _one(post, settings, slugs, config, found)
+        _one(post, settings, slugs, config, media.Media(found, layout))
     return found
 
 
@@ -106,8 +109,13 @@ def _settings(found: Harvest) -> dict[str, Any]:
 
 
 def _one(
-    opened: _Opened, settings: dict[str, Any], slugs: dict[str, str], config: Config, found: Harvest
+    opened: _Opened,
+    settings: dict[str, Any],
+    slugs: dict[str, str],
+    config: Config,
+    files: media.Media,
 ) -> None:
+    found = files.found
     path, front, named, draft = opened.path, opened.front, opened.named, opened.draft
     slug_words = named.group(4) if named else path.stem
     named_date = date(*(int(part) for part in named.groups()[:3])) if named else None
@@ -116,7 +124,7 @@ def _one(
     if front.get("categories", "category"):
         found.notes["categories became tags (publisher has tags only)"] += 1
     text = _post_links(front.body, slugs)
-    text = body.convert(text, front.body_line, path, body.LIQUID, found)
+    text = body.convert(text, front.body_line, path, body.LIQUID, files)
     separator = str(front.get("excerpt_separator") or settings.get("excerpt_separator") or "")
     summary = reading.text(front.get("excerpt"))
     if separator.strip():  # Jekyll's default, a blank line, is our first paragraph
@@ -132,7 +140,7 @@ def _one(
         summary=summary,
         description=reading.text(front.get("description")),
         author=reading.text(front.get("author")),
-        image=reading.picture(front.get("image")),
+        image=files.image(reading.picture(front.get("image")), path, front.line("image")),
         draft=draft or reading.flag(front.values.get("published")) is False,
     )
     pattern = front.get("permalink") or _site_permalink(settings)

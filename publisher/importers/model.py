@@ -22,6 +22,17 @@ class Fix:
         return f"{self.file}:{self.line}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A file of the old blog that was not imported, and why."""
+
+    file: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.why}"
+
+
 @dataclass
 class ImportedPost:
     """One old post in our front matter's terms; `aliases` are its old paths (with /)."""
@@ -46,12 +57,13 @@ class Harvest:
 
     src: Path
     posts: list[ImportedPost] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # "FILE: why"
+    skipped: list[Skip] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     notes: Counter[str] = field(default_factory=Counter)  # a remark -> how many posts
+    files: dict[str, Path] = field(default_factory=dict)  # static/... -> the file posts use
 
     def skip(self, path: Path | str, why: str) -> None:
-        self.skipped.append(f"{path}: {why}")
+        self.skipped.append(Skip(str(path), why))
 
     def fix(self, path: Path | str, line: int, message: str) -> None:
         self.fixes.append(Fix(str(path), line, message))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.content.frontmatter import slugify
 from publisher.errors import PublisherError
-from publisher.importers import addresses, body, reading, tree
+from publisher.importers import addresses, body, media, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 DEFAULT_URL = "{slug}.html"
@@ -33,11 +34,13 @@ def harvest(src: Path, config: Config) -> Harvest:
     if not content.is_dir():
         raise PublisherError(f"{src}: no content folder; give the folder of a Pelican site")
     pages = content / settings.get("PAGE_PATHS", "pages")
+    site = urlsplit(settings.get("SITEURL", ""))
+    files = media.Media(found, media.Layout((content,), media.hosts(site.geturl()), site.path))
     for path in tree.files(found, content):
         if path.is_relative_to(pages):
             found.skip(path, "a page, not an article")
         else:
-            _one(path, content, settings, config, found)
+            _one(path, content, settings, config, files)
     return found
 
 
@@ -48,8 +51,9 @@ def _settings(found: Harvest) -> dict[str, str]:
 
 
 def _one(
-    path: Path, content: Path, settings: dict[str, str], config: Config, found: Harvest
+    path: Path, content: Path, settings: dict[str, str], config: Config, files: media.Media
 ) -> None:
+    found = files.found
     front = reading.open_post(path, found, metadata=True)
     if front is None:
         return
@@ -75,12 +79,12 @@ def _one(
         title=title or reading.titled(path.stem),
         date=moment,
         slug=reading.text(front.get("slug")) or slugify(title or path.stem),
-        body=body.convert(front.body, front.body_line, path, body.PELICAN_LINKS, found),
+        body=body.convert(front.body, front.body_line, path, body.PELICAN_LINKS, files),
         tags=reading.words(front.get("tags")) + ([category] if category else []),
         summary=_plain(reading.text(front.get("summary"))),
         description=reading.text(front.get("description")),
         author=reading.text(front.get("author", "authors")),
-        image=reading.picture(front.get("image")),
+        image=files.image(reading.picture(front.get("image")), path, front.line("image")),
         draft=status in ("draft", "hidden"),
     )
     old = _old_address(front, post, category, settings, config)

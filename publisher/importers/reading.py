@@ -23,6 +23,7 @@ from publisher.importers import tree
 from publisher.importers.model import Harvest, When
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mkd", ".mkdn", ".mdown")
+UNUSED = "not a post, and no post links to it"
 _TOO_LARGE = " (publisher refuses posts that large); split it into smaller posts and import again"
 _KEY_LINE = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*[:=]""")
 _METADATA = re.compile(r"^([A-Za-z][\w-]*):\s*(.*)$")
@@ -50,8 +51,9 @@ class Front:
     body: str = ""
     body_line: int = 1
 
-    def line(self, key: str) -> int:
-        return self.lines.get(key, 1)
+    def line(self, *keys: str) -> int:
+        """The line of the first of `keys` written, else 1."""
+        return next((self.lines[key] for key in keys if key in self.lines), 1)
 
     def get(self, *keys: str) -> Any:
         """The first of `keys` that is set (not None, not empty)."""
@@ -214,7 +216,7 @@ def skip_reason(path: Path) -> str:
     if path.suffix.lower() in (".html", ".htm", ".textile", ".org", ".adoc", ".ipynb"):
         return f"{path.suffix} posts are not converted; rewrite it in Markdown"
     if path.suffix.lower() not in MARKDOWN_SUFFIXES:
-        return "not a post; copy pictures and files to templates/site/static/ and link them there"
+        return UNUSED
     return ""
 
 

@@ -17,7 +17,10 @@ from pathlib import Path
 from publisher.config import Config
 from publisher.content.frontmatter import old_path, read, slugify
 from publisher.content.posts import scan
-from publisher.importers.model import Fix, Harvest, ImportedPost, When
+from publisher.importers import media
+from publisher.importers.model import Fix, Harvest, ImportedPost, Skip, When
+
+EXISTS = "imported before: its post exists and was left as it is"
 
 
 @dataclass
@@ -26,15 +29,21 @@ class Report:
 
     written: list[str] = field(default_factory=list)  # posts/... of each new post
     drafts: int = 0
-    skipped: list[str] = field(default_factory=list)  # "FILE: why"
+    copied: list[str] = field(default_factory=list)  # templates/site/static/... of each file
+    skipped: list[Skip] = field(default_factory=list)
     fixes: list[Fix] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # `check`'s errors about what was written
+    elsewhere: int = 0  # `check`'s errors about the rest of the site
 
     def summary(self) -> str:
+        errors = len(self.checked) + self.elsewhere
         return (
             f"imported {_plural(len(self.written), 'post')} ({_plural(self.drafts, 'draft')}), "
+            f"copied {_plural(len(self.copied), 'file')}, "
             f"skipped {_plural(len(self.skipped), 'file')}, "
-            f"{_plural(len(self.fixes), 'thing')} to fix by hand"
+            f"{_plural(len(self.fixes), 'thing')} to fix by hand; publisher check: "
+            + (f"{_plural(errors, 'error')} (listed above)" if errors else "no errors")
         )
 
 
@@ -44,7 +53,11 @@ def _plural(count: int, noun: str) -> str:
 
 def write(harvest: Harvest, config: Config) -> Report:
     """Write every harvested post that is not there yet; report everything."""
-    report = Report(skipped=list(harvest.skipped), fixes=list(harvest.fixes))
+    used = {str(source) for source in harvest.files.values()}
+    report = Report(
+        skipped=[skip for skip in harvest.skipped if skip.file not in used],
+        fixes=list(harvest.fixes),
+    )
     report.notes = [f"{note}: {_plural(n, 'post')}" for note, n in sorted(harvest.notes.items())]
     existing = {post.slug: post.source.as_posix() for post in scan(config).posts}
     taken: set[str] = set()  # the slugs of this run
@@ -73,12 +86,14 @@ def write(harvest: Harvest, config: Config) -> Report:
             with path.open("xb") as file:
                 file.write(data)
         except FileExistsError:
-            report.skipped.append(f"{post.origin}: {shown} exists and was left as it is")
+            report.skipped.append(Skip(str(post.origin), EXISTS))
             continue
         fields = read(shown, data, config.tz)
         report.fixes += [Fix(shown, line, message) for line, message in fields.errors]
         report.written.append(shown)
         report.drafts += post.draft
+    report.copied, copy_fixes = media.copy(harvest, config)
+    report.fixes += copy_fixes
     report.fixes.sort(key=lambda fix: (fix.file, fix.line))
     return report
 
@@ -105,7 +120,9 @@ def _settle(post: ImportedPost, config: Config, report: Report) -> bool:
         )
     post.slug = slugify(post.slug) or slugify(post.title)
     if not post.slug:
-        report.skipped.append(f"{post.origin}: no title or file name to make an address from")
+        report.skipped.append(
+            Skip(str(post.origin), "no title or file name to make an address from")
+        )
     return bool(post.slug)
 
 
