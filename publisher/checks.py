@@ -236,7 +236,10 @@ def unfinished_drafts(config: Config, posts: Sequence[Post]) -> Findings:
 
     warnings = []
     for post in (p for p in posts if p.draft):
-        data = (config.root / post.source).read_bytes()
+        try:
+            data = (config.root / post.source).read_bytes()
+        except OSError:  # a post being written (the console's check before it saves)
+            continue
         fields = frontmatter.read(post.source.as_posix(), data, config.tz)
         for line, message in untouched_placeholders(fields.body, fields.body_line):
             warnings.append(f"{post.source}:{line}: {message} (before draft: false)")
@@ -268,3 +271,30 @@ def run(config: Config) -> Findings:
         errors += found.errors
         warnings += found.warnings
     return Findings(errors, warnings, posts=result.files)
+
+
+def post_errors(config: Config, post: Post) -> list[tuple[int | None, str]]:
+    """The errors `check` would report about `post` if it were saved now, as (line,
+    message): every check run over the site's posts with this version in place of its
+    file (which may not exist yet). Errors about other posts or the settings are theirs."""
+    found = scan(config)
+    posts = [post, *(p for p in found.publishable if p.source != post.source)]
+    errors: list[tuple[int | None, str]] = [
+        (post.slug_line, f"slug '{post.slug}' is also used by {other.source}; change the title")
+        for other in posts[1:]
+        if other.slug == post.slug
+    ]
+    prefix = f"{post.source}:"
+    for check in CHECKS:
+        try:
+            findings = check(config, posts)
+        except PublisherError:  # a setting's problem, not this post's
+            continue
+        for error in (e for e in findings.errors if e.startswith(prefix)):
+            line, _, message = error[len(prefix) :].partition(": ")
+            number = line.strip()
+            if number.isdigit():
+                errors.append((int(number), message))
+            else:
+                errors.append((None, error[len(prefix) :].strip()))
+    return errors

@@ -1,4 +1,4 @@
-"""Campaigns resumed from the console, sent by the web process itself.
+"""Campaigns resumed and posts published from the console, by the web process itself.
 
 Each runs in a thread of its own through `delivery.campaigns.run_campaign`, the function
 `publisher send --resume` runs, so a `tick` or `run` working on the same campaign at the
@@ -53,6 +53,30 @@ class Sender:
             log.warning("%s: %s", key, exc)
         except Exception:  # one campaign's failure must not take the web app with it
             log.exception("%s: sending from the console failed", key)
+
+    def tick(self) -> bool:
+        """Run one scheduler pass now (`schedule.tick.tick`, as cron's `publisher tick`):
+        a post just published goes live, and its announcement out. False if one is running
+        already (it will see the post too)."""
+        with self.lock:
+            running = self.running.get("tick")
+            if running is not None and running.is_alive():
+                return False
+            thread = threading.Thread(target=self.pass_, name="console-tick", daemon=True)
+            self.running["tick"] = thread
+            thread.start()
+        return True
+
+    def pass_(self) -> None:
+        from publisher.schedule.tick import tick  # lazy: the whole scheduler, when used
+
+        try:
+            summary = tick(self.config_now(), stop=self.stop)
+            log.info("%s", summary.line(self.config_now()))
+        except PublisherError as exc:
+            log.warning("tick from the console: %s", exc)
+        except Exception:
+            log.exception("tick from the console failed")
 
     def close(self) -> None:
         self.stop.set()

@@ -5,7 +5,8 @@ see (the file's ETag, as HTTP's If-Match), so an edit made in git or another tab
 never overwritten silently.
 
 The file is written whole or not at all (a temporary file renamed over it). A new post is
-`posts/<date>-<slug>.md`, as `publisher new` names it, and never replaces a file.
+`posts/<date>-<slug>.md`, as `publisher new` names it, and never replaces a file. A deleted
+post moves to `data/trash/`, never lost.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pathlib import Path
 
 from publisher.config import Config
 from publisher.content import frontmatter
-from publisher.content.posts import Post, parse_post
+from publisher.content.posts import Post, parse_post, scan
 from publisher.errors import ContentError, ContentErrors, PublisherError
 
 EDITED = ("title", "date", "tags", "summary", "image", "image_alt", "draft")  # in this order
+TRASH = "trash"  # under the site's data folder: where deleted posts go
 TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 CLOSING = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
@@ -48,6 +50,10 @@ class Saved:
     post: Post
     path: Path
     etag: str
+
+
+class NotFound(PublisherError):
+    """No post has this slug."""
 
 
 class Stale(PublisherError):
@@ -82,12 +88,55 @@ def post_text(config: Config, fields: PostFields, old: str = "") -> str:
 
 
 def check(config: Config, source: str, text: str) -> Post:
-    """The post `text` gives, read as `publisher check` reads it; ContentErrors (file,
-    line, message) with every problem when it would not build."""
+    """The post `text` gives, read and checked as `publisher check` does (its pictures,
+    its address among the others', its email...); ContentErrors (file, line, message)
+    with every problem when `check` would report one."""
+    from publisher import checks  # lazy: the checks load the mail code; `new` needs none
+
     result = parse_post(source, text.encode("utf-8"), config.tz)
     if result.errors or result.post is None:
         raise ContentErrors(ContentError(source, line, message) for line, message in result.errors)
+    problems = checks.post_errors(config, result.post)
+    if problems:
+        raise ContentErrors(ContentError(source, line or 1, message) for line, message in problems)
     return result.post
+
+
+def find(config: Config, slug: str) -> tuple[Post, str]:
+    """The post with this slug and its file's text; NotFound when none has it."""
+    for post in scan(config).publishable:
+        if post.slug == slug:
+            return post, (config.root / post.source).read_text(encoding="utf-8")
+    raise NotFound(f"no post has the slug {slug!r}; `publisher posts` lists them")
+
+
+def fields_of(config: Config, post: Post, text: str) -> PostFields:
+    """What the editor shows of a post file: its front matter keys and its body."""
+    read = frontmatter.read(post.source.as_posix(), text.encode("utf-8"), config.tz)
+    return PostFields(
+        title=read.title,
+        date=read.date or post.date,
+        tags=read.tags,
+        summary=read.summary,
+        image=read.image,
+        image_alt=read.image_alt,
+        draft=read.draft,
+        body=read.body.lstrip("\n"),
+    )
+
+
+def trash(config: Config, post: Post, if_match: str, now: datetime) -> Path:
+    """Move the post's file to `data/trash/` (never deleted), if it is still the version
+    `if_match` names; where it went."""
+    path = config.root / post.source
+    data = path.read_bytes()
+    if etag(data) != if_match:
+        raise Stale(post.source.as_posix(), data.decode("utf-8", "replace"), "")
+    folder = config.data_dir / TRASH
+    folder.mkdir(parents=True, exist_ok=True)
+    moved = folder / f"{now:%Y%m%dT%H%M%S}-{path.name}"
+    os.replace(path, moved)
+    return moved
 
 
 def save(config: Config, post: Post | None, fields: PostFields, if_match: str) -> Saved:

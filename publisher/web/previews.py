@@ -12,11 +12,12 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from publisher.config import Config
-from publisher.content.posts import load_posts
+from publisher.content.posts import Post, load_posts
 from publisher.mail.message import MessageBuilder, Newsletter, Recipient
 from publisher.mail.newsletter import render_digest, render_post
 from publisher.schedule import queue
 from publisher.site import theme
+from publisher.site.pages import make_entries, post_pages
 from publisher.subscribers.tokens import load_tokens, recipient
 
 
@@ -43,6 +44,14 @@ def preview_recipient(config: Config) -> Recipient:
 def preview(config: Config, newsletter: Newsletter, reader: Recipient) -> EmailPreview:
     name = newsletter.key.replace(":", "-") if newsletter.kind == "post" else "digest"
     return EmailPreview(name, newsletter, MessageBuilder(config, newsletter).build(reader))
+
+
+def page_html(config: Config, post: Post) -> str:
+    """The post's page as `publisher serve` shows it (drafts and future posts too), by the
+    site's own templates; its links are the site's own paths."""
+    env = theme.site_environment(config)
+    [page] = post_pages(make_entries(config, [post], drafts=True, future=True))
+    return theme.render(env, page.template, page_url=page.url, **page.context)
 
 
 def next_digest(config: Config) -> Newsletter:

@@ -14,14 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from publisher.admin.api import campaigns, queue, staff, subscribers
+from publisher.admin.api import campaigns, posts, queue, staff, subscribers
 from publisher.admin.auth import Actor
 from publisher.admin.permissions import PUBLIC, allow
+from publisher.content import editing
 from publisher.delivery import holds
-from publisher.errors import PublisherError, StoreError
+from publisher.errors import ContentErrors, DeliveryError, PublisherError, StoreError
 from publisher.store.staff import StaffExists, StaffNotFound
 
-ROUTERS = [campaigns.router, queue.router, staff.router, subscribers.router]
+ROUTERS = [posts.router, campaigns.router, subscribers.router, queue.router, staff.router]
 SERVER = "/admin/api"
 
 
@@ -50,6 +51,8 @@ def create_api() -> FastAPI:
     api.add_exception_handler(PublisherError, refused)
     for error in STATUS:
         api.add_exception_handler(error, answered)
+    api.add_exception_handler(editing.Stale, changed_on_disk)
+    api.add_exception_handler(ContentErrors, check_refused)
     api.add_exception_handler(RequestValidationError, invalid)
     return api
 
@@ -80,12 +83,31 @@ STATUS: dict[type[Exception], int] = {
     StaffNotFound: 404,
     holds.CampaignNotFound: 404,
     holds.CannotResume: 409,
+    editing.NotFound: 404,
+    DeliveryError: 502,  # the relay refused a test copy: its reply says why
 }
 
 
 async def answered(request: Request, exc: Exception) -> JSONResponse:
     status = next(code for kind, code in STATUS.items() if isinstance(exc, kind))
     return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+async def changed_on_disk(request: Request, exc: Exception) -> JSONResponse:
+    """412: the post file is not the version the change started from; nothing was written.
+    The answer holds the file as it is now, to compare, and its ETag, to save over it."""
+    current = getattr(exc, "current", "")
+    return JSONResponse(
+        {"detail": str(exc), "current": current, "current_etag": editing.etag(current.encode())},
+        status_code=412,
+    )
+
+
+async def check_refused(request: Request, exc: Exception) -> JSONResponse:
+    """422: the change would make a post `publisher check` refuses; nothing was written."""
+    errors = exc.errors if isinstance(exc, ContentErrors) else []
+    problems = [{"line": e.line, "message": e.message} for e in errors]
+    return JSONResponse({"detail": str(exc), "problems": problems}, status_code=422)
 
 
 async def invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import StrictBool
 
 from publisher.admin.api.models import COMMON, Answer, Model, answers
 from publisher.admin.auth import Actor
@@ -51,7 +52,7 @@ class CampaignDetail(CampaignSummary):
 
 
 class Resume(Model):
-    force: bool = False  # release a hold of the safety brake (someone looked at the list)
+    force: StrictBool = False  # release a hold of the safety brake (someone looked at the list)
 
 
 class Paused(Answer):

@@ -7,9 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 class Model(BaseModel):
     """A request body: unknown fields are refused (422), so a typo in a script is not
-    silently ignored, and values are taken as their JSON type only ("yes" is no bool)."""
+    silently ignored. Flags are `StrictBool`: "yes" is not taken for true."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Answer(BaseModel):
