@@ -74,7 +74,7 @@ async def unavailable(request: Request, exc: Exception) -> JSONResponse:
 async def refused(request: Request, exc: Exception) -> JSONResponse:
     """A library refusal (a bad address, an unknown post) is the person's to fix: 422 with
     its one line, as the command line prints it."""
-    return JSONResponse({"detail": str(exc)}, status_code=422)
+    return JSONResponse({"detail": str(exc), "problems": []}, status_code=422)
 
 
 # Library refusals that are not the request's own fault, and their HTTP status.
@@ -118,4 +118,4 @@ async def invalid(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in errors
     ]
-    return JSONResponse({"detail": detail}, status_code=422)
+    return JSONResponse({"detail": detail, "problems": []}, status_code=422)

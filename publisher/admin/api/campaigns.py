@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import StrictBool
 
-from publisher.admin.api.models import COMMON, Answer, Model, answers
+from publisher.admin.api.models import COMMON, Answer, CampaignKey, Model, answers
 from publisher.admin.auth import Actor
 from publisher.admin.console import Console
 from publisher.admin.permissions import allow
@@ -100,7 +100,7 @@ async def list_campaigns(
 
 @router.get("/campaigns/{key}", responses=answers(404))
 async def campaign(
-    request: Request, key: str, actor: Actor = allow("campaigns.read")
+    request: Request, key: CampaignKey, actor: Actor = allow("campaigns.read")
 ) -> CampaignDetail:
     """One campaign: messages per state, bounces, complaints, unsubscribes, rate, times."""
     console: Console = request.app.state.console
@@ -134,7 +134,9 @@ async def campaign(
 
 
 @router.post("/campaigns/{key}/pause", responses=answers(404, 409))
-async def pause(request: Request, key: str, actor: Actor = allow("campaigns.send")) -> Paused:
+async def pause(
+    request: Request, key: CampaignKey, actor: Actor = allow("campaigns.send")
+) -> Paused:
     """Hold the campaign: nothing more is sent until someone resumes it (a run in
     progress stops within seconds)."""
     console: Console = request.app.state.console
@@ -152,7 +154,7 @@ async def pause(request: Request, key: str, actor: Actor = allow("campaigns.send
 
 @router.post("/campaigns/{key}/resume", responses=answers(404, 409))
 async def resume(
-    request: Request, key: str, body: Resume, actor: Actor = allow("campaigns.send")
+    request: Request, key: CampaignKey, body: Resume, actor: Actor = allow("campaigns.send")
 ) -> Resumed:
     """Send the rest now; `force` also releases a hold of the safety brake."""
     console: Console = request.app.state.console

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import Field, StrictBool
 
-from publisher.admin.api.models import COMMON, Answer, Model, answers
+from publisher.admin.api.models import COMMON, Answer, Model, Slug, answers
 from publisher.admin.auth import Actor
 from publisher.admin.console import Console
 from publisher.admin.permissions import allow, may, require
@@ -81,18 +81,6 @@ class PostFile(Answer):
     body: str
 
 
-class Problem(Answer):
-    line: int
-    message: str
-
-
-class Refused(Answer):
-    """A change `publisher check` would refuse: nothing was written."""
-
-    detail: str
-    problems: list[Problem]
-
-
 class Changed(Answer):
     """The file changed on disk since the version sent in If-Match: nothing was written."""
 
@@ -125,7 +113,7 @@ class Published(Answer):
     tick: bool  # a scheduler pass started now to publish it (False: one was running)
 
 
-WRITES = answers(404, 409, 428) | {412: {"model": Changed}, 422: {"model": Refused}}
+WRITES = answers(404, 409, 428) | {412: {"model": Changed}}
 
 
 def console_of(request: Request) -> Console:
@@ -239,7 +227,7 @@ async def create(
 
 @router.get("/posts/{slug}", responses=answers(404))
 async def read(
-    request: Request, response: Response, slug: str, actor: Actor = allow("posts.read")
+    request: Request, response: Response, slug: Slug, actor: Actor = allow("posts.read")
 ) -> PostFile:
     """The post's fields and body, and its ETag (also in the ETag header)."""
     console = console_of(request)
@@ -251,7 +239,7 @@ async def read(
 async def change(
     request: Request,
     response: Response,
-    slug: str,
+    slug: Slug,
     body: PostChange,
     if_match: str | None = IF_MATCH,
     actor: Actor = allow("posts.write"),
@@ -268,7 +256,7 @@ async def change(
 @router.delete("/posts/{slug}", responses=WRITES)
 async def delete(
     request: Request,
-    slug: str,
+    slug: Slug,
     if_match: str | None = IF_MATCH,
     actor: Actor = allow("posts.write"),
 ) -> Trashed:
@@ -296,7 +284,7 @@ async def delete(
 async def schedule(
     request: Request,
     response: Response,
-    slug: str,
+    slug: Slug,
     when: Schedule,
     if_match: str | None = IF_MATCH,
     actor: Actor = allow("posts.publish"),
@@ -323,7 +311,7 @@ async def edit(
 @router.post("/posts/{slug}/publish", status_code=202, responses=WRITES)
 async def publish(
     request: Request,
-    slug: str,
+    slug: Slug,
     if_match: str | None = IF_MATCH,
     actor: Actor = allow("posts.publish"),
 ) -> Published:
@@ -340,7 +328,7 @@ async def publish(
 @router.post("/posts/{slug}/unpublish", status_code=202, responses=WRITES)
 async def unpublish(
     request: Request,
-    slug: str,
+    slug: Slug,
     if_match: str | None = IF_MATCH,
     actor: Actor = allow("posts.publish"),
 ) -> Published:
@@ -351,7 +339,7 @@ async def unpublish(
 
 @router.post("/posts/{slug}/test", responses=answers(404, 502))
 async def test(
-    request: Request, slug: str, send: TestSend, actor: Actor = allow("posts.test")
+    request: Request, slug: Slug, send: TestSend, actor: Actor = allow("posts.test")
 ) -> Sent:
     """A [DRAFT] or [TEST] copy of the post's email to `to` (default: yourself)."""
     console = console_of(request)
@@ -381,10 +369,16 @@ def test_send(config, post: Post, to: str, mark: str):
     return send_test(config, render_post(config, post, posts), to, mark=mark)
 
 
-@router.get("/posts/{slug}/preview", responses=answers(404))
+TEXT = {"schema": {"type": "string"}}
+
+
+@router.get(
+    "/posts/{slug}/preview",
+    responses=answers(404) | {200: {"content": {"text/html": TEXT, "text/plain": TEXT}}},
+)
 async def preview(
     request: Request,
-    slug: str,
+    slug: Slug,
     view: Literal["page", "email", "text"] = Query("page", alias="as"),
     actor: Actor = allow("posts.preview"),
 ) -> Response:

@@ -99,7 +99,7 @@ async def list_staff(request: Request, actor: Actor = allow("staff.read")) -> li
     return [Person.of(member) for member in members]
 
 
-@router.post("/staff", status_code=201, responses=answers(409, 422))
+@router.post("/staff", status_code=201, responses=answers(409))
 async def add_staff(
     request: Request, new: NewPerson, actor: Actor = allow("staff.manage")
 ) -> Invited:

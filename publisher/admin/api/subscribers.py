@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from starlette.responses import StreamingResponse
 
 from publisher import store as subscriber_store
-from publisher.admin.api.models import COMMON, Answer, Done, Model, answers
+from publisher.admin.api.models import COMMON, Answer, Done, JobId, Model, answers
 from publisher.admin.auth import Actor
 from publisher.admin.console import Console
 from publisher.admin.imports import Job
@@ -133,7 +133,7 @@ async def search(
     )
 
 
-@router.post("/subscribers", status_code=201, responses=answers(409, 422))
+@router.post("/subscribers", status_code=201, responses=answers(409))
 async def add(
     request: Request, new: NewSubscriber, actor: Actor = allow("subscribers.manage")
 ) -> Added:
@@ -161,7 +161,7 @@ async def add(
     return Added(outcome=change.outcome, subscriber=Subscriber.of(change.subscriber))
 
 
-@router.post("/subscribers/import", status_code=202, responses=answers(422))
+@router.post("/subscribers/import", status_code=202)
 async def import_file(
     request: Request,
     file: UploadFile = File(),
@@ -181,7 +181,7 @@ async def import_file(
 
 @router.get("/subscribers/import/{job_id}", responses=answers(404))
 async def import_progress(
-    request: Request, job_id: str, actor: Actor = allow("subscribers.read")
+    request: Request, job_id: JobId, actor: Actor = allow("subscribers.read")
 ) -> ImportReport:
     job = console_of(request).imports.get(job_id)
     if job is None:
@@ -189,7 +189,10 @@ async def import_progress(
     return ImportReport.of(job)
 
 
-@router.get("/subscribers/export", response_class=StreamingResponse)
+@router.get(
+    "/subscribers/export",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 async def export(request: Request, actor: Actor = allow("subscribers.read")) -> StreamingResponse:
     """Every subscriber as CSV, as `publisher subscribers export` writes it."""
     store = console_of(request).store
