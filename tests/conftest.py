@@ -550,6 +550,51 @@ def watched_page(browser, width: int, height: int = 800) -> Iterator[tuple[Any, 
         context.close()
 
 
+AXE_VERSION = "4.10.3"  # axe-core (MPL-2.0), fetched by npm into the run's temp folder
+
+
+@pytest.fixture(scope="session")
+def axe(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Any], list[str]]:
+    """`axe(page) -> problems`: axe-core's WCAG 2 A/AA rules run on the page as it is shown
+    now (its colour scheme included), each violation as one line with the elements it hit.
+    axe-core comes from npm once per run (no copy in the repository); CI has npm, so there
+    a failure to get it fails, elsewhere it skips."""
+    folder = tmp_path_factory.mktemp("axe")
+    npm = shutil.which("npm")
+    done = None
+    if npm:
+        done = subprocess.run(
+            [npm, "pack", f"axe-core@{AXE_VERSION}", "--silent", "--pack-destination", folder],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    if done is None or done.returncode != 0:
+        missing = pytest.fail if os.environ.get("CI") else pytest.skip
+        missing(f"axe-core not fetched by npm: {done.stderr if done else 'npm not installed'}")
+    subprocess.run(["tar", "-xzf", next(folder.glob("*.tgz")), "-C", folder], check=True)
+    source = (folder / "package" / "axe.min.js").read_text(encoding="utf-8")
+
+    def run(page) -> list[str]:
+        page.evaluate(source)  # through DevTools, so the page's CSP does not stop it
+        found = page.evaluate(
+            """async () => (await axe.run(document, {
+                runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}
+            })).violations.map(v => v.id + ': ' + v.help + ' at ' +
+                v.nodes.map(n => n.target.join(' ')).join(', '))"""
+        )
+        return list(found)
+
+    return run
+
+
+def horizontal_overflow(page) -> int:
+    """How many pixels the page is wider than the window (0: nothing scrolls sideways)."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
 @pytest.fixture
 def artifacts() -> Path:
     """Folder for screenshots kept after the run (test-artifacts/, git-ignored)."""

@@ -221,7 +221,7 @@ def test_pages_send_strangers_to_sign_in(console) -> None:
     answer = console.client().get("/admin/")
     assert answer.status_code == 303 and answer.headers["location"] == "/admin/sign-in"
     signed_in = console.staff("ana@example.org", "author")
-    assert "Signed in as ana@example.org" in signed_in.get("/admin/").text
+    assert "ana@example.org (author)" in signed_in.get("/admin/").text  # the bar says who
 
 
 def test_every_sign_in_and_change_leaves_an_audit_row(console) -> None:

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from publisher.admin.api import create_api
 from publisher.admin.console import Console
-from publisher.admin.pages import home, signin
+from publisher.admin.pages import campaigns, home, look, posts, signin, staff, subscribers
 from publisher.admin.pages.render import message
 from publisher.admin.permissions import check_routes
 from publisher.config import Config
@@ -25,7 +25,15 @@ from publisher.errors import StoreError
 from publisher.site.theme import DEFAULT_TEMPLATES
 from publisher.store.db import Store
 
-PAGES = [signin.router, home.router]
+PAGES = [
+    signin.router,
+    home.router,
+    look.router,
+    posts.router,
+    campaigns.router,
+    subscribers.router,
+    staff.router,
+]
 STATIC = DEFAULT_TEMPLATES / "admin" / "static"
 
 
@@ -33,6 +41,7 @@ def create_admin(config: Config, store: Store, clock: Callable[[], datetime]) ->
     """The console for `config`, on the web app's store and clock. Its `state.console`
     holds what the routes share; `state.console.close()` at shutdown sends queued mail."""
     console = Console(config, store, clock)
+    look.prepare(console.templates, config)
     admin = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     for router in PAGES:
         admin.include_router(router)

@@ -1,6 +1,6 @@
 """The guard around every request: security headers, the body cap (larger for the
-providers' webhooks), HEAD served as GET, the per-client limit on `/subscribe`, and tokens
-kept out of the access log."""
+providers' webhooks and the console), HEAD served as GET, the per-client limit on
+`/subscribe`, and tokens kept out of the access log."""
 
 from __future__ import annotations
 
@@ -23,9 +23,14 @@ MAX_BODY = 16 * 1024
 # (2 as JSON); a CSV of subscribers can be big.
 BODY_CAPS = (
     ("/admin/api/subscribers/import", 64 * 1024 * 1024),
+    ("/admin/subscribers/import", 64 * 1024 * 1024),  # the console's page for it
     ("/webhooks/", 1024 * 1024),
+    ("/admin/posts/", 24 * 1024 * 1024),  # the editor's form with a picture (uploads.MAX_BYTES)
     ("/admin/", 4 * 1024 * 1024),
 )
+
+
+OWN_HEADERS = {"content-security-policy", "x-frame-options"}  # a response may set its own
 
 
 def body_cap(path: str) -> int:
@@ -103,8 +108,10 @@ class Guard:
             if message["type"] == "http.response.start":
                 started = True
                 headers = MutableHeaders(scope=message)
+                own = OWN_HEADERS & set(headers.keys())  # the console's preview frame
                 for name, value in self.headers:
-                    headers[name.decode()] = value.decode()
+                    if name.decode() not in own:
+                        headers[name.decode()] = value.decode()
             elif head:
                 message = {**message, "body": b""}
             await send(message)
