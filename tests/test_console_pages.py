@@ -25,7 +25,11 @@ MAY = {
 
 @pytest.fixture
 def hello(console):
-    write_post(console.config.root, "2026-11-01-hello.md", "title: Hello\ndate: 2026-11-01 09:00\n")
+    write_post(
+        console.config.root,
+        "2026-11-01-hello.md",
+        "title: Hello\ndate: 2026-11-01 09:00\ndraft: true\n",
+    )
     return console
 
 
@@ -73,7 +77,7 @@ def test_editors_add_search_import_and_erase_subscribers(hello) -> None:
     bo = st.get_by_email(hello.store, "bo@example.org")
     assert bo is not None
 
-    exported = client.get("/admin/subscribers/export")
+    exported = client.get("/admin/api/subscribers/export")
     assert "bo@example.org" in exported.text
     assert exported.headers["content-disposition"].startswith("attachment")
     erased = client.post(f"/admin/subscribers/{bo.id}/erase")

@@ -10,15 +10,16 @@ from datetime import date, datetime
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from publisher.admin.api import campaigns as campaigns_api
 from publisher.admin.auth import Actor
-from publisher.admin.pages.render import current, page
+from publisher.admin.pages.render import page
 from publisher.admin.permissions import allow, may
 from publisher.config import Config
 from publisher.schedule import queue
 from publisher.schedule.listing import list_posts
 from publisher.schedule.queue import QueuedPost
-from publisher.store import campaign_list
 from publisher.store.drafts import drafts_of
+from publisher.store.overview import overview
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,8 +51,9 @@ def month_of(config: Config, now: datetime, posts: list[QueuedPost]) -> Month:
 
 def attention(config: Config, store, actor: Actor) -> dict:
     """Held or paused campaigns, posts that do not build, the person's unsaved changes."""
+    watching = may(actor.role, "campaigns.read")
     return {
-        "held": campaign_list.waiting(store) if may(actor.role, "campaigns.read") else [],
+        "held": overview(store, config.now).stopped if watching else [],
         "broken": [p for p in list_posts(config) if p.state == "error"],
         "drafts": drafts_of(store, actor.member.id),
     }
@@ -60,7 +62,7 @@ def attention(config: Config, store, actor: Actor) -> dict:
 @router.get("/")
 async def home(request: Request, actor: Actor = allow("console.use")) -> Response:
     console = request.app.state.console
-    config = current(request)
+    config = console.now_config()
     upcoming = await console.thread(queue.queue, config)
     found = await console.read(lambda store: attention(config, store, actor))
     return page(
@@ -69,7 +71,7 @@ async def home(request: Request, actor: Actor = allow("console.use")) -> Respons
         section="overview",
         queue=upcoming,
         month=month_of(config, upcoming.now, upcoming.posts),
-        campaigns=await console.read(campaign_list.newest, None, 5)
+        campaigns=(await campaigns_api.list_campaigns(request, 1, actor)).campaigns[:5]
         if may(actor.role, "campaigns.read")
         else None,
         **found,

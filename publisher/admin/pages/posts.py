@@ -9,6 +9,7 @@ opened again after a closed tab or a crash.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated
 
@@ -16,19 +17,17 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from publisher.admin.api import posts as api
 from publisher.admin.auth import Actor
 from publisher.admin.pages import preview, versions
 from publisher.admin.pages.forms import Flash, done, notices, problem, text
-from publisher.admin.pages.render import current, page
+from publisher.admin.pages.render import page
 from publisher.admin.permissions import allow, may, require
 from publisher.config import Config
-from publisher.content import editing, frontmatter, uploads
+from publisher.content import editing, uploads
 from publisher.content.posts import Post, scan
-from publisher.delivery.campaigns import send_test
 from publisher.errors import ContentError, ContentErrors, PublisherError
-from publisher.mail.newsletter import render_post
 from publisher.schedule.listing import list_posts
-from publisher.schedule.tick import tick
 from publisher.store.drafts import NEW_POST, Draft, discard_draft, get_draft, save_draft
 
 router = APIRouter(include_in_schema=False)
@@ -40,7 +39,9 @@ NEW = "new"  # the editor's address of a post not created yet
 
 @router.get("/posts")
 async def posts_list(request: Request, actor: Actor = allow("posts.read")) -> Response:
-    rows = await request.app.state.console.thread(list_posts, current(request))
+    rows = await request.app.state.console.thread(
+        list_posts, request.app.state.console.now_config()
+    )
     return page(request, "posts", section="posts", posts=rows)
 
 
@@ -49,20 +50,19 @@ async def posts_list(request: Request, actor: Actor = allow("posts.read")) -> Re
 
 def find_post(config: Config, slug: str) -> Post:
     """The post at `slug`, or 404 naming it."""
-    for post in scan(config).posts:
-        if post.slug == slug:
-            return post
-    raise HTTPException(404, f"There is no post '{slug}'.")
+    try:
+        return editing.find(config, slug)[0]
+    except editing.NotFound as missing:
+        raise HTTPException(404, str(missing)) from None
 
 
 def file_fields(config: Config, post: Post) -> tuple[dict[str, str], str]:
     """The editor's fields of the post file as it is on disk, and the file's ETag."""
     data = (config.root / post.source).read_bytes()
-    read = frontmatter.read(post.source.as_posix(), data, config.tz)
-    date = config.local(read.date).strftime("%Y-%m-%dT%H:%M") if read.date else ""
+    read = editing.fields_of(config, post, data.decode("utf-8"))
     fields = {
         "title": read.title,
-        "date": date,
+        "date": config.local(read.date).strftime("%Y-%m-%dT%H:%M"),
         "tags": ", ".join(read.tags),
         "summary": read.summary,
         "image": read.image,
@@ -105,7 +105,7 @@ async def show_editor(
     """The editor for `slug` (or a new post): the file's fields unless `fields` are given
     (a refused save shows what the person sent), and the stored copy offered back."""
     console = request.app.state.console
-    config = current(request)
+    config = request.app.state.console.now_config()
     found = await console.thread(scan, config)
     post = None if slug == NEW else next((p for p in found.posts if p.slug == slug), None)
     if slug != NEW and post is None:
@@ -169,7 +169,7 @@ async def save_post(request: Request, slug: str, actor: Actor = allow("posts.wri
     test copy, schedule, publish now or unpublish. A refused save shows the form again
     with the problems (422), or both versions side by side when the file changed (412)."""
     console = request.app.state.console
-    config = current(request)
+    config = request.app.state.console.now_config()
     form = await request.form()
     fields, action = form_fields(form), text(form, "action", 20) or "save"
     if action not in ACTIONS:
@@ -178,17 +178,14 @@ async def save_post(request: Request, slug: str, actor: Actor = allow("posts.wri
     if action in ("schedule", "publish", "unpublish"):
         require(actor, "posts.publish")
         fields["draft"] = "1" if action == "unpublish" else ""
-    if action == "publish":
-        fields["date"] = config.local(config.now).strftime("%Y-%m-%dT%H:%M")
-    if not fields["draft"]:
-        require(actor, "posts.publish")  # a save that makes a post public is publishing
     etag = text(form, "etag", 100)
     await console.read(save_draft, actor.member.id, draft_key(slug), fields, etag, console.clock())
     try:
         fields = await _with_picture(request, config, form, fields)
         parsed = parse_form(config, fields)
-        entry = actor.did(ACTIONS[action], slug if post else fields["title"], fields["date"])
-        saved = await console.change(request, entry, editing.save, config, post, parsed, etag)
+        if action == "publish":  # now, unless its date is past already
+            parsed = dataclasses.replace(parsed, date=min(parsed.date, console.clock()))
+        _file, saved = await api.save(request, actor, ACTIONS[action], post, parsed, etag)
     except editing.Stale as stale:
         rows = versions.side_by_side(stale.current, stale.mine)
         said = "Not saved: someone changed this post since you opened it."
@@ -211,12 +208,15 @@ async def save_post(request: Request, slug: str, actor: Actor = allow("posts.wri
             request, actor, slug, fields, etag, 422, problem(f"Not saved: {refused}")
         )
     await console.read(discard_draft, actor.member.id, draft_key(slug))
-    await console.read(discard_draft, actor.member.id, draft_key(saved.post.slug))
+    await console.read(discard_draft, actor.member.id, draft_key(saved.slug))
     if action == "test":
-        await console.thread(_send_test, config, saved.post, actor.member.email)
+        mark = "[DRAFT]" if saved.draft else "[TEST]"
+        to = actor.member.email
+        entry = actor.did("post.test", saved.slug, "to self")
+        await console.change(request, entry, api.test_send, config, saved, to, mark)
     elif action in ("publish", "unpublish"):
-        await console.thread(tick, config)  # what cron's next tick would do, now
-    return done(request, f"/posts/{saved.post.slug}", action)
+        console.sender.tick()  # a scheduler pass now, as the API's buttons start one
+    return done(request, f"/posts/{saved.slug}", action)
 
 
 def parse_form(config: Config, fields: dict[str, str]) -> editing.PostFields:
@@ -257,19 +257,15 @@ async def _with_picture(
     return fields | {"image": stored.url}
 
 
-def _send_test(config: Config, post: Post, address: str) -> None:
-    posts = scan(config).posts
-    mark = "[DRAFT]" if post.draft else "[TEST]"
-    send_test(config, render_post(config, post, posts), address, mark=mark)
-
-
 def draft_key(slug: str) -> str:
     return NEW_POST if slug == NEW else slug
 
 
 async def _described(request: Request, post: Post):
     """The post's row of the list: its state and email decision."""
-    rows = await request.app.state.console.thread(list_posts, current(request))
+    rows = await request.app.state.console.thread(
+        list_posts, request.app.state.console.now_config()
+    )
     return next((row for row in rows if row.slug == post.slug), None)
 
 
@@ -290,7 +286,7 @@ async def keep_draft(request: Request, slug: str, actor: Actor = allow("posts.wr
     key = NEW_POST if slug == NEW else slug
     now = console.clock()
     await console.read(save_draft, actor.member.id, key, fields, etag, now)
-    saved_at = current(request).local(now).strftime("%H:%M:%S")
+    saved_at = request.app.state.console.now_config().local(now).strftime("%H:%M:%S")
     return JSONResponse({"saved_at": saved_at})
 
 
@@ -312,7 +308,7 @@ async def show_preview(
     """The post as a page, an email or a plain-text email: from the person's draft copy
     when `draft` (what the editor holds now), else from the file."""
     console = request.app.state.console
-    config = current(request)
+    config = request.app.state.console.now_config()
     stored = await console.read(get_draft, actor.member.id, NEW_POST if slug == NEW else slug)
     root = request.scope.get("root_path", "")
 

@@ -3,12 +3,9 @@ the console's root path (`/admin`) in its context."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from publisher.config import Config
 from publisher.site import theme
 
 
@@ -25,13 +22,6 @@ def page(request: Request, name: str, status: int = 200, **context: object) -> H
         **context,
     )
     return HTMLResponse(html, status_code=status)
-
-
-def current(request: Request) -> Config:
-    """The config with `now` at this request's time: the library reads the time from it,
-    and the console's clock moves (and tests move it)."""
-    console = request.app.state.console
-    return dataclasses.replace(console.config, now=console.clock())
 
 
 def message(

@@ -3,7 +3,6 @@ a dry run (every row left out, and why) before anything is written."""
 
 from __future__ import annotations
 
-import io
 import secrets
 from pathlib import Path
 from urllib.parse import urlencode
@@ -13,13 +12,13 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from publisher import store as st
+from publisher.admin.api import subscribers as api
 from publisher.admin.auth import Actor
 from publisher.admin.pages.forms import done, notices, problem, text
-from publisher.admin.pages.render import current, page
+from publisher.admin.pages.render import page
 from publisher.admin.permissions import allow
 from publisher.config import Config
 from publisher.errors import PublisherError
-from publisher.store import subscriber_search
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,23 +32,26 @@ MAX_CSV = 64 * 1024 * 1024
 
 async def list_page(request: Request, status_code: int = 200, flashes=None) -> Response:
     console = request.app.state.console
-    query = request.query_params.get("query", "")[:320]
-    status = request.query_params.get("status", "")
-    status = status if status in st.STATUSES else ""
-    after = request.query_params.get("after", "")[:320]
-    people = await console.read(subscriber_search.search, query, status, after)
+    params = request.query_params
+    query = params.get("query", "")[:320]
+    status = params.get("status", "") if params.get("status", "") in st.STATUSES else ""
+    number = int(params["page"]) if params.get("page", "").isdigit() else 1
+    number = min(max(number, 1), 100_000)
+    actor = request.state.actor
+    found = await api.search(request, query, status or None, number, actor)
     counts = await console.read(st.counts)
-    root = request.scope.get("root_path", "")
-    more = len(people) == subscriber_search.PAGE
-    base = f"{root}/subscribers?" + urlencode({"query": query, "status": status})
-    last = urlencode({"after": people[-1].email.lower()}) if more else ""
-    pages = {"previous": base if after else None, "next": f"{base}&{last}" if more else None}
+    base = f"{request.scope.get('root_path', '')}/subscribers?"
+    base += urlencode({"query": query, "status": status})
+    pages = {
+        "previous": f"{base}&page={number - 1}" if number > 1 else None,
+        "next": f"{base}&page={number + 1}" if found.more else None,
+    }
     return page(
         request,
         "subscribers",
         status_code,
         section="subscribers",
-        people=people,
+        people=found.subscribers,
         counts=counts,
         query=query,
         chosen=status,
@@ -66,17 +68,13 @@ async def subscribers(request: Request, actor: Actor = allow("subscribers.read")
 
 @router.post("/subscribers/add")
 async def add(request: Request, actor: Actor = allow("subscribers.manage")) -> Response:
-    console = request.app.state.console
     form = await request.form()
-    email, name = text(form, "email"), text(form, "name", 200)
+    new = api.NewSubscriber(email=text(form, "email"), name=text(form, "name", 200))
     try:
-        await console.change(
-            request,
-            actor.did("subscriber.add", email),
-            lambda: st.add(console.store, email, now=console.clock(), name=name, source="console"),
-        )
-    except PublisherError as refused:
-        return await list_page(request, 400, problem(f"Not added: {refused}"))
+        await api.add(request, new, actor)
+    except (PublisherError, HTTPException) as refused:
+        said = getattr(refused, "detail", None) or f"Not added: {refused}"
+        return await list_page(request, 400, problem(str(said)))
     return done(request, "/subscribers", "added")
 
 
@@ -84,34 +82,15 @@ async def add(request: Request, actor: Actor = allow("subscribers.manage")) -> R
 async def erase(
     request: Request, subscriber_id: int, actor: Actor = allow("subscribers.manage")
 ) -> Response:
-    console = request.app.state.console
-    person = await console.read(st.get, subscriber_id)
-    if person is None:
-        raise HTTPException(404, "There is no such subscriber (erased already?).")
-    await console.change(
-        request,
-        actor.did("subscriber.erase", str(subscriber_id)),
-        lambda: st.forget(console.store, person.email, now=console.clock(), source="console"),
-    )
+    await api.erase(request, subscriber_id, actor)
     return done(request, "/subscribers", "erased")
-
-
-@router.get("/subscribers/export")
-async def export(request: Request, actor: Actor = allow("subscribers.read")) -> Response:
-    out = io.StringIO()
-    await request.app.state.console.read(st.export_csv, out)
-    name = f"subscribers-{current(request).local(current(request).now):%Y-%m-%d}.csv"
-    disposition = f'attachment; filename="{name}"'
-    return Response(
-        out.getvalue(), media_type="text/csv", headers={"content-disposition": disposition}
-    )
 
 
 @router.post("/subscribers/import")
 async def import_list(request: Request, actor: Actor = allow("subscribers.manage")) -> Response:
     """First the file alone: what importing would do (a dry run, nothing written). Then
     `upload` (the file kept in the console's folder) with `confirm`: the import."""
-    config = current(request)
+    config = request.app.state.console.now_config()
     form = await request.form()
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
@@ -141,7 +120,7 @@ async def import_report(
 ) -> Response:
     """Run the import (or its dry run) and show what it did, every row left out listed."""
     console = request.app.state.console
-    config = current(request)
+    config = request.app.state.console.now_config()
     skipped: list[tuple[int, str]] = []
 
     def run() -> st.ImportSummary:
