@@ -110,6 +110,65 @@ def test_hostile_or_broken_input_is_other_not_a_crash(raw: bytes) -> None:
     assert notice.message_id.startswith("sha256:")
 
 
+def nested_multipart(depth: int) -> bytes:
+    """A small message whose multipart parts nest `depth` levels deep."""
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n)
+        for n in range(depth)
+    )
+    closing = b"".join(b"--b%d--\r\n" % n for n in reversed(range(depth)))
+    return b"Subject: deep\r\nMIME-Version: 1.0\r\n" + opening + b"\r\nhi\r\n" + closing
+
+
+def nested_rfc822(depth: int) -> bytes:
+    """A message that forwards a message that forwards a message... `depth` times."""
+    return b"Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\n" * depth + b"\r\nhi\r\n"
+
+
+def many_parts(count: int) -> bytes:
+    parts = b"--b\r\n\r\nx\r\n" * count
+    return (
+        b'Subject: many\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        + parts
+        + b"--b--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (nested_multipart(1000), "nested over 32 levels"),
+        (nested_rfc822(3000), "nested over 32 levels"),
+        (many_parts(100_000), "over 1,000 MIME parts"),
+    ],
+    ids=["1000-deep", "3000-rfc822", "100k-parts"],
+)
+def test_a_message_past_the_bounds_is_unreadable_not_a_recursion(raw: bytes, why: str) -> None:
+    from publisher.inbound.parsing import Unreadable, parse
+
+    with pytest.raises(Unreadable, match=why):
+        parse(raw)
+
+
+def test_within_the_bounds_a_nested_message_parses_as_the_standard_parser_does() -> None:
+    from publisher.inbound.parsing import parse
+
+    raw = nested_multipart(20)
+    assert [p.get_content_type() for p in parse(raw).walk()] == [
+        p.get_content_type() for p in parsed(raw).walk()
+    ]
+    assert len(list(parse(many_parts(900)).walk())) == 901
+
+
+def test_reading_one_message_has_a_time_bound() -> None:
+    import time
+
+    from publisher.inbound.parsing import Unreadable, within_bounds
+
+    with pytest.raises(Unreadable, match="took over 0.05 s"):
+        within_bounds(lambda: time.sleep(30), seconds=0.05)
+
+
 # --- End to end ------------------------------------------------------------------------
 
 PEOPLE = ["ann", "bob", "cat", "dee", "eve", "fay"]
@@ -290,6 +349,28 @@ def test_a_maildir_is_read_once_and_each_message_moved_aside(sent) -> None:
     assert "0 messages read" in again.stdout
 
 
+def test_a_deep_message_in_a_maildir_is_moved_aside_and_the_others_are_read(sent) -> None:
+    site, database_url, senders, _, _ = sent
+    folder = site / "Maildir"
+    box = mailbox.Maildir(folder, create=True)
+    box.add(sample("gmail-dsn.eml", to=senders["ann"], rcpt="ann@example.com"))
+    box.add(nested_multipart(1000))
+    box.add(sample("microsoft-ndr.eml", to=senders["bob"], rcpt="bob@example.com"))
+    done = run_publisher("inbound", "--maildir", str(folder), "--now", NOW.isoformat(), cwd=site)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "3 messages read" in done.stdout and "1 could not be handled" in done.stdout
+    assert "nested over 32 levels deep; moved to" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert statuses(site, database_url)["ann"] == "bounced"
+    assert statuses(site, database_url)["bob"] == "bounced"
+    assert len(box) == 0 and len(box.get_folder("processed")) == 2
+    failed = box.get_folder("failed")
+    kept = [failed.get_bytes(key) for key in failed.iterkeys()]
+    assert kept == [nested_multipart(1000).replace(b"\r\n", b"\n")]  # Maildir keeps \n
+    report = run_publisher("inbound", "--report", "--now", NOW.isoformat(), cwd=site)
+    assert "failed      set aside" in report.stdout, report.stdout
+
+
 def test_without_inbound_no_mailto_is_advertised_and_the_envelope_is_fixed(
     site: Path, smtp_server, database_url: str
 ) -> None:
@@ -442,19 +523,26 @@ def _answers(port: int) -> bool:
         return False
 
 
-def test_tick_reads_an_imap_mailbox_once_and_files_each_message(sent, dovecot) -> None:
+def imap_inbox(port: int, *messages: bytes):
+    """An IMAP client logged in to the Dovecot mailbox, `messages` put in its INBOX."""
     import imaplib
 
+    client = imaplib.IMAP4("127.0.0.1", port)
+    client.login("bounces", "secret")
+    for raw in messages:
+        client.append("INBOX", None, None, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    return client
+
+
+def test_tick_reads_an_imap_mailbox_once_and_files_each_message(sent, dovecot) -> None:
     site, database_url, senders, mailtos, unsubscribe = sent
     imap_port, _ = dovecot
-    client = imaplib.IMAP4("127.0.0.1", imap_port)
-    client.login("bounces", "secret")
-    for raw in (
+    client = imap_inbox(
+        imap_port,
         sample("postfix-dsn.eml", to=senders["ann"], rcpt="ann@example.com"),
         sample("unsubscribe.eml", to=mailtos["cat"], rcpt="cat@example.com"),
         sample("human-reply.eml", to="news@example.org"),
-    ):
-        client.append("INBOX", None, None, raw.replace(b"\n", b"\r\n"))
+    )
     config = site / "config" / "site.toml"
     config.write_text(
         config.read_text().replace(
@@ -478,25 +566,51 @@ def test_tick_reads_an_imap_mailbox_once_and_files_each_message(sent, dovecot) -
     assert missing.returncode == 2 and "PUBLISHER_INBOUND_PASSWORD" in missing.stderr
 
 
+def test_tick_moves_a_deep_message_to_the_imap_failed_folder_and_reads_the_others(
+    sent, dovecot
+) -> None:
+    site, database_url, senders, mailtos, _ = sent
+    imap_port, _ = dovecot
+    client = imap_inbox(
+        imap_port,
+        sample("postfix-dsn.eml", to=senders["ann"], rcpt="ann@example.com"),
+        nested_multipart(1000),
+        sample("unsubscribe.eml", to=mailtos["cat"], rcpt="cat@example.com"),
+    )
+    env = {
+        "PUBLISHER_INBOUND_MAILBOX": f"imap://bounces@127.0.0.1:{imap_port}/INBOX",
+        "PUBLISHER_INBOUND_PASSWORD": "secret",
+    }
+    done = run_publisher("tick", "--now", NOW.isoformat(), cwd=site, env=env)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "read 3 inbound message(s), 2 acted on" in output
+    assert "inbound: a message could not be handled: MIME parts nested over 32" in output
+    assert "moved to the Failed folder" in output and "Traceback" not in output
+    assert statuses(site, database_url)["ann"] == "bounced"
+    assert statuses(site, database_url)["cat"] == "unsubscribed"
+    assert client.select("INBOX")[1] == [b"0"]
+    assert client.select("Processed")[1] == [b"2"]
+    assert client.select("Failed")[1] == [b"1"]
+    client.logout()
+
+
 def test_inbound_reads_a_pop3_mailbox_and_deletes_what_it_read(sent, dovecot) -> None:
-    import imaplib
     import poplib
 
     site, database_url, senders, _, _ = sent
     imap_port, pop3_port = dovecot
-    client = imaplib.IMAP4("127.0.0.1", imap_port)
-    client.login("bounces", "secret")
     raw = sample("exim-bounce.eml", to=senders["dee"], rcpt="dee@example.com")
-    client.append("INBOX", None, None, raw.replace(b"\n", b"\r\n"))
-    client.logout()
+    imap_inbox(imap_port, nested_rfc822(3000), raw).logout()
     mailbox_url = f"pop3://bounces@127.0.0.1:{pop3_port}"
     env = {"PUBLISHER_INBOUND_MAILBOX": mailbox_url, "PUBLISHER_INBOUND_PASSWORD": "secret"}
     done = run_publisher("inbound", "--mailbox", "--now", NOW.isoformat(), cwd=site, env=env)
-    assert done.returncode == 0, done.stderr
-    assert "subscriber bounced" in done.stdout and "1 message read" in done.stdout
+    assert done.returncode == 1, done.stderr
+    assert "subscriber bounced" in done.stdout and "2 messages read" in done.stdout
+    assert "1 could not be handled" in done.stdout and "left on the POP3 server" in done.stderr
     assert statuses(site, database_url)["dee"] == "bounced"
     box = poplib.POP3("127.0.0.1", pop3_port)
     box.user("bounces")
     box.pass_("secret")
-    assert box.stat()[0] == 0
+    assert box.stat()[0] == 1  # the one that could not be read
     box.quit()

@@ -11,12 +11,11 @@ import click
 
 from publisher.commands.options import common_options, get_config
 from publisher.errors import StoreError
-from publisher.inbound.effects import Outcome, process, process_all
+from publisher.inbound.effects import FAILED, Outcome, process_all
 from publisher.inbound.mailboxes import read_mailbox
 from publisher.inbound.sources import read_maildir, read_stdin
 from publisher.store import Store
 from publisher.store import inbound as recorded
-from publisher.subscribers.tokens import load_tokens
 
 TEMPFAIL = 75  # EX_TEMPFAIL: Postfix and Exim keep the message and try the pipe again
 
@@ -40,7 +39,10 @@ def inbound(maildir: Path | None, recipient: str, mailbox: bool, report: bool, d
     """Read bounces, complaints and unsubscribe mails sent to [inbound] address.
 
     With no option, one message on standard input (a pipe alias); exit code 75 asks the
-    mail server to try again later when the store cannot be written.
+    mail server to try again later when the store cannot be written. A message that cannot
+    be handled (nested too deep, too many parts, too slow to read) is set aside: moved to
+    the failed folder, left on a POP3 server, or refused to the mail server (exit 1); the
+    others are read, and the exit code is 1.
     """
     config = get_config()
     with Store.open(config) as store:
@@ -48,21 +50,35 @@ def inbound(maildir: Path | None, recipient: str, mailbox: bool, report: bool, d
             _report(config, store, days)
         elif maildir is not None or mailbox:
             found = read_maildir(maildir) if maildir is not None else read_mailbox(config)
-            count = len(process_all(store, config, found, config.now, _show))
+            outcomes = process_all(store, config, found, config.now, _show)
             where = maildir or urlsplit(config.inbound.mailbox).hostname
-            click.echo(f"{count} message{'s' * (count != 1)} read from {where}")
+            count, failed = len(outcomes), _failed(outcomes)
+            click.echo(
+                f"{count} message{'s' * (count != 1)} read from {where}"
+                + (f", {failed} could not be handled" if failed else "")
+            )
+            if failed:
+                raise click.exceptions.Exit(1)
         else:
             _stdin(config, store, recipient)
 
 
 def _stdin(config, store: Store, recipient: str) -> None:
     incoming = read_stdin(sys.stdin.buffer, recipient)
+    refused = "refused: the mail server returns it to its sender (exit 1)"
     try:
-        outcome = process(store, config, load_tokens(config), incoming, config.now)
+        outcomes = process_all(
+            store, config, [(incoming, lambda _read: refused)], config.now, _show
+        )
     except StoreError as exc:
         click.echo(f"error: {exc}; the mail server will try again", err=True)
         raise click.exceptions.Exit(TEMPFAIL) from None
-    _show(outcome)
+    if _failed(outcomes):
+        raise click.exceptions.Exit(1)
+
+
+def _failed(outcomes: list[Outcome]) -> int:
+    return sum(outcome.kind == FAILED for outcome in outcomes)
 
 
 def _report(config, store: Store, days: int) -> None:
@@ -76,6 +92,9 @@ def _report(config, store: Store, days: int) -> None:
 
 
 def _show(outcome: Outcome) -> None:
+    if outcome.kind == FAILED:
+        click.echo(f"error: a message {outcome.action}", err=True)
+        return
     who = f" (subscriber {outcome.subscriber_id})" if outcome.subscriber_id else ""
     click.echo(f"{outcome.kind}: {outcome.action}{who}")
 

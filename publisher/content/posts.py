@@ -12,10 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -27,6 +24,7 @@ from publisher.config import Config
 from publisher.content import frontmatter
 from publisher.content.cache import PostCache, Stamp, digest
 from publisher.errors import ContentError, ContentErrors, PublisherError
+from publisher.limits import time_limit
 
 if TYPE_CHECKING:
     from publisher.content.markup import Rendered
@@ -178,29 +176,6 @@ def _render(body: str) -> Rendered:
             "or footnote used many times",
         )
     return rendered
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TimeoutError in the block after `seconds` (SIGALRM, so in a main thread only:
-    parsing runs in the main thread of this process or of a worker; elsewhere, such as a
-    preview server's rebuild thread, there is no limit and only the caps apply)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "setitimer"
-    ):
-        yield
-        return
-
-    def expire(_signal: int, _frame: object) -> None:
-        raise TimeoutError
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- Many files: processes, cross-file checks ---------------------------------

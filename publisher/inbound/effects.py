@@ -8,11 +8,15 @@ token is recorded and reported, never acted on.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from publisher.config import Config
+from publisher.delivery.transports import reason
+from publisher.errors import StoreError
 from publisher.inbound import brake, verp
 from publisher.inbound.classify import (
     AUTO_REPLY,
@@ -23,11 +27,15 @@ from publisher.inbound.classify import (
     Notice,
     classify,
 )
-from publisher.inbound.sources import Incoming
+from publisher.inbound.parsing import within_bounds
+from publisher.inbound.sources import Incoming, Waiting
 from publisher.store import Store
 from publisher.store import inbound as recorded
 from publisher.subscribers.addresses import CONTROL
 from publisher.subscribers.tokens import Tokens, load_tokens
+
+log = logging.getLogger(__name__)
+FAILED = "failed"  # the kind of a message that could not be read or applied
 
 
 @dataclass(frozen=True)
@@ -50,26 +58,51 @@ class _Owner:
 def process(
     store: Store, config: Config, tokens: Tokens, incoming: Incoming, now: datetime
 ) -> Outcome:
-    """One incoming message from bytes to its effect."""
-    notice = classify(incoming.parsed(), incoming.raw, incoming.delivered_to)
+    """One incoming message from bytes to its effect; `Unreadable` past the bounds."""
+    notice = within_bounds(lambda: classify(incoming.parsed(), incoming.raw, incoming.delivered_to))
     return apply(store, config, tokens, notice, now)
 
 
 def process_all(
     store: Store,
     config: Config,
-    messages: Iterable[tuple[Incoming, Callable[[], None]]],
+    messages: Iterable[Waiting],
     now: datetime,
     show: Callable[[Outcome], None] = lambda _outcome: None,
 ) -> list[Outcome]:
-    """Process each message of a Maildir or mailbox, filing it once its effects are in."""
+    """Process each message of a Maildir or mailbox on its own, filing it once its effects
+    are in, or setting it aside when it cannot be handled: one bad message must not stop
+    the bounces and unsubscribes behind it. A store that cannot be written stops the run
+    (StoreError), leaving the messages for the next one."""
     tokens = load_tokens(config)
     outcomes = []
     for incoming, file_away in messages:
-        outcomes.append(process(store, config, tokens, incoming, now))
-        show(outcomes[-1])
-        file_away()
+        try:
+            outcome = process(store, config, tokens, incoming, now)
+        except Exception as exc:
+            why = set_aside(store, incoming, exc, now)
+            outcome = Outcome(FAILED, f"could not be handled: {why}; {file_away(False)}")
+        else:
+            file_away(True)
+        outcomes.append(outcome)
+        show(outcome)
     return outcomes
+
+
+def set_aside(store: Store, incoming: Incoming, exc: Exception, now: datetime) -> str:
+    """Log and record why a message could not be handled, for `inbound --report`; raise
+    when the store fails for every message (the next run reads them all again), not for
+    this one only. The reason, one line."""
+    if isinstance(exc, StoreError):
+        store.ping()
+    why = CONTROL.sub("?", reason(exc))
+    key = "failed:sha256:" + hashlib.sha256(incoming.raw).hexdigest()
+    log.error("inbound message %s could not be handled: %s", key, why)
+    log.debug("inbound message %s", key, exc_info=exc)
+    with store.transaction() as conn:
+        if not recorded.seen(conn, key):  # POP3 leaves it there to be read again
+            recorded.record(conn, key, now, FAILED, "set aside", why)
+    return why
 
 
 def apply(

@@ -224,14 +224,18 @@ def _would_send(store: Store, summary: TickSummary) -> None:
 
 
 def _inbound(config: Config, store: Store, summary: TickSummary) -> None:
-    """Read `[inbound] mailbox` before sending, so this pass skips who just bounced."""
-    from publisher.inbound.effects import process_all  # lazy: only with a mailbox
+    """Read `[inbound] mailbox` before sending, so this pass skips who just bounced; a
+    message that could not be handled is set aside and reported, the rest are read."""
+    from publisher.inbound.effects import FAILED, process_all  # lazy: only with a mailbox
     from publisher.inbound.mailboxes import read_mailbox
 
     outcomes = process_all(store, config, read_mailbox(config), config.now)
     if outcomes:
         acted = sum(not o.duplicate and o.subscriber_id is not None for o in outcomes)
         summary.notes.append(f"read {len(outcomes)} inbound message(s), {acted} acted on")
+    for outcome in outcomes:
+        if outcome.kind == FAILED:
+            _problem(summary, StepError(f"inbound: a message {outcome.action}"))
 
 
 def _deliver(
