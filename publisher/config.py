@@ -109,6 +109,11 @@ class SmtpSection:
     username: str = key("", "SMTP user name; empty for no AUTH.")
     password_env: str = key("PUBLISHER_SMTP_PASSWORD", "Environment variable holding the password.")
     timeout: float = key(30.0, "Seconds before any network step gives up.")
+    data_timeout: float = key(
+        600.0,
+        "Seconds to wait for the relay's answer to the end of a message (RFC 5321: 10 minutes); "
+        "without one the message is counted 'unknown' and never sent again.",
+    )
     max_per_connection: int = key(100, "Messages sent over one connection before reconnecting.")
     smtputf8: bool = key(
         False,
@@ -296,6 +301,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         problems.append("[site] posts_per_page: expected at least 1")
     if config.digest.max_posts < 1:
         problems.append("[digest] max_posts: expected at least 1")
+    if config.smtp.timeout <= 0 or config.smtp.data_timeout <= 0:
+        problems.append("[smtp] timeout, data_timeout: expected a number of seconds over 0")
     if config.delivery.connections < 1:
         problems.append("[delivery] connections: expected at least 1")
     local, at, domain = config.inbound.address.rpartition("@")

@@ -18,7 +18,7 @@ from publisher.errors import StoreError
 from publisher.store import ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
-from conftest import free_port, insert_subscriber, write_config, write_relay_config
+from conftest import free_port, insert_subscriber, run_publisher, write_config, write_relay_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -365,6 +365,63 @@ def test_relay_down_pauses_without_failing_anyone_then_resumes(site, store, data
     assert ledger.get_campaign(store, campaign.key).note == ""
 
 
+def slow_relay_config(root: Path, port: int, database_url: str, smtp: str, connections: int):
+    """A relay config with a short `[smtp] timeout` (1 s) and the `smtp` keys given."""
+    from publisher.config import load_config
+
+    delivery = f'envelope_from = "bounces@example.org"\nconnections = {connections}'
+    write_relay_config(root, port, database_url, delivery, smtp=smtp, timeout=1)
+    return load_config(root / "config" / "site.toml", now=NOW)
+
+
+def test_a_relay_answering_the_end_of_a_message_after_the_timeout_gets_one_copy_each(
+    site, store, smtp_server, database_url, monkeypatch
+):
+    from publisher.delivery import campaigns
+
+    # Workers give their claims back and claim afresh every half lease: here after each message.
+    monkeypatch.setattr(campaigns, "LEASE", timedelta(seconds=1))
+    smtp_server.delay = 2  # the answer to the final dot comes after [smtp] timeout
+    config = slow_relay_config(site, smtp_server.port, database_url, "", connections=1)
+    campaign, emails = start_campaign(store, config, 3)
+    summary = run(config, store, campaign)
+    assert summary.status == "done" and summary.counts.sent == 3, summary.line()
+    assert sorted(smtp_server.recipients()) == sorted(emails)  # exactly one copy each
+
+
+def test_a_relay_that_never_answers_the_end_of_messages_pauses_the_campaign(
+    site, store, smtp_server, database_url
+):
+    smtp_server.delay = 60  # never, as far as the run can tell
+    smtp = "data_timeout = 0.5"
+    config = slow_relay_config(site, smtp_server.port, database_url, smtp, connections=1)
+    campaign, emails = start_campaign(store, config, 6)
+    paused = run(config, store, campaign)
+    assert paused.status == "paused" and "did not answer 3 messages in a row" in paused.note
+    counts = paused.counts
+    assert (counts.unknown, counts.queued, counts.deferred, counts.failed) == (3, 3, 0, 0)
+    assert "3 unknown: no answer from the relay, not sent again" in paused.line()
+    unknown = [
+        email for email, (state, _) in delivery_rows(store, campaign).items() if state == "unknown"
+    ]
+    assert len(unknown) == 3
+
+    listing = run_publisher("campaigns", cwd=site)
+    header, row = listing.stdout.splitlines()[:2]
+    columns = dict(zip(header.split()[:9], row.split()[:9], strict=True))
+    assert columns == {
+        **dict(campaign="post:hello", status="paused", total="6"),
+        **dict(sent="0", failed="0", deferred="0", skipped="0", unknown="3", bounced="0"),
+    }, listing.stdout
+
+    smtp_server.delay = 0
+    resumed = run(config, store, campaign)
+    assert resumed.status == "done" and (resumed.counts.sent, resumed.counts.unknown) == (3, 3)
+    received = smtp_server.recipients()  # the slow answers may still come in: never twice
+    assert sorted(set(received) - set(unknown)) == sorted(set(emails) - set(unknown))
+    assert len(received) == len(set(received))
+
+
 def delivery_rows(store, campaign) -> dict[str, tuple[str, str]]:
     """email -> (state, reply) of each delivery of `campaign`."""
     from sqlalchemy import select
@@ -559,7 +616,7 @@ def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
     listing = cli("campaigns")
     assert listing.exit_code == 0
     header, row = listing.output.splitlines()
-    assert header.split()[:10] == [
+    assert header.split()[:11] == [
         "campaign",
         "status",
         "total",
@@ -567,12 +624,13 @@ def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
         "failed",
         "deferred",
         "skipped",
+        "unknown",
         "bounced",
         "complained",
         "to",
     ]
-    assert row.split()[:9] == ["post:news", "done", "1,200", "1,200", "0", "0", "0", "0", "0"]
-    assert row.split()[10:12] == ["2026-03-02", "09:00"]  # started, in Chicago time
+    assert row.split()[:10] == ["post:news", "done", "1,200", "1,200", *["0"] * 6]
+    assert row.split()[11:13] == ["2026-03-02", "09:00"]  # started, in Chicago time
 
 
 def test_send_refuses_unknown_and_future_posts_and_bad_usage(post_site):

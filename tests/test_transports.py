@@ -33,10 +33,18 @@ def smtp_config(root: Path, port: int, extra: str = "", timeout: float = 2):
 class Recorder:
     """An aiosmtpd handler counting connections and messages, with optional misbehaviour."""
 
-    def __init__(self, drop_first_data: int = 0, pipelining: bool = False):
+    def __init__(
+        self,
+        drop_first_data: int = 0,
+        pipelining: bool = False,
+        drop_first_rcpt: int = 0,
+        answer_after: float = 0.0,
+    ):
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.connections = 0
-        self.drops_left = drop_first_data
+        self.drops_left = drop_first_data  # hang up once the whole message is in
+        self.rcpt_drops_left = drop_first_rcpt  # hang up before the message is sent
+        self.answer_after = answer_after  # seconds before answering the end of the message
         self.pipelining = pipelining
         self.rsets = 0
 
@@ -51,12 +59,19 @@ class Recorder:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_drops_left:
+            self.rcpt_drops_left -= 1
+            server.transport.close()
+            return "250 never seen"
         if address.startswith("nobody"):
             return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(self.answer_after)
         if self.drops_left:
             self.drops_left -= 1
             server.transport.close()
@@ -120,8 +135,8 @@ def test_smtp_defers_4xx_and_fails_5xx_from_the_fixture_server(site, smtp_server
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
-def test_smtp_reconnects_after_a_drop_mid_data(site, relay, pipelining):
-    handler = Recorder(drop_first_data=1, pipelining=pipelining)
+def test_smtp_reconnects_after_a_drop_before_the_message_is_sent(site, relay, pipelining):
+    handler = Recorder(drop_first_rcpt=1, pipelining=pipelining)
     transport = SmtpTransport(smtp_config(site, relay(handler)))
     result = transport.send("news@example.org", "a@example.org", MESSAGE)
     transport.close()
@@ -130,8 +145,43 @@ def test_smtp_reconnects_after_a_drop_mid_data(site, relay, pipelining):
     assert len(handler.messages) == 1
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_drop_after_the_end_of_the_message_is_unknown_and_never_sent_again(
+    site, relay, pipelining
+):
+    handler = Recorder(drop_first_data=1, pipelining=pipelining)
+    transport = SmtpTransport(smtp_config(site, relay(handler)))
+    lost = transport.send("news@example.org", "a@example.org", MESSAGE)
+    after = transport.send("news@example.org", "b@example.org", MESSAGE)
+    transport.close()
+    assert (lost.status, lost.code) == ("unknown", None)
+    assert "to the end of the message" in lost.reply and "not sent again" in lost.reply
+    assert after.status == "sent"  # on a new connection
+    assert handler.connections == 2  # the first message was not tried again
+    assert [m[1] for m in handler.messages] == [["b@example.org"]]
+
+
+def test_a_slow_answer_to_the_end_of_the_message_is_waited_for(site, relay):
+    handler = Recorder(answer_after=1.5)
+    transport = SmtpTransport(smtp_config(site, relay(handler), timeout=0.5))
+    result = transport.send("news@example.org", "a@example.org", MESSAGE)
+    transport.close()
+    assert (result.status, result.code) == ("sent", 250)
+    assert handler.connections == 1 and len(handler.messages) == 1
+
+
+def test_no_answer_within_data_timeout_is_unknown(site, relay):
+    handler = Recorder(answer_after=3)
+    config = smtp_config(site, relay(handler), "data_timeout = 0.5")
+    transport = SmtpTransport(config)
+    result = transport.send("news@example.org", "a@example.org", MESSAGE)
+    transport.close()
+    assert result.status == "unknown" and "timed out" in result.reply
+    assert handler.connections == 1
+
+
 def test_smtp_defers_when_the_connection_keeps_dropping(site, relay):
-    handler = Recorder(drop_first_data=5)
+    handler = Recorder(drop_first_rcpt=5)
     transport = SmtpTransport(smtp_config(site, relay(handler)))
     result = transport.send("news@example.org", "a@example.org", MESSAGE)
     transport.close()

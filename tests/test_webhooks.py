@@ -698,7 +698,7 @@ def test_an_echoed_envelope_sender_ties_the_event_to_its_delivery(
     }
     listing = run_publisher("campaigns", cwd=site)
     assert listing.returncode == 0, listing.stderr
-    assert re.search(r"post:first\s+done\s+7\s+4\s+0\s+0\s+0\s+3 \(42\.9%\)", listing.stdout)
+    assert re.search(r"post:first\s+done\s+7\s+4\s+0\s+0\s+0\s+0\s+3 \(42\.9%\)", listing.stdout)
     report = run_publisher("inbound", "--report", cwd=site)
     assert report.returncode == 0, report.stderr
     assert "from ses webhook | SES bounce: Permanent General" in report.stdout

@@ -259,6 +259,7 @@ def campaigns() -> None:
         "failed",
         "deferred",
         "skipped",
+        "unknown",
         "bounced",
         "complained",
         "to send",
@@ -270,7 +271,7 @@ def campaigns() -> None:
             (
                 campaign.key,
                 campaign.status,
-                *(f"{n:,}" for n in (c.total, c.sent, c.failed, c.deferred, c.skipped)),
+                *(f"{n:,}" for n in (c.total, c.sent, c.failed, c.deferred, c.skipped, c.unknown)),
                 _share(c.bounced, c.sent + c.bounced),
                 _share(complained.get(campaign.id, 0), c.sent + c.bounced),
                 f"{c.queued + c.sending:,}",

@@ -6,7 +6,9 @@ prebuilt bytes, hand it to the relay, and record the outcome before its next SMT
 transaction (`marks.SentMarks`: the `sent` marks of all workers waiting at that moment in
 one commit). So after a SIGKILL at most one accepted-but-unrecorded message per worker is
 sent twice, and nothing is lost: the next run requeues what was left in `sending`.
-A stop request (SIGTERM, Ctrl-C) lets every worker finish the message it is sending.
+A message the relay did not answer once it had all of it is `unknown`, never sent again;
+a few in a row pause the campaign. A stop request (SIGTERM, Ctrl-C) lets every worker
+finish the message it is sending.
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from publisher.clock import Clock
 from publisher.config import Config
 from publisher.delivery import holds
 from publisher.delivery.marks import SentMarks
-from publisher.delivery.summary import CampaignProgress, Summary
+from publisher.delivery.summary import CampaignProgress, Summary, Tally
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
     SENT,
+    UNKNOWN,
     RelayDown,
     Result,
     Transport,
@@ -41,8 +43,9 @@ from publisher.store import ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
 from publisher.subscribers.tokens import load_tokens, recipient
 
-LEASE = timedelta(minutes=10)  # a `sending` row older than this is presumed abandoned
+LEASE = timedelta(minutes=10)  # plus the longest one message may take: see `lease`
 BATCH = 100  # deliveries claimed at a time by one worker (bench: 20 cost ~6% of the GIL)
+SILENT = 3  # messages in a row the relay leaves unanswered before the campaign pauses
 BACKOFF = timedelta(minutes=10)  # first retry delay, doubled on each attempt
 MAX_BACKOFF = timedelta(hours=12)
 
@@ -68,6 +71,14 @@ def builder(config: Config, newsletter: Newsletter) -> MessageBuilder:
         raise CampaignError(f"{newsletter.key}: {reason(exc)}") from exc
 
 
+def lease(config: Config) -> timedelta:
+    """How old a claim in `sending` must be before another run takes it as abandoned: longer
+    than a worker holds its claims (it gives them back after `LEASE / 2`) plus the longest
+    one message can take (a slow relay answers its end after `data_timeout`)."""
+    smtp = config.smtp
+    return LEASE + timedelta(seconds=smtp.data_timeout + 5 * smtp.timeout)
+
+
 def newsletter_of(campaign: Campaign) -> Newsletter:
     """The newsletter exactly as rendered when the campaign was created."""
     return Newsletter(
@@ -77,18 +88,6 @@ def newsletter_of(campaign: Campaign) -> Newsletter:
         html=campaign.html,
         text=campaign.text,
     )
-
-
-@dataclass
-class _Tally:
-    sent: int = 0
-    done: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, sent: bool) -> None:
-        with self.lock:
-            self.done += 1
-            self.sent += sent
 
 
 class _Run:
@@ -127,7 +126,7 @@ class _Run:
         # SQLite has one writer at a time; taking turns here avoids its busy-wait sleeps.
         self.write_lock = threading.Lock() if store.is_sqlite else contextlib.nullcontext()
         self.marks = SentMarks(store, self.write_lock)
-        self.tally = _Tally()
+        self.tally = Tally()
         self.paused: PublisherError | None = None
         self.waiting_until: datetime | None = None
         self.error: BaseException | None = None
@@ -158,9 +157,13 @@ class _Run:
                     )
                 if not pending:
                     return
-                while pending and self._my_turn():
+                renew = time.monotonic() + LEASE.total_seconds() / 2
+                while pending and time.monotonic() < renew and self._my_turn():
                     result = self._send(transport, pending[0])
                     self._record(pending.pop(0), result, conn)
+                with self.write_lock:  # slow going: claim them afresh, before the lease ends
+                    ledger.release(self.store, [c.id for c in pending], conn)
+                pending = []
         finally:
             with self.write_lock:
                 ledger.release(self.store, [c.id for c in pending], conn)
@@ -213,10 +216,12 @@ class _Run:
         now = self.clock()
         if result.status == SENT:  # returns once committed, maybe with other workers' marks
             self.marks.record(conn, claimed.id, result.code, result.reply, now)
-            self.tally.add(True)
+            self.tally.add(result)
             return
         with self.write_lock:
-            if result.status == DEFERRED:
+            if result.status == UNKNOWN:  # it may have gone: it keeps its hourly slot
+                ledger.mark_unknown(self.store, claimed, result.reply, conn)
+            elif result.status == DEFERRED:
                 attempts = claimed.attempts + 1
                 retry = now + backoff(attempts)
                 if attempts >= self.config.delivery.max_attempts:
@@ -232,8 +237,19 @@ class _Run:
                         limit=self.config.delivery.bounce_limit,
                         detail=f"{result.code} {result.reply}",
                     )
-        self.hourly.release()
-        self.tally.add(False)
+        if result.status != UNKNOWN:
+            self.hourly.release()
+        if self.tally.add(result) >= SILENT:
+            self._silent(result)
+
+    def _silent(self, result: Result) -> None:
+        """Pause: the relay leaves message after message unanswered. Waiting on each would
+        defer them one by one, or leave each one's outcome unknown."""
+        self.paused = RelayDown(
+            f"the relay did not answer {SILENT} messages in a row ({result.reply}); "
+            "check it, then `publisher send --resume`"
+        )
+        self.halt.set()
 
     # --- the main thread ------------------------------------------------------------
 
@@ -247,7 +263,7 @@ class _Run:
             self.paused = exc
             return self._finish()
         ledger.set_status(self.store, self.campaign.id, "sending", self.clock())
-        ledger.reclaim(self.store, self.campaign.id, self.clock(), LEASE)
+        ledger.reclaim(self.store, self.campaign.id, self.clock(), lease(self.config))
         before = ledger.counts(self.store, self.campaign.id)
         finished_before = before.sent + before.failed + before.skipped + before.bounced
         threads = [

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from publisher.delivery.transports import DEFERRED, SENT, UNKNOWN, Result
 from publisher.errors import PublisherError
 from publisher.store.ledger import Counts
+
+
+@dataclass
+class Tally:
+    """What a run's worker threads have done, counted together."""
+
+    sent: int = 0
+    done: int = 0
+    silent: int = 0  # messages in a row the relay did not answer
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, result: Result) -> int:
+        """Count one outcome; how many messages in a row the relay has left unanswered (a
+        lost connection, or no answer to the end of a message)."""
+        unanswered = result.code is None and result.status in (DEFERRED, UNKNOWN)
+        with self.lock:
+            self.done += 1
+            self.sent += result.status == SENT
+            self.silent = self.silent + 1 if unanswered else 0
+            return self.silent
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,7 @@ class Summary:
                 ("deferred", c.deferred),
                 ("skipped", c.skipped),
                 ("bounced", c.bounced),
+                ("unknown: no answer from the relay, not sent again", c.unknown),
             )
             if n
         )

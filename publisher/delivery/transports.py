@@ -1,7 +1,8 @@
 """How a message leaves: a file outbox or an SMTP relay, behind one small interface.
 
 `send(envelope_from, rcpt, data)` hands one complete message to one recipient and returns
-what happened to that recipient (sent, deferred, failed, with the server's reply). A
+what happened to that recipient (sent, deferred, failed, with the server's reply, or
+unknown: the relay never answered the end of the message, which it may have taken). A
 problem that is not the recipient's (the relay refuses connections, rejects our login or
 our sender) raises `RelayDown` instead, so the campaign pauses and nobody is marked failed
 because the relay was down.
@@ -23,7 +24,7 @@ from typing import Protocol
 
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
-from publisher.store.schema import DEFERRED, FAILED, SENT
+from publisher.store.schema import DEFERRED, FAILED, SENT, UNKNOWN
 from publisher.subscribers.addresses import CONTROL
 
 LINE_STARTING_WITH_DOT = re.compile(rb"\n\.")  # dot-stuffing (RFC 5321 4.5.2)
@@ -49,7 +50,7 @@ def smtp_address(email: str) -> str:
 class Result:
     """The outcome for one recipient. `bounce` is a hard bounce of the address itself."""
 
-    status: str  # sent|deferred|failed
+    status: str  # sent|deferred|failed|unknown
     code: int | None = None
     reply: str = ""
     bounce: bool = False
@@ -136,8 +137,11 @@ def classify(code: int, reply: bytes | str, *, on_rcpt: bool = False) -> Result:
 class SmtpTransport:
     """One persistent connection to the relay, opened on first use and reopened as needed.
 
-    Every network step has the configured timeout. After `max_per_connection` messages the
-    connection is closed politely and a new one opened, as many relays expect.
+    Every network step has the configured timeout but the wait for the answer to the end
+    of a message, which has `data_timeout` (RFC 5321 4.5.3.2.6: 10 minutes): a relay may
+    take that long to accept, and once the end is sent, trying again could deliver twice.
+    After `max_per_connection` messages the connection is closed politely and a new one
+    opened, as many relays expect.
     """
 
     def __init__(self, config: Config, env: dict[str, str] | None = None):
@@ -188,7 +192,8 @@ class SmtpTransport:
         return conn
 
     def send(self, envelope_from: str, rcpt: str, data: bytes) -> Result:
-        """Deliver to one recipient; a dropped connection is reopened and tried once more."""
+        """Deliver to one recipient; a connection dropped before the end of the message was
+        sent is reopened and tried once more."""
         for attempt in (1, 2):
             if self.conn is not None and self.used >= self.max_per_connection:
                 self.close()
@@ -256,7 +261,25 @@ class SmtpTransport:
             return classify(*start)
         body = dot_stuffed(data)
         conn.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
-        return classify(*conn.getreply())
+        return self._final_reply(conn)
+
+    def _final_reply(self, conn: smtplib.SMTP) -> Result:
+        """The answer to the end of the message, waited for `data_timeout`. The relay may have
+        taken a message it does not answer (the reply lost with the connection): that
+        outcome is unknown, recorded so, and never "try again", which could send it twice."""
+        conn.sock.settimeout(self.settings.data_timeout)
+        try:
+            reply = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            return Result(
+                UNKNOWN,
+                None,
+                f"no answer from {self.relay} to the end of the message ({exc}); it may have "
+                "been delivered, so it is not sent again",
+            )
+        conn.sock.settimeout(self.settings.timeout)
+        return classify(*reply)
 
     def _rset(self) -> None:
         """Reset the transaction after a refusal; a server that hung up is simply dropped."""

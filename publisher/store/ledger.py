@@ -28,6 +28,7 @@ from publisher.store.schema import (
     SENDING,
     SENT,
     SKIPPED,
+    UNKNOWN,
     campaigns,
     deliveries,
     subscribers,
@@ -60,10 +61,11 @@ class Counts:
     failed: int = 0
     skipped: int = 0
     bounced: int = 0  # sent, then bounced (publisher inbound)
+    unknown: int = 0  # the relay did not answer the end of the message: maybe sent
 
     @property
     def total(self) -> int:
-        finished = self.sent + self.failed + self.skipped + self.bounced
+        finished = self.sent + self.failed + self.skipped + self.bounced + self.unknown
         return finished + self.queued + self.sending + self.deferred
 
     @property
@@ -350,14 +352,18 @@ def mark_deferred(
     reply: str,
     next_attempt: datetime | None,
     conn: Connection | None = None,
+    state: str = "",
 ) -> None:
-    """Record a temporary failure; `next_attempt` None means attempts are used up: failed."""
+    """Record a temporary failure; `next_attempt` None means attempts are used up: failed.
+    `state` UNKNOWN records a message the relay may have taken without saying so (no answer
+    to the end of the message): never claimed, so never sent, again."""
+    state = state or (DEFERRED if next_attempt else FAILED)
     with store.transaction(conn) as conn:
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == claimed.id)
             .values(
-                state=DEFERRED if next_attempt else FAILED,
+                state=state,
                 attempts=claimed.attempts + 1,
                 next_attempt_at=next_attempt,
                 smtp_code=code,
@@ -371,6 +377,13 @@ def mark_failed(
 ) -> None:
     """Record a permanent failure (the caller counts a hard bounce against the address)."""
     mark_deferred(store, claimed, code, reply, None, conn)
+
+
+def mark_unknown(
+    store: Store, claimed: Claimed, reply: str, conn: Connection | None = None
+) -> None:
+    """Record a message whose outcome is unknown (the relay did not answer its end)."""
+    mark_deferred(store, claimed, None, reply, None, conn, state=UNKNOWN)
 
 
 def counts(store: Store, campaign_id: int) -> Counts:

@@ -71,8 +71,8 @@ class UTCDateTime(TypeDecorator):
 
 
 FREQUENCIES = ("each", "digest")  # subscribers.frequency
-# deliveries.state; a transport's result for one message is one of SENT, DEFERRED, FAILED.
-QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED, BOUNCED = (
+# deliveries.state; a transport's result for one message is SENT, DEFERRED, FAILED or UNKNOWN.
+QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED, BOUNCED, UNKNOWN = (
     "queued",
     "sending",
     "sent",
@@ -80,6 +80,7 @@ QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED, BOUNCED = (
     "failed",
     "skipped",
     "bounced",  # sent, then a bounce came back for it (publisher inbound)
+    "unknown",  # the relay never answered the end of the message: maybe sent, never resent
 )
 
 subscribers = Table(

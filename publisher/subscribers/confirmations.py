@@ -41,7 +41,6 @@ from publisher.delivery.throttle import TokenBucket
 from publisher.delivery.transports import (
     DEFERRED,
     FAILED,
-    SENT,
     RelayDown,
     Result,
     Transport,
@@ -328,20 +327,27 @@ class Batch:
     sent: int = 0
     deferred: int = 0  # left for the next run
     failed: int = 0  # refused, or no message could be built for the address: not retried
+    unknown: int = 0  # the relay did not answer the end of the message: not sent again
     problem: DeliveryError | None = None
     stopped: bool = False
 
     def count(self, result: Result | None) -> None:
         if result is not None:
-            field = {SENT: "sent", DEFERRED: "deferred", FAILED: "failed"}[result.status]
-            setattr(self, field, getattr(self, field) + 1)
+            # a field per status: sent, deferred, failed, unknown
+            setattr(self, result.status, getattr(self, result.status) + 1)
 
     def line(self) -> str:
         """'sent 3 confirmations', with what went wrong, or '' when there was nothing to do."""
         noun = "confirmation" if self.sent == 1 else "confirmations"
         parts = [f"sent {self.sent} {noun}"] if self.sent or self.problem or self.stopped else []
         parts += [
-            f"{n} {what}" for what, n in (("deferred", self.deferred), ("failed", self.failed)) if n
+            f"{n} {what}"
+            for what, n in (
+                ("deferred", self.deferred),
+                ("failed", self.failed),
+                ("unknown: no answer from the relay, not sent again", self.unknown),
+            )
+            if n
         ]
         if self.problem:
             parts.append(f"paused: {self.problem}; the rest go out on the next run")
