@@ -62,7 +62,7 @@ def test_rfc_3464_reports_as_mail_servers_write_them(name: str, hard: bool, stat
         ("ann@example.com", hard, status)
     ]
     assert notice.failures[0].diagnostic
-    assert notice.message_id.startswith("<")
+    assert notice.message_id.startswith("mail:<")
 
 
 def test_a_non_standard_bounce_goes_to_flufl_bounce() -> None:
@@ -107,7 +107,7 @@ def test_a_person_replying_is_other() -> None:
 def test_hostile_or_broken_input_is_other_not_a_crash(raw: bytes) -> None:
     notice = classify(parsed(raw), raw)
     assert notice.kind in (OTHER, BOUNCE)
-    assert notice.message_id.startswith("sha256:")
+    assert notice.message_id.startswith("mail:sha256:")
 
 
 def nested_multipart(depth: int) -> bytes:

@@ -608,6 +608,47 @@ def test_migration_to_link_keys_keeps_rows_links_and_references(
         after.close()
 
 
+def test_migration_to_inbound_namespaces_keeps_each_key_in_its_source(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Mailed notices' keys gain `mail:`; webhooks' and set-aside messages' keep theirs, so a
+    message read before is still a duplicate, and so is a provider's event."""
+    from publisher.store import inbound as recorded
+    from publisher.store.migrations import _inbound_namespaces
+
+    before_it = db.MIGRATIONS[: db.MIGRATIONS.index(_inbound_namespaces)]
+    rows = [  # (key before, its detail, key after)
+        ("<a1@mail.example.net>", "from mailer | Undelivered", "mail:<a1@mail.example.net>"),
+        ("sha256:00ff", "from x | no Message-ID", "mail:sha256:00ff"),
+        ("postmark:777", "from eve@example.net | forged", "mail:postmark:777"),
+        ("postmark:778", "from postmark webhook | Postmark Bounce", "postmark:778"),
+        ("ses:fb-1:a@example.com", "from ses webhook | SES bounce", "ses:fb-1:a@example.com"),
+        ("mailgun:mg-1", "from mailgun webhook | Mailgun failed", "mailgun:mg-1"),
+        ("sendgrid:sg-1", "from sendgrid webhook | SendGrid bounce", "sendgrid:sg-1"),
+        ("failed:sha256:0a", "MIME parts nested too deep", "failed:sha256:0a"),
+    ]
+    with pytest.MonkeyPatch.context() as patch:  # open as the version before left it
+        patch.setattr(db, "MIGRATIONS", before_it)
+        patch.setattr(db, "LATEST", len(before_it))
+        before = open_store(database_url, tmp_path)
+        with before.transaction() as conn:
+            for key, detail, _ in rows:
+                kind = "failed" if key.startswith("failed:") else "bounce"
+                recorded.record(conn, key, NOW, kind, "recorded", detail)
+        before.close()
+
+    after = open_store(database_url, tmp_path)
+    try:
+        with after.read() as conn:
+            keys = set(conn.execute(select(schema.inbound.c.message_id)).scalars())
+            assert keys == {after for _, _, after in rows}
+            assert recorded.seen(conn, "mail:postmark:777") and not recorded.seen(
+                conn, "postmark:777"
+            )
+    finally:
+        after.close()
+
+
 def test_relative_sqlite_path_is_created_under_the_root(tmp_path: Path) -> None:
     opened = open_store("sqlite:///data/nested/publisher.db", tmp_path)
     opened.close()

@@ -411,6 +411,24 @@ def test_postmark_takes_basic_auth_and_acts_once(hooks: Hooks) -> None:
     assert hooks.snapshot() == before
 
 
+def test_a_mail_naming_a_provider_event_as_its_message_id_swallows_no_event(
+    hooks: Hooks, site: Path, database_url: str
+) -> None:
+    mail = "From: x@example.net\nTo: news@example.org\nMessage-ID: postmark:777\n\nhello\n"
+    env = {"PUBLISHER_DATABASE_URL": database_url}
+    done = run_publisher("inbound", cwd=site, env=env, input=mail)
+    assert done.returncode == 0 and "kept for a person to read" in done.stdout, done.stderr
+    auth = ("postmark", "hook-password-0123")
+    event = postmark_bounce("ann", "HardBounce", 777)
+    response = hooks.client.post("/webhooks/postmark", json=event, auth=auth)
+    assert response.json() == {"ok": True, "events": 1, "duplicates": 0}
+    assert hooks.status("ann") == "bounced"
+    again = run_publisher("inbound", cwd=site, env=env, input=mail)
+    assert "already processed" in again.stdout  # each still read once, in its own namespace
+    response = hooks.client.post("/webhooks/postmark", json=event, auth=auth)
+    assert response.json()["duplicates"] == 1
+
+
 # --- Mailgun ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
+MAIL = "mail:"  # the namespace of mailed notices' keys; webhooks' are their provider's
 BOUNCE, COMPLAINT, UNSUBSCRIBE, AUTO_REPLY, OTHER = (
     "bounce",
     "complaint",
@@ -52,7 +53,9 @@ class Notice:
     """What one incoming message is, and the addresses that may carry our tokens."""
 
     kind: str
-    message_id: str  # the message's own, or a digest of it when it has none
+    # The key that makes reading it idempotent, in its source's namespace: `mail:` and the
+    # Message-ID (or a digest of the bytes), or `<provider>:<event id>` for a webhook's.
+    message_id: str
     subject: str
     sender: str
     addressed_to: list[str]  # where it was delivered: VERP and unsubscribe addresses
@@ -92,9 +95,11 @@ def classify(message: EmailMessage, raw: bytes, delivered_to: str = "") -> Notic
 
 
 def message_id(message: Message, raw: bytes) -> str:
-    """The Message-ID, or a digest of the bytes: the key that makes processing idempotent."""
+    """`mail:` and the Message-ID, or a digest of the bytes: the key that makes processing
+    idempotent. Its own namespace: anyone can write `Message-ID: postmark:777`, which
+    must not make the genuine Postmark event 777 a duplicate."""
     found = _header(message, "Message-ID").strip()
-    return found[:250] if found else "sha256:" + hashlib.sha256(raw).hexdigest()
+    return MAIL + (found[:250] if found else "sha256:" + hashlib.sha256(raw).hexdigest())
 
 
 def _with(notice: Notice, **changes) -> Notice:

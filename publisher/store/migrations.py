@@ -122,6 +122,24 @@ def _staff_console(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _inbound_namespaces(conn: Connection) -> None:
+    """Mailed notices' keys move to their own namespace, `mail:<Message-ID>`, beside the
+    webhooks' `<provider>:<event id>`: a mail with `Message-ID: postmark:777` had the key of
+    Postmark's event 777. A row is a webhook's when its key has a provider's prefix and its
+    detail the sender every webhook notice gives, `from <provider> webhook`; the rest,
+    messages set aside (`failed:`) apart, were mailed."""
+    webhook = " OR ".join(
+        f"(message_id LIKE '{name}:%' AND detail LIKE 'from {name} webhook%')"
+        for name in ("ses", "postmark", "mailgun", "sendgrid")
+    )
+    conn.execute(
+        text(
+            "UPDATE inbound SET message_id = 'mail:' || message_id "
+            f"WHERE NOT ({webhook}) AND NOT (kind = 'failed' AND message_id LIKE 'failed:%')"
+        )
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -131,4 +149,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _welcome_due,
     _drafts,
     _staff_console,
+    _inbound_namespaces,
 ]
