@@ -7,6 +7,7 @@ import io
 import json
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,31 @@ def test_add_list_count_remove(site: Path) -> None:
     counted = publisher("subscribers", "count").stdout.split()
     assert counted[counted.index("unsubscribed") + 1] == "1"
     assert counted[counted.index("total") + 1] == "1"
+
+
+def test_staff_can_send_an_address_that_complained_a_confirmation_on_purpose(site: Path) -> None:
+    from publisher.store import add, record_complaint
+
+    with open_store("sqlite:///data/publisher.db", site) as store:
+        ana = add(store, "ana@example.org", now=datetime.fromisoformat(NOW)).subscriber
+        record_complaint(store, ana.id, now=datetime.fromisoformat(NOW))
+    refused = publisher("subscribers", "add", "ana@example.org")
+    assert refused.returncode == 2 and "not added, the address complained" in refused.stderr
+    assert "add ana@example.org --send-confirmation` mails them a confirmation" in refused.stderr
+    assert not (site / "data" / "outbox" / "new").exists()
+
+    sent = publisher("subscribers", "add", "ana@example.org", "--send-confirmation")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout == (
+        "sent a confirmation link to ana@example.org (complained): "
+        "subscribed again once they click it\n"
+    )
+    [message] = (site / "data" / "outbox" / "new").glob("*.eml")
+    assert b"/confirm?token=" in message.read_bytes()
+    listed = json.loads(publisher("subscribers", "list", "--format", "json").stdout)
+    assert listed["status"] == "complained"  # until they click the link
+    again = publisher("subscribers", "add", "ana@example.org", "--send-confirmation")
+    assert again.returncode == 2 and "in the last 10 minutes" in again.stderr
 
 
 def test_bad_address_and_unknown_address_exit_2(site: Path) -> None:

@@ -579,13 +579,13 @@ def test_head_changes_nothing_on_any_route(web: Web):
         assert conn.execute(select(func.count()).select_from(events)).scalar() == before
 
 
-@pytest.mark.parametrize("was", ["pending", "complained"])
+@pytest.mark.parametrize("was", ["pending", "unsubscribed"])
 def test_confirm_link_shows_a_button_and_only_the_post_confirms(web: Web, was: str):
     """A scanner fetching the link confirms no one; the person's press of the button does,
     and bringing back a suppressed address is recorded."""
-    if was == "complained":
-        added = subscribers.add(web.store, "ana@example.com", now=web.config.now).subscriber
-        subscribers.record_complaint(web.store, added.id, now=web.config.now)
+    if was == "unsubscribed":
+        subscribers.add(web.store, "ana@example.com", now=web.config.now)
+        subscribers.remove(web.store, "ana@example.com", now=web.config.now)
     web.subscribe()  # a third party may type the address in: the owner gets the email
     link = web.confirm_link(web.wait_for_mail(1)[0])
     page = web.client.get(link)
@@ -599,6 +599,27 @@ def test_confirm_link_shows_a_button_and_only_the_post_confirms(web: Web, was: s
             select(events.c.detail).where(events.c.kind == "confirmed")
         ).scalar_one()
     assert detail == f"was {was}"
+
+
+def test_a_sign_up_for_an_address_that_complained_or_bounced_mails_nothing(web: Web):
+    """Anyone can type an address into the form: one whose owner reported spam, or whose
+    mailbox bounced, gets no confirmation from it; the page is the one any address gets."""
+    now = web.config.now
+    complained = subscribers.add(web.store, "ana@example.com", now=now).subscriber
+    subscribers.record_complaint(web.store, complained.id, now=now)
+    bounced = subscribers.add(web.store, "bo@example.com", now=now).subscriber
+    subscribers.record_bounce(web.store, bounced.id, now=now, limit=1)
+    answers = [web.subscribe(email=email) for email in ("ana@example.com", "bo@example.com")]
+    fresh = web.subscribe(email="cy@example.com")
+    assert {a.status_code for a in answers} == {fresh.status_code} == {200}
+    assert {a.text for a in answers} == {fresh.text}
+    assert [m["To"].addresses[0].addr_spec for m in web.wait_for_mail(1)] == ["cy@example.com"]
+    assert (web.status("ana@example.com"), web.status("bo@example.com")) == (
+        "complained",
+        "bounced",
+    )
+    for email in ("ana@example.com", "bo@example.com"):
+        assert subscribers.get_by_email(web.store, email).confirm_sent_at is None
 
 
 def test_links_of_an_erased_subscriber_act_on_no_one(web: Web):

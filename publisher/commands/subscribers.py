@@ -16,6 +16,7 @@ from publisher.commands.options import common_options, opened
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
 from publisher.store import SUPPRESSED, Store, Subscriber
+from publisher.store.signups import NOT_MAILED
 from publisher.subscribers.addresses import visible
 
 STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
@@ -40,9 +41,23 @@ def subscribers() -> None:
 @click.option("--status", type=click.Choice(["active", "pending"]), default="active")
 @click.option("--frequency", type=FREQUENCY_CHOICE, help="Default: [newsletter] frequency.")
 @click.option("--check-dns", is_flag=True, help="Also ask DNS whether the domain takes mail.")
+@click.option(
+    "--send-confirmation",
+    is_flag=True,
+    help="For an address that bounced or complained: mail it a confirmation link (a sign-up "
+    "on the web form mails it nothing); it is back once the person clicks it.",
+)
 @common_options
-def add(email: str, name: str, status: str, frequency: str | None, check_dns: bool) -> None:
-    """Add EMAIL (a suppressed or erased address is skipped, never reactivated)."""
+def add(
+    email: str,
+    name: str,
+    status: str,
+    frequency: str | None,
+    check_dns: bool,
+    send_confirmation: bool,
+) -> None:
+    """Add EMAIL (a suppressed or erased address is skipped, never reactivated; one that
+    bounced or complained can be sent a confirmation link with --send-confirmation)."""
     with opened() as (config, store):
         change = subscriber_store.add(
             store,
@@ -54,6 +69,16 @@ def add(email: str, name: str, status: str, frequency: str | None, check_dns: bo
             check_dns=check_dns,
             smtputf8=config.smtp.smtputf8,
         )
+        if change.outcome == "skipped" and change.reason in NOT_MAILED:
+            if not send_confirmation:
+                raise PublisherError(
+                    f"{visible(email)}: not added, the address {change.reason} and a sign-up on "
+                    "the web form mails it nothing; if the person asked to come back, "
+                    f"`publisher subscribers add {visible(email)} --send-confirmation` mails "
+                    "them a confirmation link"
+                )
+            _send_one(config, store, change.subscriber)
+            return
         if change.outcome == "skipped":
             raise PublisherError(
                 f"{visible(email)}: not added, the address is {change.reason}; "
@@ -179,6 +204,25 @@ def import_(file: Path, status: str, dry_run: bool) -> None:
             click.echo("dry run: nothing was written")
         elif status == "pending":
             _send_confirmations(config, store)
+
+
+def _send_one(config: Config, store: Store, subscriber: Subscriber) -> None:
+    """Staff bringing back an address that bounced or complained: a confirmation link."""
+    from publisher.subscribers.confirmations import send_one  # lazy, as below
+
+    batch = send_one(config, store, subscriber)
+    if batch.sent:
+        click.echo(
+            f"sent a confirmation link to {subscriber.email} ({subscriber.status}): "
+            "subscribed again once they click it"
+        )
+    elif batch.problem or batch.failed or batch.deferred or batch.unknown:
+        raise DeliveryError(f"{subscriber.email}: the confirmation did not go out ({batch.line()})")
+    else:
+        raise PublisherError(
+            f"{subscriber.email}: a confirmation went out in the last 10 minutes; "
+            "the person can use its link"
+        )
 
 
 def _send_confirmations(config: Config, store: Store) -> None:

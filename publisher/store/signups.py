@@ -27,6 +27,10 @@ from publisher.store.subscribers import (
 from publisher.subscribers.addresses import Address, check_name, normalize
 
 CONFIRM_INTERVAL = timedelta(minutes=10)  # at most one confirmation email per address
+# A sign-up from the form mails these nothing: they are subscribed already, or their mail
+# bounced or they reported it as spam, and anyone can type an address into the form. Staff
+# can still send them a confirmation (`publisher subscribers add --send-confirmation`).
+NOT_MAILED = ("active", "bounced", "complained")
 
 
 def subscribe_pending(
@@ -42,8 +46,8 @@ def subscribe_pending(
     """A subscribe request from the web form: a new address becomes pending; a pending one
     gets the new name/frequency; active and suppressed ones are left as they are (the
     confirmation link, via `confirm`, is what reactivates). The caller sends a confirmation
-    when the result is not active and `claim_confirmation` allows it. Refusals as
-    `subscribers.add`."""
+    when the result's status is not in NOT_MAILED and `claim_confirmation` allows it.
+    Refusals as `subscribers.add`."""
     check_choice(frequency, FREQUENCIES, "frequency")
     address = normalize(email, smtputf8=smtputf8)
     name = check_name(name)
@@ -148,7 +152,7 @@ def _subscribe_batch(
                 continue
         current = _subscribe_pending(conn, store, address, name, signup.frequency, source, now)
         known[address.key] = current
-        claimed = current.status != "active" and _claim_confirmation(
+        claimed = current.status not in NOT_MAILED and _claim_confirmation(
             conn, current.id, now, CONFIRM_INTERVAL, None
         )
         results.append((current, claimed))
