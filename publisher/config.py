@@ -133,6 +133,11 @@ class WebSection:
     port: int = key(8000, "Port `publisher web` listens on.")
     subscribe_per_minute: int = key(10, "Most subscribe requests per client IP per minute.")
     trusted_proxies: str = key("", "Comma-separated proxy IPs whose X-Forwarded-For is trusted.")
+    header_timeout: float = key(
+        10.0,
+        "Seconds a client has to send a request's headers (a new connection: from connecting); "
+        "then 408 and the connection is closed (slow or stalled clients, slowloris).",
+    )
 
 
 @dataclass(frozen=True)
@@ -303,6 +308,8 @@ def _validate(config: Config, problems: list[str]) -> None:
         problems.append("[digest] max_posts: expected at least 1")
     if config.smtp.timeout <= 0 or config.smtp.data_timeout <= 0:
         problems.append("[smtp] timeout, data_timeout: expected a number of seconds over 0")
+    if config.web.header_timeout <= 0:
+        problems.append("[web] header_timeout: expected a number of seconds over 0")
     if config.delivery.connections < 1:
         problems.append("[delivery] connections: expected at least 1")
     local, at, domain = config.inbound.address.rpartition("@")

@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -510,6 +510,54 @@ def test_access_log_never_shows_a_token(site: Path):
     assert '"GET /unsubscribe?token=[redacted]&x=1 HTTP/1.1" 400' in log
     assert '"HEAD /unsubscribe?x=1&token=[redacted] HTTP/1.1" 400' in log
     assert "/confirm?token=[redacted]" in log and "/preferences?token=[redacted]" in log
+
+
+def answer_then_close(port: int, head: bytes) -> tuple[bytes, bool]:
+    """Send `head` from another thread (the server may stop reading it) and read what comes
+    back: (the answer, whether the connection was closed within a generous 30 s)."""
+    import socket
+    import threading
+
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+
+        def send() -> None:
+            with suppress(OSError):  # the server refused it and closed
+                connection.sendall(head)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        connection.settimeout(30)
+        answer = b""
+        try:
+            while chunk := connection.recv(65536):
+                answer += chunk
+            closed = True
+        except ConnectionResetError:  # closed too, with what we sent still unread
+            closed = True
+        except TimeoutError:
+            closed = False
+        sender.join(30)
+    return answer, closed
+
+
+def test_a_huge_or_stalled_request_head_is_refused_and_the_connection_closed(
+    site: Path, monkeypatch
+):
+    """A 1 MB header gets 431, a header that stops halfway 408 once `[web] header_timeout`
+    is over, a connection that sends nothing is closed; each in bounded time."""
+    monkeypatch.setenv("PUBLISHER_WEB_HEADER_TIMEOUT", "1")
+    with web_command(site) as (url, _process):
+        port = int(url.rsplit(":", 1)[1])
+        start = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        answer, closed = answer_then_close(
+            port, start + b"X-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n") and closed
+        answer, closed = answer_then_close(port, start + b"X-Half: a")
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n") and closed
+        assert answer_then_close(port, b"") == (b"", True)
+        response = httpx.get(f"{url}/healthz", headers={"X-Fine": "a" * 8000})
+        assert response.status_code == 200  # still serving, and ordinary heads pass
 
 
 def test_strict_transport_security_when_the_app_is_on_https(start_web):

@@ -21,6 +21,7 @@ def web(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from publisher.web.app import create_app
+    from publisher.web.server import protocol
 
     config = get_config()
     app = create_app(config)
@@ -29,11 +30,13 @@ def web(host: str | None, port: int | None) -> None:
     click.echo(f"subscriber app on http://{host}:{port}/ (public URL {config.web.url})", err=True)
     # Proxy headers are handled inside the app, and only for [web] trusted_proxies. Idle
     # connections stay open longer than a proxy's own keep-alive (nginx: 60 s), so the
-    # proxy never sends a request on a connection we are closing.
+    # proxy never sends a request on a connection we are closing. Each request's head is
+    # bounded in size and time (`server.BoundedHttp`).
     uvicorn.run(
         app,
         host=host,
         port=port,
+        http=protocol(config),
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=75,
