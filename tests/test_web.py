@@ -199,6 +199,19 @@ def test_bad_confirm_links_change_nothing(web: Web):
     assert web.status("ana@example.com") == "pending"
 
 
+@pytest.mark.parametrize("number", [2**63, 2**63 - 1, 10**19 - 1])
+def test_a_token_naming_an_id_no_database_holds_is_a_bad_link(web: Web, number: int):
+    """2^63 and up overflowed SQLite's integer (a 500 and a traceback) and PostgreSQL's
+    BIGINT (a 503 saying the database was down)."""
+    token = f"{number}.1700000000.{'A' * 43}"
+    for path in ("/confirm", "/unsubscribe", "/preferences"):
+        response = web.client.get(path, params={"token": token})
+        assert response.status_code == 400, (path, response.status_code)
+        assert "expired or is not valid" in response.text or "not valid" in response.text
+    one_click = web.client.post("/unsubscribe", params={"token": token})
+    assert one_click.status_code == 400
+
+
 def test_old_confirm_link_cannot_undo_an_unsubscribe(web: Web):
     web.subscribe()
     link = web.confirm_link(web.wait_for_mail(1)[0])

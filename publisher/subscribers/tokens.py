@@ -47,6 +47,7 @@ MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # 
 MIN_SECRET_BYTES = 32
 NUMBER = "(0|[1-9][0-9]{0,18})"  # [0-9], not \d: ASCII digits only
 CANONICAL = re.compile(rf"{NUMBER}\.{NUMBER}\.([A-Za-z0-9_-]{{43}})")  # 43: 32 bytes, base64
+MAX_ID = 2**63 - 1  # the largest id both databases store (a 64-bit signed integer)
 
 
 class TokenError(PublisherError):
@@ -113,9 +114,10 @@ class Tokens:
 def _parts(token: str) -> tuple[int, int, str]:
     """(id, issued, signature) of a token in the exact form `make` writes: ASCII digits
     without leading zeros and a full-length signature. `int()` alone would also take
-    `07`, ` 7` or Arabic-Indic digits, so several strings would stand for one token."""
+    `07`, ` 7` or Arabic-Indic digits, so several strings would stand for one token. An
+    id no database holds (2^63 or more) is no subscriber's: looking it up would overflow."""
     parts = CANONICAL.fullmatch(token)
-    if not parts:
+    if not parts or int(parts[1]) > MAX_ID:
         raise TokenInvalid("this link is not valid")
     return int(parts[1]), int(parts[2]), parts[3]
 
