@@ -9,7 +9,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -65,20 +65,27 @@ def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
     return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
-TOKEN_VALUE = re.compile(r"((?:^|[?&])token=)[^&#\s]*")
+QUERY_FIELD = re.compile(r"([?&])([^&=#?\s]*)=[^&#\s]*")
 
 
 class RedactTokens(logging.Filter):
     """Uvicorn's access log prints each request's query string, and a link's token is as
-    good as a password for that subscriber: keep the path and the other fields, hide it."""
+    good as a password for that subscriber: keep the path and the other fields, hide it.
+    A field is the token when its name reads `token` as the app decodes it (`%74oken`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                TOKEN_VALUE.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                QUERY_FIELD.sub(_redacted, arg) if isinstance(arg, str) else arg
                 for arg in record.args
             )
         return True
+
+
+def _redacted(field: re.Match) -> str:
+    if unquote_plus(field[2]) != "token":
+        return field[0]
+    return f"{field[1]}{field[2]}=[redacted]"
 
 
 REDACT_TOKENS = RedactTokens()
