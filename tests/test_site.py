@@ -544,6 +544,10 @@ def test_preview_serves_drafts_and_shows_build_errors_until_fixed(site: Path) ->
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             wait_for(lambda: server.started)
             assert "Unfinished thoughts" in client.get("/").text
+            assert client.get("/", headers={"Host": f"localhost:{port}"}).status_code == 200
+            for rebound in ("drafts.attacker.example", f"attacker.example:{port}"):
+                refused = client.get("/posts/coming-soon/", headers={"Host": rebound})
+                assert refused.status_code == 400 and "Coming" not in refused.text
             assert client.get("/posts/coming-soon/").status_code == 200
             assert client.get("/posts/coming-soon").status_code in (200, 307)
             missing = client.get("/nope/")

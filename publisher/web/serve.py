@@ -4,6 +4,9 @@ The preview is built into `data/preview/`, never into the real output, so a draf
 leak into a deploy of `public/`. A failed build does not stop the server: every request
 gets a page with the error (refreshing itself) until a save fixes it. Other parts of the
 project add their own routes (email previews, the subscriber app) through `extra_routes`.
+It answers only requests for its own names (`OWN_HOSTS`): a page on another site may make
+its visitor's browser resolve that site's name to 127.0.0.1 (DNS rebinding), and must not
+read the drafts so.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
@@ -27,6 +32,7 @@ from publisher.errors import PublisherError
 from publisher.site.build import BuildResult, build
 from publisher.site.theme import DEFAULT_TEMPLATES
 
+OWN_HOSTS = ["127.0.0.1", "localhost"]  # `serve` listens on 127.0.0.1 only; others get 400
 ERROR_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Build failed</title>
@@ -106,7 +112,11 @@ def preview_app(
         stop.set()
         watcher.join(timeout=5)
 
-    app = Starlette(routes=[*extra_routes, Mount("/", app=site)], lifespan=lifespan)
+    app = Starlette(
+        routes=[*extra_routes, Mount("/", app=site)],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=OWN_HOSTS)],
+        lifespan=lifespan,
+    )
     app.state.preview = preview
     return app
 
