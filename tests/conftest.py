@@ -313,6 +313,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
+def fill_disk(path: Path) -> None:
+    """Write `path` until its file system (a `small_disk`) is full."""
+    try:
+        with open(path, "wb") as filler:
+            while True:
+                filler.write(b"x" * 4096)
+                filler.flush()
+    except OSError:
+        pass
+
+
 # --- Pages ----------------------------------------------------------------------------
 
 

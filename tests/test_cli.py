@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from publisher.cli import COMMANDS, main
 
-from conftest import run_publisher
+from conftest import fill_disk, run_publisher
 
 
 def test_the_command_table_matches_the_command_modules() -> None:
@@ -59,23 +59,12 @@ def test_a_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_a_full_disk_is_one_error_line_and_exit_1(sample_site: Path, small_disk: Path) -> None:
     """Issue 10: a full disk printed a traceback (here while writing an email preview)."""
-    fill(small_disk / "filler")
+    fill_disk(small_disk / "filler")
     slug = "sleep-and-mood-why-your-nights-shape-your-days"
     failed = run_publisher("preview", slug, "--out", str(small_disk / "preview"), cwd=sample_site)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: No space left on device"], failed.stderr
-
-
-def fill(path: Path) -> None:
-    """Write `path` until its file system is full."""
-    try:
-        with open(path, "wb") as filler:
-            while True:
-                filler.write(b"x" * 4096)
-                filler.flush()
-    except OSError:
-        pass
 
 
 def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch) -> None:

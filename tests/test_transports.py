@@ -17,7 +17,7 @@ from publisher.config import load_config
 from publisher.delivery.throttle import HourlyLimit, TokenBucket
 from publisher.delivery.transports import FileTransport, RelayDown, SmtpTransport, dot_stuffed
 
-from conftest import free_port, write_relay_config
+from conftest import fill_disk, free_port, write_relay_config
 
 MESSAGE = (
     b"From: news@example.org\r\nTo: a@example.org\r\nSubject: Hi\r\n\r\n"
@@ -281,6 +281,15 @@ def test_file_transport_writes_whole_messages_into_new(tmp_path):
     folders = [tmp_path / "outbox", *(tmp_path / "outbox").iterdir()]
     assert {f.stat().st_mode & 0o777 for f in folders} == {0o700}
     assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+
+
+def test_a_full_disk_leaves_no_partial_message_in_the_outbox(small_disk: Path):
+    transport = FileTransport(small_disk / "outbox")
+    fill_disk(small_disk / "filler")
+    with pytest.raises(RelayDown, match="No space left on device"):
+        transport.send("n@example.org", "r@example.org", MESSAGE * 4000)
+    assert list((small_disk / "outbox" / "tmp").iterdir()) == []
+    assert list((small_disk / "outbox" / "new").iterdir()) == []
 
 
 def test_rate_limit_spaces_messages_across_threads():

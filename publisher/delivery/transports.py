@@ -82,8 +82,9 @@ class Transport(Protocol):
 class FileTransport:
     """A Maildir-style outbox: each message is written to tmp/, then renamed into new/.
 
-    The rename is atomic, so a reader of new/ never sees half a message. Folders are 0700
-    and files 0600: the messages hold addresses and personal unsubscribe links.
+    The rename is atomic, so a reader of new/ never sees half a message, and a message that
+    could not be written whole (a full disk) is deleted from tmp/. Folders are 0700 and
+    files 0600: the messages hold addresses and personal unsubscribe links.
     """
 
     _counter = itertools.count()
@@ -106,6 +107,8 @@ class FileTransport:
                 out.write(data)
             os.replace(tmp, self.outbox / "new" / name)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             raise RelayDown(f"cannot write to the outbox {self.outbox}: {exc.strerror}") from None
         return Result(SENT, 250, f"saved as {name}")
 
