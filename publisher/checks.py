@@ -65,15 +65,15 @@ def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
     # Lazy: premailer and cryptography take ~200 ms to import, and every content command
     # (`publisher new`, `publisher build`) loads this module.
     # lazy: premailer and Jinja, only when there is an email to check
-    from publisher.mail.message import PLACEHOLDERS, config_header_fields, header_errors
+    from publisher.mail.message import NO_SENDER, PLACEHOLDERS, config_header_fields, header_errors
     from publisher.mail.newsletter import digest_subject, render_digest, render_post
 
     errors = header_errors(config_header_fields(config))
     errors += header_errors({f"{p.source}: title": p.title for p in posts})
     errors += header_errors({"[newsletter] digest_subject": digest_subject(config)})
     warnings = []
-    if not config.newsletter.from_address:
-        warnings.append("[newsletter] from_address is empty: emails cannot be sent")
+    if not config.newsletter.from_address.strip():
+        errors.append(NO_SENDER)
     if not config.newsletter.postal_address:
         warnings.append("[newsletter] postal_address is empty: the law (CAN-SPAM) requires one")
     if not _aligned(config.newsletter.from_address.rpartition("@")[2], config.dkim.domain):

@@ -633,6 +633,25 @@ def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
     assert row.split()[11:13] == ["2026-03-02", "09:00"]  # started, in Chicago time
 
 
+def test_an_empty_from_address_is_an_error_naming_the_setting(site, monkeypatch):
+    """It made `send` and `tick` fail with `string index out of range`; `check` only warned."""
+    from conftest import write_config, write_post
+
+    write_config(site)
+    monkeypatch.setenv("PUBLISHER_NEWSLETTER_FROM_ADDRESS", "")
+    write_post(site, "news.md", "title: News\nslug: news\ndate: 2026-03-01 09:00")
+    fill_in = "[newsletter] from_address is empty: set it in config/site.toml"
+    checked = run_publisher("check", "--now", "2026-03-01 08:00", cwd=site)
+    assert checked.returncode == 2 and f"error: {fill_in}" in checked.stderr
+    assert run_publisher("tick", "--now", "2026-03-01 08:00", cwd=site).returncode == 0
+    ticked = run_publisher("tick", "--now", "2026-03-01 09:05", cwd=site)
+    assert ticked.returncode == 2 and fill_in in ticked.stdout + ticked.stderr
+    sent = run_publisher("send", "news", "--now", "2026-03-01 09:10", cwd=site)
+    assert sent.returncode == 2 and f"error: {fill_in}" in sent.stderr
+    for done in (checked, ticked, sent):
+        assert "index out of range" not in done.stdout + done.stderr
+
+
 def test_send_refuses_unknown_and_future_posts_and_bad_usage(post_site):
     assert cli("send", "nope").exit_code == 2
     future = cli("send", "later")

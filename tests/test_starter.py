@@ -135,9 +135,12 @@ def test_without_a_terminal_nothing_is_asked_and_defaults_fill_in(tmp_path: Path
     config = load_config(root / "config" / "site.toml", NOW)
     assert (config.site.title, config.site.url) == ("My blog", "http://127.0.0.1:8000")
     assert config.newsletter.from_address == ""
+    assert "next: set [newsletter] from_address in config/site.toml" in made.stdout
     checked = run_publisher("check", "--now", NOW, cwd=root)
-    assert checked.returncode == 0, checked.stderr
-    assert "from_address is empty" in checked.stderr  # a warning, until email is sent
+    assert checked.returncode == 2, checked.stderr  # no email could be sent: an error
+    assert "error: [newsletter] from_address is empty: set it in config/site.toml" in checked.stderr
+    built = run_publisher("build", "--now", NOW, cwd=root)
+    assert built.returncode == 0, built.stderr  # the site builds without it
 
 
 @pytest.mark.parametrize(

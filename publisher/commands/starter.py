@@ -58,9 +58,12 @@ def init(folder: Path, no_input: bool, **flags: str | None) -> None:
                 raise PublisherError(f"{flag}: {exc}") from None
         elif interactive:
             values[name] = _ask(name, getattr(defaults, name))
-    for path in create_site(folder, dataclasses.replace(defaults, **values), get_now()):
+    answers = dataclasses.replace(defaults, **values)
+    for path in create_site(folder, answers, get_now()):
         click.echo(f"created {path.relative_to(folder).as_posix()}")
     where = "" if folder == Path(".") else f"cd {shlex.quote(str(folder))} && "
+    if not answers.from_address:  # `check` refuses a site that cannot send its emails
+        click.echo("next: set [newsletter] from_address in config/site.toml (emails come from it)")
     click.echo(
         f"next: {where}publisher check && publisher serve (see scheduling/ to run it on time)"
     )

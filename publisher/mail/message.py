@@ -83,6 +83,21 @@ def header_errors(fields: Mapping[str, str]) -> list[str]:
     ]
 
 
+NO_SENDER = (
+    "[newsletter] from_address is empty: set it in config/site.toml (or "
+    "PUBLISHER_NEWSLETTER_FROM_ADDRESS) to the address emails come from, such as "
+    "news@example.org"
+)
+
+
+def sender(config: Config) -> str:
+    """`[newsletter] from_address`, or a ConfigError saying to fill it in: a site may build
+    and preview without it (`init` leaves it for later), but sends nothing."""
+    if not config.newsletter.from_address.strip():
+        raise ConfigError(NO_SENDER)
+    return config.newsletter.from_address
+
+
 def config_header_fields(config: Config) -> dict[str, str]:
     """The config values that end up in every newsletter's headers."""
     newsletter = config.newsletter
@@ -194,7 +209,7 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMess
     domain = urlsplit(config.site.url).hostname or "localhost"
     message = EmailMessage(policy=policy.SMTP)
     try:
-        message["From"] = Address(settings.from_name, addr_spec=settings.from_address)
+        message["From"] = Address(settings.from_name, addr_spec=sender(config))
         if settings.reply_to:
             message["Reply-To"] = Address(addr_spec=settings.reply_to)
     except (ValueError, IndexError) as exc:

@@ -73,7 +73,7 @@ def _timezone(text: str) -> str:
 
 def _address(text: str) -> str:
     if not text.strip():
-        return ""  # `publisher check` warns until it is set; no email leaves without it
+        return ""  # `publisher check` fails until it is set; no email leaves without it
     try:
         return normalize(text, smtputf8=False).email
     except AddressError as exc:

@@ -47,7 +47,7 @@ from publisher.delivery.transports import (
     failure,
     open_transport,
 )
-from publisher.errors import DeliveryError, TemplateError
+from publisher.errors import ConfigError, DeliveryError, TemplateError
 from publisher.mail.dkim import DkimSigner
 from publisher.mail.message import (
     CONFIRM_URL,
@@ -57,6 +57,7 @@ from publisher.mail.message import (
     UnsafeHeaderError,
     alternative_frame,
     mailbox,
+    sender,
 )
 from publisher.mail.message import header_errors as unsafe_fields
 from publisher.mail.newsletter import inline_css
@@ -131,8 +132,8 @@ class Confirmations:
             data = self._full(subscriber, key, now)
         if self.signer:
             data = self.signer.sign_message(data)
-        sender = self.config.newsletter.from_address
-        return Outgoing(self.config.delivery.envelope_from or sender, subscriber.email, data)
+        envelope = self.config.delivery.envelope_from or sender(self.config)
+        return Outgoing(envelope, subscriber.email, data)
 
     def _context(self, subscriber, now: datetime, confirm: str) -> dict[str, object]:
         return {
@@ -163,14 +164,15 @@ class Confirmations:
         config = self.config
         link = confirm_url(config, self.tokens, subscriber.id, key, now)
         context = self._context(subscriber, now, link)
-        sender = config.newsletter.from_address
+        from_address = sender(config)
         to = mailbox(subscriber.name, subscriber.email, smtputf8=config.smtp.smtputf8)
         message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
-        message["From"] = formataddr((config.newsletter.from_name, sender))
+        message["From"] = formataddr((config.newsletter.from_name, from_address))
         message["To"] = to
         message["Subject"] = subject(config)
         message["Date"] = format_datetime(now)
-        message["Message-ID"] = make_msgid("confirm", domain=sender.rpartition("@")[2] or None)
+        domain = from_address.rpartition("@")[2] or None
+        message["Message-ID"] = make_msgid("confirm", domain=domain)
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
             message["Reply-To"] = config.newsletter.reply_to
@@ -236,7 +238,7 @@ class Confirmations:
         context = self._context(blank, now, CONFIRM_URL)
         config = self.config
         message = EmailMessage(policy=policy.SMTP)
-        message["From"] = formataddr((config.newsletter.from_name, config.newsletter.from_address))
+        message["From"] = formataddr((config.newsletter.from_name, sender(config)))
         message["Subject"] = subject(config)
         message["Auto-Submitted"] = "auto-generated"
         if config.newsletter.reply_to:
@@ -287,11 +289,12 @@ class Confirmations:
         return result
 
     def _attempt(self, transport: Transport, subscriber, key: str, now: datetime) -> Result:
-        """Build and send; anything but the relay going down fails this address alone."""
+        """Build and send; anything but the relay going down or a setting missing (no
+        confirmation can go out until it is fixed) fails this address alone."""
         try:
             message = self.build(subscriber, key, now)
             return transport.send(message.envelope_from, message.rcpt, message.data)
-        except RelayDown:
+        except (RelayDown, ConfigError):
             raise
         except Exception as exc:
             return failure(exc)

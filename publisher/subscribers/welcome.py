@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import DEFERRED, SENT, Result, Transport, open_transport
-from publisher.errors import DeliveryError
+from publisher.errors import ConfigError, DeliveryError
 from publisher.mail.message import MessageBuilder
 from publisher.mail.newsletter import render_welcome
 from publisher.store import subscribers as people
@@ -53,7 +53,7 @@ def send_welcome(
         result = transport.send(
             _sender(config), subscriber.email, _message(config, store, tokens, subscriber, posts)
         )
-    except DeliveryError:
+    except (DeliveryError, ConfigError):  # the relay or a setting: owed until fixed
         owe_welcome(store, subscriber.id, due)
         raise
     if result.status == DEFERRED:

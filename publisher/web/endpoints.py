@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from publisher.config import Config
 from publisher.delivery.transports import open_transport
-from publisher.errors import DeliveryError
+from publisher.errors import ConfigError, DeliveryError
 from publisher.store import signups, subscribers
 from publisher.store.db import Store
 from publisher.store.schema import FREQUENCIES
@@ -146,7 +146,7 @@ class Endpoints:
                 log.warning(
                     "confirmation to %s: %s %s", subscriber.email, result.code, result.reply
                 )
-        except DeliveryError as exc:
+        except (DeliveryError, ConfigError) as exc:
             log.warning("confirmation to %s not sent: %s", subscriber.email, exc)
         finally:
             transport.close()
