@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click import Group
 from click.testing import CliRunner
 
@@ -65,6 +66,24 @@ def test_a_full_disk_is_one_error_line_and_exit_1(sample_site: Path, small_disk:
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: No space left on device"], failed.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "web"])
+def test_a_taken_port_is_said_plainly_and_exit_2(site: Path, command: str) -> None:
+    """`serve` printed "previewing ..." and then exited 3 with uvicorn's own lines."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_publisher(command, "--port", str(port), cwd=site)  # both on 127.0.0.1
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"error: port {port} is taken on 127.0.0.1: another program (or another publisher) "
+        "listens there; stop it, or choose another port with --port"
+    )
+    assert "previewing" not in done.stdout and "subscriber app on" not in done.stderr
 
 
 def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch) -> None:

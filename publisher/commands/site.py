@@ -119,9 +119,11 @@ def serve(port: int) -> None:
     from publisher.config import load_config
     from publisher.web.serve import sandbox
     from publisher.web.serve import serve as run
+    from publisher.web.server import check_port
 
     options = click.get_current_context().find_root().ensure_object(Options)
     config = sandbox(get_config(), port)
+    check_port("127.0.0.1", port)
     click.echo(
         f"previewing http://127.0.0.1:{port}/ (drafts and scheduled posts shown); Ctrl+C stops\n"
         f"its subscribe form and emails use a sandbox: subscribers in "

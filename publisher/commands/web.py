@@ -21,12 +21,13 @@ def web(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from publisher.web.app import create_app
-    from publisher.web.server import protocol
+    from publisher.web.server import check_port, protocol
 
     config = get_config()
-    app = create_app(config)
     host = host or config.web.host
     port = port or config.web.port
+    check_port(host, port)
+    app = create_app(config)
     click.echo(f"subscriber app on http://{host}:{port}/ (public URL {config.web.url})", err=True)
     # Proxy headers are handled inside the app, and only for [web] trusted_proxies. Idle
     # connections stay open longer than a proxy's own keep-alive (nginx: 60 s), so the

@@ -7,16 +7,20 @@ good. `BoundedHttp` answers 431 to a head (request line and headers) over `MAX_H
 bytes and 408 to one not complete `[web] header_timeout` seconds after its first byte, and
 closes a new connection that sends nothing in that time. Its answer is followed by a
 lingering close, as nginx does: what the client still sends is read and dropped for a
-moment, so the client reads the answer instead of a connection reset.
+moment, so the client reads the answer instead of a connection reset. `check_port` says
+plainly when the port is taken, before anything starts (`web` and `serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from publisher.config import Config
+from publisher.errors import PublisherError
 
 MAX_HEAD = 32 * 1024  # bytes; browsers send 1 to 2 KB, nginx refuses over 4 lines of 8 KB
 LINGER = 2.0  # seconds a refused connection is read and dropped before it is closed
@@ -104,3 +108,25 @@ class BoundedHttp(HttpToolsProtocol):
 def protocol(config: Config) -> type[BoundedHttp]:
     """The protocol class for uvicorn's `http` option, with `config`'s header timeout."""
     return type("BoundedHttp", (BoundedHttp,), {"header_timeout": config.web.header_timeout})
+
+
+def check_port(host: str, port: int) -> None:
+    """A PublisherError (exit 2) when `host`:`port` cannot be listened on, said before
+    anything starts: uvicorn would print its own start-up lines, then exit 3."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PublisherError(_bind_problem(host, port, exc)) from None
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} is taken on {host}: another program (or another publisher) "
+            "listens there; stop it, or choose another port with --port"
+        )
+    if exc.errno == errno.EACCES:
+        return f"port {port} on {host}: not allowed (ports under 1024 need root); use --port"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
