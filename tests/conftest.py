@@ -656,9 +656,10 @@ def _postgres_url() -> str | None:
     return os.environ.get("PUBLISHER_TEST_DATABASE_URL") or None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new schema on the test PostgreSQL."""
+    """A fresh, empty database: a SQLite file, or a new schema on the test PostgreSQL (those
+    runs are marked `postgres`: `pytest -m postgres` selects them, `-m "not postgres"` not)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'publisher.db'}"
         return

@@ -649,6 +649,19 @@ def test_migration_to_inbound_namespaces_keeps_each_key_in_its_source(
         after.close()
 
 
+def test_pytest_dash_m_postgres_selects_the_postgresql_runs() -> None:
+    """The `postgres` marker was declared but on no test: `-m postgres` selected nothing."""
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "postgres", __file__],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    ids = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert ids and all("postgresql" in test_id for test_id in ids), collected.stdout
+    assert any("[postgresql]" in test_id for test_id in ids)
+
+
 def test_relative_sqlite_path_is_created_under_the_root(tmp_path: Path) -> None:
     opened = open_store("sqlite:///data/nested/publisher.db", tmp_path)
     opened.close()
