@@ -112,3 +112,17 @@ def test_the_crontab_advice_passes_the_secrets_to_publisher(tmp_path: Path) -> N
     command = advice.replace("/etc/publisher.env", str(env_file)) + " env"
     seen = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True).stdout
     assert "PUBLISHER_SMTP_PASSWORD=s3cret" in seen.splitlines()
+
+
+def test_a_python_dash_m_command_for_users_says_how_to_get_its_module() -> None:
+    """install.md said `python -m build` makes a wheel, but only the test extra installs
+    `build`: a page that runs a module with `python -m` ships it or says how to get it."""
+    for page in sorted((REPO / "docs").glob("**/*.md")):
+        if page.name == "development.md":  # developers install the test extra
+            continue
+        text = " ".join(page.read_text().split())
+        for module in set(re.findall(r"python3? -m ([\w.]+)", text)):
+            top = module.split(".")[0]
+            ships = top in sys.stdlib_module_names or top in {"pip", "publisher"}
+            installed = re.search(rf"pip install( -\S+)* {re.escape(top)}\b", text)
+            assert ships or installed, f"{page.name}: python -m {module}"
