@@ -14,7 +14,7 @@ from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
 from publisher.schedule.calendar import new_publications, period_after
 from publisher.schedule.decisions import describe
-from publisher.store import ledger, published
+from publisher.store import campaign_counts, ledger, published
 from publisher.store.db import Store
 
 
@@ -39,16 +39,16 @@ def list_posts(config: Config) -> list[PostRow]:
     found = scan_logged(config)
     with Store.open(config) as store:
         seen = published.seen(store)
-        campaigns = {c.key: c for c in ledger.list_campaigns(store)}
-        counts = ledger.all_counts(store)
+        totals = campaign_counts.totals(store)
+        ours = [totals[f"post:{p.slug}"] for p in found.publishable if f"post:{p.slug}" in totals]
+        sent = campaign_counts.sent(store, [i for i, _ in ours], dict(ours))
         each = ledger.count_recipients(store, "each")
     fresh = {p.slug: p for p in new_publications(config, found.publishable, seen, config.now)}
     next_digest = period_after(config, config.now).id
     rows = []
     for post in found.publishable:
-        campaign = campaigns.get(f"post:{post.slug}")
+        campaign_id, total = totals.get(f"post:{post.slug}", (None, None))
         record = seen.records.get(post.slug)
-        total = campaign.total if campaign else None
         if record is not None:
             state, email = "live", describe(record, total, next_digest)
         elif post.slug in fresh:
@@ -69,7 +69,7 @@ def list_posts(config: Config) -> list[PostRow]:
                 state=state,
                 url=config.site.url + path,
                 email=email,
-                sent=counts.get(campaign.id, ledger.Counts()).sent if campaign else None,
+                sent=sent.get(campaign_id) if campaign_id else None,
                 recipients=total,
                 source=post.source.as_posix(),
             )

@@ -19,7 +19,7 @@ from publisher.schedule.calendar import (
     plan_digest,
 )
 from publisher.schedule.decisions import describe
-from publisher.store import ledger, published
+from publisher.store import campaign_counts, ledger, published
 from publisher.store.db import Store
 from publisher.store.published import Record, Seen
 
@@ -92,7 +92,7 @@ def queue(config: Config) -> Queue:
         keys = published.campaign_keys(store, "digest:")
         seen = published.seen(store)
         waiting = published.digest_waiting(store)
-        totals = {c.key: c.total for c in ledger.list_campaigns(store)}
+        totals = {key: total for key, (_id, total) in campaign_counts.totals(store).items()}
     now, started = config.now, seen.started
     # Live posts no tick has published yet come first: the next tick publishes them.
     due = {p.slug: p for p in new_publications(config, posts, seen, now)}

@@ -55,6 +55,21 @@ def by_key(store: Store, key: str) -> CampaignRow | None:
     return CampaignRow(*row) if row else None
 
 
+def totals(store: Store) -> dict[str, tuple[int, int]]:
+    """Every campaign's (id, recipients) by key, without the message bodies: what a list
+    of posts or the queue needs of them."""
+    query = select(campaigns.c.key, campaigns.c.id, campaigns.c.total)
+    with store.read() as conn:
+        return {key: (campaign_id, total) for key, campaign_id, total in conn.execute(query)}
+
+
+def sent(store: Store, ids: Sequence[int], recipients: dict[int, int]) -> dict[int, int]:
+    """Messages sent of each campaign: its recipients less those in any other state, which
+    are index ranges (a count of the sent ones would read every row of a big campaign)."""
+    left = unsent(store, ids)
+    return {i: max(0, recipients[i] - sum(left[i].values())) for i in ids}
+
+
 def unsent(store: Store, ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Messages of each campaign per state other than sent (index ranges only)."""
     if not ids:

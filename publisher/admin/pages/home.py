@@ -15,8 +15,8 @@ from publisher.admin.auth import Actor
 from publisher.admin.pages.render import page
 from publisher.admin.permissions import allow, may
 from publisher.config import Config
+from publisher.content.posts import scan
 from publisher.schedule import queue
-from publisher.schedule.listing import list_posts
 from publisher.schedule.queue import QueuedPost
 from publisher.store.drafts import drafts_of
 from publisher.store.overview import overview
@@ -54,7 +54,7 @@ def attention(config: Config, store, actor: Actor) -> dict:
     watching = may(actor.role, "campaigns.read")
     return {
         "held": overview(store, config.now).stopped if watching else [],
-        "broken": [p for p in list_posts(config) if p.state == "error"],
+        "broken": scan(config).errors,
         "drafts": drafts_of(store, actor.member.id),
     }
 
