@@ -1,4 +1,5 @@
-"""Finding subscribers for the console: a page of them, newest first, by status and text.
+"""Finding subscribers for the console: a page of them, newest first, by status and text
+(an address typed from its start: in the order of addresses).
 
 An address typed in full or in part from its start (anything with an @, or that starts
 like one) is a range of the unique `email_key` index; other text is looked for anywhere
@@ -26,11 +27,13 @@ def search(
     found = select(*COLUMNS)
     if status:
         found = found.where(subscribers.c.status == status)
+    order = subscribers.c.id.desc()
     if "@" in text:
         key = subscribers.c.email_key  # the range for the index, LIKE for any collation
         found = found.where(
             key >= text, key < text + LAST, key.like(f"{escape(text)}%", escape="\\")
         )
+        order = key  # in the index's order: the planner walks the range, nothing to sort
     elif text:
         like = f"%{escape(text)}%"
         found = found.where(
@@ -39,7 +42,7 @@ def search(
                 func.lower(subscribers.c.name).like(like, escape="\\"),
             )
         )
-    page: Select = found.order_by(subscribers.c.id.desc()).offset(offset).limit(limit + 1)
+    page: Select = found.order_by(order).offset(offset).limit(limit + 1)
     with store.read() as conn:
         rows = [Subscriber(*row) for row in conn.execute(page)]
         total = None
