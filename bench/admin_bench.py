@@ -114,9 +114,12 @@ def measure(base: str, key: str, paths: list[str], requests: int) -> dict[str, d
     import httpx
 
     found = {}
-    with httpx.Client(base_url=base, headers={"authorization": f"Bearer {key}"}) as client:
+    headers = {"authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
         for path in paths:
+            started = time.perf_counter()
             client.get(path)  # warm: the first answer reads files the later ones find cached
+            print(f"  {path}: first answer in {time.perf_counter() - started:.2f} s", flush=True)
             times = []
             for _ in range(requests):
                 started = time.perf_counter()

@@ -2,8 +2,8 @@
 
 A campaign's deliveries are indexed by (campaign, state, id), so counting one state of one
 campaign reads that state's entries only. A finished campaign is nearly all `sent`: the
-list counts every other state (`state < 'sent' OR state > 'sent'`: two small ranges, and a
-state added later counts too) and takes `sent` as the rest of its recipients. A page of
+list counts every other state (`state < 'sent'`, then `state > 'sent'`: two small ranges,
+and a state added later counts too) and takes `sent` as the rest of its recipients. A page of
 the list then costs its campaigns' few unsent messages, not their millions of sent ones;
 one campaign's own page counts `sent` exactly.
 """
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from publisher.store.db import Store
-from publisher.store.schema import SENT, campaigns, deliveries, inbound, subscribers
+from publisher.store.schema import FAILED, SENT, campaigns, deliveries, inbound, subscribers
 
 
 @dataclass(frozen=True)
@@ -71,31 +71,43 @@ def sent(store: Store, ids: Sequence[int], recipients: dict[int, int]) -> dict[i
 
 
 def unsent(store: Store, ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Messages of each campaign per state other than sent (index ranges only)."""
-    if not ids:
-        return {}
-    state = deliveries.c.state
-    query = (
-        select(deliveries.c.campaign_id, state, func.count())
-        .where(deliveries.c.campaign_id.in_(ids), or_(state < SENT, state > SENT))
-        .group_by(deliveries.c.campaign_id, state)
-    )
+    """Messages of each campaign per state other than sent: the states before 'sent' and
+    those after it, each a range of the index per campaign (an OR of the two would make
+    the planner read every entry of the campaign)."""
     found: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in ids}
+    if not ids:
+        return found
+    state = deliveries.c.state
     with store.read() as conn:
-        for campaign_id, name, count in conn.execute(query):
-            found[campaign_id][name] = count
+        for other in (state < SENT, state > SENT):
+            query = (
+                select(deliveries.c.campaign_id, state, func.count())
+                .where(deliveries.c.campaign_id.in_(ids), other)
+                .group_by(deliveries.c.campaign_id, state)
+            )
+            for campaign_id, name, count in conn.execute(query):
+                found[campaign_id][name] = count
     return found
 
 
-def states(store: Store, campaign_id: int) -> dict[str, int]:
-    """Messages of one campaign per state, `sent` counted exactly."""
-    query = (
-        select(deliveries.c.state, func.count())
-        .where(deliveries.c.campaign_id == campaign_id)
-        .group_by(deliveries.c.state)
+def states(store: Store, rows: Sequence[CampaignRow]) -> dict[int, dict[str, int]]:
+    """Messages of each campaign per state, `sent` as the recipients left over."""
+    found = unsent(store, [row.id for row in rows])
+    for row in rows:
+        found[row.id][SENT] = max(0, row.total - sum(found[row.id].values()))
+    return found
+
+
+def refused(store: Store, campaign_id: int) -> int:
+    """Messages of the campaign the relay refused for good (failed with a 5xx): with the
+    bounced ones, the hard bounces the brake weighs (`store.health.rates`)."""
+    query = select(func.count()).where(
+        deliveries.c.campaign_id == campaign_id,
+        deliveries.c.state == FAILED,
+        deliveries.c.smtp_code >= 500,
     )
     with store.read() as conn:
-        return dict(conn.execute(query).all())
+        return conn.execute(query).scalar_one()
 
 
 def unsubscribed_since(store: Store, campaign_id: int, since: datetime) -> int:

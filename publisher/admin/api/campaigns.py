@@ -13,9 +13,9 @@ from publisher.admin.console import Console
 from publisher.admin.permissions import allow
 from publisher.delivery import holds
 from publisher.inbound import brake
-from publisher.store import campaign_counts, health
+from publisher.store import campaign_counts
 from publisher.store.campaign_counts import CampaignRow
-from publisher.store.schema import SENT
+from publisher.store.schema import BOUNCED, FAILED, SENT
 
 router = APIRouter(tags=["campaigns"], responses=COMMON)
 PAGE = 20
@@ -31,7 +31,7 @@ class CampaignSummary(Answer):
     started: datetime | None
     finished: datetime | None
     recipients: int
-    states: dict[str, int]  # messages per state; in the list `sent` is the recipients left
+    states: dict[str, int]  # messages per state; `sent`: the recipients less the others
 
 
 class CampaignList(Answer):
@@ -89,12 +89,8 @@ async def list_campaigns(
     """Newest first, `PAGE` a page, with their messages per state."""
     console: Console = request.app.state.console
     rows, total = await console.read(campaign_counts.page, (page - 1) * PAGE, PAGE)
-    unsent = await console.read(campaign_counts.unsent, [row.id for row in rows])
-    items = []
-    for row in rows:
-        states = unsent[row.id]
-        states[SENT] = max(0, row.total - sum(states.values()))
-        items.append(summary(row, states))
+    counted = await console.read(campaign_counts.states, rows)
+    items = [summary(row, counted[row.id]) for row in rows]
     return CampaignList(campaigns=items, page=page, pages=max(1, -(-total // PAGE)), total=total)
 
 
@@ -107,27 +103,25 @@ async def campaign(
     row = await console.read(campaign_counts.by_key, key)
     if row is None:
         raise HTTPException(404, f"No campaign {key!r}.")
-    states = await console.read(campaign_counts.states, row.id)
-    rates = await console.read(health.rates, row.id)
+    states = (await console.read(campaign_counts.states, [row]))[row.id]
+    hard = states.get(BOUNCED, 0) + await console.read(campaign_counts.refused, row.id)
+    attempted = sum(states.get(state, 0) for state in (SENT, BOUNCED, FAILED))
     complaints = await console.read(campaign_counts.complaints, row.id)
     unsubscribed = 0
     if row.started_at is not None:
         unsubscribed = await console.read(
             campaign_counts.unsubscribed_since, row.id, row.started_at
         )
-    sent = states.get(SENT, 0)
-    seconds = (
-        ((row.finished_at or console.clock()) - row.started_at).total_seconds()
-        if row.started_at
-        else 0
-    )
+    sent = states[SENT]
+    end = row.finished_at or console.clock()
+    seconds = (end - row.started_at).total_seconds() if row.started_at else 0
     return CampaignDetail(
         **summary(row, states).model_dump(),
-        bounced=rates.hard,
+        bounced=hard,
         complaints=complaints,
         unsubscribed=unsubscribed,
-        bounce_rate=rates.hard / rates.attempted if rates.attempted else 0.0,
-        complaint_rate=rates.complaints / rates.attempted if rates.attempted else 0.0,
+        bounce_rate=hard / attempted if attempted else 0.0,
+        complaint_rate=complaints / attempted if attempted else 0.0,
         rate=sent / seconds if seconds > 0 and sent else None,
         held_by_brake=row.status == brake.HELD and not holds.held_by_person(row.note),
     )
