@@ -233,3 +233,30 @@ def test_a_symlink_within_posts_is_read(site: Path) -> None:
     (site / "posts" / "a.md").symlink_to(site / "posts" / "drafts" / "a.md")
     result = scan(site)
     assert result.errors[0].message.startswith("slug 'sleep-well' is also used by")
+
+
+def test_template_syntax_left_in_a_post_is_a_warning_with_its_line(site: Path) -> None:
+    """Liquid, Hugo shortcodes and Pelican links would be shown to readers as written:
+    `check` names each with its line; in code (a fence, an indented block, `code`) they
+    are shown on purpose."""
+    body = (
+        "Intro {% include map.html %} and {{ site.baseurl }}.\n\n"
+        "{{< youtube abc >}} then [a]({filename}/a.md)\n\n"
+        "```liquid\n{% include map.html %}\n```\n\n"
+        "    {{< youtube abc >}}\n\n"
+        "Write `{% raw %}` and ``{{ x }}`` to show them.\n"
+    )
+    write_post(site, "a.md", GOOD, body)
+    assert scan(site).warnings == [
+        "posts/a.md:6: Liquid tag {% include map.html %} is shown to readers as written "
+        "(publisher does not run Liquid); write its result in Markdown or HTML",
+        "posts/a.md:6: Liquid output {{ site.baseurl }} is shown to readers as written "
+        "(publisher does not run Liquid); write the value itself",
+        "posts/a.md:8: Hugo shortcode {{< youtube abc >}} is shown to readers as written "
+        "(publisher has no shortcodes); write its result in Markdown or HTML",
+        "posts/a.md:8: Pelican link {filename}/a.md leads nowhere; link to the post "
+        "(/posts/<slug>/) or the file (/static/...) instead",
+    ]
+    done = run_publisher("check", "--now", "2026-04-01", cwd=site)
+    assert done.returncode == 0, done.stderr
+    assert "warning: posts/a.md:8: Hugo shortcode {{< youtube abc >}} is shown" in done.stderr

@@ -108,6 +108,11 @@ def test_jekyll(site: Path) -> None:
     )
     assert "date: 2019-07-04T15:30:00+02:00\n" in front(site, "2019-07-04-we-moved.md")
     moved = (site / "posts" / "2019-07-04-we-moved.md").read_text()
+    assert (  # includes and plugin tags for pictures and videos
+        "![The new office](/static/assets/img/clinic.png)\n\n"
+        "[Watch the video on Vimeo](https://vimeo.com/76979871) and "
+        "[Watch the video on YouTube](https://www.youtube.com/watch?v=w7Ft2ymGmfc)" in moved
+    )
     assert (  # links to other posts of the import: their new addresses
         "Read [our welcome](/posts/welcome-to-the-clinic/) and "
         "[the folder post](/posts/in-a-folder/) first." in moved
@@ -138,10 +143,10 @@ def test_hugo(site: Path) -> None:
         "cannot be converted; write its result as Markdown or HTML",
         f"fix: {content}/posts/bundle/index.md:12: Hugo shortcode {{{{% /notice %}}}} "
         "cannot be converted; write its result as Markdown or HTML",
-        f"fix: {content}/posts/first-post.md:15: Hugo shortcode {{{{< youtube w7Ft2ymGmfc >}}}} "
-        "cannot be converted; write its result as Markdown or HTML",
         f"fix: {content}/posts/first-post.md:23: picture /images/gone.png: no such file "
         "(old/hugo/static/images/gone.png); the link is kept as written",
+        f"fix: {content}/posts/first-post.md:27: Hugo shortcode {{{{< gist spf13 7896402 >}}}} "
+        "cannot be converted; write its result as Markdown or HTML",
         "note: <!--more--> became the summary: 1 post",
         "note: categories (and series) became tags (publisher has tags only): 1 post",
         "imported 4 posts (1 draft), copied 2 files, skipped 3 files, 4 things to fix by "
@@ -163,6 +168,10 @@ def test_hugo(site: Path) -> None:
         "---\n"
     )  # /posts/first-post/, Hugo's default address, is the new one: no redirect needed
     assert "<!--more-->" not in first and '```go\nfmt.Println("hi")\n```' in first
+    assert (  # videos: a plain link (a player or thumbnail would tell the video site)
+        "[Watch the video on YouTube](https://www.youtube.com/watch?v=w7Ft2ymGmfc)" in first
+    )
+    assert "[Watch the video on Vimeo](https://vimeo.com/146022717)" in first
     bundle = (site / "posts" / "2020-04-05-bundle.md").read_text()
     assert "![A cover](/static/posts/bundle/cover.jpg)" in bundle  # a page bundle's file
     assert 'image: "/static/posts/bundle/cover.jpg"\n' in bundle
@@ -205,15 +214,23 @@ def test_pelican(site: Path) -> None:
         "in templates/site/static/",
         f"fix: {content}/my-super-post.md:15: file {{static}}/images/nope.png: no such file "
         f"({content}/images/nope.png); the link is kept as written",
+        f"fix: {content}/python/first.markdown:14: Liquid tag {{% notebook analysis.ipynb "
+        "cells[1:5] %} cannot be converted; write its result as Markdown or HTML",
         "note: the category became a tag (publisher has tags only): 2 posts",
-        "imported 3 posts (1 draft), copied 2 files, skipped 6 files, 2 things to fix by "
+        "imported 3 posts (1 draft), copied 4 files, skipped 6 files, 3 things to fix by "
         "hand; publisher check: no errors",
     ]
-    assert_copied(site, "pelican", {"images/chart.png", "python/diagram.png"})
+    copied = {"images/chart.png", "python/diagram.png", "images/tour.png", "videos/tour.mp4"}
+    assert_copied(site, "pelican", copied)
     article = (site / "posts" / "2010-12-03-my-super-post.md").read_text()
     assert "![A chart](/static/images/chart.png)\n\n![Missing](/images/nope.png)" in article
     python = (site / "posts" / "2011-02-02-first-python-post.md").read_text()
     assert "![Diagram](/static/python/diagram.png)" in python  # {attach}: the post's folder
+    assert (  # the liquid_tags plugin's img, video and youtube
+        '![Bars per month](/static/images/chart.png "A chart")\n\n'
+        "[![Play the video](/static/images/tour.png)](/static/videos/tour.mp4)\n\n"
+        "[Watch the video on YouTube](https://www.youtube.com/watch?v=w7Ft2ymGmfc)" in python
+    )
     assert front(site, "2010-12-03-my-super-post.md") == (
         'title: "My super title"\n'
         "date: 2010-12-03 10:20\n"
@@ -547,3 +564,34 @@ def test_the_import_ends_with_what_check_still_finds(site: Path) -> None:
         "imported 1 post (0 drafts), copied 1 file, skipped 0 files, 0 things to fix by hand; "
         "publisher check: 1 error (listed above)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "converted"),
+    [
+        ("{% img /figures/a.png [A histogram] %}", "![A histogram](/figures/a.png)"),
+        ('{% img left /i/a.png 300 200 "Title" "Alt" %}', '![Alt](/i/a.png "Title")'),
+        ("{% img /i/a.gif %}", "![](/i/a.gif)"),
+        (
+            "{% youtube https://youtu.be/abc-DEF %}",
+            "[Watch the video on YouTube](https://www.youtube.com/watch?v=abc-DEF)",
+        ),
+        (
+            '{{< youtube id="abc" autoplay="true" >}}',
+            "[Watch the video on YouTube](https://www.youtube.com/watch?v=abc)",
+        ),
+        ("{% vimeo 12345 %}", "[Watch the video on Vimeo](https://vimeo.com/12345)"),
+        ("{% video /v/a.mp4 %}", "[Watch the video](/v/a.mp4)"),
+        ('{% include image.html url="/a.png" description="Why" %}', "![Why](/a.png)"),
+        (
+            '{% include youtube.html id="abc" %}',
+            "[Watch the video on YouTube](https://www.youtube.com/watch?v=abc)",
+        ),
+        ("{% include map.html zoom=3 %}", "{% include map.html zoom=3 %}"),  # reported
+        ("{{< youtube >}}", "{{< youtube >}}"),  # no video named: reported
+    ],
+)
+def test_plugin_tags_for_pictures_and_videos(written: str, converted: str) -> None:
+    from publisher.importers import tags
+
+    assert tags.convert(f"See {written} here.") == f"See {converted} here."

@@ -3,8 +3,10 @@
 Their keys must never change what a post does behind the writer's back: a `status: draft`
 or `published: false` that we ignored would publish a draft, so those are errors naming
 our key; a capitalised key (Pelican writes `Title:`) is an error naming the lowercase one;
-keys with an equivalent of ours get a warning that names it. Plain values in, (line,
-message) pairs out: nothing here knows YAML.
+keys with an equivalent of ours get a warning that names it. Template syntax of those
+engines left in a post's text (`{% include %}`, `{{< youtube >}}`, `{filename}`) is a
+warning with its line (`leftovers`): readers would see it as written. Plain values in,
+(line, message) pairs out: nothing here knows YAML.
 """
 
 from __future__ import annotations
@@ -74,3 +76,45 @@ def _draft_message(key: str, value: Any) -> str:
         f"{key}: publisher does not read this key; posts are published at their date "
         "unless draft: true: remove it"
     )
+
+
+# Template syntax of another engine in a post's text: shown to readers as written.
+_LEFTOVER = re.compile(
+    r"(?P<shortcode>\{\{[<%].*?[%>]\}\})|(?P<tag>\{%.*?%\})|(?P<output>\{\{.*?\}\})"
+    r"|(?P<link>[{|](?:filename|static|attach)[}|][^\s)\"'<>]*)"
+)
+_ADVICE = {
+    "shortcode": "Hugo shortcode {} is shown to readers as written (publisher has no "
+    "shortcodes); write its result in Markdown or HTML",
+    "tag": "Liquid tag {} is shown to readers as written (publisher does not run Liquid); "
+    "write its result in Markdown or HTML",
+    "output": "Liquid output {} is shown to readers as written (publisher does not run "
+    "Liquid); write the value itself",
+    "link": "Pelican link {} leads nowhere; link to the post (/posts/<slug>/) or the file "
+    "(/static/...) instead",
+}
+_CODE_SPAN = re.compile(r"(`+).+?\1")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+SHOWN = 60  # characters of a construct quoted in a warning
+
+
+def leftovers(body: str, first_line: int) -> list[tuple[int, str]]:
+    """(line, warning) for each Liquid tag or output, Hugo shortcode or Pelican link left
+    in a post's text outside code, where readers would see it as written (an imported or
+    pasted post); code blocks and `code` may show them on purpose."""
+    if not _LEFTOVER.search(body):
+        return []
+    found, fence = [], ""
+    for number, line in enumerate(body.split("\n"), first_line):
+        marker = _FENCE.match(line)
+        if marker and marker.group(1) == (fence or marker.group(1)):
+            fence = "" if fence else marker.group(1)
+            continue
+        if fence or line.startswith(("    ", "\t")):
+            continue
+        for match in _LEFTOVER.finditer(_CODE_SPAN.sub("", line)):
+            kind = match.lastgroup or "tag"
+            text = match.group(0)
+            shown = text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+            found.append((number, _ADVICE[kind].format(shown)))
+    return found

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from publisher import parallel
 from publisher.config import Config
-from publisher.content import frontmatter
+from publisher.content import foreign, frontmatter
 from publisher.content.cache import PostCache, Stamp, digest
 from publisher.errors import ContentError, ContentErrors, PublisherError
 from publisher.limits import time_limit
@@ -99,6 +99,8 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
     result = FileResult(source, digest(data))
     fields = frontmatter.read(source, data, tz)
     result.errors, result.warnings = fields.errors, fields.warnings
+    left = foreign.leftovers(fields.body, fields.body_line)
+    result.warnings += [f"{source}:{line}: {message}" for line, message in left]
     if fields.errors or fields.date is None:
         return result
 

@@ -1,13 +1,16 @@
 """The body of an old post: what is not Markdown is converted where there is a faithful
 equivalent, and reported with its line where there is not.
 
-Converted: the files a post uses (`media`, outside fenced code); highlight blocks (Liquid's `{% highlight %}`, Hugo's `{{< highlight >}}`) become
-fenced code; `{% raw %}` markers go (their text stays, literally); Hugo's `figure` becomes a
-Markdown image; a `<!--more-->` marker becomes the post's `summary:` (the text before it),
-unless the post already has one; Hugo's escaped shortcodes (`{{</* x */>}}`) are written
-as the text they show. Reported: every other Liquid tag or output, Hugo
-shortcode, and Pelican's `{filename}` style links, each with what to write instead. Lines
-are replaced one for one, so a line of the new body is the same line of the old one.
+Converted: highlight blocks (Liquid's `{% highlight %}`, Hugo's `{{< highlight >}}`)
+become fenced code; `{% raw %}` markers go (their text stays, literally); Hugo's `figure`
+becomes a Markdown image; plugin tags, includes and shortcodes for pictures and videos
+become Markdown (`tags`); the files a post uses are linked at their new addresses
+(`media`, outside fenced code); a `<!--more-->` marker becomes the post's `summary:` (the
+text before it), unless the post already has one; Hugo's escaped shortcodes
+(`{{</* x */>}}`) are written as the text they show. Reported: every other Liquid tag or
+output (Pelican's liquid_tags too), Hugo shortcode, and Pelican's `{filename}` style
+links, each with what to write instead. Lines are replaced one for one, so a line of the
+new body is the same line of the old one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.content.frontmatter import clip
+from publisher.importers import tags
 from publisher.importers.media import Media
 
 SHOWN = 60  # characters of a construct quoted in a report
@@ -54,6 +58,8 @@ PELICAN_LINKS = [
     )
 ]
 
+PELICAN = PELICAN_LINKS + LIQUID  # the liquid_tags plugin: {% img %}, {% notebook %}, ...
+
 _RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
 _OPEN = [
     re.compile(r"^(\s*)\{%-?\s*highlight\s+([\w+#.-]+)[^%]*-?%\}\s*$"),
@@ -87,7 +93,7 @@ def convert(
             continue
         if raw:
             continue
-        line = _FIGURE.sub(_image, _code_fence(line))
+        line = tags.convert(_FIGURE.sub(_image, _code_fence(line)))
         marker = _FENCE.match(line)
         if marker and marker.group(1) == (fence or marker.group(1)):
             fence = "" if fence else marker.group(1)

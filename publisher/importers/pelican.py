@@ -79,7 +79,7 @@ def _one(
         title=title or reading.titled(path.stem),
         date=moment,
         slug=reading.text(front.get("slug")) or slugify(title or path.stem),
-        body=body.convert(front.body, front.body_line, path, body.PELICAN_LINKS, files),
+        body=body.convert(front.body, front.body_line, path, body.PELICAN, files),
         tags=reading.words(front.get("tags")) + ([category] if category else []),
         summary=_plain(reading.text(front.get("summary"))),
         description=reading.text(front.get("description")),
