@@ -51,6 +51,13 @@ class SiteSection:
         "Colour of links, buttons and highlights on the site and in emails: a CSS hex "
         "colour such as '#2b6a5d' (dark enough for text on white).",
     )
+    old_feeds: str = key(
+        "",
+        "Old feed addresses, comma-separated, such as '/atom.xml, /index.xml': the build "
+        "writes the feed there too (RSS when the name has 'rss' or is index.xml, else "
+        "Atom), so readers of the blog before it moved keep getting posts; publisher "
+        "import fills it in.",
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +292,17 @@ def _section(
     return cls(**values)
 
 
+def _old_feeds(site: SiteSection, problems: list[str]) -> None:
+    """Each old feed address must be a file of this site, one a feed reader asks for."""
+    for path in filter(None, (p.strip().strip("/") for p in site.old_feeds.split(","))):
+        parts = set(path.split("/"))
+        if {"", ".", ".."} & parts or not re.fullmatch(r"[^:?#\\]+\.(xml|atom|rss)", path):
+            problems.append(
+                f"[site] old_feeds: {path!r} is not a feed's path on this site; write one "
+                "such as /atom.xml (a folder is served as its index.html, not a feed)"
+            )
+
+
 def _validate(config: Config, problems: list[str]) -> None:
     try:
         ZoneInfo(config.site.timezone)
@@ -302,6 +320,7 @@ def _validate(config: Config, problems: list[str]) -> None:
             "[site] accent_color: expected a CSS hex colour such as '#2b6a5d', "
             f"got {config.site.accent_color!r}"
         )
+    _old_feeds(config.site, problems)
     if config.site.posts_per_page < 1:
         problems.append("[site] posts_per_page: expected at least 1")
     if config.digest.max_posts < 1:

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from conftest import REPO, follow_redirect, png, run_publisher, serve_folder, write_post
@@ -37,14 +38,22 @@ def assert_copied(site: Path, tool: str, files: set[str] | dict[str, str]) -> No
         assert copied.read_bytes() == (BLOGS / tool / old).read_bytes(), new
 
 
-def assert_redirects(site: Path, old_to_new: dict[str, str]) -> None:
-    """Build the site, serve it, and follow every old address to its post."""
+def assert_redirects(site: Path, old_to_new: dict[str, str], feeds: dict[str, str]) -> None:
+    """Build the site, serve it, follow every old address to its post, and read the feed
+    at each old feed address (path -> feedparser's version) as a feed reader would."""
     done = run_publisher("build", "--now", NOW, cwd=site)
     assert done.returncode == 0, done.stderr
     with serve_folder(site / "public") as base:
         for old, new in old_to_new.items():
             url, html = follow_redirect(base + old)
             assert url == f"{base}/posts/{new}/", old
+        ours = feedparser.parse(f"{base}/feed.xml")
+        for path, version in feeds.items():
+            feed = feedparser.parse(base + path)
+            assert (feed.bozo, feed.version, feed.get("status")) == (0, version, 200), path
+            assert [e.link for e in feed.entries] == [e.link for e in ours.entries], path
+    config = (site / "config" / "site.toml").read_text()
+    assert f"old_feeds = {', '.join(feeds)!r}".replace("'", '"') in config
 
 
 def assert_not_published(site: Path, slugs: list[str]) -> None:
@@ -80,6 +89,8 @@ def test_jekyll(site: Path) -> None:
         "without it",
         "note: categories became tags (publisher has tags only): 1 post",
         "note: left out the key 'layout' (publisher does not use it): 1 post",
+        "note: the feed is also written at /atom.xml, its old address ([site] old_feeds in "
+        "config/site.toml)",
         "imported 5 posts (2 drafts), copied 2 files, skipped 1 file, 5 things to fix by "
         "hand; publisher check: no errors",
     ]
@@ -126,7 +137,10 @@ def test_jekyll(site: Path) -> None:
             "/news/update/2019/05/01/welcome-to-the-clinic.html": "welcome-to-the-clinic",
             "/about-moving/": "we-moved",  # permalink: in the post
             "/blog/2019/08/01/in-a-folder.html": "in-a-folder",  # category from the folder
+            "/folder-post/": "in-a-folder",  # redirect_from: [/folder-post/, /folder-post]
+            "/folder-post": "in-a-folder",
         },
+        feeds={"/atom.xml": "atom10"},  # Octopress' feed template; /feed.xml is ours too
     )
     assert_not_published(site, ["secret-plans", "half-done"])
 
@@ -149,7 +163,9 @@ def test_hugo(site: Path) -> None:
         "cannot be converted; write its result as Markdown or HTML",
         "note: <!--more--> became the summary: 1 post",
         "note: categories (and series) became tags (publisher has tags only): 1 post",
-        "imported 4 posts (1 draft), copied 2 files, skipped 3 files, 4 things to fix by "
+        "note: the feed is also written at /index.xml, /notes/index.xml, /posts/index.xml, "
+        "its old addresses ([site] old_feeds in config/site.toml)",
+        "imported 5 posts (1 draft), copied 2 files, skipped 3 files, 4 things to fix by "
         "hand; publisher check: no errors",
     ]
     assert_copied(site, "hugo", {"images/team.png": "static/images/team.png"})
@@ -183,6 +199,13 @@ def test_hugo(site: Path) -> None:
         "See [the first post](/posts/first-post/) and [the bundle](/posts/bundle/#top)."
         in (site / "posts" / "2020-03-15-renamed-note.md").read_text()
     )
+    assert front(site, "2016-01-02-winning-the-race.md") == (  # the date once, and its own
+        'title: "Winning the race"\n'
+        "date: 2016-01-02\n"
+        "slug: winning-the-race\n"
+        "aliases:\n"
+        '  - "/2016/01/02/winning-the-race/"\n'
+    )
     note = (site / "posts" / "2020-03-15-renamed-note.md").read_text()
     assert "Write {{< youtube ID >}} to show a video." in note  # escaped: shown, not reported
     assert "draft: true\n" in front(site, "2020-03-01-draft-post.md")
@@ -193,7 +216,9 @@ def test_hugo(site: Path) -> None:
             "/old/first/": "first-post",
             "/posts/first-again/": "first-post",
             "/2020/03/a-note-with-commas/": "renamed-note",  # [permalinks] notes, :title
+            "/2016/01/02/winning-the-race/": "winning-the-race",
         },
+        feeds={"/index.xml": "rss20", "/notes/index.xml": "rss20", "/posts/index.xml": "rss20"},
     )
     assert not (site / "public" / "old" / "draft").exists()  # a draft's aliases wait for it
     assert_not_published(site, ["draft-post"])
@@ -217,6 +242,8 @@ def test_pelican(site: Path) -> None:
         f"fix: {content}/python/first.markdown:14: Liquid tag {{% notebook analysis.ipynb "
         "cells[1:5] %} cannot be converted; write its result as Markdown or HTML",
         "note: the category became a tag (publisher has tags only): 2 posts",
+        "note: the feed is also written at /feeds/all.atom.xml, /feeds/all.rss.xml, its old "
+        "addresses ([site] old_feeds in config/site.toml)",
         "imported 3 posts (1 draft), copied 4 files, skipped 6 files, 3 things to fix by "
         "hand; publisher check: no errors",
     ]
@@ -247,6 +274,7 @@ def test_pelican(site: Path) -> None:
     assert_redirects(
         site,
         {"/my-super-post.html": "my-super-post", "/first-python-post.html": "first-python-post"},
+        feeds={"/feeds/all.atom.xml": "atom10", "/feeds/all.rss.xml": "rss20"},  # publishconf
     )
     assert_not_published(site, ["unfinished-thoughts"])
 
@@ -318,6 +346,8 @@ def test_an_address_in_use_gets_a_new_slug_and_is_reported(site: Path) -> None:
         "is hello-3; change its slug: if you like (its old addresses still work)",
         "fix: old/content/b.md:1: the old address /hello.html was also another post's; it "
         "redirects to posts/2011-01-01-hello-2.md",
+        "note: the feed is also written at /feeds/all.atom.xml, its old address ([site] "
+        "old_feeds in config/site.toml)",  # Pelican's default
         "imported 2 posts (0 drafts), copied 0 files, skipped 0 files, 3 things to fix by "
         "hand; publisher check: no errors",
     ]
@@ -543,7 +573,8 @@ def test_a_file_over_the_size_cap_is_not_copied(
     (site / "old" / "data").mkdir()
     (site / "old" / "data" / "big.csv").write_text("x" * 1001)
     (site / "old" / "data" / "small.csv").write_text("x" * 1000)
-    report = blog.import_blog("jekyll", site / "old", load_config(env={}, now=NOW))
+    config_file = site / "config" / "site.toml"
+    report = blog.import_blog("jekyll", site / "old", load_config(env={}, now=NOW), config_file)
     assert [str(fix) for fix in report.fixes] == [
         f"{site}/old/_posts/2020-01-01-pictures.md:4: file /data/big.csv: over 1 KB, not "
         "copied; put it on a file host; the link is kept as written"

@@ -127,3 +127,21 @@ def test_check_reports_an_alias_taking_a_real_page(site: Path) -> None:
         "error: posts/a.md:4: aliases: /archive/ is a page of this site (archive/index.html); "
         "remove it from aliases" in done.stderr
     )
+
+
+def test_one_address_with_and_without_a_final_slash_is_one_redirect(site: Path) -> None:
+    """/old-post and /old-post/ are one old address (one redirect page): a post listing
+    both (jekyll-redirect-from sites often do) does not conflict with itself; another post
+    taking it still does."""
+    write_post(site, "a.md", "title: A\ndate: 2026-03-02\naliases: [/old-post/, /old-post]")
+    [post] = content.scan(load_config(site / "config" / "site.toml", env={})).posts
+    assert [(a.path, a.line) for a in post.aliases] == [("old-post/", 4)]
+    done = build(site)
+    assert done.returncode == 0, done.stderr
+    with serve_folder(site / "public") as base:
+        for old in ("/old-post/", "/old-post"):
+            assert follow_redirect(base + old)[0] == f"{base}/posts/a/"
+    write_post(site, "b.md", "title: B\ndate: 2026-03-01\naliases: [/old-post]")
+    done = build(site)
+    assert done.returncode == 2
+    assert "posts/b.md:4: aliases: /old-post is also an old address of posts/a.md" in done.stderr

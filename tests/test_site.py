@@ -307,6 +307,43 @@ def test_feeds_parse_with_full_content_and_absolute_links(site: Path) -> None:
     assert atom.feed.updated_parsed[:5] == (2026, 3, 5, 15, 0)  # newest post, not build time
 
 
+def test_the_feed_is_also_written_at_its_old_addresses(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[site] old_feeds`: the addresses the feed had before the blog moved answer with the
+    feed itself (a redirect page does not move a feed reader): RSS where the name says rss
+    or is Hugo's index.xml, else Atom. An old address of a post cannot take one."""
+    add_posts(site)
+    monkeypatch.setenv(
+        "PUBLISHER_SITE_OLD_FEEDS", "/atom.xml, feeds/all.rss.xml ,/index.xml, /feed.xml"
+    )
+    output = build(site).output
+    for name, version in (
+        ("atom.xml", "atom10"),
+        ("feeds/all.rss.xml", "rss20"),
+        ("index.xml", "rss20"),
+    ):
+        feed = feedparser.parse((output / name).read_bytes())
+        assert (feed.bozo, feed.version, len(feed.entries)) == (0, version, 5), name
+    assert (output / "atom.xml").read_bytes() == (output / "feed.xml").read_bytes()
+    assert (output / "index.xml").read_bytes() == (output / "rss.xml").read_bytes()
+    write_post(site, "h.md", "title: H\ndate: 2026-03-06\naliases: [/feeds/all.rss.xml]")
+    with pytest.raises(ContentErrors) as raised:
+        build(site)
+    assert "aliases: /feeds/all.rss.xml is a page of this site" in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["/feed/", "/../x.xml", "https://old.example.org/atom.xml"])
+def test_an_old_feed_address_must_be_a_feed_file_of_the_site(site: Path, value: str) -> None:
+    env = {"PUBLISHER_SITE_OLD_FEEDS": f"/atom.xml, {value}"}
+    with pytest.raises(PublisherError) as raised:
+        load_config(site / "config" / "site.toml", NOW, env=env)
+    shown = value.strip("/")
+    assert f"[site] old_feeds: {shown!r} is not a feed's path on this site; write one" in str(
+        raised.value
+    )
+
+
 def test_sitemap_and_robots(site: Path) -> None:
     add_posts(site)
     output = build(site, drafts=True, future=True).output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from publisher.commands.options import common_options, get_config
+from publisher.commands.options import common_options, config_file, get_config
 
 
 @click.command("import")
@@ -24,7 +24,7 @@ def import_blog(tool: str, src: Path) -> None:
     """
     from publisher.importers import blog  # lazy: each command loads only what it runs
 
-    report = blog.import_blog(tool, src, get_config())
+    report = blog.import_blog(tool, src, get_config(), config_file())
     for line in blog.report_lines(report):
         click.echo(line)
 

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from publisher.config import Config, load_config, parse_now
+from publisher.config import Config, default_config_path, load_config, parse_now
 
 if TYPE_CHECKING:
     from publisher.store.db import Store
@@ -68,6 +69,13 @@ def get_config() -> Config:
     """The configuration for the running command, honouring --config and --now."""
     options = click.get_current_context().find_root().ensure_object(Options)
     return load_config(options.config, options.now)
+
+
+def config_file() -> Path:
+    """The config file the running command reads (--config, $PUBLISHER_CONFIG, else
+    config/site.toml); it may not exist yet."""
+    options = click.get_current_context().find_root().ensure_object(Options)
+    return Path(options.config) if options.config else default_config_path(os.environ)
 
 
 def get_now() -> datetime:

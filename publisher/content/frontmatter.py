@@ -368,7 +368,8 @@ def _aliases(front: _FrontMatter) -> tuple[OldPath, ...]:
         except ValueError as exc:
             front.errors.append((line, f"aliases: {_show(item)} {exc}"))
             continue
-        found.setdefault(path, OldPath(path, line))
+        # /old and /old/ are one address (one redirect page, old/index.html): the first kept
+        found.setdefault(path.rstrip("/"), OldPath(path, line))
     return tuple(found.values())
 
 

@@ -83,7 +83,8 @@ FRONT_MATTER = (
         "Old addresses of the post, site-relative: `[/2019/05/01/old-post.html, "
         "/blog/old-post/]`. Each becomes a small redirect page in the built site (a meta "
         "refresh to the post, a canonical link, a plain link, `noindex`): a path ending in "
-        "`.html` is written as that file, any other as `<path>/index.html`. A path that leaves "
+        "`.html` is written as that file, any other as `<path>/index.html` (so `/old` and "
+        "`/old/` are one address, listed once). A path that leaves "
         "the site (`..`, another domain, `?`/`#`) or is a page, feed or static file of the "
         "site is an error naming the file and line. A draft's or queued post's aliases are "
         "written once it is live (and in `--drafts`/`--future` previews).",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.importers import hugo, jekyll, pelican, tree, writing
+from publisher.importers import feeds, hugo, jekyll, pelican, tree, writing
 from publisher.importers.model import Harvest, Skip
 
 TOOLS: dict[str, Callable[[Path, Config], Harvest]] = {
@@ -20,9 +20,18 @@ NAMED = 3  # skipped files of one kind named one a line; more are one line for t
 EXAMPLES = 2  # files named on a kind's line
 
 
-def import_blog(tool: str, src: Path, config: Config) -> writing.Report:
-    """Convert the `tool` blog at `src` into posts in `[posts]`; never overwrites a post."""
-    report = writing.write(TOOLS[tool](src, config), config)
+def import_blog(tool: str, src: Path, config: Config, config_file: Path) -> writing.Report:
+    """Convert the `tool` blog at `src` into posts in `[posts]` (never over a post), keep
+    its feed's addresses in `config_file`, and run `publisher check` on the result."""
+    harvest = TOOLS[tool](src, config)
+    report = writing.write(harvest, config)
+    config, added, fixes = feeds.keep(harvest.feeds, config, config_file)
+    report.fixes += fixes
+    if added:
+        report.notes.append(
+            f"the feed is also written at {', '.join(added)}, its old "
+            f"address{'es' if len(added) > 1 else ''} ([site] old_feeds in {config_file})"
+        )
     _check(report, config)
     return report
 

@@ -3,7 +3,9 @@ or YAML (`---`) front matter, shortcodes in the body.
 
 `draft = true` stays a draft; `<!--more-->` becomes the summary; `ref` and `relref` to a
 page of the import become its new address (so every page is opened before any is
-converted). The old address is the
+converted). The new slug is `slug`, else the file name; a date in front of the file name
+(`2016-01-02-title.md`) is the post's date when it has none, and is left out of the slug.
+The old address is the
 post's `url`, else the site's `[permalinks]` pattern for its section (`hugo.toml` or
 `config.toml`/`.yaml`), else Hugo's default `/<section>/<slug or file name>/`, lowercased
 as Hugo does; `aliases` are kept (relative ones are under the section, as in Hugo).
@@ -26,6 +28,7 @@ from publisher.errors import PublisherError
 from publisher.importers import addresses, body, media, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
+_DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_](.+)$")  # 2016-01-02-title
 _REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"([^"#]*)(#[^"]*)?"\s*[%>]\}\}""")
 CONFIG_FILES = ("hugo.toml", "config.toml", "hugo.yaml", "config.yaml", "hugo.yml", "config.yml")
 _USED = {"title", "date", "publishdate", "draft", "tags", "categories", "series", "slug"}
@@ -56,18 +59,29 @@ def harvest(src: Path, config: Config) -> Harvest:
             opened += [(path, parts, front)] if front else []
     slugs: dict[str, str] = {}
     for path, parts, front in opened:
-        slug = slugify(reading.text(front.get("slug")) or _name(path))
+        slug = slugify(_slug(front, _name(path)))
         slugs[_page_key("/".join(parts))] = slugs[_name(path)] = slug
     base = urlsplit(str(settings.get("baseURL") or settings.get("baseurl") or ""))
     layout = media.Layout((src / "static", content), media.hosts(base.geturl()), base.path)
     for path, parts, front in opened:
         _one(path, parts, front, settings, slugs, config, media.Media(found, layout))
+    kinds = [str(kind).lower() for kind in reading.words(settings.get("disableKinds"))]
+    sections = sorted({parts[0] for _, parts, _ in opened})
+    # Hugo's RSS: the home page's and each section's, unless the site turned RSS off
+    found.feeds = [] if "rss" in kinds else ["index.xml", *(f"{s}/index.xml" for s in sections)]
     return found
 
 
 def _name(path: Path) -> str:
     """A page's file name, or its bundle's folder name."""
     return path.parent.name if path.stem == "index" else path.stem
+
+
+def _slug(front: reading.Front, name: str) -> str:
+    """The new slug: `slug:`, else the file name without a date in front (the post's file
+    gets the date anyway: 2016-01-02-2016-01-02-a.md would say it twice)."""
+    dated = _DATED.match(name)
+    return reading.text(front.get("slug")) or (dated.group(2) if dated else name)
 
 
 def _page_key(reference: str) -> str:
@@ -125,7 +139,10 @@ def _one(
     found = files.found
     bundle = path.stem == "index"
     name = _name(path)
-    moment = reading.date_of(front, path, found, "date", "publishdate")
+    dated = _DATED.match(name)
+    moment = reading.date_of(
+        front, path, found, "date", "publishdate", fallback=dated and dated.group(1)
+    )
     title = reading.text(front.get("title")) or reading.titled(name)
     text, before = body.excerpt(
         body.convert(_refs(front.body, slugs), front.body_line, path, body.SHORTCODES, files),
@@ -140,7 +157,7 @@ def _one(
         origin=path,
         title=title,
         date=moment,
-        slug=reading.text(front.get("slug")) or name,
+        slug=_slug(front, name),
         body=text,
         tags=reading.words(front.get("tags")) + categories,
         summary=reading.text(front.get("summary")) or before,

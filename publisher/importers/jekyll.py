@@ -59,7 +59,27 @@ def harvest(src: Path, config: Config) -> Harvest:
     )
     for post in posts:
         _one(post, settings, slugs, config, media.Media(found, layout))
+    found.feeds = _feeds(found, settings)
     return found
+
+
+def _feeds(found: Harvest, settings: dict[str, Any]) -> list[str]:
+    """Where the old feed was: jekyll-feed's `feed: path:` (feed.xml unless set), and any
+    feed template at the top of the site (atom.xml, rss.xml)."""
+    plugins = reading.words(settings.get("plugins"), None) + reading.words(
+        settings.get("gems"), None
+    )
+    feed = settings.get("feed")
+    paths = []
+    if "jekyll-feed" in plugins or isinstance(feed, dict):
+        paths.append(
+            str(feed.get("path") if isinstance(feed, dict) and feed.get("path") else "feed.xml")
+        )
+    for path in sorted(found.src.glob("*.xml")):
+        text = tree.settings_text(found, path.name) or ""
+        if text.startswith("---") and ("<feed" in text or "<rss" in text):
+            paths.append(path.name)
+    return paths
 
 
 @dataclass(frozen=True)

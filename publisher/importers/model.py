@@ -61,6 +61,7 @@ class Harvest:
     fixes: list[Fix] = field(default_factory=list)
     notes: Counter[str] = field(default_factory=Counter)  # a remark -> how many posts
     files: dict[str, Path] = field(default_factory=dict)  # static/... -> the file posts use
+    feeds: list[str] = field(default_factory=list)  # the old feed's addresses: /atom.xml
 
     def skip(self, path: Path | str, why: str) -> None:
         self.skipped.append(Skip(str(path), why))

@@ -20,7 +20,10 @@ from publisher.importers import addresses, body, media, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
 DEFAULT_URL = "{slug}.html"
-_SETTING = re.compile(r"""^(\w+)\s*=\s*(?:'([^'\n]*)'|"([^"\n]*)")\s*(?:#.*)?$""", re.MULTILINE)
+_SETTING = re.compile(
+    r"""^(\w+)\s*=\s*(?:[uUrR]?'([^'\n]*)'|[uUrR]?"([^"\n]*)"|None)\s*(?:#.*)?$""", re.MULTILINE
+)
+FEEDS = {"FEED_ALL_ATOM": "feeds/all.atom.xml", "FEED_ALL_RSS": "", "FEED_ATOM": "", "FEED_RSS": ""}
 _FILE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _USED = {"title", "date", "tags", "category", "slug", "author", "authors", "summary"}
 _USED |= {"status", "url", "save_as", "image", "description", "modified"}
@@ -41,13 +44,19 @@ def harvest(src: Path, config: Config) -> Harvest:
             found.skip(path, "a page, not an article")
         else:
             _one(path, content, settings, config, files)
+    found.feeds = [settings.get(key, path) for key, path in FEEDS.items()]
+    found.feeds = [path for path in found.feeds if path]  # None in the settings: no feed
     return found
 
 
 def _settings(found: Harvest) -> dict[str, str]:
-    """The plain string settings of pelicanconf.py, read as text."""
-    text = tree.settings_text(found, "pelicanconf.py") or ""
-    return {m.group(1): m.group(2) or m.group(3) or "" for m in _SETTING.finditer(text)}
+    """The plain string settings (None as "") of pelicanconf.py, then publishconf.py (the
+    published site's, which wins), read as text."""
+    settings = {}
+    for name in ("pelicanconf.py", "publishconf.py"):
+        text = tree.settings_text(found, name) or ""
+        settings |= {m.group(1): m.group(2) or m.group(3) or "" for m in _SETTING.finditer(text)}
+    return settings
 
 
 def _one(

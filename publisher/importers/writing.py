@@ -150,15 +150,15 @@ def _old_paths(
         except ValueError as exc:
             report.fixes.append(Fix(str(post.origin), 1, f"old address {alias!r} {exc}"))
             continue
-        if path in own or f"/{path}" in found:
-            continue
-        if claimed.setdefault(path, shown) != shown:
+        if path in own or any(path.rstrip("/") == kept.strip("/") for kept in found):
+            continue  # its new address, or one already kept (with or without a final /)
+        if claimed.setdefault(path.rstrip("/"), shown) != shown:
             report.fixes.append(
                 Fix(
                     str(post.origin),
                     1,
                     f"the old address /{path} was also another post's; it redirects to "
-                    f"{claimed[path]}",
+                    f"{claimed[path.rstrip('/')]}",
                 )
             )
             continue

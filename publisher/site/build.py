@@ -136,7 +136,11 @@ def build(
             if progress:
                 progress("writing pages", done, len(changed))
         newest = live[:FEED_POSTS]
-        for file, make_feed in (("feed.xml", feeds.atom), ("rss.xml", feeds.rss)):
+        for file, make_feed in (
+            ("feed.xml", feeds.atom),
+            ("rss.xml", feeds.rss),
+            *feeds.old_feeds(config),
+        ):
             if not reused(file, feed_key(base_key, file, newest)):
                 writer.write(file, make_feed(config, newest))
         writer.write(feeds.NEWSLETTER_FEED, feeds.newsletter_atom(config, issues[:FEED_POSTS]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Protocol
@@ -96,6 +96,24 @@ def atom(config: Config, posts: Iterable[FeedPost]) -> str:
 def rss(config: Config, posts: Iterable[FeedPost]) -> str:
     """rss.xml: RSS 2.0, each item's description holding the full post."""
     return _feed("rss", config, "rss.xml", posts)
+
+
+def old_feeds(config: Config) -> list[tuple[str, Callable[[Config, Iterable[FeedPost]], str]]]:
+    """(file, maker) of the feed at each of `[site] old_feeds`, the addresses the blog's
+    feed had before it moved (a redirect page does not move a feed reader): RSS where the
+    name says rss or is Hugo's index.xml, Atom elsewhere. Their content is the site's own
+    feed's, which names its new address."""
+    return [
+        (path, rss if "rss" in path.rpartition("/")[2] or path.endswith("index.xml") else atom)
+        for path in old_feed_files(config)
+        if path not in ("feed.xml", "rss.xml")
+    ]
+
+
+def old_feed_files(config: Config) -> tuple[str, ...]:
+    """`[site] old_feeds` as site-relative files: ('atom.xml', 'feeds/all.atom.xml')."""
+    paths = (path.strip().strip("/") for path in config.site.old_feeds.split(","))
+    return tuple(path for path in paths if path)
 
 
 NEWSLETTER_FEED = "newsletter/feed.xml"

@@ -23,7 +23,7 @@ import jinja2
 from publisher.config import Config
 from publisher.content.frontmatter import old_path
 from publisher.errors import ContentError
-from publisher.site import theme
+from publisher.site import feeds, theme
 from publisher.site.pages import Entry, Page
 
 FIXED_FILES = ("feed.xml", "rss.xml", "sitemap.xml", "robots.txt")  # written by every build
@@ -56,7 +56,8 @@ def post_redirects(entries: Iterable[Entry]) -> list[Redirect]:
 def site_files(config: Config, pages: Iterable[Page]) -> set[str]:
     """Every file a build writes besides redirects: pages, feeds and static files."""
     static = (path for _, path in theme.static_files(config))
-    return {page.file for page in pages} | set(FIXED_FILES) | set(static)
+    fixed = {*FIXED_FILES, *feeds.old_feed_files(config)}
+    return {page.file for page in pages} | fixed | set(static)
 
 
 def problems(redirects: Iterable[Redirect], taken: set[str]) -> list[ContentError]:
