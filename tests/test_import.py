@@ -82,6 +82,9 @@ def test_jekyll(site: Path) -> None:
         f"fix: {posts}/2019-05-01-welcome-to-the-clinic.markdown:18: picture "
         "/assets/img/lobby.jpg: no such file (old/jekyll/assets/img/lobby.jpg); the link is "
         "kept as written",
+        f"fix: {posts}/2019-05-01-welcome-to-the-clinic.markdown:20: TeX math (1 formula: "
+        "$$...$$, \\(...\\)) is shown as written: publisher does not render math; write it "
+        "out or show it as a picture where readers need it rendered",
         f"fix: {posts}/2019-07-04-we-moved.md:10: Liquid tag {{% include map.html zoom=3 %}} "
         "cannot be converted; write its result as Markdown or HTML",
         "fix: old/jekyll/blog/_posts/2019-08-01-in-a-folder.mkd:3: image: "
@@ -91,7 +94,7 @@ def test_jekyll(site: Path) -> None:
         "note: left out the key 'layout' (publisher does not use it): 1 post",
         "note: the feed is also written at /atom.xml, its old address ([site] old_feeds in "
         "config/site.toml)",
-        "imported 5 posts (2 drafts), copied 2 files, skipped 1 file, 5 things to fix by "
+        "imported 5 posts (2 drafts), copied 2 files, skipped 1 file, 6 things to fix by "
         "hand; publisher check: no errors",
     ]
     assert_copied(site, "jekyll", {"assets/img/clinic.png", "assets/leaflet.pdf"})
@@ -157,15 +160,19 @@ def test_hugo(site: Path) -> None:
         "cannot be converted; write its result as Markdown or HTML",
         f"fix: {content}/posts/bundle/index.md:12: Hugo shortcode {{{{% /notice %}}}} "
         "cannot be converted; write its result as Markdown or HTML",
-        f"fix: {content}/posts/first-post.md:23: picture /images/gone.png: no such file "
+        f"fix: {content}/posts/first-post.md:24: picture /images/gone.png: no such file "
         "(old/hugo/static/images/gone.png); the link is kept as written",
-        f"fix: {content}/posts/first-post.md:27: Hugo shortcode {{{{< gist spf13 7896402 >}}}} "
+        f"fix: {content}/posts/first-post.md:28: Hugo shortcode {{{{< gist spf13 7896402 >}}}} "
         "cannot be converted; write its result as Markdown or HTML",
+        f"fix: {content}/posts/first-post.md:30: TeX math (2 formulas: $$...$$, \\(...\\)) is "
+        "shown as written: publisher does not render math; write it out or show it as a "
+        "picture where readers need it rendered",
         "note: <!--more--> became the summary: 1 post",
         "note: categories (and series) became tags (publisher has tags only): 1 post",
+        "note: custom taxonomies (topics) became tags: 1 post",
         "note: the feed is also written at /index.xml, /notes/index.xml, /posts/index.xml, "
         "its old addresses ([site] old_feeds in config/site.toml)",
-        "imported 5 posts (1 draft), copied 2 files, skipped 3 files, 4 things to fix by "
+        "imported 5 posts (1 draft), copied 2 files, skipped 3 files, 5 things to fix by "
         "hand; publisher check: no errors",
     ]
     assert_copied(site, "hugo", {"images/team.png": "static/images/team.png"})
@@ -175,7 +182,7 @@ def test_hugo(site: Path) -> None:
         "---\n"
         'title: "First post"\n'
         "date: 2020-02-03T09:30:00+01:00\n"
-        'tags: ["welcome", "news"]\n'
+        'tags: ["welcome", "news", "Sleep", "Rest"]\n'  # topics: a custom taxonomy
         "slug: first-post\n"
         'summary: "This is the part before the fold, with bold text."\n'
         "aliases:\n"
@@ -241,10 +248,13 @@ def test_pelican(site: Path) -> None:
         f"({content}/images/nope.png); the link is kept as written",
         f"fix: {content}/python/first.markdown:14: Liquid tag {{% notebook analysis.ipynb "
         "cells[1:5] %} cannot be converted; write its result as Markdown or HTML",
+        f"fix: {content}/python/first.markdown:16: TeX math (1 formula: $$...$$, \\(...\\)) is "
+        "shown as written: publisher does not render math; write it out or show it as a "
+        "picture where readers need it rendered",  # $5 and $6 are money
         "note: the category became a tag (publisher has tags only): 2 posts",
         "note: the feed is also written at /feeds/all.atom.xml, /feeds/all.rss.xml, its old "
         "addresses ([site] old_feeds in config/site.toml)",
-        "imported 3 posts (1 draft), copied 4 files, skipped 6 files, 3 things to fix by "
+        "imported 3 posts (1 draft), copied 4 files, skipped 6 files, 4 things to fix by "
         "hand; publisher check: no errors",
     ]
     copied = {"images/chart.png", "python/diagram.png", "images/tour.png", "videos/tour.mp4"}

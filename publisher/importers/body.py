@@ -6,11 +6,11 @@ become fenced code; `{% raw %}` markers go (their text stays, literally); Hugo's
 becomes a Markdown image; plugin tags, includes and shortcodes for pictures and videos
 become Markdown (`tags`); the files a post uses are linked at their new addresses
 (`media`, outside fenced code); a `<!--more-->` marker becomes the post's `summary:` (the
-text before it), unless the post already has one; Hugo's escaped shortcodes
-(`{{</* x */>}}`) are written as the text they show. Reported: every other Liquid tag or
-output (Pelican's liquid_tags too), Hugo shortcode, and Pelican's `{filename}` style
-links, each with what to write instead. Lines are replaced one for one, so a line of the
-new body is the same line of the old one.
+text before it), unless the post already has one; Hugo's escaped shortcodes (`{{</* x
+*/>}}`) are written as the text they show. Reported: every other Liquid tag or output
+(Pelican's liquid_tags too), Hugo shortcode, and Pelican's `{filename}` style links, each
+with what to write instead, and TeX math (MathJax, KaTeX) once a post. Lines are replaced
+one for one, so a line of the new body is the same line of the old one.
 """
 
 from __future__ import annotations
@@ -73,6 +73,17 @@ _FIGURE = re.compile(r"\{\{<\s*figure\s+([^>]*?)/?\s*>\}\}")
 _ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ESCAPED = re.compile(r"(\{\{[<%])/\*(.*?)\*/([%>]\}\})")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+# TeX math for MathJax or KaTeX: $$ (a formula's either end), \( \[ \begin{...}, and $...$
+# holding a TeX command (a plain $ is money)
+_MATH = re.compile(
+    r"\$\$|\\\(|\\\[|\\begin\{(?:equation|align|gather|math)\*?\}"
+    r"|(?<![\\$])\$(?=\S)[^$\n]*\\[A-Za-z]+[^$\n]*(?<=\S)\$(?!\$)"
+)
+MATH = (
+    "TeX math ({count}: $$...$$, \\(...\\)) is shown as written: "
+    "publisher does not render math; write it out or show it as a picture where readers "
+    "need it rendered"
+)
 MORE = re.compile(r"<!--\s*more\s*-->")
 
 
@@ -84,6 +95,7 @@ def convert(
     file's line the body starts on)."""
     lines = body.split("\n")
     raw, fence = False, ""
+    formulas: list[tuple[int, str]] = []  # (line, marker) of the TeX math found
     for index, line in enumerate(lines):
         number = first_line + index
         markers = _RAW.findall(line)
@@ -99,6 +111,7 @@ def convert(
             fence = "" if fence else marker.group(1)
         elif not fence:
             line = media.line(line, number, origin)
+            formulas += [(number, found) for found in _MATH.findall(line)]
         # Hugo's escaped shortcode {{</* x */>}} shows {{< x >}} literally: nothing to do.
         lines[index] = _ESCAPED.sub(lambda m: m.group(1) + m.group(2) + m.group(3), line)
         line = _ESCAPED.sub("", line)
@@ -106,6 +119,11 @@ def convert(
             for found in construct.pattern.finditer(line):
                 shown = clip(found.group(0), SHOWN)
                 media.found.fix(origin, number, construct.advice.format(found=shown))
+    if formulas:  # one line a post: a formula's $$ are its two ends
+        dollars = sum(found == "$$" for _, found in formulas)
+        count = len(formulas) - dollars + (dollars + 1) // 2
+        shown = f"{count} formula" + ("" if count == 1 else "s")
+        media.found.fix(origin, formulas[0][0], MATH.format(count=shown))
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ The old address is the
 post's `url`, else the site's `[permalinks]` pattern for its section (`hugo.toml` or
 `config.toml`/`.yaml`), else Hugo's default `/<section>/<slug or file name>/`, lowercased
 as Hugo does; `aliases` are kept (relative ones are under the section, as in Hugo).
+Categories, series and the site's own `[taxonomies]` (`topics = [...]`) become tags.
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ def _one(
     if before and not front.get("summary"):
         found.notes["<!--more--> became the summary"] += 1
     categories = reading.words(front.get("categories")) + reading.words(front.get("series"))
+    custom = _taxonomies(settings)
+    terms = [term for name in custom for term in reading.words(front.get(name))]
+    if terms:
+        found.notes[f"custom taxonomies ({', '.join(custom)}) became tags"] += 1
     if categories:
         found.notes["categories (and series) became tags (publisher has tags only)"] += 1
     post = ImportedPost(
@@ -159,7 +164,7 @@ def _one(
         date=moment,
         slug=_slug(front, name),
         body=text,
-        tags=reading.words(front.get("tags")) + categories,
+        tags=reading.words(front.get("tags")) + categories + terms,
         summary=reading.text(front.get("summary")) or before,
         description=reading.text(front.get("description")),
         author=reading.text(front.get("author", "authors")),
@@ -179,8 +184,16 @@ def _one(
         a if a.startswith("/") else f"/{parts[0]}/{a}" for a in reading.words(front.get("aliases"))
     ]
     post.aliases = [a for a in [old, *relative] if a]
-    reading.note_unused(front, _USED, found)
+    reading.note_unused(front, _USED | set(custom), found)
     found.posts.append(post)
+
+
+def _taxonomies(settings: dict[str, Any]) -> list[str]:
+    """The site's own taxonomies (`[taxonomies] topic = "topics"`): their front matter
+    keys, lowercased; tags, categories, series and authors are read anyway."""
+    declared = settings.get("taxonomies")
+    names = [str(v).lower() for v in declared.values()] if isinstance(declared, dict) else []
+    return [name for name in names if name not in ("tags", "categories", "series", "authors")]
 
 
 def _old_address(
