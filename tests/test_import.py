@@ -18,10 +18,38 @@ NOW = "2026-04-01T12:00:00Z"
 BLOGS = REPO / "tests" / "data" / "blogs"
 
 
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-secret-key-material\n"
+KEY += "-----END PRIVATE KEY-----\n"
+POST_FOLDERS = {"jekyll": "_posts", "hugo": "content/posts", "pelican": "content"}
+
+
+def assert_key_nowhere(site: Path, build: bool = True) -> None:
+    """The key is in no post, no built page, feed or sitemap."""
+    done = run_publisher("build", "--now", NOW, cwd=site) if build else None
+    assert done is None or done.returncode == 0, done.stderr
+    for folder in ("posts", "public"):
+        for path in (site / folder).rglob("*"):
+            if path.is_file():
+                assert b"secret-key-material" not in path.read_bytes(), path
+
+
 def import_blog(site: Path, tool: str):
-    """Copy the tool's blog into the site as old/<tool> and import it from there."""
+    """Copy the tool's blog into the site as old/<tool>, with a post that is a symlink to
+    a key file out of the tree, and import it from there."""
     shutil.copytree(BLOGS / tool, site / "old" / tool)
+    (site / "config" / "dkim.pem").write_text(KEY)
+    linked = site / "old" / tool / POST_FOLDERS[tool] / "2020-03-03-key.md"
+    linked.symlink_to(site / "config" / "dkim.pem")
     return run_publisher("import", tool, f"old/{tool}", "--now", NOW, cwd=site)
+
+
+def linked_key(tool: str) -> str:
+    """The line that names the symlink `import_blog` planted."""
+    return (
+        f"skipped: old/{tool}/{POST_FOLDERS[tool]}/2020-03-03-key.md: a symbolic link, not "
+        "followed (an import reads only the files inside the folder it is given); copy the "
+        "file itself in to import it"
+    )
 
 
 def front(site: Path, name: str) -> str:
@@ -54,6 +82,7 @@ def assert_redirects(site: Path, old_to_new: dict[str, str], feeds: dict[str, st
             assert [e.link for e in feed.entries] == [e.link for e in ours.entries], path
     config = (site / "config" / "site.toml").read_text()
     assert f"old_feeds = {', '.join(feeds)!r}".replace("'", '"') in config
+    assert_key_nowhere(site, build=False)
 
 
 def assert_not_published(site: Path, slugs: list[str]) -> None:
@@ -74,6 +103,7 @@ def test_jekyll(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     posts = "old/jekyll/_posts"
     assert done.stdout.splitlines() == [
+        linked_key("jekyll"),
         f"skipped: {posts}/notes.txt: not a post, and no post links to it",
         "fix: old/jekyll/_drafts/half-done.md:1: no date: imported as a draft dated now; "
         "set date: and remove draft: true",
@@ -94,7 +124,7 @@ def test_jekyll(site: Path) -> None:
         "note: left out the key 'layout' (publisher does not use it): 1 post",
         "note: the feed is also written at /atom.xml, its old address ([site] old_feeds in "
         "config/site.toml)",
-        "imported 5 posts (2 drafts), copied 2 files, skipped 1 file, 6 things to fix by "
+        "imported 5 posts (2 drafts), copied 2 files, skipped 2 files, 6 things to fix by "
         "hand; publisher check: no errors",
     ]
     assert_copied(site, "jekyll", {"assets/img/clinic.png", "assets/leaflet.pdf"})
@@ -153,6 +183,7 @@ def test_hugo(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     content = "old/hugo/content"
     assert done.stdout.splitlines() == [
+        linked_key("hugo"),
         f"skipped: {content}/_index.md: a page outside any section, not a post",
         f"skipped: {content}/about.md: a page outside any section, not a post",
         f"skipped: {content}/posts/bundle/notes.txt: not a post, and no post links to it",
@@ -172,7 +203,7 @@ def test_hugo(site: Path) -> None:
         "note: custom taxonomies (topics) became tags: 1 post",
         "note: the feed is also written at /index.xml, /notes/index.xml, /posts/index.xml, "
         "its old addresses ([site] old_feeds in config/site.toml)",
-        "imported 5 posts (1 draft), copied 2 files, skipped 3 files, 5 things to fix by "
+        "imported 5 posts (1 draft), copied 2 files, skipped 4 files, 5 things to fix by "
         "hand; publisher check: no errors",
     ]
     assert_copied(site, "hugo", {"images/team.png": "static/images/team.png"})
@@ -221,6 +252,7 @@ def test_hugo(site: Path) -> None:
         site,
         {
             "/old/first/": "first-post",
+            "/old/first": "first-post",  # aliases has both: one address, one redirect
             "/posts/first-again/": "first-post",
             "/2020/03/a-note-with-commas/": "renamed-note",  # [permalinks] notes, :title
             "/2016/01/02/winning-the-race/": "winning-the-race",
@@ -236,6 +268,7 @@ def test_pelican(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     content = "old/pelican/content"
     assert done.stdout.splitlines() == [
+        linked_key("pelican"),
         f"skipped 4 files: not a post, and no post links to it: {content}/images/unused-a.gif, "
         f"{content}/images/unused-b.gif and 2 more",
         f"skipped: {content}/old.rst: reStructuredText is not converted; convert it to "
@@ -254,7 +287,7 @@ def test_pelican(site: Path) -> None:
         "note: the category became a tag (publisher has tags only): 2 posts",
         "note: the feed is also written at /feeds/all.atom.xml, /feeds/all.rss.xml, its old "
         "addresses ([site] old_feeds in config/site.toml)",
-        "imported 3 posts (1 draft), copied 4 files, skipped 6 files, 4 things to fix by "
+        "imported 3 posts (1 draft), copied 4 files, skipped 7 files, 4 things to fix by "
         "hand; publisher check: no errors",
     ]
     copied = {"images/chart.png", "python/diagram.png", "images/tour.png", "videos/tour.mp4"}
@@ -415,20 +448,6 @@ def test_pelican_metadata_header_with_a_continued_value() -> None:
 
 
 # --- A hostile tree: nothing outside SRC is read ---------------------------------------
-
-KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-secret-key-material\n"
-KEY += "-----END PRIVATE KEY-----\n"
-POST_FOLDERS = {"jekyll": "_posts", "hugo": "content/posts", "pelican": "content"}
-
-
-def assert_key_nowhere(site: Path) -> None:
-    """The key is in no post, no built page, feed or sitemap."""
-    done = run_publisher("build", "--now", NOW, cwd=site)
-    assert done.returncode == 0, done.stderr
-    for folder in ("posts", "public"):
-        for path in (site / folder).rglob("*"):
-            if path.is_file():
-                assert b"secret-key-material" not in path.read_bytes(), path
 
 
 @pytest.mark.parametrize("tool", ["jekyll", "hugo", "pelican"])
