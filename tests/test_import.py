@@ -279,7 +279,7 @@ def test_pelican(site: Path) -> None:
         "in templates/site/static/",
         f"fix: {content}/my-super-post.md:15: file {{static}}/images/nope.png: no such file "
         f"({content}/images/nope.png); the link is kept as written",
-        f"fix: {content}/python/first.markdown:14: Liquid tag {{% notebook analysis.ipynb "
+        f"fix: {content}/python/first.markdown:14: liquid_tags tag {{% notebook analysis.ipynb "
         "cells[1:5] %} cannot be converted; write its result as Markdown or HTML",
         f"fix: {content}/python/first.markdown:16: TeX math (1 formula: $$...$$, \\(...\\)) is "
         "shown as written: publisher does not render math; write it out or show it as a "
@@ -647,6 +647,7 @@ def test_the_import_ends_with_what_check_still_finds(site: Path) -> None:
             '{% include youtube.html id="abc" %}',
             "[Watch the video on YouTube](https://www.youtube.com/watch?v=abc)",
         ),
+        ("{% literal img /a.png %}", "`{% img /a.png %}`"),  # Pelican's: shown as written
         ("{% include map.html zoom=3 %}", "{% include map.html zoom=3 %}"),  # reported
         ("{{< youtube >}}", "{{< youtube >}}"),  # no video named: reported
     ],
@@ -655,3 +656,21 @@ def test_plugin_tags_for_pictures_and_videos(written: str, converted: str) -> No
     from publisher.importers import tags
 
     assert tags.convert(f"See {written} here.") == f"See {converted} here."
+
+
+def test_hugo_dated_file_names_and_translated_list_pages(site: Path) -> None:
+    """A year-month in front of a file name is left out of the slug too (never
+    2015-12-12-2015-12-talk.md); a translated section list page (_index.fr.md) is a list
+    page; a <script src> that is missing is no missing picture."""
+    posts = site / "old" / "content" / "posts"
+    posts.mkdir(parents=True)
+    (posts / "2015-12-talk.md").write_text(
+        '---\ntitle: "A talk"\ndate: 2015-12-12\n---\n<script src="./s.js"></script>\n'
+    )
+    (posts / "_index.fr.md").write_text('---\ntitle: "Articles"\n---\n')
+    done = run_publisher("import", "hugo", "old", "--now", NOW, cwd=site)
+    assert done.stdout.splitlines()[0] == (
+        "skipped: old/content/posts/_index.fr.md: a section's list page, not a post"
+    )
+    assert done.stdout.splitlines()[-1].startswith("imported 1 post (0 drafts), copied 0 files")
+    assert "slug: talk\n" in front(site, "2015-12-12-talk.md")

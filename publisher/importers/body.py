@@ -58,7 +58,16 @@ PELICAN_LINKS = [
     )
 ]
 
-PELICAN = PELICAN_LINKS + LIQUID  # the liquid_tags plugin: {% img %}, {% notebook %}, ...
+# Pelican runs only the tags of its liquid_tags plugin; any other {% %} was shown as written
+LIQUID_TAGS = "audio|b64img|diag|flickr|gist|giphy|gram|graphviz|img|include_code|literal"
+LIQUID_TAGS += "|notebook|soundcloud|spotify|video|vimeo|youtube"
+PELICAN = [
+    *PELICAN_LINKS,
+    Construct(
+        re.compile(rf"\{{%-?\s*(?:{LIQUID_TAGS})\b.*?-?%\}}"),
+        "liquid_tags tag {found} cannot be converted; write its result as Markdown or HTML",
+    ),
+]
 
 _RAW = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
 _OPEN = [
@@ -73,10 +82,13 @@ _FIGURE = re.compile(r"\{\{<\s*figure\s+([^>]*?)/?\s*>\}\}")
 _ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ESCAPED = re.compile(r"(\{\{[<%])/\*(.*?)\*/([%>]\}\})")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-# TeX math for MathJax or KaTeX: $$ (a formula's either end), \( \[ \begin{...}, and $...$
-# holding a TeX command (a plain $ is money)
+# TeX math for MathJax or KaTeX: $$ (a formula's either end), \\( and \\[ (escaped for
+# Markdown), \( ... \) and \[ ... \] holding TeX (\[-1,1\] is an escaped bracket),
+# \begin{equation}, and $...$ holding a TeX command (a plain $ is money)
 _MATH = re.compile(
-    r"\$\$|\\\(|\\\[|\\begin\{(?:equation|align|gather|math)\*?\}"
+    r"\$\$|\\\\[(\[]|\\begin\{(?:equation|align|gather|math)\*?\}"
+    r"|\\\((?:(?!\\\)).)*?(?!\\\))[\\^_].*?\\\)"
+    r"|\\\[(?:(?!\\\]).)*?(?!\\\])[\\^_].*?\\\]"
     r"|(?<![\\$])\$(?=\S)[^$\n]*\\[A-Za-z]+[^$\n]*(?<=\S)\$(?!\$)"
 )
 MATH = (
@@ -111,7 +123,8 @@ def convert(
             fence = "" if fence else marker.group(1)
         elif not fence:
             line = media.line(line, number, origin)
-            formulas += [(number, found) for found in _MATH.findall(line)]
+            code = line.startswith(("    ", "\t"))  # an indented code block's line
+            formulas += [] if code else [(number, found) for found in _MATH.findall(line)]
         # Hugo's escaped shortcode {{</* x */>}} shows {{< x >}} literally: nothing to do.
         lines[index] = _ESCAPED.sub(lambda m: m.group(1) + m.group(2) + m.group(3), line)
         line = _ESCAPED.sub("", line)

@@ -4,7 +4,8 @@ or YAML (`---`) front matter, shortcodes in the body.
 `draft = true` stays a draft; `<!--more-->` becomes the summary; `ref` and `relref` to a
 page of the import become its new address (so every page is opened before any is
 converted). The new slug is `slug`, else the file name; a date in front of the file name
-(`2016-01-02-title.md`) is the post's date when it has none, and is left out of the slug.
+(`2016-01-02-title.md`, or `2016-01-title.md`) is left out of the slug, and a whole date
+is the post's date when it has none.
 The old address is the
 post's `url`, else the site's `[permalinks]` pattern for its section (`hugo.toml` or
 `config.toml`/`.yaml`), else Hugo's default `/<section>/<slug or file name>/`, lowercased
@@ -29,7 +30,7 @@ from publisher.errors import PublisherError
 from publisher.importers import addresses, body, media, reading, tree
 from publisher.importers.model import Harvest, ImportedPost
 
-_DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})[-_](.+)$")  # 2016-01-02-title
+_DATED = re.compile(r"^(\d{4}-\d{2}(?:-\d{2})?)[-_](.+)$")  # 2016-01-02-title, 2016-01-title
 _REF = re.compile(r"""\{\{[<%]\s*(?:rel)?ref\s+"([^"#]*)(#[^"]*)?"\s*[%>]\}\}""")
 CONFIG_FILES = ("hugo.toml", "config.toml", "hugo.yaml", "config.yaml", "hugo.yml", "config.yml")
 _USED = {"title", "date", "publishdate", "draft", "tags", "categories", "series", "slug"}
@@ -53,7 +54,7 @@ def harvest(src: Path, config: Config) -> Harvest:
             found.skip(path, reading.UNUSED)
         elif len(parts) < (3 if bundle else 2):
             found.skip(path, "a page outside any section, not a post")
-        elif path.stem == "_index":
+        elif path.stem.partition(".")[0] == "_index":  # _index.md, _index.fr.md
             found.skip(path, "a section's list page, not a post")
         else:
             front = reading.open_post(path, found)
@@ -141,9 +142,8 @@ def _one(
     bundle = path.stem == "index"
     name = _name(path)
     dated = _DATED.match(name)
-    moment = reading.date_of(
-        front, path, found, "date", "publishdate", fallback=dated and dated.group(1)
-    )
+    day = dated.group(1) if dated and len(dated.group(1)) == len("2016-01-02") else None
+    moment = reading.date_of(front, path, found, "date", "publishdate", fallback=day)
     title = reading.text(front.get("title")) or reading.titled(name)
     text, before = body.excerpt(
         body.convert(_refs(front.body, slugs), front.body_line, path, body.SHORTCODES, files),

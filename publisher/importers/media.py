@@ -85,7 +85,10 @@ _PELICAN = re.compile(r"[{|](?:static|attach|filename)[}|](?P<path>[^\s)\"'<>]+)
 _INLINE = re.compile(r"\]\(\s*<?(?P<url>[^)\s>]+)")
 _IMAGE = re.compile(r"!\[[^\[\]]*\]\(\s*<?(?P<url>[^)\s>]+)")
 _DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(?P<url>[^\s>]+)")
-_ATTRIBUTE = re.compile(r"""\b(?P<name>src|href|poster)\s*=\s*(["'])(?P<url>[^"']+)\2""")
+_ATTRIBUTE = re.compile(
+    r"""<(?P<tag>\w+)\b[^>]*?\s(?P<name>src|href|poster)\s*=\s*(["'])(?P<url>[^"']+)\3"""
+)
+_PICTURE_TAGS = ("img", "source", "picture", "video")  # src=, poster=: a picture
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class Media:
         pictures = {m.start("url") for m in _IMAGE.finditer(line)}
         found = [(m, m.start("url") in pictures) for m in _INLINE.finditer(line)]
         found += [(m, False) for m in _DEFINITION.finditer(line)]
-        found += [(m, m.group("name") != "href") for m in _ATTRIBUTE.finditer(line)]
+        found += [(m, m.group("tag").lower() in _PICTURE_TAGS) for m in _ATTRIBUTE.finditer(line)]
         for match, picture in sorted(found, key=lambda f: f[0].start("url"), reverse=True):
             if match.group("url") in done:
                 continue

@@ -9,7 +9,8 @@ which would tell it who reads the post: `{% youtube ID %}`, `{% vimeo ID %}`, Hu
 `{{< youtube ID >}}` and `{{< vimeo ID >}}`, `{% include youtube.html id="ID" %}` and
 `{% include video id="ID" provider="vimeo" %}`. A video file (`{% video /a.mp4 [width
 height] [/poster.png] %}`) becomes a link, its poster a linked picture. The pictures and
-files these name are then copied like any other (`media`).
+files these name are then copied like any other (`media`). Pelican's `{% literal img
+... %}`, which shows a tag as written, becomes that tag in `code`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import re
 import shlex
 
-_LIQUID = re.compile(r"\{%-?\s*(?P<name>img|youtube|vimeo|video|include)\s+(?P<args>.*?)\s*-?%\}")
+_LIQUID = re.compile(
+    r"\{%-?\s*(?P<name>img|youtube|vimeo|video|include|literal)\s+(?P<args>.*?)\s*-?%\}"
+)
 _SHORTCODE = re.compile(r"\{\{<\s*(?P<name>youtube|vimeo)\s+(?P<args>.*?)\s*/?>\}\}")
 _IMG = re.compile(
     r"^(?:\S.*?\s+)?(?P<src>(?:https?://|/|\S+/)\S+)(?:\s+\d+)?(?:\s+\d+)?(?:\s+(?P<title>.+))?$"
@@ -50,6 +53,8 @@ def _liquid(match: re.Match[str]) -> str | None:
         return _video_file(args.split())
     if name == "include":
         return _include(args)
+    if name == "literal":  # Pelican's: shows a tag as written, as code does
+        return f"`{{% {args} %}}`"
     return _video(name, _arguments(args))
 
 
