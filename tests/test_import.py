@@ -560,7 +560,7 @@ def test_files_are_copied_only_from_inside_the_tree_and_never_over_the_sites(
     jekyll_post(
         site,
         "![a](/img/linked.png) ![b](../../../key.png) ![c](/img/ours.png) ![d](/img/same.png)"
-        "\n\n```\n![e](/img/ours.png)\n```\n",
+        "\n\n```\n![e](/img/ours.png)\n```\n\n![f](/img/folder.png)\n",
     )
     images = site / "old" / "img"
     images.mkdir()
@@ -571,18 +571,22 @@ def test_files_are_copied_only_from_inside_the_tree_and_never_over_the_sites(
     static.mkdir(parents=True)
     (static / "ours.png").write_bytes(png(9, 9))
     (static / "same.png").write_bytes(png(3, 3))
+    (images / "folder.png").write_bytes(png(4, 4))
+    (static / "folder.png").mkdir()  # a folder where the copy would go
     done = run_publisher("import", "jekyll", "old", "--now", NOW, cwd=site)
-    assert done.stdout.splitlines()[:3] == [
+    assert done.stdout.splitlines()[:4] == [
         "fix: old/_posts/2020-01-01-pictures.md:4: picture ../../../key.png: no such file "
         "(old/_posts/../../../key.png); the link is kept as written",
         "fix: old/_posts/2020-01-01-pictures.md:4: picture /img/linked.png: a symbolic link, "
         "not followed (an import reads only the files inside the folder it is given); copy "
         "the file itself in to import it; the link is kept as written",
+        "fix: old/img/folder.png:1: not copied to templates/site/static/img/folder.png: File "
+        "exists",
         "fix: old/img/ours.png:1: templates/site/static/img/ours.png exists and differs; left "
         "as it is: the posts that use the old file link to it, so compare the two",
     ]
     assert (static / "ours.png").read_bytes() == png(9, 9)
-    assert sorted(p.name for p in static.iterdir()) == ["ours.png", "same.png"]
+    assert sorted(p.name for p in static.iterdir()) == ["folder.png", "ours.png", "same.png"]
     post = (site / "posts" / "2020-01-01-pictures.md").read_text()
     assert (
         "![a](/img/linked.png) ![b](../../../key.png) ![c](/static/img/ours.png) "

@@ -246,8 +246,22 @@ def copy(found: Harvest, config: Config) -> tuple[list[str], list[Fix]]:
                     )
                 )
             continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        with destination.open("xb") as file:
-            file.write(data)
+        try:
+            _place(destination, data)
+        except OSError as exc:  # a folder of that name, a full disk: this file only
+            fixes.append(Fix(str(source), 1, f"not copied to {shown}: {exc.strerror}"))
+            continue
         copied.append(shown)
     return copied, fixes
+
+
+def _place(destination: Path, data: bytes) -> None:
+    """Write a new file whole or not at all, never over one that exists (a link of the
+    staged copy fails when the name is taken)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staged = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    try:
+        staged.write_bytes(data)
+        os.link(staged, destination)
+    finally:
+        staged.unlink(missing_ok=True)
