@@ -53,10 +53,8 @@ class SiteSection:
     )
     old_feeds: str = key(
         "",
-        "Old feed addresses, comma-separated, such as '/atom.xml, /index.xml': the build "
-        "writes the feed there too (RSS when the name has 'rss' or is index.xml, else "
-        "Atom), so readers of the blog before it moved keep getting posts; publisher "
-        "import fills it in.",
+        "Old feed paths, comma-separated ('/atom.xml, /index.xml'): the feed is written there "
+        "too (RSS if named rss or index.xml), so old readers keep it; set by publisher import.",
     )
 
 
@@ -292,17 +290,6 @@ def _section(
     return cls(**values)
 
 
-def _old_feeds(site: SiteSection, problems: list[str]) -> None:
-    """Each old feed address must be a file of this site, one a feed reader asks for."""
-    for path in filter(None, (p.strip().strip("/") for p in site.old_feeds.split(","))):
-        parts = set(path.split("/"))
-        if {"", ".", ".."} & parts or not re.fullmatch(r"[^:?#\\]+\.(xml|atom|rss)", path):
-            problems.append(
-                f"[site] old_feeds: {path!r} is not a feed's path on this site; write one "
-                "such as /atom.xml (a folder is served as its index.html, not a feed)"
-            )
-
-
 def _validate(config: Config, problems: list[str]) -> None:
     try:
         ZoneInfo(config.site.timezone)
@@ -320,7 +307,9 @@ def _validate(config: Config, problems: list[str]) -> None:
             "[site] accent_color: expected a CSS hex colour such as '#2b6a5d', "
             f"got {config.site.accent_color!r}"
         )
-    _old_feeds(config.site, problems)
+    for path in filter(None, (p.strip().strip("/") for p in config.site.old_feeds.split(","))):
+        if {"", ".", ".."} & set(path.split("/")) or not FEED_PATH.fullmatch(path):
+            problems.append(f"[site] old_feeds: {path!r} is not a feed file's path, as /atom.xml")
     if config.site.posts_per_page < 1:
         problems.append("[site] posts_per_page: expected at least 1")
     if config.digest.max_posts < 1:
@@ -361,6 +350,7 @@ def _validate(config: Config, problems: list[str]) -> None:
         )
 
 
+FEED_PATH = re.compile(r"[^:?#\\]+\.(xml|atom|rss)")  # a file a feed reader asks for
 HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

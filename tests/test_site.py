@@ -339,7 +339,7 @@ def test_an_old_feed_address_must_be_a_feed_file_of_the_site(site: Path, value: 
     with pytest.raises(PublisherError) as raised:
         load_config(site / "config" / "site.toml", NOW, env=env)
     shown = value.strip("/")
-    assert f"[site] old_feeds: {shown!r} is not a feed's path on this site; write one" in str(
+    assert f"[site] old_feeds: {shown!r} is not a feed file's path, as /atom.xml" in str(
         raised.value
     )
 
