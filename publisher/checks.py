@@ -70,7 +70,8 @@ def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
 
     errors = header_errors(config_header_fields(config))
     errors += header_errors({f"{p.source}: title": p.title for p in posts})
-    errors += header_errors({"[newsletter] digest_subject": digest_subject(config)})
+    live = [p for p in posts if p.is_live(config.now)]
+    errors += header_errors({"[digest] subject": digest_subject(config, live)})
     warnings = []
     if not config.newsletter.from_address.strip():
         errors.append(NO_SENDER)
@@ -81,7 +82,6 @@ def lint(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[str]]:
             f"[dkim] domain {config.dkim.domain} and the From address "
             f"{config.newsletter.from_address} differ: DMARC alignment fails"
         )
-    live = [p for p in posts if p.is_live(config.now)]
     rendered = [render_post(config, post, live) for post in upcoming_posts(config, posts)]
     if live:
         rendered.append(render_digest(config, live, "next"))
@@ -262,7 +262,7 @@ def run(config: Config) -> Findings:
     """Scan every post, then run every check over the good ones; collect everything."""
     result = scan(config)
     errors = [str(error) for error in result.errors]
-    warnings = list(result.warnings)
+    warnings = [*config.warnings, *result.warnings]
     for check in CHECKS:
         try:
             found = check(config, result.posts)

@@ -69,7 +69,6 @@ class NewsletterSection:
     )
     frequency: str = key("each", "Default frequency of new subscribers.", ("each", "digest"))
     utm: bool = key(True, "Add UTM parameters to links to the site.")
-    digest_subject: str = key("Stay connected: new on {title}, {date}", "Digest subject template.")
     announce_max_age: timedelta = key(
         timedelta(days=2), "Only announce posts that went live this recently (e.g. '2d', '36h')."
     )
@@ -86,6 +85,11 @@ class DigestSection:
     every: str = key("monday", "Digest period: 'day', a weekday name, or 'month'.")
     at: time = key(time(9, 0), "Local time of day the digest is sent (HH:MM).")
     max_posts: int = key(10, "Most posts in one digest.")
+    subject: str = key(
+        "Stay connected: {first_title}{more}",
+        "Subject: {first_title} (its newest post), {count} (posts), {more} (', and 2 more' "
+        "or nothing), {title} (the site's), {date}.",
+    )
     grace: timedelta = key(timedelta(days=1), "How late a missed digest may still be sent.")
 
 
@@ -227,6 +231,7 @@ class Config:
     inbound: InboundSection = InboundSection()
     scheduler: SchedulerSection = SchedulerSection()
     admin: AdminSection = AdminSection()
+    warnings: tuple[str, ...] = ()  # keys read from where an earlier version had them
 
     @property
     def tz(self) -> ZoneInfo:
@@ -389,6 +394,7 @@ def load_config(
         raise ConfigError(f"{config_path}: no such config file")
 
     problems: list[str] = []
+    data, env, warnings = _moved(data, env)
     for unknown in sorted(set(data) - set(SECTIONS)):
         problems.append(f"[{unknown}]: unknown section (known: {', '.join(SECTIONS)})")
     sections = {}
@@ -405,11 +411,41 @@ def load_config(
         if isinstance(now, datetime)
         else parse_now(now or env.get("PUBLISHER_NOW"), _zone(sections["site"]))
     )
-    config = Config(root=root, now=moment.astimezone(UTC), **sections)
+    config = Config(root=root, now=moment.astimezone(UTC), warnings=warnings, **sections)
     _validate(config, problems)
     if problems:
         raise ConfigError("\n".join(f"{config_path}: {p}" for p in problems))
     return _resolve_paths(config)
+
+
+# Keys an earlier version read elsewhere: (old section, old key) -> (section, key).
+MOVED = {("newsletter", "digest_subject"): ("digest", "subject")}
+
+
+def _moved(
+    data: dict[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], Mapping[str, str], tuple[str, ...]]:
+    """The file and environment with each moved key read at its new place (unless set
+    there too), and a warning for each, so an upgrade keeps working and says what to edit."""
+    data, env, warnings = dict(data), dict(env), []
+    for (old_section, old), (section, new) in MOVED.items():
+        old_env, new_env = (
+            f"PUBLISHER_{old_section}_{old}".upper(),
+            f"PUBLISHER_{section}_{new}".upper(),
+        )
+        if old_env in env:
+            env.setdefault(new_env, env.pop(old_env))
+            warnings.append(f"{old_env} is now {new_env}; rename it")
+        table = data.get(old_section)
+        if isinstance(table, dict) and old in table:
+            table = dict(table)
+            value = table.pop(old)
+            data[old_section] = table
+            target = data.setdefault(section, {})
+            if isinstance(target, dict):
+                data[section] = {new: value, **target}
+            warnings.append(f"[{old_section}] {old} is now [{section}] {new}; move it there")
+    return data, env, tuple(warnings)
 
 
 def _zone(site: SiteSection) -> ZoneInfo | None:

@@ -15,8 +15,9 @@ from publisher.checks import lint
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.content.posts import load_posts
+from publisher.errors import ConfigError
 from publisher.mail.message import PLACEHOLDERS
-from publisher.mail.newsletter import render_digest, render_post
+from publisher.mail.newsletter import digest_subject, render_digest, render_post
 from publisher.mail.plaintext import html_to_text
 from publisher.web.previews import email_preview_routes
 
@@ -145,7 +146,7 @@ def test_digest_is_newest_first_and_capped(site: Path):
     posts = [p for p in load_posts(config) if p.is_live(config.now)]
     newsletter = render_digest(config, posts, "2026-W10")
     assert newsletter.key == "digest:2026-W10" and newsletter.kind == "digest"
-    assert newsletter.subject == "Stay connected: new on Test Clinic Blog, March 2, 2026"
+    assert newsletter.subject == "Stay connected: Post 5, and 2 more"
     titles = re.findall(r'class="item-title"[^>]*><a [^>]*>([^<]+)</a>', newsletter.html)
     assert titles == ["Post 5", "Post 4", "Post 3"]
     assert [line for line in newsletter.text.splitlines() if line.startswith("Post ")] == titles
@@ -154,9 +155,36 @@ def test_digest_is_newest_first_and_capped(site: Path):
 
 
 def test_digest_subject_template_errors_are_clear(site: Path):
-    config = load(site, PUBLISHER_NEWSLETTER_DIGEST_SUBJECT="News {when}")
-    with pytest.raises(Exception, match="digest_subject.*only {title} and {date}"):
+    config = load(site, PUBLISHER_DIGEST_SUBJECT="News {when}")
+    with pytest.raises(ConfigError, match=r"\[digest\] subject: 'when'; only {first_title}, "):
         render_digest(config, [], "x")
+
+
+def test_digest_subject_names_its_posts(site: Path):
+    write_post(site, "a.md", "title: Food and mood\ndate: 2026-02-03 09:00")
+    write_post(site, "b.md", "title: Sleep\ndate: 2026-02-02 09:00")
+    config = load(site)
+    posts = load_posts(config)
+    assert digest_subject(config, posts[:1]) == "Stay connected: Food and mood"
+    config = load(site, PUBLISHER_DIGEST_SUBJECT="{count} new: {first_title} on {title}, {date}")
+    assert digest_subject(config, posts) == (
+        "2 new: Food and mood on Test Clinic Blog, March 2, 2026"
+    )
+
+
+def test_digest_subject_moved_from_newsletter_is_still_read(site: Path):
+    path = site / "config" / "old.toml"
+    path.write_text('[newsletter]\ndigest_subject = "Our news, {date}"\n', encoding="utf-8")
+    config = load_config(path, now=NOW, env={})
+    assert config.digest.subject == "Our news, {date}"
+    assert config.warnings == (
+        "[newsletter] digest_subject is now [digest] subject; move it there",
+    )
+    config = load_config(path, now=NOW, env={"PUBLISHER_NEWSLETTER_DIGEST_SUBJECT": "Hi {title}"})
+    assert config.digest.subject == "Hi {title}"
+    assert (
+        "PUBLISHER_NEWSLETTER_DIGEST_SUBJECT is now PUBLISHER_DIGEST_SUBJECT" in config.warnings[0]
+    )
 
 
 def test_plaintext_renderer():

@@ -71,7 +71,7 @@ def render_digest(config: Config, posts: Sequence[Post], period_id: str) -> News
     """The digest of `posts` (newest first), capped at `[digest] max_posts`."""
     track = _tracker(config, period_id)
     chosen = list(posts)[: config.digest.max_posts]
-    subject = digest_subject(config)
+    subject = digest_subject(config, chosen)
     context = {
         "subject": subject,
         "preheader": " · ".join(p.title for p in chosen),
@@ -98,14 +98,22 @@ def render_welcome(config: Config, posts: Sequence[Post], frequency: str) -> New
     return _render(config, f"welcome:{frequency}", "welcome", subject, track, context)
 
 
-def digest_subject(config: Config) -> str:
-    date = theme.local_format(config, config.now, DATE_FORMAT)
+def digest_subject(config: Config, posts: Sequence[Post]) -> str:
+    """`[digest] subject` filled in for a digest of `posts` (newest first): the one place a
+    digest's subject is made, so the email, its test copy and `check` agree."""
+    others = len(posts) - 1
+    values = {
+        "first_title": posts[0].title if posts else "",
+        "count": len(posts),
+        "more": f", and {others} more" if others > 0 else "",
+        "title": config.site.title,
+        "date": theme.local_format(config, config.now, DATE_FORMAT),
+    }
     try:
-        return config.newsletter.digest_subject.format(title=config.site.title, date=date)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"[newsletter] digest_subject: {exc!s}; only {{title}} and {{date}} can be used"
-        ) from None
+        return config.digest.subject.format(**values)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        names = ", ".join(f"{{{name}}}" for name in values)
+        raise ConfigError(f"[digest] subject: {exc!s}; only {names} can be used") from None
 
 
 @dataclass(frozen=True)
