@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.docs import docs_page
 from publisher.errors import ConfigError
+from publisher.topics import Topic, parse_topics
 from publisher.values import convert, parse_now
 
 
@@ -231,6 +232,7 @@ class Config:
     inbound: InboundSection = InboundSection()
     scheduler: SchedulerSection = SchedulerSection()
     admin: AdminSection = AdminSection()
+    topics: tuple[Topic, ...] = ()  # `[topics]`, a table of its own: see publisher.topics
     warnings: tuple[str, ...] = ()  # keys read from where an earlier version had them
 
     @property
@@ -395,8 +397,9 @@ def load_config(
 
     problems: list[str] = []
     data, env, warnings = _moved(data, env)
-    for unknown in sorted(set(data) - set(SECTIONS)):
-        problems.append(f"[{unknown}]: unknown section (known: {', '.join(SECTIONS)})")
+    for unknown in sorted(set(data) - {*SECTIONS, "topics"}):
+        problems.append(f"[{unknown}]: unknown section (known: {', '.join(SECTIONS)}, topics)")
+    topics = parse_topics(data.get("topics"), problems)
     sections = {}
     for name, cls in SECTIONS.items():
         table = data.get(name, {})
@@ -411,7 +414,9 @@ def load_config(
         if isinstance(now, datetime)
         else parse_now(now or env.get("PUBLISHER_NOW"), _zone(sections["site"]))
     )
-    config = Config(root=root, now=moment.astimezone(UTC), warnings=warnings, **sections)
+    config = Config(
+        root=root, now=moment.astimezone(UTC), topics=topics, warnings=warnings, **sections
+    )
     _validate(config, problems)
     if problems:
         raise ConfigError("\n".join(f"{config_path}: {p}" for p in problems))

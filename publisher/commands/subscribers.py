@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from publisher import store as subscriber_store
+from publisher import topics
 from publisher.commands.options import common_options, opened
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
@@ -21,7 +22,17 @@ from publisher.subscribers.addresses import visible
 
 STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
 FREQUENCY_CHOICE = click.Choice(subscriber_store.FREQUENCIES)
-FIELDS = ["id", "email", "name", "status", "frequency", "source", "created_at", "confirmed_at"]
+FIELDS = [
+    "id",
+    "email",
+    "name",
+    "status",
+    "frequency",
+    "source",
+    "created_at",
+    "confirmed_at",
+    "topics",
+]
 
 
 class OutputError(PublisherError):
@@ -40,6 +51,9 @@ def subscribers() -> None:
 @click.option("--name", default="", help="The person's name, used in greetings.")
 @click.option("--status", type=click.Choice(["active", "pending"]), default="active")
 @click.option("--frequency", type=FREQUENCY_CHOICE, help="Default: [newsletter] frequency.")
+@click.option(
+    "--topics", "chosen", metavar="A,B", help="Topics of [topics] (default: none, everything)."
+)
 @click.option("--check-dns", is_flag=True, help="Also ask DNS whether the domain takes mail.")
 @click.option(
     "--send-confirmation",
@@ -53,11 +67,13 @@ def add(
     name: str,
     status: str,
     frequency: str | None,
+    chosen: str | None,
     check_dns: bool,
     send_confirmation: bool,
 ) -> None:
     """Add EMAIL (a suppressed or erased address is skipped, never reactivated; one that
-    bounced or complained can be sent a confirmation link with --send-confirmation)."""
+    bounced or complained can be sent a confirmation link with --send-confirmation); for
+    one already on the list, change what is given (--topics "" chooses everything again)."""
     with opened() as (config, store):
         change = subscriber_store.add(
             store,
@@ -66,6 +82,7 @@ def add(
             name=name,
             status=status,
             frequency=frequency,
+            topics=None if chosen is None else _topics(config, chosen),
             check_dns=check_dns,
             smtputf8=config.smtp.smtputf8,
         )
@@ -86,9 +103,18 @@ def add(
             )
         assert change.subscriber is not None
         shown = change.subscriber
-        click.echo(f"{change.outcome}: {shown.email} ({shown.status}, {shown.frequency})")
+        topics = f", topics {shown.topics}" if shown.topics else ""
+        click.echo(f"{change.outcome}: {shown.email} ({shown.status}, {shown.frequency}{topics})")
         if shown.status == "pending":
             _send_confirmations(config, store)
+
+
+def _topics(config: Config, text: str) -> str:
+    """--topics as a stored choice, or an error naming the topics there are."""
+    try:
+        return topics.parse_choice(text, config.topics)
+    except ValueError as exc:
+        raise PublisherError(f"--topics: {exc}") from None
 
 
 @subscribers.command()
@@ -179,7 +205,9 @@ def count() -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @common_options
 def import_(file: Path, status: str, dry_run: bool) -> None:
-    """Import FILE.csv (email, name, frequency columns in any order)."""
+    """Import FILE.csv (email, name, frequency, topics columns in any order; a file from
+    `subscribers export` also keeps each status and when and how each person subscribed,
+    confirmed and left; a suppressed address stays suppressed)."""
 
     def report(line: int, problem: str) -> None:
         click.echo(f"{file}:{line}: skipped: {problem}", err=True)
@@ -193,6 +221,7 @@ def import_(file: Path, status: str, dry_run: bool) -> None:
             dry_run=dry_run,
             report=report,
             smtputf8=config.smtp.smtputf8,
+            topics=config.topics,
         )
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
         click.echo(

@@ -52,6 +52,7 @@ def site_environment(config: Config) -> jinja2.Environment:
         "url": config.web.url.rstrip("/") + "/subscribe",
         "frequency": config.newsletter.frequency,
         "period": DIGEST_PERIODS.get(config.digest.every.lower(), "weekly"),
+        "topics": config.topics,
     }
     return env
 

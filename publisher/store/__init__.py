@@ -21,7 +21,6 @@ from publisher.store.subscribers import (
     Subscriber,
     add,
     confirm,
-    counts,
     forget,
     get,
     get_by_email,
@@ -29,7 +28,6 @@ from publisher.store.subscribers import (
     iter_active,
     iter_subscribers,
     iter_unsent_confirmations,
-    reasons,
     record_bounce,
     record_complaint,
     remove,
@@ -37,6 +35,7 @@ from publisher.store.subscribers import (
     token_key,
     unsubscribe,
 )
+from publisher.store.tallies import counts, reasons
 
 __all__ = [
     "CONFIRM_INTERVAL",

@@ -2,20 +2,25 @@
 
 Import keeps the store unchanged or fully updated, never in between:
 
-1. Stage. The file is read once, row by row; each row is validated (address and name
-   under the policy in `addresses`, frequency) and inserted, 5,000 rows per executemany
-   and transaction, into a TEMPORARY table of this connection. That table is not part of
+1. Stage. The file is read once, row by row; each row is validated (`csvread`: address
+   and name under the policy in `addresses`, frequency, topics, status and times) and
+   inserted, 5,000 rows per executemany (COPY on PostgreSQL) and transaction, into a
+   TEMPORARY table of this connection. That table is not part of
    the store: nobody else sees it and it vanishes with the connection. A bad encoding, a
    truncated line or a missing email column stops here, before the store is touched. A
    refused row is staged without its cells (only its line and the reason), so no value
    the policy refused (a NUL, which PostgreSQL will not store even in a temporary table)
    reaches the database.
 2. Classify, in SQL over the staged rows: duplicates within the file, erased addresses
-   (hash in `suppressions`), suppressed ones (unsubscribed, bounced, complained), new
-   ones, ones whose name/frequency/pending status would change, unchanged ones.
+   (hash in `suppressions`), suppressed ones (unsubscribed, bounced, complained: they
+   stay so, whatever the file says), new ones, ones whose name, frequency, topics or
+   status would change, unchanged ones.
 3. Apply, unless --dry-run: a few set-based statements (INSERT ... SELECT, UPDATE) and
    their `events`, in ONE transaction, so even a million rows commit together (seconds,
    not minutes, of write lock) or not at all. Re-running the same file changes nothing.
+   A new address keeps what the file says of its consent: its status (an unsubscribed
+   one arrives suppressed), when and how it subscribed, confirmed and left, its topics;
+   so `subscribers export` then `import` into another store keeps every promise made.
 
 Problems are reported afterwards, in line order, from the staging table.
 """
@@ -23,17 +28,18 @@ Problems are reported afterwards, in line order, from the staging table.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from sqlalchemy import (
     Column,
     Connection,
+    DateTime,
     Integer,
     MetaData,
     String,
@@ -53,37 +59,21 @@ from sqlalchemy import (
 )
 
 from publisher.errors import PublisherError
+from publisher.store.csvread import ImportFileError, staged, staged_rows
 from publisher.store.db import Store
-from publisher.store.schema import FREQUENCIES, UTCDateTime, events, subscribers, suppressions
-from publisher.store.subscribers import (
-    COLUMNS,
-    SUPPRESSED,
-    hash_salt,
-    iter_subscribers,
-)
-from publisher.subscribers.addresses import (
-    AddressError,
-    InvalidName,
-    check_name,
-    normalize,
-    shown,
-    visible,
-)
+from publisher.store.schema import UTCDateTime, events, subscribers, suppressions
+from publisher.store.subscribers import COLUMNS, SUPPRESSED, hash_salt, iter_subscribers
+from publisher.subscribers.addresses import visible
+from publisher.topics import Topic
+
+__all__ = ["ImportFileError", "ImportSummary", "export_csv", "import_csv"]
 
 BATCH = 5000
-HEADER_NAMES = {
-    "email": ("email", "e-mail", "email address", "e-mail address", "mail"),
-    "name": ("name", "full name"),
-    "frequency": ("frequency",),
-}
+MAILED = ("active", "pending")  # statuses an address may leave by import
 EXPORT_COLUMNS = [column.name for column in COLUMNS if column.name != "id"]
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
 # TAB and CR, which OWASP lists too, never start a written cell: `visible` escapes them.
 FORMULA_START = ("=", "+", "-", "@")
-
-
-class ImportFileError(PublisherError):
-    """The CSV file cannot be imported at all (encoding, structure, header)."""
 
 
 @dataclass
@@ -105,6 +95,12 @@ staging = Table(
     Column("email_key", String(320)),
     Column("name", String(200)),
     Column("frequency", String(8)),
+    Column("topics", Text),
+    Column("status", String(16)),
+    Column("source", String(64)),
+    Column("created_at", DateTime),  # naive UTC, as the store keeps times
+    Column("confirmed_at", DateTime),
+    Column("unsubscribed_at", DateTime),
     Column("email_hash", String(64)),
     Column("action", String(12)),  # add|update|unchanged|invalid|duplicate|suppressed|erased
     Column("problem", Text),
@@ -121,9 +117,12 @@ def import_csv(
     dry_run: bool = False,
     report: Callable[[int, str], None] | None = None,
     smtputf8: bool = False,
+    topics: Sequence[Topic] = (),
 ) -> ImportSummary:
     """Import `path` (see the module docstring); `report(line, message)` gets each
-    skipped row after the import, in line order. `smtputf8` is `[smtp] smtputf8`."""
+    skipped row after the import, in line order. `smtputf8` is `[smtp] smtputf8`;
+    `topics`, the site's, which a topics cell may name. `status` is what a row without a
+    status cell gets (a file from `subscribers export` has one in every row)."""
     if status not in ("active", "pending"):
         raise PublisherError(f"status: expected active or pending, got {status!r}")
     source = f"import:{path.name}"[:64]
@@ -131,7 +130,7 @@ def import_csv(
         with store.read(conn):
             staging.create(conn)
         try:
-            _stage(store, conn, path, smtputf8)
+            _stage(store, conn, path, partial(staged, smtputf8=smtputf8, topics=topics))
             with store.read(conn) if dry_run else store.transaction(conn):
                 _classify(conn, status)
                 if not dry_run:
@@ -150,10 +149,10 @@ def import_csv(
     return summary
 
 
-def _stage(store: Store, conn: Connection, path: Path, smtputf8: bool) -> None:
+def _stage(store: Store, conn: Connection, path: Path, row: Callable[..., dict]) -> None:
     with store.read(conn):
         salt = hash_salt(conn)
-    rows = _staged_rows(path, partial(_staged, salt=salt, smtputf8=smtputf8))
+    rows = staged_rows(path, partial(row, salt=salt))
     while batch := list(islice(rows, BATCH)):
         with store.read(conn):  # writes only the TEMPORARY table: no lock on the store
             _insert_staged(conn, batch)
@@ -188,105 +187,6 @@ def _insert_staged(conn: Connection, batch: list[dict]) -> None:
             copy.write_row([row[name] for name in names])
 
 
-def _staged_rows(path: Path, staged: Callable[..., dict]) -> Iterator[dict]:
-    """One dict per data row of the file (made by `staged`), valid or not; fatal problems
-    raise."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise ImportFileError(f"{path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.reader(_decoded(handle, path), strict=True)
-        rows = _rows(reader, path)
-        first_line, header = next(rows, (0, None))
-        if header is None:
-            raise ImportFileError(f"{path}: empty file")
-        columns, first_row = _columns(header, path)
-        if first_row is not None:
-            yield staged(first_line, first_row, columns)
-        for line, row in rows:
-            if len(row) != len(header):
-                raise ImportFileError(
-                    f"{path}:{line}: {len(row)} fields, expected {len(header)} "
-                    "(truncated or malformed line); nothing was imported"
-                )
-            yield staged(line, row, columns)
-
-
-def _decoded(handle: BinaryIO, path: Path) -> Iterator[str]:
-    """The file's lines as text, decoded one by one so a bad byte names its line."""
-    for number, raw in enumerate(handle, start=1):
-        try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"{path}:{number}: not UTF-8 text; save the file as UTF-8 CSV; nothing was imported"
-            ) from None
-
-
-def _rows(reader, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank rows with the line they start on; CSV errors name the line."""
-    line = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ImportFileError(
-                f"{path}:{reader.line_num}: {exc} (truncated or malformed line); "
-                "nothing was imported"
-            ) from None
-        if any(cell.strip() for cell in row):
-            yield line, row
-        line = reader.line_num + 1
-
-
-def _columns(header: list[str], path: Path) -> tuple[dict[str, int], list[str] | None]:
-    """Column positions from the header, in any order and case; a file of bare addresses
-    (first cell holds an @) has no header: email, then name and frequency if present.
-    Returns the positions and, for a header-less file, the first row as data."""
-    cells = [cell.strip().lower() for cell in header]
-    columns = {
-        name: cells.index(alias)
-        for name, aliases in HEADER_NAMES.items()
-        for alias in aliases
-        if alias in cells
-    }
-    if "email" in columns:
-        return columns, None
-    if header and "@" in header[0]:
-        return dict(zip(HEADER_NAMES, range(len(header)), strict=False)), header
-    found = ", ".join(repr(cell) for cell in header)
-    raise ImportFileError(f"{path}:1: no email column in the header (found {found})")
-
-
-def _staged(line: int, row: list[str], columns: dict[str, int], salt: str, smtputf8: bool) -> dict:
-    def cell(name: str) -> str:
-        return row[columns[name]].strip() if name in columns else ""
-
-    staged = dict.fromkeys(("email", "email_key", "frequency", "email_hash", "problem", "action"))
-    staged.update(line=line, name="")
-    frequency = cell("frequency").lower()
-    try:
-        address = normalize(cell("email"), smtputf8=smtputf8)
-        name = check_name(cell("name"))
-    except AddressError as exc:
-        return staged | {"action": "invalid", "problem": f"invalid address: {exc}"}
-    except InvalidName as exc:
-        return staged | {"action": "invalid", "problem": str(exc)}
-    if frequency and frequency not in FREQUENCIES:
-        problem = f"frequency must be each or digest, got '{shown(frequency)}'"
-        return staged | {"action": "invalid", "problem": problem}
-    return staged | {
-        "email": address.email,
-        "email_key": address.key,
-        "name": name,
-        "frequency": frequency or None,
-        "email_hash": address.hashed(salt),
-    }
-
-
 def _classify(conn: Connection, status: str) -> None:
     """Give every valid, non-duplicate staged row its action, against the store as it is now."""
     if conn.dialect.name == "postgresql":  # no subscriber may appear between classify and apply
@@ -294,12 +194,14 @@ def _classify(conn: Connection, status: str) -> None:
     same = subscribers.c.email_key == staging.c.email_key
     current_status = select(subscribers.c.status).where(same).scalar_subquery()
     undecided = staging.c.action.is_(None)
+    row_status = func.coalesce(staging.c.status, status)
     changes = [
         and_(staging.c.name != "", staging.c.name != subscribers.c.name),
         and_(staging.c.frequency.is_not(None), staging.c.frequency != subscribers.c.frequency),
+        and_(staging.c.topics.is_not(None), staging.c.topics != subscribers.c.topics),
+        and_(row_status == "active", subscribers.c.status == "pending"),
+        and_(row_status.in_(SUPPRESSED), subscribers.c.status.in_(MAILED)),
     ]
-    if status == "active":
-        changes.append(subscribers.c.status == "pending")
     steps = [
         (
             staging.c.email_hash.in_(select(suppressions.c.email_hash)),
@@ -318,36 +220,58 @@ def _classify(conn: Connection, status: str) -> None:
 
 
 def _apply(conn: Connection, store: Store, status: str, source: str, now: datetime) -> None:
+    """New rows as the file has them (status, times, source, topics; what it lacks from
+    the options and `now`); known rows take the file's name, frequency and topics, and
+    its status when that means confirmed (pending -> active) or gone (-> suppressed)."""
     moment = literal(now, UTCDateTime)
+    row_status = func.coalesce(staging.c.status, status)
     new = select(
         staging.c.email,
         staging.c.email_key,
         staging.c.name,
-        literal(status),
+        row_status,
         func.coalesce(staging.c.frequency, store.default_frequency),
-        literal(source),
-        moment,
-        moment if status == "active" else literal(None, UTCDateTime),
+        func.coalesce(staging.c.source, source),
+        func.coalesce(staging.c.created_at, moment),
+        case(
+            (row_status == "active", func.coalesce(staging.c.confirmed_at, moment)),
+            else_=staging.c.confirmed_at,
+        ),
+        case(
+            (row_status.in_(SUPPRESSED), func.coalesce(staging.c.unsubscribed_at, moment)),
+            else_=literal(None, UTCDateTime),
+        ),
         literal(0),
+        func.coalesce(staging.c.topics, ""),
     ).where(staging.c.action == "add")
     target = ["email", "email_key", "name", "status", "frequency", "source", "created_at"]
-    target += ["confirmed_at", "bounce_count"]
+    target += ["confirmed_at", "unsubscribed_at", "bounce_count", "topics"]
     conn.execute(insert(subscribers).from_select(target, new.order_by(staging.c.line)))
 
-    staged = select(staging.c.name, staging.c.frequency).where(
-        staging.c.email_key == subscribers.c.email_key,
-        staging.c.action == "update",  # not a later duplicate of the same address
-    )
-    staged_name = staged.with_only_columns(staging.c.name).scalar_subquery()
-    staged_frequency = staged.with_only_columns(staging.c.frequency).scalar_subquery()
+    def from_file(column):
+        return (
+            select(column)
+            .where(
+                staging.c.email_key == subscribers.c.email_key,
+                staging.c.action == "update",  # not a later duplicate of the same address
+            )
+            .scalar_subquery()
+        )
+
+    name, wanted = from_file(staging.c.name), from_file(row_status)
+    confirmed = and_(subscribers.c.status == "pending", wanted == "active")
+    left = and_(subscribers.c.status.in_(MAILED), wanted.in_(SUPPRESSED))
     values = {
-        "name": case((staged_name != "", staged_name), else_=subscribers.c.name),
-        "frequency": func.coalesce(staged_frequency, subscribers.c.frequency),
+        "name": case((name != "", name), else_=subscribers.c.name),
+        "frequency": func.coalesce(from_file(staging.c.frequency), subscribers.c.frequency),
+        "topics": func.coalesce(from_file(staging.c.topics), subscribers.c.topics),
+        "status": case((left, wanted), (confirmed, "active"), else_=subscribers.c.status),
+        "confirmed_at": case((confirmed, moment), else_=subscribers.c.confirmed_at),
+        "unsubscribed_at": case(
+            (left, func.coalesce(from_file(staging.c.unsubscribed_at), moment)),
+            else_=subscribers.c.unsubscribed_at,
+        ),
     }
-    if status == "active":
-        pending = subscribers.c.status == "pending"
-        values["status"] = case((pending, "active"), else_=subscribers.c.status)
-        values["confirmed_at"] = case((pending, moment), else_=subscribers.c.confirmed_at)
     updated = select(staging.c.email_key).where(staging.c.action == "update")
     conn.execute(update(subscribers).where(subscribers.c.email_key.in_(updated)).values(values))
 

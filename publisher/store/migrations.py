@@ -140,6 +140,19 @@ def _inbound_namespaces(conn: Connection) -> None:
     )
 
 
+def _topics(conn: Connection) -> None:
+    """Subscribers' chosen topics ("" for every topic, what everyone had) and the index a
+    campaign's recipients are selected by (status, frequency, topics)."""
+    if "topics" not in {c["name"] for c in inspect(conn).get_columns("subscribers")}:
+        conn.execute(text("ALTER TABLE subscribers ADD COLUMN topics TEXT NOT NULL DEFAULT ''"))
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS subscribers_audience"
+            " ON subscribers (status, frequency, topics)"
+        )
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -150,4 +163,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _drafts,
     _staff_console,
     _inbound_namespaces,
+    _topics,
 ]

@@ -105,7 +105,12 @@ subscribers = Table(
     # row does (erasure). "" for rows from before schema version 3: their links were signed
     # without one, and keep working.
     Column("token_key", String(64), nullable=False, server_default=RandomKey()),
+    # The topics the subscriber chose, sorted names joined by commas; "" for every topic
+    # (migrations._topics; see publisher.topics). One column, not a table: a campaign's
+    # recipients are one `topics IN (...)` over this index, never a join.
+    Column("topics", Text, nullable=False, server_default=""),
     Index("subscribers_status", "status", "id"),  # keyset pages of one status in id order
+    Index("subscribers_audience", "status", "frequency", "topics"),
     # Ids are never reused (PostgreSQL's sequences never go back), so a link made for an
     # erased subscriber never names someone else.
     sqlite_autoincrement=True,

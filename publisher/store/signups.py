@@ -8,7 +8,7 @@ one transaction (`subscribe_many`, its group commit). Claiming a confirmation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -40,6 +40,7 @@ def subscribe_pending(
     now: datetime,
     name: str = "",
     frequency: str | None = None,
+    topics: str = "",
     source: str = "web",
     smtputf8: bool = False,
 ) -> Subscriber:
@@ -52,7 +53,8 @@ def subscribe_pending(
     address = normalize(email, smtputf8=smtputf8)
     name = check_name(name)
     with store.transaction() as conn:
-        return _subscribe_pending(conn, store, address, name, frequency, source, now)
+        signup = SignUp(address, name, frequency, topics)
+        return _subscribe_pending(conn, store, signup, source, now)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class SignUp:
     address: Address
     name: str
     frequency: str | None
+    topics: str = ""  # a stored choice (`publisher.topics.checked`): "" for every topic
 
 
 def subscribe_many(
@@ -105,6 +108,7 @@ def _new_pending_statement(dialect: str) -> Insert:
             created_at=bindparam("now"),
             confirm_sent_at=bindparam("now"),
             bounce_count=0,
+            topics=bindparam("topics"),
         )
         .returning(*COLUMNS)
     )
@@ -135,6 +139,7 @@ def _subscribe_batch(
                 "frequency": signup.frequency or store.default_frequency,
                 "source": source,
                 "now": now,
+                "topics": signup.topics,
             }
             row = conn.execute(insert_new, values).first()
             if row is not None:
@@ -150,7 +155,7 @@ def _subscribe_batch(
                 )
                 results.append((current, True))
                 continue
-        current = _subscribe_pending(conn, store, address, name, signup.frequency, source, now)
+        current = _subscribe_pending(conn, store, replace(signup, name=name), source, now)
         known[address.key] = current
         claimed = current.status not in NOT_MAILED and _claim_confirmation(
             conn, current.id, now, CONFIRM_INTERVAL, None
@@ -162,19 +167,22 @@ def _subscribe_batch(
 
 
 def _subscribe_pending(
-    conn: Connection,
-    store: Store,
-    address: Address,
-    name: str,
-    frequency: str | None,
-    source: str,
-    now: datetime,
+    conn: Connection, store: Store, signup: SignUp, source: str, now: datetime
 ) -> Subscriber:
+    """A new address becomes pending with the sign-up's choices; a pending one takes them
+    (the person asked again, maybe choosing differently); others are left as they are."""
+    frequency = signup.frequency
     chosen = frequency or store.default_frequency
-    current, added = find_or_insert(conn, address, name, "pending", chosen, source, now)
+    current, added = find_or_insert(
+        conn, signup.address, signup.name, "pending", chosen, source, now, signup.topics
+    )
     if added or current.status != "pending":
         return current
-    values = {"name": name or current.name, "frequency": frequency or current.frequency}
+    values = {
+        "name": signup.name or current.name,
+        "frequency": frequency or current.frequency,
+        "topics": signup.topics,
+    }
     return update_subscriber(conn, current.id, **values)
 
 

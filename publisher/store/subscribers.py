@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 
 from publisher.errors import PublisherError
 from publisher.store.db import Store, insert_or_skip
@@ -49,6 +49,7 @@ class Subscriber:
     unsubscribed_at: datetime | None
     confirm_sent_at: datetime | None
     bounce_count: int
+    topics: str = ""  # the chosen topics' names joined by commas, "" for every topic
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,14 @@ def update_subscriber(conn: Connection, subscriber_id: int, **values) -> Subscri
 
 
 def find_or_insert(
-    conn: Connection, address: Address, name: str, status: str, frequency: str, source: str, now
+    conn: Connection,
+    address: Address,
+    name: str,
+    status: str,
+    frequency: str,
+    source: str,
+    now,
+    topics: str = "",
 ) -> tuple[Subscriber, bool]:
     """The subscriber with this address, and whether it was inserted just now (with these
     values) because there was none.
@@ -142,6 +150,7 @@ def find_or_insert(
             created_at=now,
             confirmed_at=now if status == "active" else None,
             bounce_count=0,
+            topics=topics,
         )
         .returning(subscribers.c.id)
     )
@@ -161,14 +170,16 @@ def add(
     name: str = "",
     status: str = "active",
     frequency: str | None = None,
+    topics: str | None = None,
     source: str = "cli",
     check_dns: bool = False,
     smtputf8: bool = False,
 ) -> Change:
-    """Add an address, or update the name/frequency of a current one; a pending address
-    becomes active when added as active (the team vouches for consent). Suppressed and
-    erased addresses are skipped, never reactivated. `smtputf8` is `[smtp] smtputf8`: an
-    address or name the policy refuses (see `addresses`) raises before anything changes."""
+    """Add an address, or update the name/frequency/topics of a current one; a pending
+    address becomes active when added as active (the team vouches for consent). Suppressed
+    and erased addresses are skipped, never reactivated. `smtputf8` is `[smtp] smtputf8`:
+    an address or name the policy refuses (see `addresses`) raises before anything
+    changes. `topics` is a stored choice (`publisher.topics.checked`); None keeps it."""
     check_choice(status, ("active", "pending"), "status")
     check_choice(frequency, FREQUENCIES, "frequency")
     address = normalize(email, smtputf8=smtputf8, check_dns=check_dns)
@@ -177,7 +188,9 @@ def add(
         if _is_erased(conn, address):
             return Change("skipped", None, "erased")
         chosen = frequency or store.default_frequency
-        current, added = find_or_insert(conn, address, name, status, chosen, source, now)
+        current, added = find_or_insert(
+            conn, address, name, status, chosen, source, now, topics or ""
+        )
         if added:
             return Change("added", current)
         if current.status in SUPPRESSED:
@@ -187,6 +200,8 @@ def add(
             values["name"] = name
         if frequency and frequency != current.frequency:
             values["frequency"] = frequency
+        if topics is not None and topics != current.topics:
+            values["topics"] = topics
         if status == "active" and current.status == "pending":
             values.update(status="active", confirmed_at=now)
         if not values:
@@ -259,19 +274,24 @@ def set_preferences(
     now: datetime,
     frequency: str | None = None,
     name: str | None = None,
+    topics: str | None = None,
     source: str = "web",
 ) -> Subscriber | None:
+    """Change what the subscriber chose (None keeps a value); `topics` is a stored choice
+    (`publisher.topics.checked`). The event names the fields that changed."""
     check_choice(frequency, FREQUENCIES, "frequency")
     name = None if name is None else check_name(name)
     with store.transaction() as conn:
         current = by_id(conn, subscriber_id)
         if current is None:
             return None
+        wanted = {"frequency": frequency, "name": name, "topics": topics}
         values = {
-            "frequency": frequency or current.frequency,
-            "name": current.name if name is None else name,
+            key: value
+            for key, value in wanted.items()
+            if value is not None and value != getattr(current, key)
         }
-        if values == {"frequency": current.frequency, "name": current.name}:
+        if not values:
             return current
         log_event(conn, current.id, "preferences", now, source, ",".join(sorted(values)))
         return update_subscriber(conn, current.id, **values)
@@ -344,22 +364,6 @@ def forget(store: Store, email: str, *, now: datetime, source: str = "cli") -> b
     return current is not None
 
 
-def reasons(store: Store, status: str) -> dict[int, str]:
-    """Why each subscriber of a suppressed `status` has it: the detail of their latest
-    event of that kind (a bounce's status and diagnostic, a complaint's report)."""
-    kind = {"bounced": "bounced", "complained": "complained", "unsubscribed": "unsubscribed"}
-    latest = (
-        select(func.max(events.c.id))
-        .where(events.c.kind == kind.get(status, ""), events.c.subscriber_id.is_not(None))
-        .group_by(events.c.subscriber_id)
-    )
-    query = select(events.c.subscriber_id, events.c.source, events.c.detail).where(
-        events.c.id.in_(latest)
-    )
-    with store.read() as conn:
-        return {row[0]: f"{row[1]}: {row[2]}".rstrip(": ") for row in conn.execute(query)}
-
-
 def get(store: Store, subscriber_id: int) -> Subscriber | None:
     with store.read() as conn:
         return by_id(conn, subscriber_id)
@@ -421,14 +425,3 @@ def _pages(store: Store, query: Select, batch: int) -> Iterator[Subscriber]:
 def iter_active(store: Store, frequency: str | None = None) -> Iterator[Subscriber]:
     """Active subscribers (optionally of one frequency) in id order: the recipients."""
     return iter_subscribers(store, "active", frequency)
-
-
-def counts(store: Store) -> dict[str, int]:
-    """Subscribers per status, every status present."""
-    with store.read() as conn:
-        rows = conn.execute(
-            select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
-        ).all()
-    found = {status: 0 for status in STATUSES}
-    found.update({status: count for status, count in rows})
-    return found

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from publisher import topics
 from publisher.config import Config
 from publisher.delivery.transports import open_transport
 from publisher.errors import ConfigError, DeliveryError
@@ -38,6 +39,7 @@ STORE_THREADS = 4
 LOCK_WAIT = 1.5  # seconds a request waits for the database before answering 503
 HEALTH_WAIT = 2.0  # seconds /healthz waits for the store's answer
 RETRY_AFTER = "5"
+TOPICS_REFUSED = "Choose topics from the list, or none for everything."
 
 
 def csrf_token(secret: bytes, token: str, now: datetime) -> str:
@@ -121,7 +123,10 @@ class Endpoints:
         if frequency not in FREQUENCIES:
             return self.refuse(request, "Choose each new post or the digest.")
         name = clean_text(form.get("name"), 200)
-        await self.signups.subscribe(signups.SignUp(address, name, frequency))
+        chosen = self.chosen_topics(form)
+        if chosen is None:
+            return self.refuse(request, TOPICS_REFUSED)
+        await self.signups.subscribe(signups.SignUp(address, name, frequency, chosen))
         return self.check_inbox(request)
 
     def check_inbox(self, request: Request) -> Response:
@@ -208,17 +213,27 @@ class Endpoints:
                 return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
             if form.get("frequency") not in FREQUENCIES:
                 return self.refuse(request, "Choose each new post or the digest.")
+            chosen = self.chosen_topics(form)
+            if chosen is None:
+                return self.refuse(request, TOPICS_REFUSED)
             subscriber = await self.call(
                 request,
                 subscribers.set_preferences,
                 subscriber.id,
                 name=clean_text(form.get("name"), 200),
                 frequency=form.get("frequency"),
+                topics=chosen,
             )
             saved = True
         csrf = csrf_token(self.tokens.secret, token, self.clock())
         return self.pages.render(
-            "preferences", subscriber=subscriber, saved=saved, token=token, csrf=csrf
+            "preferences",
+            subscriber=subscriber,
+            saved=saved,
+            token=token,
+            csrf=csrf,
+            topics=self.config.topics,
+            chosen=topics.chosen(subscriber.topics, self.config.topics),
         )
 
     async def healthz(self, request: Request) -> Response:
@@ -236,6 +251,14 @@ class Endpoints:
         return JSONResponse({"ok": True})
 
     # --- helpers ----------------------------------------------------------------------
+
+    def chosen_topics(self, form) -> str | None:
+        """The form's ticked `topics` as a stored choice ("" when none: everything); None
+        when one is not a configured topic (an old page, or a forged request)."""
+        try:
+            return topics.checked(form.getlist("topics"), self.config.topics)
+        except ValueError:
+            return None
 
     async def subscriber(self, request: Request, purpose: str) -> subscribers.Subscriber | None:
         """Who the link's token stands for; None when forged, expired or erased, or when it

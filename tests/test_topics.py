@@ -1,0 +1,244 @@
+"""Topics: `[topics]` in the config, what subscribers choose (command line, CSV, the sign-up
+form and the preferences page) and how the choice is kept."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from publisher import store as st
+from publisher import topics
+from publisher.config import load_config
+from publisher.errors import ConfigError
+from publisher.store.db import open_store
+from publisher.subscribers.tokens import load_tokens
+from publisher.web.app import create_app
+
+from conftest import free_port, run_publisher, write_config
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+TOPICS = """
+[topics]
+nutrition = { label = "Food and mood", tags = ["nutrition", "Food"] }
+sleep = { label = "Sleep", tags = ["sleep"] }
+anxiety = { label = "Anxiety and stress", tags = ["anxiety", "stress"] }
+"""
+
+
+def topics_site(site: Path) -> Path:
+    write_config(site, TOPICS)
+    return site
+
+
+def write_csv(folder: Path, text: str, name: str = "list.csv") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- The config --------------------------------------------------------------------
+
+
+def test_topics_are_read_in_order_and_match_tags_in_any_case(site: Path) -> None:
+    config = load_config(topics_site(site) / "config" / "site.toml", now=NOW, env={})
+    assert [(t.name, t.label) for t in config.topics] == [
+        ("nutrition", "Food and mood"),
+        ("sleep", "Sleep"),
+        ("anxiety", "Anxiety and stress"),
+    ]
+    assert topics.post_topics(["FOOD", "Stress", "walking"], config.topics) == (
+        "nutrition",
+        "anxiety",
+    )
+    assert topics.post_topics(["walking"], config.topics) == ()
+
+
+def test_every_problem_of_the_topics_table_is_reported_at_once(site: Path) -> None:
+    write_config(
+        site,
+        """
+        [topics]
+        Food = { label = "Food", tags = ["food"] }
+        sleep = { tags = "sleep" }
+        calm = { label = "Calm", tags = ["calm"], colour = "blue" }
+        walks = "Walking"
+        """,
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(site / "config" / "site.toml", now=NOW, env={})
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 5
+    assert "[topics] 'Food': a topic's name is stored with each reader" in lines[0]
+    assert "(such as food)" in lines[0]
+    assert lines[1].endswith(
+        '[topics] sleep: label: expected the words readers see, such as "Food and mood"'
+    )
+    assert "[topics] sleep: tags: expected a list of the tags it covers" in lines[2]
+    assert "[topics] calm: unknown key 'colour' (known: label, tags)" in lines[3]
+    assert "[topics] walks: expected { label = ..., tags = [...] }" in lines[4]
+
+
+def test_choices_from_text_are_checked_and_stored_sorted(site: Path) -> None:
+    config = load_config(topics_site(site) / "config" / "site.toml", now=NOW, env={})
+    assert topics.parse_choice("sleep; nutrition,sleep", config.topics) == "nutrition,sleep"
+    assert topics.parse_choice(" ", config.topics) == ""
+    with pytest.raises(
+        ValueError, match=r"not a topic: 'food' \(topics: nutrition, sleep, anxiety\)"
+    ):
+        topics.parse_choice("food", config.topics)
+    # A stored name the config no longer has is ignored: left with none, it is everything.
+    assert topics.chosen("gone,sleep", config.topics) == {"sleep"}
+    assert topics.reaches(["nutrition"], config.topics)("gone")
+
+
+# --- The command line and CSV ------------------------------------------------------
+
+
+def test_subscribers_add_with_topics_and_change_them(site: Path) -> None:
+    topics_site(site)
+    added = run_publisher("subscribers", "add", "ana@example.org", "--topics", "sleep,nutrition")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "added: ana@example.org (active, each, topics nutrition,sleep)\n"
+    changed = run_publisher("subscribers", "add", "ana@example.org", "--topics", "")
+    assert changed.stdout == "updated: ana@example.org (active, each)\n"
+    wrong = run_publisher("subscribers", "add", "bo@example.org", "--topics", "diet")
+    assert wrong.returncode == 2
+    assert wrong.stderr == (
+        "error: --topics: not a topic: 'diet' (topics: nutrition, sleep, anxiety)\n"
+    )
+    listed = run_publisher("subscribers", "list", "--format", "csv").stdout.splitlines()
+    assert listed[0].endswith(",topics") and listed[1].endswith(",")
+
+
+def test_import_reads_topics_and_export_round_trips_consent(store, tmp_path: Path) -> None:
+    """Everything that matters for consent survives export then import into another
+    store: status, when and how each subscribed, confirmed and left, topics, frequency;
+    and a suppressed address imported again stays suppressed."""
+    config_topics = topics.parse_topics(
+        {
+            "nutrition": {"label": "Food", "tags": ["food"]},
+            "sleep": {"label": "Sleep", "tags": ["s"]},
+        },
+        [],
+    )
+    listing = write_csv(
+        tmp_path,
+        "email,name,topics,frequency\n"
+        'ana@example.org,Ana,"sleep, nutrition",digest\n'
+        "bo@example.org,Bo,sleep;nutrition,\n"
+        "cy@example.org,Cy,,each\n"
+        "di@example.org,Di,diet,each\n",
+    )
+    problems = []
+    summary = st.import_csv(
+        store,
+        listing,
+        now=NOW,
+        topics=config_topics,
+        report=lambda line, problem: problems.append((line, problem)),
+    )
+    assert (summary.added, summary.skipped) == (3, {"invalid": 1})
+    assert problems == [(5, "topics: not a topic: 'diet' (topics: nutrition, sleep)")]
+    st.remove(store, "cy@example.org", now=NOW)
+    st.subscribe_pending(store, "ed@example.org", now=NOW, source="web", topics="sleep")
+    out = io.StringIO()
+    st.export_csv(store, out, raw=True)
+
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}", tmp_path)
+    try:
+        exported = write_csv(tmp_path, out.getvalue(), "export.csv")
+        later = datetime(2026, 4, 1, tzinfo=UTC)
+        assert st.import_csv(other, exported, now=later, topics=config_topics).added == 4
+        keep = ("email", "status", "frequency", "source", "created_at", "confirmed_at")
+        keep += ("unsubscribed_at", "topics")
+
+        def rows(where):
+            return [tuple(getattr(s, k) for k in keep) for s in st.iter_subscribers(where)]
+
+        assert rows(other) == rows(store)
+        assert [s.topics for s in st.iter_subscribers(other)] == [
+            "nutrition,sleep",
+            "nutrition,sleep",
+            "",
+            "sleep",
+        ]
+        # The unsubscribed address stays so, and a file saying otherwise changes nothing.
+        again = write_csv(tmp_path, "email,status\ncy@example.org,active\n", "again.csv")
+        summary = st.import_csv(other, again, now=later)
+        assert summary.skipped == {"suppressed": 1}
+        assert st.get_by_email(other, "cy@example.org").status == "unsubscribed"
+        # A file can take an address off the list (it left elsewhere), never put one back.
+        left = write_csv(tmp_path, "email,status\nana@example.org,unsubscribed\n", "left.csv")
+        assert st.import_csv(other, left, now=later).updated == 1
+        gone = st.get_by_email(other, "ana@example.org")
+        assert (gone.status, gone.unsubscribed_at) == ("unsubscribed", later)
+    finally:
+        other.close()
+
+
+# --- The web form and the preferences page -----------------------------------------
+
+
+@pytest.fixture
+def web(site: Path, live_server, database_url: str):
+    topics_site(site)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}",
+        "PUBLISHER_DATABASE_URL": database_url,
+    }
+    config = load_config(env=env)
+    app = create_app(config)
+    url = live_server(app, port)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        yield config, app.state.store, client
+
+
+def test_form_topics_survive_confirmation(web) -> None:
+    config, store, client = web
+    form = {"email": "ana@example.com", "frequency": "each", "topics": ["sleep", "anxiety"]}
+    assert client.post("/subscribe", data=form).status_code == 200
+    pending = st.get_by_email(store, "ana@example.com")
+    assert (pending.status, pending.topics) == ("pending", "anxiety,sleep")
+    token = load_tokens(config).make(
+        "confirm", pending.id, st.token_key(store, pending.id), config.now
+    )
+    assert client.post(f"/confirm?token={token}").status_code == 200
+    confirmed = st.get_by_email(store, "ana@example.com")
+    assert (confirmed.status, confirmed.topics) == ("active", "anxiety,sleep")
+
+    # Signing up again cannot change an active subscriber's choice; unknown topics refused.
+    client.post("/subscribe", data={**form, "topics": ["nutrition"]})
+    assert st.get_by_email(store, "ana@example.com").topics == "anxiety,sleep"
+    refused = client.post("/subscribe", data={**form, "email": "bo@example.com", "topics": "x"})
+    assert refused.status_code == 400 and "Choose topics from the list" in refused.text
+    assert st.get_by_email(store, "bo@example.com") is None
+    none_ticked = {"email": "cy@example.com", "frequency": "each"}
+    client.post("/subscribe", data=none_ticked)
+    assert st.get_by_email(store, "cy@example.com").topics == ""
+
+
+def test_preferences_page_changes_topics_with_its_form_token(web) -> None:
+    config, store, client = web
+    ana = st.add(store, "ana@example.com", now=NOW, topics="sleep").subscriber
+    token = load_tokens(config).make("preferences", ana.id, st.token_key(store, ana.id), config.now)
+    path = f"/preferences?token={token}"
+    page = client.get(path).text
+    boxes = re.findall(r'<input type="checkbox" name="topics" value="(\w+)"( checked)?>', page)
+    assert boxes == [("nutrition", ""), ("sleep", " checked"), ("anxiety", "")]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    fields = {"frequency": "each", "name": "", "topics": ["nutrition", "anxiety"]}
+    assert client.post(path, data={**fields, "csrf": "0.bad"}).status_code == 400
+    assert st.get(store, ana.id).topics == "sleep"
+    saved = client.post(path, data={**fields, "csrf": csrf})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    assert st.get(store, ana.id).topics == "anxiety,nutrition"
+    client.post(path, data={"frequency": "each", "name": "", "csrf": csrf})  # none ticked
+    assert st.get(store, ana.id).topics == ""
