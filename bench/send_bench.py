@@ -61,7 +61,7 @@ def child(root: Path, connections: int, dkim: bool) -> None:
     from publisher.content.posts import load_posts
     from publisher.delivery.campaigns import run_campaign
     from publisher.mail.newsletter import render_post
-    from publisher.store import Store, ledger
+    from publisher.store import Store, audience
 
     config = load_config(root / "config" / "site.toml", now=NOW)
     config = dataclasses.replace(
@@ -81,7 +81,7 @@ def child(root: Path, connections: int, dkim: bool) -> None:
     store = Store.open(config)
     cpu = time.process_time()
     started = time.perf_counter()
-    campaign, _ = ledger.create_campaign(store, newsletter, "each", config.now)
+    campaign, _ = audience.create_campaign(store, newsletter, "each", config.now)
     created = time.perf_counter()
     summary = run_campaign(config, store, campaign)
     elapsed = time.perf_counter() - started

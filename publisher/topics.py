@@ -15,6 +15,7 @@ ignored; a choice left with none is everything again.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -152,25 +153,105 @@ class Reach:
     def words(self, topics: Sequence[Topic]) -> str:
         """'1,234 (Food and mood 400, Sleep 300, every topic 700)'; the total alone when the
         site has no topics. Someone who chose two of its topics counts in both."""
+        return f"{self.total:,}{self.split(topics)}"
+
+    def split(self, topics: Sequence[Topic]) -> str:
+        """' (Food and mood 400, every topic 700)', what `words` adds to the total."""
         if not topics:
-            return f"{self.total:,}"
+            return ""
         if not self.per_topic:
-            return f"{self.total:,} (everyone: its tags are in no topic)"
+            return " (everyone: in no topic)"
         labels = {t.name: t.label for t in topics} | {"": "every topic"}
         parts = [f"{labels.get(name, name)} {count:,}" for name, count in self.per_topic.items()]
-        return f"{self.total:,} ({', '.join(parts)})"
+        return f" ({', '.join(parts)})"
 
 
-def reach(post: Sequence[str], groups: Mapping[str, int], topics: Sequence[Topic]) -> Reach:
-    """Whom a post in the topics `post` reaches among `groups` (stored choice -> readers)."""
-    wants = reaches(post, topics)
-    per_topic = dict.fromkeys([*post, ""], 0) if post else {}
+def reach(
+    post_topics: Sequence[Collection[str]], groups: Mapping[str, int], topics: Sequence[Topic]
+) -> Reach:
+    """Whom a newsletter of posts in `post_topics` (each post's topics: one post for an
+    announcement, several for a digest) reaches among `groups` (stored choice -> readers):
+    a reader gets it when one of its posts is for them."""
+    every = list(dict.fromkeys(name for post in post_topics for name in post))
+    per_topic = dict.fromkeys([*every, ""], 0) if every else {}
     total = 0
     for value, readers in groups.items():
-        if not wants(value):
+        if not any(reaches(post, topics)(value) for post in post_topics):
             continue
         total += readers
         mine = chosen(value, topics)
-        for name in (mine & set(post) if mine else {""}) if post else ():
+        for name in (mine & set(every) if mine else {""}) if every else ():
             per_topic[name] += readers
     return Reach(total, per_topic)
+
+
+# --- Digests ---------------------------------------------------------------------------
+
+GENERAL = "_general"  # the edition of posts in no topic only (no topic name starts with _)
+MAX_EDITION_NAME = 120  # a longer one (many topics) is named by its hash: keys are short
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One version of a digest: the posts readers of some topics get, by their place in
+    the digest (newest first), and its name ("" for the whole digest; else the topics all
+    of whose posts it holds, such as "nutrition.sleep")."""
+
+    name: str
+    posts: tuple[int, ...]
+    wants: Wants  # whether a stored choice gets this edition
+
+    def ident(self, period_id: str) -> str:
+        """Its id among the period's campaigns: `<period>` or `<period>.<name>`."""
+        return f"{period_id}.{self.name}" if self.name else period_id
+
+
+def editions(
+    post_topics: Sequence[Collection[str]], choices: Iterable[str], topics: Sequence[Topic]
+) -> list[Edition]:
+    """The editions of a digest whose posts are in `post_topics` (each post's topics), one
+    per distinct set of posts the readers' `choices` get: rendered once each, not once per
+    reader. The whole digest always comes first (the archive shows it, and readers of
+    every topic get it); a reader with nothing new gets no edition."""
+    selections = {_selection(value, post_topics, topics) for value in choices}
+    whole = tuple(range(len(post_topics)))
+    found = [whole, *sorted(s for s in selections - {whole} if s)]
+    return [
+        Edition(
+            _edition_name(chosen_posts, post_topics),
+            chosen_posts,
+            _getting(chosen_posts, post_topics, topics),
+        )
+        for chosen_posts in found
+    ]
+
+
+def _selection(
+    value: str, post_topics: Sequence[Collection[str]], topics: Sequence[Topic]
+) -> tuple[int, ...]:
+    """The places of the posts a reader with the stored choice `value` gets."""
+    return tuple(i for i, post in enumerate(post_topics) if reaches(post, topics)(value))
+
+
+def _getting(
+    posts: tuple[int, ...], post_topics: Sequence[Collection[str]], topics: Sequence[Topic]
+) -> Wants:
+    return lambda value: _selection(value, post_topics, topics) == posts
+
+
+def _edition_name(posts: tuple[int, ...], post_topics: Sequence[Collection[str]]) -> str:
+    """The topics all of whose posts the edition holds, which tell editions apart: readers
+    of exactly those topics get it. "" for the whole digest, GENERAL for posts in no topic."""
+    if len(posts) == len(post_topics):
+        return ""
+    held = set(posts)
+    every = sorted({name for post in post_topics for name in post})
+    names = [
+        name
+        for name in every
+        if all(i in held for i, post in enumerate(post_topics) if name in post)
+    ]
+    name = ".".join(names) or GENERAL
+    if len(name) > MAX_EDITION_NAME:
+        name = "h" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    return name

@@ -206,7 +206,7 @@ def test_an_address_that_cannot_be_mailed_fails_alone_and_the_tick_goes_on(
     from sqlalchemy import select
 
     from publisher.mail.message import Newsletter
-    from publisher.store import ledger
+    from publisher.store import audience
     from publisher.store.schema import events
 
     config = configure(site, database_url)
@@ -215,7 +215,7 @@ def test_an_address_that_cannot_be_mailed_fails_alone_and_the_tick_goes_on(
         jose = insert_subscriber(store, "josé@example.org", "José", status="pending")
         insert_subscriber(store, "ana@example.org", "Ana", status="pending")
         insert_subscriber(store, "bo@example.org", "Bo")
-        ledger.create_campaign(
+        audience.create_campaign(
             store, Newsletter("post:a", "post", "A", "<p>A</p>", "A"), "each", NOW
         )
 

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 
 from publisher.delivery.marks import SentMarks
 from publisher.errors import StoreError
-from publisher.store import ledger, open_store, unsubscribe
+from publisher.store import audience, ledger, open_store, unsubscribe
 from publisher.store.schema import subscribers
 
 from conftest import free_port, insert_subscriber, run_publisher, write_config, write_relay_config
@@ -66,13 +66,13 @@ def store(database_url, tmp_path: Path):
 def test_campaign_snapshot_takes_active_subscribers_of_the_frequency(store):
     add_subscribers(store, 5, "each")
     add_subscribers(store, 3, "digest", start=5)
-    campaign, created = ledger.create_campaign(store, FakeNewsletter("post:a"), "each", NOW)
+    campaign, created = audience.create_campaign(store, FakeNewsletter("post:a"), "each", NOW)
     assert created and campaign.total == 5 and campaign.status == "sending"
     add_subscribers(store, 2, "each", start=8)  # after creation: not in the snapshot
     assert ledger.counts(store, campaign.id).queued == 5
-    assert ledger.count_recipients(store, "each") == 7
+    assert audience.count_recipients(store, "each") == 7
 
-    again, created = ledger.create_campaign(
+    again, created = audience.create_campaign(
         store, FakeNewsletter("post:a", subject="New"), "each", NOW
     )
     assert not created and again.id == campaign.id and again.subject == "Hello"
@@ -83,7 +83,7 @@ def test_concurrent_creation_makes_one_campaign(store):
     results = []
 
     def create():
-        results.append(ledger.create_campaign(store, FakeNewsletter("post:race"), "each", NOW))
+        results.append(audience.create_campaign(store, FakeNewsletter("post:race"), "each", NOW))
 
     threads = [threading.Thread(target=create) for _ in range(6)]
     for thread in threads:
@@ -97,7 +97,7 @@ def test_concurrent_creation_makes_one_campaign(store):
 
 def test_claims_split_work_without_overlap_and_skip_the_unsubscribed(store):
     emails = add_subscribers(store, 30)
-    campaign, _ = ledger.create_campaign(store, FakeNewsletter("post:b"), "each", NOW)
+    campaign, _ = audience.create_campaign(store, FakeNewsletter("post:b"), "each", NOW)
     unsubscribe(store, 3, now=NOW)  # the subscriber with id 3 leaves before sending
     seen: list[int] = []
     lock = threading.Lock()
@@ -122,7 +122,7 @@ def test_claims_split_work_without_overlap_and_skip_the_unsubscribed(store):
 
 def test_sent_marks_of_waiting_workers_share_a_commit_and_each_returns_once_committed(store):
     add_subscribers(store, 4)
-    campaign, _ = ledger.create_campaign(store, FakeNewsletter("post:g"), "each", NOW)
+    campaign, _ = audience.create_campaign(store, FakeNewsletter("post:g"), "each", NOW)
     claimed = ledger.claim(store, campaign.id, "w", 4, NOW)
     gate = threading.Lock()  # held: the first committer waits for it, the others queue
     marks = SentMarks(store, gate)
@@ -172,7 +172,7 @@ def wait_until(condition, timeout: float = 10.0) -> None:
 
 def test_deferred_rows_wait_for_their_time_and_leases_expire(store):
     add_subscribers(store, 3)
-    campaign, _ = ledger.create_campaign(store, FakeNewsletter("post:c"), "each", NOW)
+    campaign, _ = audience.create_campaign(store, FakeNewsletter("post:c"), "each", NOW)
     first, second, third = ledger.claim(store, campaign.id, "w", 10, NOW)
     ledger.mark_deferred(store, first, 451, "busy", NOW + timedelta(minutes=10))
     ledger.mark_failed(store, second, 550, "no such user")
@@ -196,7 +196,7 @@ def test_claims_of_a_dead_local_process_are_freed_at_once(store):
     import sys
 
     add_subscribers(store, 2)
-    campaign, _ = ledger.create_campaign(store, FakeNewsletter("post:d"), "each", NOW)
+    campaign, _ = audience.create_campaign(store, FakeNewsletter("post:d"), "each", NOW)
     child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -209,7 +209,7 @@ def test_claims_of_a_dead_local_process_are_freed_at_once(store):
 
 def test_hourly_counts_and_campaign_status(store):
     add_subscribers(store, 3)
-    campaign, _ = ledger.create_campaign(
+    campaign, _ = audience.create_campaign(
         store, FakeNewsletter("digest:2026-w10", "digest"), "each", NOW
     )
     for n, claimed in enumerate(ledger.claim(store, campaign.id, "w", 10, NOW)):
@@ -252,7 +252,7 @@ def newsletter(key: str = "post:hello"):
 
 def start_campaign(store, config, count: int, key: str = "post:hello"):
     emails = add_subscribers(store, count)
-    campaign, _ = ledger.create_campaign(store, newsletter(key), "each", config.now)
+    campaign, _ = audience.create_campaign(store, newsletter(key), "each", config.now)
     return campaign, emails
 
 
@@ -453,7 +453,7 @@ def test_a_recipient_that_cannot_be_sent_fails_alone(site, store, smtp_server, d
     for email, name in bad.items():
         insert_subscriber(store, email, name)
     good += add_subscribers(store, 3, start=3)
-    campaign, _ = ledger.create_campaign(store, newsletter(), "each", NOW)
+    campaign, _ = audience.create_campaign(store, newsletter(), "each", NOW)
 
     summary = run(config, store, campaign)
     assert (summary.status, summary.problem) == ("done", None)
@@ -476,8 +476,8 @@ def test_a_campaign_that_cannot_be_built_pauses_and_the_others_go_on(
     config = relay_config(site, smtp_server.port, database_url)
     emails = add_subscribers(store, 4)
     broken = Newsletter("post:broken", "post", "Line\nbreak", HTML, TEXT)
-    ledger.create_campaign(store, broken, "each", NOW)  # as stored before the check
-    ledger.create_campaign(store, newsletter("post:fine"), "each", NOW)
+    audience.create_campaign(store, broken, "each", NOW)  # as stored before the check
+    audience.create_campaign(store, newsletter("post:fine"), "each", NOW)
 
     first, second = resume_all(config, store)
     assert (first.key, first.status) == ("post:broken", "paused")

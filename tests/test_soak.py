@@ -21,7 +21,7 @@ from publisher.cli import main
 from publisher.config import load_config
 from publisher.delivery.campaigns import run_campaign
 from publisher.mail.message import Newsletter
-from publisher.store import ledger, open_store
+from publisher.store import audience, ledger, open_store
 from publisher.store.schema import deliveries, subscribers
 
 from conftest import free_port, insert_subscriber, write_relay_config
@@ -73,7 +73,7 @@ def test_three_campaigns_with_hostile_recipients(site, smtp_server, database_url
             insert_subscriber(store, email, name)
         keys = ["post:one", "post:two", "post:three"]
         for key in keys:
-            ledger.create_campaign(store, newsletter(key), "each", NOW)
+            audience.create_campaign(store, newsletter(key), "each", NOW)
 
         runner = CliRunner()
         monkeypatch.setenv("PUBLISHER_SMTP_PORT", str(free_port()))  # the relay is down
@@ -125,10 +125,10 @@ def test_any_stored_recipient_is_sent_or_failed_with_a_reason(
     assume(email.lower() not in good)
     if not store.is_sqlite:  # PostgreSQL text cannot hold NUL
         assume("\x00" not in name + email)
-    key = f"post:{ledger.count_recipients(store, 'each')}-{len(ledger.list_campaigns(store))}"
+    key = f"post:{audience.count_recipients(store, 'each')}-{len(ledger.list_campaigns(store))}"
     odd = insert_subscriber(store, email, name, email_key=f"odd-{key}")
     before = len(smtp_server.recipients())
-    campaign, _ = ledger.create_campaign(store, newsletter(key), "each", NOW)
+    campaign, _ = audience.create_campaign(store, newsletter(key), "each", NOW)
     try:
         summary = run_campaign(config, store, campaign)
         assert summary.status == "done" and summary.problem is None

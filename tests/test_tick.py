@@ -346,6 +346,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
             "publish_at": "2026-03-04T09:30:00-06:00",
             "announce": True,
             "recipients": 3,
+            "per_topic": {},
             "email": "announced to 3; in the digest of 2026-03-09",
         },
         {
@@ -354,6 +355,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
             "publish_at": "2026-03-05T10:00:00-06:00",
             "announce": False,
             "recipients": 0,
+            "per_topic": {},
             "email": "not emailed: email: false in its front matter; "
             "`publisher send tomorrow` sends it",
         },
@@ -363,6 +365,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
             "publish_at": "2026-03-11T11:00:00-05:00",
             "announce": True,
             "recipients": 3,
+            "per_topic": {},
             "email": "announced to 3; in the digest of 2026-03-16",
         },
     ]
@@ -372,6 +375,7 @@ def test_queue_shows_what_happens_next(blog: Path) -> None:
         "posts": ["this-morning"],
         "live_at": {"this-morning": "2026-03-04T09:30:00-06:00"},
         "recipients": 1,
+        "per_topic": {},
     }
 
 

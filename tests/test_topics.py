@@ -4,10 +4,12 @@ form and the preferences page) and how the choice is kept."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,11 +18,13 @@ from publisher import store as st
 from publisher import topics
 from publisher.config import load_config
 from publisher.errors import ConfigError
-from publisher.store.db import open_store
+from publisher.schedule import tick as scheduler
+from publisher.store import ledger
+from publisher.store.db import Store, open_store
 from publisher.subscribers.tokens import load_tokens
 from publisher.web.app import create_app
 
-from conftest import free_port, run_publisher, write_config
+from conftest import free_port, run_publisher, write_config, write_post, write_relay_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TOPICS = """
@@ -242,3 +246,155 @@ def test_preferences_page_changes_topics_with_its_form_token(web) -> None:
     assert st.get(store, ana.id).topics == "anxiety,nutrition"
     client.post(path, data={"frequency": "each", "name": "", "csrf": csrf})  # none ticked
     assert st.get(store, ana.id).topics == ""
+
+
+# --- Who gets what -----------------------------------------------------------------
+
+CHICAGO = ZoneInfo("America/Chicago")
+T = datetime(2026, 3, 4, 10, 0, tzinfo=CHICAGO).astimezone(UTC)  # a Wednesday
+EACH = {  # address -> chosen topics
+    "nina@example.org": "nutrition",
+    "sam@example.org": "sleep",
+    "abe@example.org": "anxiety",
+    "nell@example.org": "nutrition,sleep",
+    "eve@example.org": "",
+}
+DIGEST = {
+    "dana@example.org": "nutrition",
+    "dora@example.org": "sleep",
+    "dee@example.org": "",
+    "dan@example.org": "nutrition,sleep",
+    "ada@example.org": "anxiety",
+}
+
+
+def at(root: Path, moment: datetime):
+    return load_config(root / "config" / "site.toml", now=moment, env={**os.environ})
+
+
+def readers_site(site: Path, smtp_server) -> Path:
+    write_relay_config(site, smtp_server.port, extra=TOPICS)
+    write_post(site, "old.md", f"title: Old\ndate: {(T - timedelta(days=30)).isoformat()}")
+    config = at(site, T - timedelta(days=30))
+    with Store.open(config) as store:
+        for frequency, readers in (("each", EACH), ("digest", DIGEST)):
+            for email, chosen in readers.items():
+                st.add(store, email, now=config.now, frequency=frequency, topics=chosen)
+    assert scheduler.tick(at(site, T - timedelta(hours=1))).problems == []
+    return site
+
+
+def post(root: Path, slug: str, when: datetime, tags: str, **front: str) -> None:
+    lines = [f"title: {slug.title()} news", f"slug: {slug}", f"date: {when.isoformat()}"]
+    lines.append(f"tags: [{tags}]")
+    lines += [f"{key}: {value}" for key, value in front.items()]
+    write_post(root, f"{slug}.md", "\n".join(lines), f"All about {slug}.\n")
+
+
+def sent_to(smtp_server, since: int = 0) -> dict[str, str]:
+    """address -> subject of each message received after the first `since`."""
+    return {
+        rcpt: received.message["subject"]
+        for received in smtp_server.received[since:]
+        for rcpt in received.recipients
+    }
+
+
+def test_an_announcement_reaches_its_topics_readers_and_those_of_every_topic(
+    site: Path, smtp_server
+) -> None:
+    readers_site(site, smtp_server)
+    post(site, "food", T - timedelta(minutes=30), "food, walking")
+    post(site, "general", T + timedelta(hours=1), "walking")  # in no topic: everyone
+    first = scheduler.tick(at(site, T))
+    assert first.campaigns == ["post:food (3 recipients)"]
+    assert set(sent_to(smtp_server)) == {"nina@example.org", "nell@example.org", "eve@example.org"}
+
+    later = len(smtp_server.received)
+    scheduler.tick(at(site, T + timedelta(hours=2)))
+    assert set(sent_to(smtp_server, later)) == set(EACH)
+
+
+def test_queue_posts_and_dry_run_say_how_many_per_topic(site: Path, smtp_server) -> None:
+    readers_site(site, smtp_server)
+    post(site, "rest", T + timedelta(days=1), "sleep, anxiety")
+    now = ["--now", (T + timedelta(minutes=1)).isoformat()]
+    shown = run_publisher("queue", *now).stdout
+    expected = "announced to 4 (Sleep 2, Anxiety and stress 1, every topic 1) when it goes live"
+    assert expected in run_publisher("posts", *now).stdout
+    assert "announced to 4 (Sleep 2, Anxiety and stress 1, every topic 1);" in shown
+    later = ["--now", (T + timedelta(days=1, minutes=1)).isoformat()]
+    dry = run_publisher("send", "rest", "--dry-run", *later)
+    assert dry.stdout == (
+        "post:rest: would be sent to 4 (Sleep 2, Anxiety and stress 1, every topic 1) "
+        "subscribers; nothing sent (dry run)\n"
+    )
+    as_json = json.loads(run_publisher("queue", "--json", *now).stdout)
+    assert as_json["posts"][0]["per_topic"] == {"sleep": 2, "anxiety": 1, "": 1}
+
+
+def test_a_digest_holds_only_each_readers_posts(site: Path, smtp_server) -> None:
+    readers_site(site, smtp_server)
+    post(site, "food", T + timedelta(hours=1), "nutrition")
+    post(site, "sleepy", T + timedelta(hours=2), "sleep")
+    monday = datetime(2026, 3, 9, 9, 1, tzinfo=CHICAGO).astimezone(UTC)
+    for moment in (T + timedelta(hours=3), monday):
+        assert scheduler.tick(at(site, moment)).problems == []
+    digests = {
+        rcpt: received.message
+        for received in smtp_server.received
+        for rcpt in received.recipients
+        if rcpt in DIGEST
+    }
+    assert set(digests) == set(DIGEST) - {"ada@example.org"}  # nothing new in anxiety
+
+    def titles(message) -> list[str]:
+        text = message.get_body(("plain",)).get_content()
+        return [line for line in text.splitlines() if line in ("Food news", "Sleepy news")]
+
+    assert titles(digests["dana@example.org"]) == ["Food news"]
+    assert titles(digests["dora@example.org"]) == ["Sleepy news"]
+    assert titles(digests["dee@example.org"]) == ["Sleepy news", "Food news"]
+    assert titles(digests["dan@example.org"]) == ["Sleepy news", "Food news"]
+    assert digests["dana@example.org"]["subject"] == "Stay connected: Food news"
+    assert digests["dee@example.org"]["subject"] == "Stay connected: Sleepy news, and 1 more"
+    keys = {c.key: c.total for c in campaigns(at(site, monday)) if c.kind == "digest"}
+    assert keys == {
+        "digest:2026-03-09": 2,
+        "digest:2026-03-09.nutrition": 1,
+        "digest:2026-03-09.sleep": 1,
+    }
+    # The archive shows the whole digest once; each edition has its page for its link.
+    index = (site / "public" / "newsletter" / "index.html").read_text()
+    assert index.count("/newsletter/digest-2026-03-09") == 1
+    assert (site / "public" / "newsletter" / "digest-2026-03-09.sleep" / "index.html").exists()
+
+
+def test_changing_topics_on_the_preferences_page_changes_the_next_send(
+    site: Path, smtp_server, live_server
+) -> None:
+    readers_site(site, smtp_server)
+    config = at(site, T)
+    with Store.open(config) as store:
+        nina = st.get_by_email(store, "nina@example.org")
+        key = st.token_key(store, nina.id)
+    app = create_app(config)
+    url = live_server(app)
+    token = load_tokens(config).make("preferences", nina.id, key, config.now)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        page = client.get(f"/preferences?token={token}").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        fields = {"frequency": "each", "name": "", "topics": ["sleep"], "csrf": csrf}
+        assert client.post(f"/preferences?token={token}", data=fields).status_code == 200
+    post(site, "food", T + timedelta(minutes=5), "nutrition")
+    post(site, "sleepy", T + timedelta(minutes=10), "sleep")
+    scheduler.tick(at(site, T + timedelta(minutes=6)))
+    assert "nina@example.org" not in sent_to(smtp_server)
+    before = len(smtp_server.received)
+    scheduler.tick(at(site, T + timedelta(minutes=11)))
+    assert sent_to(smtp_server, before)["nina@example.org"] == "Sleepy news"
+
+
+def campaigns(config) -> list:
+    with Store.open(config) as store:
+        return ledger.list_campaigns(store)

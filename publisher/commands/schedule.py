@@ -104,7 +104,8 @@ def queue(as_json: bool) -> None:
     digest = upcoming.digest
     click.echo(
         f"next digest: {digest.key} at {config.local(digest.due):%Y-%m-%d %H:%M %Z} "
-        f"to {upcoming.digest_recipients:,}, holding {len(upcoming.digest_posts)} post(s) so far"
+        f"to {upcoming.digest_reach.words(config.topics)}, "
+        f"holding {len(upcoming.digest_posts)} post(s) so far"
     )
     for post in upcoming.digest_posts:  # when each went live: a post out of draft is new
         click.echo(f"  {config.local(upcoming.digest_live[post.slug]):%Y-%m-%d %H:%M}  {post.slug}")

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import click
 
+from publisher import topics
 from publisher.commands.options import common_options, get_config
 from publisher.config import Config
 from publisher.content.lookup import find_post
@@ -19,6 +20,7 @@ from publisher.errors import PublisherError
 from publisher.schedule.links import campaign_key, pinned_posts
 from publisher.signals import stop_on_signals
 from publisher.store import Store, health, ledger
+from publisher.store.audience import reader_choices
 from publisher.store.newcomers import add_newcomers
 
 
@@ -171,13 +173,15 @@ def send(
         if key != newsletter.key:
             click.echo(f"{post.slug} went out as {key} before its slug changed")
             newsletter = replace(newsletter, key=key)
+        post_topics = topics.post_topics(post.tags, config.topics)
+        wants = topics.reaches(post_topics, config.topics)
         if new_subscribers:
-            _newcomers(config, store, newsletter.key)
+            _newcomers(config, store, newsletter.key, wants)
             return
         if dry_run:
-            click.echo(_dry_run(store, newsletter.key))
+            click.echo(_dry_run(config, store, newsletter.key, post_topics))
             return
-        campaign, created = create_campaign(config, store, newsletter, "each")
+        campaign, created = create_campaign(config, store, newsletter, "each", wants)
         if campaign.status == "done":
             counts = ledger.counts(store, campaign.id)
             click.echo(f"{campaign.key}: already sent ({counts.sent:,} of {counts.total:,})")
@@ -213,25 +217,26 @@ def _test_digest(config: Config, address: str) -> None:
     )
 
 
-def _newcomers(config: Config, store: Store, key: str) -> None:
+def _newcomers(config: Config, store: Store, key: str, wants: topics.Wants) -> None:
     """`send SLUG --new-subscribers`: the post's campaign, as it went out, to the active
-    subscribers it does not hold yet; nobody gets it twice."""
+    subscribers it does not hold yet whose topics it is for; nobody gets it twice."""
     campaign = ledger.get_campaign(store, key)
     if campaign is None:
         slug = key.removeprefix("post:")
         raise PublisherError(f"{key} was never sent; `publisher send {slug}` sends it to all")
-    added = add_newcomers(store, campaign.id)
+    added = add_newcomers(store, campaign.id, wants=wants)
     click.echo(f"{key}: {added:,} subscribers who joined since it went out")
     if added:
         campaign = ledger.get_campaign(store, key)
         _run(config, lambda **opts: [run_campaign(config, store, campaign, **opts)])
 
 
-def _dry_run(store: Store, key: str) -> str:
+def _dry_run(config: Config, store: Store, key: str, post_topics: tuple[str, ...]) -> str:
     campaign = ledger.get_campaign(store, key)
     if campaign is None:
-        count = ledger.count_recipients(store, "each")
-        return f"{key}: would be sent to {_subscribers(count)}; nothing sent (dry run)"
+        reach = topics.reach([post_topics], reader_choices(store, "each"), config.topics)
+        who = f"{reach.words(config.topics)} subscriber{'' if reach.total == 1 else 's'}"
+        return f"{key}: would be sent to {who}; nothing sent (dry run)"
     counts = ledger.counts(store, campaign.id)
     return (
         f"{key}: campaign exists ({campaign.status}): {counts.sent:,} of {counts.total:,} "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from publisher.clock import Clock
@@ -39,9 +39,10 @@ from publisher.delivery.transports import (
 from publisher.errors import DeliveryError, PublisherError
 from publisher.inbound import brake, verp
 from publisher.mail.message import MessageBuilder, Newsletter
-from publisher.store import ledger, record_bounce
+from publisher.store import audience, ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
 from publisher.subscribers.tokens import load_tokens, recipient
+from publisher.topics import Wants
 
 LEASE = timedelta(minutes=10)  # plus the longest one message may take: see `lease`
 BATCH = 100  # deliveries claimed at a time by one worker (bench: 20 cost ~6% of the GIL)
@@ -359,16 +360,25 @@ class _Run:
         return "; ".join(parts), retry
 
 
-def create_campaign(
-    config: Config, store, newsletter: Newsletter, frequency: str
-) -> tuple[Campaign, bool]:
-    """`ledger.create_campaign`, once the newsletter's messages are known to build.
+def create_campaigns(
+    config: Config, store, editions: Sequence[tuple[Newsletter, Wants | None]], frequency: str
+) -> list[tuple[Campaign, bool]]:
+    """`audience.create_campaigns` (each newsletter for the readers of `frequency` whose
+    topics its `wants` takes), once every newsletter's messages are known to build.
 
     A subject or header that cannot be built (a line break in a post's title) raises here,
     before a campaign exists: once stored, fixing the post would no longer fix it.
     """
-    builder(config, newsletter)
-    return ledger.create_campaign(store, newsletter, frequency, config.now)
+    for newsletter, _ in editions:
+        builder(config, newsletter)
+    return audience.create_campaigns(store, editions, frequency, config.now)
+
+
+def create_campaign(
+    config: Config, store, newsletter: Newsletter, frequency: str, wants: Wants | None = None
+) -> tuple[Campaign, bool]:
+    """`create_campaigns` for one newsletter."""
+    return create_campaigns(config, store, [(newsletter, wants)], frequency)[0]
 
 
 def run_campaign(

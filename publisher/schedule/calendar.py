@@ -118,8 +118,9 @@ def _anchor_of(ident: str) -> date:
 
 
 def period_of_key(config: Config, key: str) -> Period | None:
-    """The period a `digest:<id>` campaign key names (due at today's `at`), or None."""
-    ident = key.removeprefix("digest:")
+    """The period a `digest:<id>` campaign key names (due at today's `at`), or None; an
+    edition for readers of some topics (`digest:<id>.<topics>`) names its period too."""
+    ident = key.removeprefix("digest:").partition(".")[0]
     try:
         anchor = _anchor_of(ident)
     except ValueError:

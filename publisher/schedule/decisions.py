@@ -8,15 +8,16 @@ from publisher.store.published import Record
 SAME_POST = "the same post as"  # the start of a renamed post's reason (calendar._decide)
 
 
-def describe(record: Record, announced: int | None, next_digest: str) -> str:
+def describe(record: Record, announced: int | None, next_digest: str, split: str = "") -> str:
     """ "announced to 3; in the digest of 2026-03-09", or "not emailed: <reason>; ...".
 
     `announced` is the recipients of its `post:<slug>` campaign when one exists (sent by a
-    tick or by hand); `next_digest` the id of the digest a waiting post goes in.
+    tick or by hand); `next_digest` the id of the digest a waiting post goes in; `split`
+    the recipients per topic (`topics.Reach.split`).
     """
     parts = []
     if announced is not None:
-        parts.append(f"announced to {announced:,}")
+        parts.append(f"announced to {announced:,}{split}")
     elif record.announce:
         parts.append("announced at the next tick")
     if record.in_digest:

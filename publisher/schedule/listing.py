@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
+from publisher import topics
 from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
 from publisher.schedule.calendar import new_publications, period_after
 from publisher.schedule.decisions import describe
-from publisher.store import campaign_counts, ledger, published
+from publisher.store import campaign_counts, published
+from publisher.store.audience import reader_choices
 from publisher.store.db import Store
 
 
@@ -42,7 +44,7 @@ def list_posts(config: Config) -> list[PostRow]:
         totals = campaign_counts.totals(store)
         ours = [totals[f"post:{p.slug}"] for p in found.publishable if f"post:{p.slug}" in totals]
         sent = campaign_counts.sent(store, [i for i, _ in ours], dict(ours))
-        each = ledger.count_recipients(store, "each")
+        each = reader_choices(store, "each")
     fresh = {p.slug: p for p in new_publications(config, found.publishable, seen, config.now)}
     next_digest = period_after(config, config.now).id
     rows = []
@@ -59,7 +61,10 @@ def list_posts(config: Config) -> list[PostRow]:
             state = "live"
             email = f"at the next tick: {describe(record, None, next_digest)}"
         else:
-            state, email = _upcoming(config, post, total, each)
+            reach = topics.reach(
+                [topics.post_topics(post.tags, config.topics)], each, config.topics
+            )
+            state, email = _upcoming(config, post, total, reach.words(config.topics))
         path = record.path if record and record.path else f"/posts/{post.slug}/"
         rows.append(
             PostRow(
@@ -81,8 +86,9 @@ def list_posts(config: Config) -> list[PostRow]:
     return rows
 
 
-def _upcoming(config: Config, post: Post, total: int | None, each: int) -> tuple[str, str]:
-    """State and email of a post not live yet."""
+def _upcoming(config: Config, post: Post, total: int | None, each: str) -> tuple[str, str]:
+    """State and email of a post not live yet; `each` says how many readers (per topic)
+    its announcement would reach now."""
     already = f"; already announced to {total:,} by hand" if total is not None else ""
     if post.draft:
         return "draft", f"not emailed while a draft: set draft: false to publish it{already}"
@@ -90,5 +96,5 @@ def _upcoming(config: Config, post: Post, total: int | None, each: int) -> tuple
         return "queued", "will not be emailed: email: false in its front matter"
     digest = period_after(config, post.date - timedelta(microseconds=1))
     return "queued", (
-        f"announced to {each:,} when it goes live{already}; in the digest of {digest.id}"
+        f"announced to {each} when it goes live{already}; in the digest of {digest.id}"
     )

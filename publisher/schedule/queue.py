@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from publisher import topics
 from publisher.config import Config
 from publisher.content.posts import Post, load_posts
 from publisher.schedule.calendar import (
@@ -19,9 +20,11 @@ from publisher.schedule.calendar import (
     plan_digest,
 )
 from publisher.schedule.decisions import describe
-from publisher.store import campaign_counts, ledger, published
+from publisher.store import campaign_counts, published
+from publisher.store.audience import reader_choices
 from publisher.store.db import Store
 from publisher.store.published import Record, Seen
+from publisher.topics import Reach
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class QueuedPost:
     announce: bool  # an email goes to `each` subscribers when it is published
     recipients: int  # how many, counted now
     email: str  # the email decision, in words
+    per_topic: dict[str, int]  # its recipients per topic of the post ("": every topic)
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Queue:
     digest: Period
     digest_posts: list[Post]
     digest_live: dict[str, datetime]  # slug -> when each digest post went (or goes) live
-    digest_recipients: int
+    digest_reach: Reach  # its readers who get at least one of its posts
     recent: list[tuple[str, datetime, str]]  # (slug, live at, email decision), newest first
 
     def as_dict(self, config: Config) -> dict:
@@ -62,6 +66,7 @@ class Queue:
                     "publish_at": local(p.publish_at),
                     "announce": p.announce,
                     "recipients": p.recipients,
+                    "per_topic": p.per_topic,
                     "email": p.email,
                 }
                 for p in self.posts
@@ -71,7 +76,8 @@ class Queue:
                 "due": local(self.digest.due),
                 "posts": [p.slug for p in self.digest_posts],
                 "live_at": {slug: local(when) for slug, when in self.digest_live.items()},
-                "recipients": self.digest_recipients,
+                "recipients": self.digest_reach.total,
+                "per_topic": self.digest_reach.per_topic,
             },
             "recent": [
                 {"slug": slug, "live_at": local(when), "email": email}
@@ -87,8 +93,8 @@ def queue(config: Config) -> Queue:
     """What the scheduler will do next, as of `config.now`."""
     posts = load_posts(config)
     with Store.open(config) as store:
-        each = ledger.count_recipients(store, "each")
-        digest = ledger.count_recipients(store, "digest")
+        each = reader_choices(store, "each")
+        digest = reader_choices(store, "digest")
         keys = published.campaign_keys(store, "digest:")
         seen = published.seen(store)
         waiting = published.digest_waiting(store)
@@ -108,7 +114,7 @@ def queue(config: Config) -> Queue:
         digest=period,
         digest_posts=chosen,
         digest_live={p.slug: waiting.get(p.slug, p.date) for p in chosen},
-        digest_recipients=digest,
+        digest_reach=_digest_reach(config, chosen, digest),
         recent=_recent(config, seen, totals),
     )
 
@@ -132,15 +138,34 @@ def next_digest(
     return period, digest_posts(config, posts, since, min(now, period.due), waiting)
 
 
-def _queued(config: Config, post: Post, due: Publication | None, each: int) -> QueuedPost:
+def _queued(
+    config: Config, post: Post, due: Publication | None, each: dict[str, int]
+) -> QueuedPost:
+    """A post the next ticks publish; `each`: the stored topic choices of `each` readers."""
     next_digest = period_after(config, max(post.date, config.now) - timedelta(microseconds=1))
     if due is None:
         announce, in_digest, reason = post.email, post.email, "email: false in its front matter"
     else:
         announce, in_digest, reason = due.announce, due.in_digest, due.reason
     record = Record(post.slug, post.date, announce, reason, in_digest, None, "", "")
-    email = describe(record, each if announce else None, next_digest.id)
-    return QueuedPost(post.slug, post.title, post.date, announce, each if announce else 0, email)
+    reach = topics.reach([topics.post_topics(post.tags, config.topics)], each, config.topics)
+    if not announce:
+        reach = Reach(0, {})
+    email = describe(
+        record, reach.total if announce else None, next_digest.id, reach.split(config.topics)
+    )
+    return QueuedPost(
+        post.slug, post.title, post.date, announce, reach.total, email, reach.per_topic
+    )
+
+
+def _digest_reach(config: Config, posts: Sequence[Post], digest: dict[str, int]) -> Reach:
+    """The digest's readers who get one of its posts so far (all its readers while it holds
+    none yet), per topic of its posts."""
+    if not posts:
+        return Reach(sum(digest.values()), {})
+    post_topics = [topics.post_topics(post.tags, config.topics) for post in posts]
+    return topics.reach(post_topics, digest, config.topics)
 
 
 def _recent(config: Config, seen: Seen, totals: dict[str, int]) -> list[tuple[str, datetime, str]]:

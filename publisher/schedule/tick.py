@@ -11,9 +11,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import schedule
 
+from publisher import topics
 from publisher.clock import Clock
 from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
@@ -25,8 +27,12 @@ from publisher.schedule.decisions import describe
 from publisher.schedule.publish import publish, rebuild
 from publisher.schedule.summary import StepError, TickSummary
 from publisher.store import ledger, newcomers, published
+from publisher.store.audience import reader_choices
 from publisher.store.db import Store
 from publisher.store.subscribers import iter_unsent_confirmations
+
+if TYPE_CHECKING:
+    from publisher.mail.message import Newsletter
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +152,10 @@ def _announce_post(
     from publisher.delivery.campaigns import create_campaign
     from publisher.mail.newsletter import render_post
 
+    wants = topics.reaches(topics.post_topics(post.tags, config.topics), config.topics)
     try:
-        campaign, created = create_campaign(config, store, render_post(config, post, posts), "each")
+        newsletter = render_post(config, post, posts)
+        campaign, created = create_campaign(config, store, newsletter, "each", wants)
     except Exception as exc:
         code = getattr(exc, "exit_code", 1)
         raise StepError(f"{post.source}: not announced: {reason(exc)}", code) from exc
@@ -173,15 +181,32 @@ def _digest(config: Config, store: Store, posts: Sequence[Post], summary: TickSu
     elif plan.status == "due" and summary.dry_run:
         summary.notes.append(f"would send {plan.period.key} holding {len(plan.posts)} post(s)")
     elif plan.status == "due":
-        # Lazy: the mail code (premailer) is imported only when a campaign is due.
-        from publisher.delivery.campaigns import create_campaign
-        from publisher.mail.newsletter import render_digest
+        from publisher.delivery.campaigns import create_campaigns  # lazy, as in _announce_post
 
-        newsletter = render_digest(config, plan.posts, plan.period.id)
-        campaign, created = create_campaign(config, store, newsletter, "digest")
-        published.mark_digest(store, [p.slug for p in plan.posts], campaign.key)
-        if created:
-            summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
+        editions = digest_editions(config, store, plan.posts, plan.period.id)
+        made = create_campaigns(config, store, editions, "digest")
+        published.mark_digest(store, [p.slug for p in plan.posts], plan.period.key)
+        for campaign, created in made:
+            if created:
+                summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
+
+
+def digest_editions(
+    config: Config, store: Store, posts: Sequence[Post], period_id: str
+) -> list[tuple[Newsletter, topics.Wants]]:
+    """The digest's editions (`topics.editions`: one per distinct set of posts its readers
+    get, by their topics), each rendered once, with whose choices get it."""
+    from publisher.mail.newsletter import render_digest  # lazy: premailer, when one is due
+
+    post_topics = [topics.post_topics(post.tags, config.topics) for post in posts]
+    choices = reader_choices(store, "digest")
+    return [
+        (
+            render_digest(config, [posts[i] for i in edition.posts], edition.ident(period_id)),
+            edition.wants,
+        )
+        for edition in topics.editions(post_topics, choices, config.topics)
+    ]
 
 
 def _recipients(count: int) -> str:

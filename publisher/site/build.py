@@ -36,7 +36,7 @@ from publisher.content.posts import Post, load_posts
 from publisher.errors import ContentErrors
 from publisher.site import feeds, redirects, theme
 from publisher.site.cache import RenderCache, feed_key, inputs_key, page_key
-from publisher.site.newsletters import Issue, load_issues, newsletter_pages
+from publisher.site.newsletters import Issue, listed, load_issues, newsletter_pages
 from publisher.site.pages import Page, make_entries, plan_pages, sitemap_urls
 from publisher.site.writer import Writer, disk_errors
 
@@ -143,7 +143,9 @@ def build(
         ):
             if not reused(file, feed_key(base_key, file, newest)):
                 writer.write(file, make_feed(config, newest))
-        writer.write(feeds.NEWSLETTER_FEED, feeds.newsletter_atom(config, issues[:FEED_POSTS]))
+        writer.write(
+            feeds.NEWSLETTER_FEED, feeds.newsletter_atom(config, listed(issues)[:FEED_POSTS])
+        )
         writer.write("sitemap.xml", feeds.sitemap(config, sitemap_urls(pages)))
         writer.write("robots.txt", feeds.robots(config))
         writer.write("static/theme.css", theme.render(env, "theme.css"))  # the site's colours

@@ -42,6 +42,10 @@ class Issue:
     summary: str = ""
     author: str = ""
     tags: tuple = ()
+    # False for a digest's edition for readers of some topics (`digest:<id>.<topics>`):
+    # its page is there for its "View in browser" link, but the index and the feed show
+    # the whole digest once.
+    listed: bool = True
 
     @property
     def url(self) -> str:
@@ -82,7 +86,12 @@ def load_issues(config: Config) -> list[Issue]:
         raise StoreError(f"newsletter archive: {exc}; the site was left as it was") from None
     issues = [
         Issue(
-            issue_id(c.key), c.kind, c.subject, c.started_at or c.created_at, public(config, c.html)
+            issue_id(c.key),
+            c.kind,
+            c.subject,
+            c.started_at or c.created_at,
+            public(config, c.html),
+            listed=c.kind == "post" or "." not in c.key,
         )
         for c in campaigns
         if c.status in ARCHIVED and c.kind in ("post", "digest")
@@ -111,11 +120,16 @@ def public(config: Config, html: str) -> str:
 
 
 def newsletter_pages(issues: Sequence[Issue]) -> list[Page]:
-    """/newsletter/ listing every issue, and a page per issue."""
+    """/newsletter/ listing every issue (each digest once), and a page per issue."""
     return [
-        Page("newsletter/", "newsletters.html", {"issues": list(issues)}),
+        Page("newsletter/", "newsletters.html", {"issues": listed(issues)}),
         *(
             Page(i.url, "newsletter-issue.html", {"issue": i, "page": Markup(i.page)})
             for i in issues
         ),
     ]
+
+
+def listed(issues: Sequence[Issue]) -> list[Issue]:
+    """The issues the index and the feed show: every post's, and each digest once."""
+    return [issue for issue in issues if issue.listed]

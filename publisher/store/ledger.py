@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import Integer, and_, bindparam, func, literal, select, update
 from sqlalchemy.engine import Connection
 
-from publisher.errors import StoreError
 from publisher.store.db import Store
 from publisher.store.schema import (
     DEFERRED,
@@ -109,65 +108,6 @@ def list_campaigns(store: Store, *, unfinished: bool = False) -> list[Campaign]:
         query = query.where(campaigns.c.status != "done")
     with store.read() as conn:
         return [_campaign(row) for row in conn.execute(query)]
-
-
-def _audience(frequency: str):
-    return and_(subscribers.c.status == "active", subscribers.c.frequency == frequency)
-
-
-def count_recipients(store: Store, frequency: str) -> int:
-    """How many subscribers a new campaign for `frequency` would be sent to now."""
-    with store.read() as conn:
-        return conn.execute(select(func.count()).where(_audience(frequency))).scalar_one()
-
-
-def create_campaign(
-    store: Store, newsletter, frequency: str, now: datetime
-) -> tuple[Campaign, bool]:
-    """The campaign for `newsletter.key`, created with its recipient snapshot if new.
-
-    Returns (campaign, created). The unique key makes a second campaign for the same post
-    or digest impossible, however many processes try at once.
-    """
-    existing = get_campaign(store, newsletter.key)
-    if existing:
-        return existing, False
-    try:
-        with store.transaction() as conn:
-            campaign_id = conn.execute(
-                insert(campaigns)
-                .values(
-                    key=newsletter.key,
-                    kind=newsletter.kind,
-                    subject=newsletter.subject,
-                    html=newsletter.html,
-                    text=newsletter.text,
-                    headers="{}",
-                    status="sending",
-                    note="",
-                    created_at=now,
-                    total=0,
-                )
-                .returning(campaigns.c.id)
-            ).scalar_one()
-            recipients = select(
-                literal(campaign_id), subscribers.c.id, literal(QUEUED), literal(0)
-            ).where(_audience(frequency))
-            conn.execute(
-                insert(deliveries).from_select(
-                    ["campaign_id", "subscriber_id", "state", "attempts"], recipients
-                )
-            )
-            total = conn.execute(  # rowcount of INSERT ... SELECT is not portable
-                select(func.count()).where(deliveries.c.campaign_id == campaign_id)
-            ).scalar_one()
-            conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(total=total))
-    except StoreError:  # a unique violation when another process created it first
-        existing = get_campaign(store, newsletter.key)
-        if existing is None:
-            raise
-        return existing, False
-    return get_campaign(store, newsletter.key), True
 
 
 # The statements run for every message are built once: building one costs more than

@@ -8,9 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, insert, literal, select, update
 
+from publisher.store.audience import audience
 from publisher.store.db import Store
 from publisher.store.schema import QUEUED, campaigns, deliveries, subscribers
 from publisher.store.subscribers import COLUMNS, Subscriber, log_event
+from publisher.topics import Wants
 
 
 def claim_welcome(store: Store, subscriber_id: int, now: datetime) -> datetime | None:
@@ -58,21 +60,18 @@ def welcomes_due(store: Store, now: datetime, limit: int = 100) -> list[Subscrib
         return [Subscriber(*row) for row in conn.execute(query)]
 
 
-def add_newcomers(store: Store, campaign_id: int, frequency: str = "each") -> int:
-    """Add to a campaign every active subscriber of `frequency` it does not hold yet (they
-    subscribed after it was created); how many. Nobody is added twice: a delivery is
-    unique per campaign and subscriber, and a subscriber already in it is left out."""
+def add_newcomers(
+    store: Store, campaign_id: int, frequency: str = "each", wants: Wants | None = None
+) -> int:
+    """Add to a campaign every active subscriber of `frequency` (whose topics `wants`
+    takes) it does not hold yet (they subscribed after it was created); how many. Nobody
+    is added twice: a delivery is unique per campaign and subscriber, and a subscriber
+    already in it is left out."""
     with store.transaction() as conn:
         held = select(deliveries.c.subscriber_id).where(deliveries.c.campaign_id == campaign_id)
         newcomers = select(
             literal(campaign_id), subscribers.c.id, literal(QUEUED), literal(0)
-        ).where(
-            and_(
-                subscribers.c.status == "active",
-                subscribers.c.frequency == frequency,
-                subscribers.c.id.not_in(held),
-            )
-        )
+        ).where(and_(audience(conn, frequency, wants), subscribers.c.id.not_in(held)))
         before = _count(conn, campaign_id)
         conn.execute(
             insert(deliveries).from_select(
