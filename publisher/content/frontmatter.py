@@ -1,8 +1,8 @@
-"""Front matter: the YAML between the two `---` lines at the top of a post.
+"""Front matter: the YAML between the two `---` lines at the top of a post, as typed fields.
 
-Reads one file's bytes into typed fields and the Markdown body, collecting every problem
-with the line of the key at fault (from YAML's node marks), so `publisher check` can list
-them all. Nothing here renders Markdown or raises for bad input.
+Reads one file's bytes (`yamlfront` splits and parses them safely) into typed fields and
+the Markdown body, collecting every problem with the line of the key at fault, so
+`publisher check` can list them all. Nothing here renders Markdown or raises for bad input.
 """
 
 from __future__ import annotations
@@ -16,16 +16,20 @@ from urllib.parse import unquote
 
 from publisher.content import foreign
 from publisher.content.keys import FRONT_MATTER
+from publisher.content.yamlfront import (
+    MESSAGE_CHARS,
+    SHOWN_CHARS,
+    FrontMatter,
+    Problem,
+    clip,
+    decode,
+    show,
+    split,
+)
 from publisher.docs import docs_page
 
 KEYS = tuple(key.name for key in FRONT_MATTER)
 DATE_EXAMPLE = "2026-03-02 09:00"
-# Caps that bound the work one post can cause (docs/staff/writing.md).
-MAX_POST_BYTES = 1_000_000
-MAX_FRONT_BYTES = 16_000
-MAX_YAML_DEPTH = 8  # lists or mappings inside one another; front matter needs two
-SHOWN_CHARS = 80  # a value quoted in an error message is cut to this
-MESSAGE_CHARS = 300  # no message is longer
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,6 @@ class Fields:
     body_line: int = 1  # the file's line the body starts on
     errors: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-class _Problem(Exception):
-    """A problem that stops reading one post (the file cannot be used at all)."""
-
-    def __init__(self, line: int, message: str):
-        super().__init__(message)
-        self.line = line
-        self.message = message
 
 
 def slugify(text: str) -> str:
@@ -112,193 +107,10 @@ def parse_date(value: Any, tz: tzinfo) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _decode(data: bytes) -> str:
-    if len(data) > MAX_POST_BYTES:
-        raise _Problem(
-            1, f"the file is over {MAX_POST_BYTES // 1_000_000} MB; split the post into parts"
-        )
-    if not data.strip():
-        raise _Problem(
-            1, "the file is empty; write front matter (---, title:, date:, ---) and the post"
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _Problem(
-            line, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
-        ) from None
-    return text.replace("\r\n", "\n")
-
-
-_CLOSING_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _NAMED_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})-")  # Jekyll's 2019-05-01-title.md
 
 
-def _split(text: str) -> tuple[str, str]:
-    """(front matter, body); the front matter starts on line 2 of the file."""
-    first, _, rest = text.partition("\n")
-    if first.rstrip() == "+++":
-        raise _Problem(
-            1,
-            "front matter in TOML (+++) is not read; write it as YAML between two --- lines "
-            "(title: A), or convert the blog with publisher import hugo",
-        )
-    if foreign.METADATA_LINE.match(first):
-        raise _Problem(
-            1,
-            "no front matter: these look like Pelican metadata lines; put them between two "
-            "--- lines with lowercase keys (title:, date:), or convert the blog with "
-            "publisher import pelican",
-        )
-    if first.rstrip() != "---":
-        raise _Problem(
-            1, "no front matter; start the file with a line ---, then title: and date:, then ---"
-        )
-    closing = _CLOSING_RE.search(rest)
-    if not closing:
-        raise _Problem(1, "front matter is not closed; add a line --- after the date: line")
-    front = rest[: closing.start()]
-    if len(front.encode()) > MAX_FRONT_BYTES:
-        raise _Problem(
-            1,
-            f"front matter is over {MAX_FRONT_BYTES // 1000} KB; keep it to the keys such as "
-            "title: and date:, and put long text in the post",
-        )
-    return front, rest[closing.end() + 1 :]
-
-
-def _refuse_hostile_yaml(loader: Any) -> None:
-    """Refuse anchors, aliases and deep nesting before anything is built.
-
-    An alias repeats a value without repeating its text, so a few hundred bytes of them
-    nested build billions of strings (the "billion laughs"); front matter never needs
-    them. Deep nesting would exhaust the stack when built.
-    """
-    import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
-
-    depth = 0
-    while loader.check_event():
-        event = loader.get_event()
-        line = event.start_mark.line + 2
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise _Problem(
-                line, "front matter uses YAML anchors/aliases (&, *); write the values out"
-            )
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_YAML_DEPTH + 1:  # the top mapping is one level
-                raise _Problem(
-                    line,
-                    f"front matter nests lists or mappings more than {MAX_YAML_DEPTH} deep; "
-                    "write one 'key: value' per line",
-                )
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
-def _yaml_nodes(front: str) -> tuple[Any, list[tuple[Any, Any]]]:
-    """The YAML loader and the front matter's (key node, value node) pairs.
-
-    Nodes carry the line of each key and value, for messages; values are built per key
-    so that one bad value does not hide the others.
-    """
-    import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
-
-    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = safe_loader(front)
-    try:
-        _refuse_hostile_yaml(safe_loader(front))
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 2 if exc.problem_mark else 1
-        problem = exc.problem or "cannot be read"
-        raise _Problem(
-            line,
-            f"front matter is not valid YAML ({problem}); write one 'key: value' per line "
-            "and put values containing ': ' or ' #' in quotes",
-        ) from None
-    except yaml.reader.ReaderError as exc:
-        line = front.count("\n", 0, exc.position) + 2
-        raise _Problem(
-            line, f"front matter holds the control character {exc.character!r}; remove it"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise _Problem(1, f"front matter cannot be read ({exc}); save it as plain text") from None
-    if node is None:
-        return loader, []
-    if not isinstance(node, yaml.MappingNode):
-        raise _Problem(2, "front matter must be 'key: value' lines such as title: and date:")
-    return loader, node.value
-
-
-class _FrontMatter:
-    """The front matter's values and the line of each key, with typed accessors."""
-
-    def __init__(self, front: str):
-        import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
-
-        self.values: dict[str, Any] = {}
-        self.nodes: dict[str, Any] = {}
-        self.lines: dict[str, int] = {}
-        self.errors: list[tuple[int, str]] = []
-        loader, pairs = _yaml_nodes(front)
-        for key_node, value_node in pairs:
-            key = str(key_node.value)
-            self.lines[key] = key_node.start_mark.line + 2
-            self.nodes[key] = value_node
-            try:
-                self.values[key] = loader.construct_object(value_node, deep=True)
-            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
-                self.values[key] = _Unreadable(str(getattr(value_node, "value", "")))
-
-    def line(self, key: str) -> int:
-        return self.lines.get(key, 1)
-
-    def error(self, key: str, message: str) -> None:
-        self.errors.append((self.line(key), message))
-
-    def text(self, key: str) -> str:
-        """A text value exactly as written (so `title: 1984` stays '1984'); "" when absent."""
-        import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
-
-        value, node = self.values.get(key), self.nodes.get(key)
-        if value is None:
-            return ""
-        if isinstance(node, yaml.ScalarNode):
-            return str(node.value).strip()
-        self.error(key, f"{key}: expected text, got {_show(value)}; write {key}: some words")
-        return ""
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.values.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        self.error(key, f"{key}: expected true or false, got {_show(value)}")
-        return default
-
-
-@dataclass(frozen=True)
-class _Unreadable:
-    """A value YAML recognised but could not build (e.g. the date 2026-02-30)."""
-
-    raw: str
-
-
-def _show(value: Any) -> str:
-    return clip(repr(value.raw if isinstance(value, _Unreadable) else value), SHOWN_CHARS)
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` on one line, cut to `limit` characters, "..." marking the cut: a hostile
-    value must not make an error line (or the cache holding it) huge."""
-    text = " ".join(text.splitlines())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _title(front: _FrontMatter) -> str:
+def _title(front: FrontMatter) -> str:
     """The title, which becomes an email's Subject: one line, or a header could be forged."""
     title = front.text("title")
     if not title and isinstance(front.values.get("title"), str | None):
@@ -311,7 +123,7 @@ def _title(front: _FrontMatter) -> str:
     return title
 
 
-def _items(front: _FrontMatter, key: str, example: str) -> list[tuple[Any, int]]:
+def _items(front: FrontMatter, key: str, example: str) -> list[tuple[Any, int]]:
     """A list key's items with their lines: `[a, b]`, one per `- ` line, or 'a, b'."""
     import yaml  # lazy: 28 ms to import, and a fully cached build reads no front matter
 
@@ -326,12 +138,12 @@ def _items(front: _FrontMatter, key: str, example: str) -> list[tuple[Any, int]]
     return []
 
 
-def _tags(front: _FrontMatter) -> tuple[str, ...]:
+def _tags(front: FrontMatter) -> tuple[str, ...]:
     tags: list[str] = []
     for item, line in _items(front, "tags", "[sleep, anxiety] or 'sleep, anxiety'"):
         if not isinstance(item, str):
             front.errors.append(
-                (line, f"tags: each tag must be text, got {_show(item)}; put it in quotes")
+                (line, f"tags: each tag must be text, got {show(item)}; put it in quotes")
             )
         elif item.strip():
             tags.append(item.strip())
@@ -357,23 +169,23 @@ def old_path(text: str) -> str:
     return clean + "/" if path.endswith("/") else clean
 
 
-def _aliases(front: _FrontMatter) -> tuple[OldPath, ...]:
+def _aliases(front: FrontMatter) -> tuple[OldPath, ...]:
     found: dict[str, OldPath] = {}
     for item, line in _items(front, "aliases", "[/2019/05/old-post.html, /old/]"):
         if not isinstance(item, str):
-            front.errors.append((line, f"aliases: expected a path, got {_show(item)}"))
+            front.errors.append((line, f"aliases: expected a path, got {show(item)}"))
             continue
         try:
             path = old_path(item)
         except ValueError as exc:
-            front.errors.append((line, f"aliases: {_show(item)} {exc}"))
+            front.errors.append((line, f"aliases: {show(item)} {exc}"))
             continue
         # /old and /old/ are one address (one redirect page, old/index.html): the first kept
         found.setdefault(path.rstrip("/"), OldPath(path, line))
     return tuple(found.values())
 
 
-def _date(front: _FrontMatter, tz: tzinfo, source: str) -> datetime | None:
+def _date(front: FrontMatter, tz: tzinfo, source: str) -> datetime | None:
     if front.values.get("date") is None:
         named = _NAMED_DATE.match(source.rpartition("/")[2])
         example = f"{named.group(1)} (the file name's date is not read)" if named else ""
@@ -383,16 +195,16 @@ def _date(front: _FrontMatter, tz: tzinfo, source: str) -> datetime | None:
     try:
         return parse_date(value, tz)
     except ValueError:
-        front.error("date", f"date: expected a date such as {DATE_EXAMPLE}, got {_show(value)}")
+        front.error("date", f"date: expected a date such as {DATE_EXAMPLE}, got {show(value)}")
         return None
 
 
 def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     """The front matter and body of one post's bytes; `source` names it in warnings."""
     try:
-        front_text, body = _split(_decode(data))
-        front = _FrontMatter(front_text)
-    except _Problem as problem:
+        front_text, body = split(decode(data))
+        front = FrontMatter(front_text)
+    except Problem as problem:
         return Fields(errors=[(problem.line, clip(problem.message, MESSAGE_CHARS))])
     fields = Fields(body=body, body_line=front_text.count("\n") + 3)
     review = foreign.review(KEYS, front.values, front.lines)

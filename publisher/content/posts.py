@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from publisher import parallel
 from publisher.config import Config
-from publisher.content import foreign, frontmatter
+from publisher.content import foreign, frontmatter, yamlfront
 from publisher.content.cache import PostCache, Stamp, digest
 from publisher.errors import ContentError, ContentErrors, PublisherError
 from publisher.limits import time_limit
@@ -311,7 +311,7 @@ def scan(config: Config) -> Scan:
         hit = cache.unread(source, info)
         if hit is None:
             with open(path, "rb") as file:
-                data = file.read(frontmatter.MAX_POST_BYTES + 1)  # more is refused anyway
+                data = file.read(yamlfront.MAX_POST_BYTES + 1)  # more is refused anyway
             hit = cache.matching(source, data)
             if hit is None:
                 pending.append((source, data))
