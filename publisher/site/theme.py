@@ -50,6 +50,7 @@ def site_environment(config: Config) -> jinja2.Environment:
     env.filters["isotime"] = lambda moment: config.local(moment).isoformat()
     env.globals["subscribe"] = {
         "url": config.web.url.rstrip("/") + "/subscribe",
+        "manage_url": config.web.url.rstrip("/") + "/manage",
         "frequency": config.newsletter.frequency,
         "period": DIGEST_PERIODS.get(config.digest.every.lower(), "weekly"),
         "topics": config.topics,

@@ -86,6 +86,30 @@ def inline_css_cached(page: str) -> str:
     return inline_css(page)
 
 
+def personal_message(
+    config: Config, subscriber, subject_line: str, text: str, page: str, now: datetime
+) -> bytes:
+    """A message to one person, not a newsletter (a confirmation, a link to their
+    preferences): text and HTML parts, no List-Unsubscribe (it is what they asked for)."""
+    from_address = sender(config)
+    to = mailbox(subscriber.name, subscriber.email, smtputf8=config.smtp.smtputf8)
+    message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
+    message["From"] = formataddr((config.newsletter.from_name, from_address))
+    message["To"] = to
+    message["Subject"] = subject_line
+    message["Date"] = format_datetime(now)
+    domain = from_address.rpartition("@")[2] or None
+    message["Message-ID"] = make_msgid("confirm", domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    if config.newsletter.reply_to:
+        message["Reply-To"] = config.newsletter.reply_to
+    message.set_content(text)
+    message.add_alternative(page, subtype="html")
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # add_alternative leaves one on the HTML part
+    return message.as_bytes()
+
+
 def subject(config: Config) -> str:
     return f"Confirm your subscription to {config.site.title}"
 
@@ -161,27 +185,10 @@ class Confirmations:
 
     def _full(self, subscriber, key: str, now: datetime) -> bytes:
         """The message built with `EmailMessage`, every part rendered for this subscriber."""
-        config = self.config
-        link = confirm_url(config, self.tokens, subscriber.id, key, now)
+        link = confirm_url(self.config, self.tokens, subscriber.id, key, now)
         context = self._context(subscriber, now, link)
-        from_address = sender(config)
-        to = mailbox(subscriber.name, subscriber.email, smtputf8=config.smtp.smtputf8)
-        message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
-        message["From"] = formataddr((config.newsletter.from_name, from_address))
-        message["To"] = to
-        message["Subject"] = subject(config)
-        message["Date"] = format_datetime(now)
-        domain = from_address.rpartition("@")[2] or None
-        message["Message-ID"] = make_msgid("confirm", domain=domain)
-        message["Auto-Submitted"] = "auto-generated"
-        if config.newsletter.reply_to:
-            message["Reply-To"] = config.newsletter.reply_to
         text, page = (self._render(name, context) for name in TEMPLATES)
-        message.set_content(text)
-        message.add_alternative(page, subtype="html")
-        for part in message.iter_parts():
-            del part["MIME-Version"]  # add_alternative leaves one on the HTML part
-        return message.as_bytes()
+        return personal_message(self.config, subscriber, subject(self.config), text, page, now)
 
     def _framed(self, subscriber, key: str, now: datetime) -> bytes | None:
         """The message from this second's frame; None when it must be built in full (an

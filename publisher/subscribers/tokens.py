@@ -7,7 +7,8 @@ another, and one made for a subscriber acts on nobody once they are erased: the 
 with the row, and ids are never reused. Only the exact form `make` writes is read.
 Signatures are compared in constant time.
 
-Confirm tokens expire after 7 days. Unsubscribe and preferences links have no expiry, by
+Confirm tokens expire after 7 days, and the one-time links "Manage your subscription"
+mails (`manage`) after a day. Unsubscribe and preferences links have no expiry, by
 design: an unsubscribe link in a years-old email must still work (RFC 8058, CAN-SPAM);
 they die with the subscriber. Rows from before per-subscriber keys have the key "", and
 their links are signed as they were then (`web` also refuses such a link when it is older
@@ -36,11 +37,12 @@ from publisher.mail.message import Recipient
 
 log = logging.getLogger(__name__)
 
-PURPOSES = ("confirm", "unsubscribe", "preferences")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "manage")
 EXPIRY: dict[str, timedelta | None] = {
     "confirm": timedelta(days=7),
     "unsubscribe": None,
     "preferences": None,
+    "manage": timedelta(days=1),  # "Manage your subscription": once, within a day
 }
 SECRET_FILE = "secret.key"
 MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # a strong secret
@@ -212,6 +214,11 @@ def preferences_url(
     config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime | None = None
 ) -> str:
     return _url(config, tokens, "preferences", subscriber_id, key, now)
+
+
+def manage_url(config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime) -> str:
+    """The one-time link "Manage your subscription" mails (it opens the preferences)."""
+    return _url(config, tokens, "manage", subscriber_id, key, now)
 
 
 def recipient(

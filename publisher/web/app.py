@@ -1,6 +1,6 @@
 """The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences,
-and the mail providers' bounce and complaint webhooks (`webhooks`); the staff console
-(`publisher.admin`) is mounted under /admin/.
+"Manage your subscription" (`manage`), and the mail providers' bounce and complaint
+webhooks (`webhooks`); the staff console (`publisher.admin`) is mounted under /admin/.
 
 Starlette on uvicorn: an async server in one process, small enough to read, with a real
 test story (the tests run it under uvicorn on a loopback port). The store and the mail
@@ -42,6 +42,7 @@ from publisher.config import Config
 from publisher.errors import StoreError
 from publisher.web.endpoints import Endpoints
 from publisher.web.guard import REDACT_TOKENS, Guard, origin, security_headers
+from publisher.web.manage import ManageLinks
 from publisher.web.signatures import Fetch, fetch_https
 from publisher.web.webhooks import Webhooks
 
@@ -53,12 +54,14 @@ def create_app(
     `fetch` gets SNS certificates and confirms SNS subscriptions (tests pass their own)."""
     endpoints = Endpoints(config, clock or Clock(config.now))
     admin = create_admin(config, endpoints.store, endpoints.clock)
+    manage = ManageLinks(endpoints)
     logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
         Route("/confirm", endpoints.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", endpoints.unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", endpoints.preferences, methods=["GET", "POST"]),
+        *manage.routes(),
         Route("/healthz", endpoints.healthz, methods=["GET"]),
         *Webhooks(endpoints, fetch).routes(),
         Mount("/admin", admin),
@@ -83,6 +86,7 @@ def create_app(
         await run_in_threadpool(endpoints.mailer.close)  # send what is queued, then stop
         await run_in_threadpool(endpoints.welcomes.close)
         await run_in_threadpool(admin.state.console.close)
+        await run_in_threadpool(manage.mailer.close)
         endpoints.store.close()
 
     app = Starlette(
