@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 GMAIL_CLIP_BYTES = 100_000
 MAX_SUBJECT = 150
+SHOUTING_LETTERS = 8  # capitals a subject may hold before the share of them counts
 ABSOLUTE = re.compile(r"^(https?:|mailto:|tel:|cid:)", re.IGNORECASE)
 
 
@@ -110,8 +111,8 @@ def _newsletter_warnings(newsletter: Newsletter, slots: set[str]) -> list[str]:
         found.append(f"HTML is {size // 1000} KB; Gmail clips messages over about 102 KB")
     if not newsletter.subject.strip():
         found.append("the subject is empty")
-    elif len(newsletter.subject) > MAX_SUBJECT:
-        found.append(f"the subject is {len(newsletter.subject)} characters (over {MAX_SUBJECT})")
+    elif newsletter.kind == "digest":  # a post's subject is checked with its file's name
+        found += subject_problems(newsletter.subject)
     for tag in re.findall(r"<img\b[^>]*>", newsletter.html, re.IGNORECASE):
         if not re.search(r'\salt="[^"]+"', tag):
             found.append(f"an image has no alt text: {tag[:80]}")
@@ -119,6 +120,32 @@ def _newsletter_warnings(newsletter: Newsletter, slots: set[str]) -> list[str]:
         if url not in slots and not ABSOLUTE.match(unescape(url)):
             found.append(f"a link is not absolute: {url!r}")
     return [f"{newsletter.key}: {message}" for message in found]
+
+
+def subject_problems(subject: str) -> list[str]:
+    """What makes a subject line cut short or look like spam: its length, capitals,
+    exclamation marks (as spam filters and mail apps see them)."""
+    found = []
+    if len(subject) > MAX_SUBJECT:
+        found.append(f"the subject is {len(subject)} characters (over {MAX_SUBJECT})")
+    letters = [c for c in subject if c.isalpha()]
+    capitals = sum(c.isupper() for c in letters)
+    if capitals >= SHOUTING_LETTERS and capitals > len(letters) / 2:
+        found.append("the subject is mostly CAPITALS, which spam filters score; use sentence case")
+    if subject.count("!") > 1:
+        found.append("the subject has several '!', which spam filters score; keep one at most")
+    return found
+
+
+def subjects(config: Config, posts: Sequence[Post]) -> Findings:
+    """The subject of each email still to go out, by its post's file and the key it comes
+    from (`email_subject`, else `title`), under the rules of `subject_problems`."""
+    warnings = []
+    for post in upcoming_posts(config, posts):
+        key = "email_subject" if post.email_subject else "title"
+        for problem in subject_problems(post.email_subject or post.title):
+            warnings.append(f"{post.source}: {key}: {problem}")
+    return Findings(warnings=warnings)
 
 
 def secret(config: Config, _posts: Sequence[Post]) -> Findings:
@@ -248,6 +275,7 @@ def unfinished_drafts(config: Config, posts: Sequence[Post]) -> Findings:
 
 CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     newsletters,
+    subjects,
     secret,
     logo,
     old_addresses,

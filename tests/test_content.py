@@ -281,8 +281,9 @@ def test_load_posts_raises_all_errors_and_logs_warnings(
     assert [e.path for e in exc.value.errors] == ["posts/b.md", "posts/c.md"]
     assert caplog.messages == [
         "posts/a.md:4: unknown front matter key 'authr', 'colour' (known: title, date, "
-        "tags, summary, slug, author, image, image_alt, description, draft, email, aliases); "
-        "check the spelling (docs/reference/front-matter.md)"
+        "tags, summary, slug, author, image, image_alt, description, draft, email, email_at, "
+        "email_subject, email_preheader, email_only, aliases); check the spelling "
+        "(docs/reference/front-matter.md)"
     ]
 
 
@@ -376,8 +377,9 @@ def test_unknown_keys_warn_but_post_is_kept(site: Path) -> None:
     assert [p.title for p in result.posts] == ["Sleep well"]
     assert result.warnings == [
         "posts/a.md:4: unknown front matter key 'colours' (known: title, date, tags, "
-        "summary, slug, author, image, image_alt, description, draft, email, aliases); check the "
-        "spelling (docs/reference/front-matter.md)"
+        "summary, slug, author, image, image_alt, description, draft, email, email_at, "
+        "email_subject, email_preheader, email_only, aliases); check the spelling "
+        "(docs/reference/front-matter.md)"
     ]
 
 

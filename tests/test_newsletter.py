@@ -11,7 +11,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from publisher.checks import lint
+from publisher.checks import lint, subjects
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.content.posts import load_posts
@@ -218,8 +218,10 @@ def test_lint_warns_about_what_a_person_should_fix(site: Path):
     joined = "\n".join(warnings)
     assert "postal_address is empty" in joined
     assert "DMARC alignment fails" in joined
-    assert "characters (over 150)" in joined
     assert "an image has no alt text" in joined
+    assert subjects(config, load_posts(config)).warnings == [
+        "posts/2026-03-02-new.md: title: the subject is 199 characters (over 150)"
+    ]
     assert "not absolute" not in joined  # raw HTML links in posts are rewritten too
 
 

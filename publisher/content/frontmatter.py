@@ -57,6 +57,10 @@ class Fields:
     image_alt: str = ""
     draft: bool = False
     email: bool = True
+    email_at: datetime | None = None  # the announcement's time, when not `date`
+    email_subject: str = ""  # the email's subject, when not the title
+    email_preheader: str = ""  # the email's preheader, when not the summary
+    email_only: bool = False  # a letter: emailed and archived, no page
     aliases: tuple[OldPath, ...] = ()
     body: str = ""
     body_line: int = 1  # the file's line the body starts on
@@ -115,12 +119,16 @@ def _title(front: FrontMatter) -> str:
     title = front.text("title")
     if not title and isinstance(front.values.get("title"), str | None):
         front.error("title", "missing title; add a line such as title: How to sleep better")
-    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in title):
-        front.error(
-            "title", "title: contains a line break or control character; write it on one line"
-        )
+    return _one_line(front, "title", title)
+
+
+def _one_line(front: FrontMatter, key: str, text: str) -> str:
+    """`text`, the value of `key`, which becomes a header (a subject): a line break or
+    control character in it is an error, or a header could be forged."""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text):
+        front.error(key, f"{key}: contains a line break or control character; write it on one line")
         return ""
-    return title
+    return text
 
 
 def _items(front: FrontMatter, key: str, example: str) -> list[tuple[Any, int]]:
@@ -185,6 +193,41 @@ def _aliases(front: FrontMatter) -> tuple[OldPath, ...]:
     return tuple(found.values())
 
 
+def _emailing(front: FrontMatter, fields: Fields, tz: tzinfo, source: str) -> None:
+    """The keys that say when and how the post is emailed (`email_at`, `email_subject`,
+    `email_preheader`, `email_only`), checked against `date` and `email`."""
+    fields.email_subject = _one_line(front, "email_subject", front.text("email_subject"))
+    fields.email_preheader = front.text("email_preheader")
+    fields.email_only = front.flag("email_only", False)
+    if fields.email_only and not fields.email:
+        front.error(
+            "email_only",
+            "email_only: true makes a letter, which is only emailed, but email: false keeps "
+            "it off email: remove one of them",
+        )
+    value = front.values.get("email_at")
+    if value is None:
+        return
+    try:
+        fields.email_at = parse_date(value, tz)
+    except ValueError:
+        front.error(
+            "email_at", f"email_at: expected a time such as {DATE_EXAMPLE}, got {show(value)}"
+        )
+        return
+    if fields.date is not None and fields.email_at < fields.date:
+        front.error(
+            "email_at",
+            f"email_at: {show(value)} is before the date, when the post goes live; an email "
+            "cannot link to a page that is not there yet: write a time on or after the date",
+        )
+    elif not fields.email:
+        fields.warnings.append(
+            f"{source}:{front.line('email_at')}: email_at has no effect: email: false keeps "
+            "the post off email"
+        )
+
+
 def _date(front: FrontMatter, tz: tzinfo, source: str) -> datetime | None:
     if front.values.get("date") is None:
         named = _NAMED_DATE.match(source.rpartition("/")[2])
@@ -235,6 +278,7 @@ def read(source: str, data: bytes, tz: tzinfo) -> Fields:
     fields.author, fields.image = front.text("author"), front.text("image")
     fields.image_alt = front.text("image_alt")
     fields.draft, fields.email = front.flag("draft", False), front.flag("email", True)
+    _emailing(front, fields, tz, source)
     fields.aliases = _aliases(front)
     fields.errors = [(line, clip(message, MESSAGE_CHARS)) for line, message in front.errors]
     fields.warnings = [clip(warning, MESSAGE_CHARS) for warning in fields.warnings]

@@ -76,7 +76,37 @@ FRONT_MATTER = (
         "`true` keeps the post off the site, feeds and emails whatever its date (`publisher "
         "build --drafts` previews it).",
     ),
-    Key("email", False, "`false`: never announce this post by email (default `true`)."),
+    Key(
+        "email",
+        False,
+        "`false`: never email this post, neither announced nor in a digest (default `true`); "
+        "its email decision says so.",
+    ),
+    Key(
+        "email_at",
+        False,
+        "When the announcement goes out, if not when the post goes live: written as `date` "
+        "is (site time, or with an offset). The page goes live at `date`; the email at "
+        "`email_at`, never before `date` (`check` refuses one before it), and the digest "
+        "takes the post after it.",
+    ),
+    Key(
+        "email_subject",
+        False,
+        "The email's subject, instead of the title (the page keeps the title). One line; "
+        "`check` warns about one too long or in capitals, as it does about titles.",
+    ),
+    Key(
+        "email_preheader",
+        False,
+        "The line mail apps show after the subject, instead of the summary (email only).",
+    ),
+    Key(
+        "email_only",
+        False,
+        "`true` makes a letter: emailed (same queue, topics, test sends and decisions) and "
+        "kept in the newsletter archive, but no blog page, no feed entry, no tag page.",
+    ),
     Key(
         "aliases",
         False,

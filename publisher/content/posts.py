@@ -60,6 +60,10 @@ class Post:
     reading_time: int  # minutes, at least 1
     digest: str  # hash of the source bytes
     slug_line: int = 1  # the front matter line the slug comes from (slug:, else title:)
+    email_at: datetime | None = None  # when it is announced, if not when it goes live
+    email_subject: str = ""  # the email's subject, if not the title
+    email_preheader: str = ""  # the email's preheader, if not the summary
+    email_only: bool = False  # a letter: emailed and archived, no page, feed or tag entry
 
     def is_live(self, now: datetime) -> bool:
         """Published: not a draft and its date has come."""
@@ -135,6 +139,10 @@ def parse_post(source: str, data: bytes, tz: tzinfo) -> FileResult:
         reading_time=max(1, round(words / WORDS_PER_MINUTE)),
         digest=result.digest,
         slug_line=fields.slug_line,
+        email_at=fields.email_at,
+        email_subject=fields.email_subject,
+        email_preheader=fields.email_preheader,
+        email_only=fields.email_only,
     )
     return result
 

@@ -41,30 +41,42 @@ FOOTNOTE_REF = re.compile(r'<a class="footnote-ref"[^>]*>(.*?)</a>', re.DOTALL)
 
 
 def post_url(config: Config, post: Post) -> str:
-    """Absolute URL of a post's page (the site builds it at posts/<slug>/)."""
+    """Absolute URL of a post's page (the site builds it at posts/<slug>/); a letter
+    (`email_only`) has none, and its page in the newsletter archive stands in."""
+    if post.email_only:
+        return archive_url(config, f"post:{post.slug}")
     return theme.absolute_url(config.site.url, f"posts/{post.slug}/")
 
 
 def render_post(config: Config, post: Post, posts: Sequence[Post] | None = None) -> Newsletter:
-    """The email announcing `post`; `posts` (all posts) supplies 'more from the blog' links."""
+    """The email announcing `post`; `posts` (all posts) supplies 'more from the blog' links.
+    Its subject and preheader are `email_subject` and `email_preheader` when it has them; a
+    letter (`email_only`) is sent whole, its archive page standing in for the blog's."""
     campaign = post.slug
     track = _tracker(config, campaign)
     url = post_url(config, post)
     body = absolute_html(post.html, url, track)
-    recent = [p for p in posts or () if p.slug != post.slug and p.is_live(config.now)]
+    recent = [p for p in posts or () if p.slug != post.slug and _on_blog(config, p)]
+    subject = post.email_subject or post.title
     context = {
-        "subject": post.title,
-        "preheader": post.summary,
+        "subject": subject,
+        "preheader": post.email_preheader or post.summary,
         "post": post,
+        "letter": post.email_only,
         "body": Markup(body),
         "body_text": html_to_text(body),
-        "full": config.newsletter.content == "full",
+        "full": config.newsletter.content == "full" or post.email_only,
         "post_url": track(url),
         "image": _picture(config, post),
         "recent": [_item(config, p, track) for p in recent[:RECENT_POSTS]],
         "browser_url": track(archive_url(config, f"post:{post.slug}")),
     }
-    return _render(config, f"post:{post.slug}", "post", post.title, track, context)
+    return _render(config, f"post:{post.slug}", "post", subject, track, context)
+
+
+def _on_blog(config: Config, post: Post) -> bool:
+    """A post with a page on the blog now, to list as more to read (a letter has none)."""
+    return post.is_live(config.now) and not post.email_only
 
 
 def render_digest(config: Config, posts: Sequence[Post], period_id: str) -> Newsletter:
@@ -86,7 +98,7 @@ def render_welcome(config: Config, posts: Sequence[Post], frequency: str) -> New
     """The welcome email after someone confirms: the latest `[newsletter] welcome_posts`
     live posts (given newest first), for `each` or `digest` readers."""
     track = _tracker(config, "welcome")
-    chosen = [p for p in posts if p.is_live(config.now)][: config.newsletter.welcome_posts]
+    chosen = [p for p in posts if _on_blog(config, p)][: config.newsletter.welcome_posts]
     subject = f"Welcome to {config.site.title}"
     context = {
         "subject": subject,

@@ -166,9 +166,23 @@ def digest_posts(
     without it, every emailable post's date does."""
     if went_live is None:
         went_live = {p.slug: p.date for p in posts if p.email and not p.draft}
-    chosen = [p for p in posts if p.slug in went_live and since < went_live[p.slug] <= until]
-    chosen.sort(key=lambda p: went_live[p.slug], reverse=True)
+    emailed = {p.slug: emailed_at(p, went_live[p.slug]) for p in posts if p.slug in went_live}
+    chosen = [p for p in posts if p.slug in emailed and since < emailed[p.slug] <= until]
+    chosen.sort(key=lambda p: emailed[p.slug], reverse=True)
     return chosen[: config.digest.max_posts]
+
+
+def emailed_at(post: Post, live_at: datetime) -> datetime:
+    """When the email of a post that went live at `live_at` is due: then, or at its
+    `email_at` when that is later (a digest takes it from then on, too)."""
+    return max(live_at, post.email_at) if post.email_at else live_at
+
+
+def email_time(config: Config, post: Post, live_at: datetime) -> str:
+    """Its `email_at` in site time when that is after `live_at` (what a decision shows as
+    "announced at ..."), else ""."""
+    later = emailed_at(post, live_at)
+    return f"{config.local(later):%Y-%m-%d %H:%M}" if later > live_at else ""
 
 
 def plan_digest(
@@ -212,6 +226,7 @@ class Publication:
     reason: str = ""  # why it is not emailed at all, or not announced
     source: str = ""
     path: str = ""
+    email_at: datetime | None = None  # when it is announced, when later than it goes live
 
 
 def new_publications(
@@ -261,7 +276,7 @@ def _decide(
         digest, went_live = former.in_digest and former.digest_key is None, former.live_at
     elif not post.email:
         reason, digest = "email: false in its front matter", False
-    elif now - went_live > max_age:
+    elif now - emailed_at(post, went_live) > max_age:
         reason = f"it went live more than [newsletter] announce_max_age ({max_age}) ago"
         digest = True
     else:
@@ -274,6 +289,7 @@ def _decide(
         reason=reason,
         source=post.source.as_posix(),
         path=f"/posts/{post.slug}/",
+        email_at=post.email_at if emailed_at(post, went_live) > went_live else None,
     )
 
 

@@ -8,18 +8,21 @@ from publisher.store.published import Record
 SAME_POST = "the same post as"  # the start of a renamed post's reason (calendar._decide)
 
 
-def describe(record: Record, announced: int | None, next_digest: str, split: str = "") -> str:
+def describe(
+    record: Record, announced: int | None, next_digest: str, split: str = "", at: str = ""
+) -> str:
     """ "announced to 3; in the digest of 2026-03-09", or "not emailed: <reason>; ...".
 
     `announced` is the recipients of its `post:<slug>` campaign when one exists (sent by a
     tick or by hand); `next_digest` the id of the digest a waiting post goes in; `split`
-    the recipients per topic (`topics.Reach.split`).
+    the recipients per topic (`topics.Reach.split`); `at` when an announcement still to
+    come goes out (its `email_at`), when not at the next tick.
     """
     parts = []
     if announced is not None:
-        parts.append(f"announced to {announced:,}{split}")
+        parts.append(f"announced to {announced:,}{split}" + (f" at {at}" if at else ""))
     elif record.announce:
-        parts.append("announced at the next tick")
+        parts.append(f"announced at {at or 'the next tick'}")
     if record.in_digest:
         key = record.digest_key or f"digest:{next_digest}"
         parts.append(f"in the digest of {key.removeprefix('digest:')}")

@@ -13,7 +13,7 @@ from datetime import timedelta
 from publisher import topics
 from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
-from publisher.schedule.calendar import new_publications, period_after
+from publisher.schedule.calendar import email_time, new_publications, period_after
 from publisher.schedule.decisions import describe
 from publisher.store import campaign_counts, published
 from publisher.store.audience import reader_choices
@@ -52,20 +52,25 @@ def list_posts(config: Config) -> list[PostRow]:
         campaign_id, total = totals.get(f"post:{post.slug}", (None, None))
         record = seen.records.get(post.slug)
         if record is not None:
-            state, email = "live", describe(record, total, next_digest)
+            at = email_time(config, post, record.live_at) if total is None else ""
+            state, email = "live", describe(record, total, next_digest, at=at)
         elif post.slug in fresh:
             item = fresh[post.slug]
             record = published.Record(
                 post.slug, item.live_at, item.announce, item.reason, item.in_digest, None, "", ""
             )
-            state = "live"
-            email = f"at the next tick: {describe(record, None, next_digest)}"
+            state, at = "live", email_time(config, post, item.live_at)
+            email = f"at the next tick: {describe(record, None, next_digest, at=at)}"
         else:
             reach = topics.reach(
                 [topics.post_topics(post.tags, config.topics)], each, config.topics
             )
             state, email = _upcoming(config, post, total, reach.words(config.topics))
         path = record.path if record and record.path else f"/posts/{post.slug}/"
+        if post.email_only:  # a letter has no page: its archive page once it is sent
+            from publisher.site.newsletters import archive_path, issue_id  # lazy: mail code
+
+            path = "/" + archive_path(issue_id(f"post:{post.slug}"))
         rows.append(
             PostRow(
                 slug=post.slug,
@@ -95,6 +100,5 @@ def _upcoming(config: Config, post: Post, total: int | None, each: str) -> tuple
     if not post.email:
         return "queued", "will not be emailed: email: false in its front matter"
     digest = period_after(config, post.date - timedelta(microseconds=1))
-    return "queued", (
-        f"announced to {each} when it goes live{already}; in the digest of {digest.id}"
-    )
+    when = f"at {at}" if (at := email_time(config, post, post.date)) else "when it goes live"
+    return "queued", f"announced to {each} {when}{already}; in the digest of {digest.id}"

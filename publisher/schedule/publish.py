@@ -111,7 +111,8 @@ def _report(config: Config, fresh: Sequence[Publication], seen: Seen, summary: T
             item.slug, item.live_at, item.announce, item.reason, item.in_digest, None, "", ""
         )
         summary.published.append(item.slug)
-        summary.decisions[item.slug] = describe(record, None, next_digest)
+        at = f"{config.local(item.email_at):%Y-%m-%d %H:%M}" if item.email_at else ""
+        summary.decisions[item.slug] = describe(record, None, next_digest, at=at)
         if summary.dry_run and item.announce:
             summary.notes.append(f"would announce {item.slug}")
         elif not summary.dry_run:

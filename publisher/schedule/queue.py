@@ -15,6 +15,7 @@ from publisher.schedule.calendar import (
     by_date,
     digest_posts,
     digest_since,
+    email_time,
     new_publications,
     period_after,
     plan_digest,
@@ -151,9 +152,8 @@ def _queued(
     reach = topics.reach([topics.post_topics(post.tags, config.topics)], each, config.topics)
     if not announce:
         reach = Reach(0, {})
-    email = describe(
-        record, reach.total if announce else None, next_digest.id, reach.split(config.topics)
-    )
+    split, at = reach.split(config.topics), email_time(config, post, post.date)
+    email = describe(record, reach.total if announce else None, next_digest.id, split, at)
     return QueuedPost(
         post.slug, post.title, post.date, announce, reach.total, email, reach.per_topic
     )

@@ -22,7 +22,7 @@ from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import reason
 from publisher.errors import PublisherError
 from publisher.schedule import links
-from publisher.schedule.calendar import period_after, plan_digest
+from publisher.schedule.calendar import emailed_at, period_after, plan_digest
 from publisher.schedule.decisions import describe
 from publisher.schedule.publish import publish, rebuild
 from publisher.schedule.summary import StepError, TickSummary
@@ -121,17 +121,22 @@ def _problem(summary: TickSummary, exc: PublisherError) -> None:
 
 
 def _announce(config: Config, store: Store, posts: Sequence[Post], summary: TickSummary) -> None:
-    """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce."""
-    pending = published.unannounced(store)
+    """A `post:<slug>` campaign to `each` subscribers for every post recorded to announce
+    whose time has come (its `email_at`, when it has one)."""
+    by_slug = {p.slug: p for p in posts}
+    pending = [
+        (slug, live_at)
+        for slug, live_at in published.unannounced(store)
+        if slug not in by_slug or emailed_at(by_slug[slug], live_at) <= config.now
+    ]
     if summary.dry_run:  # the posts this pass would publish are in its notes already
         summary.notes += [f"would announce {slug}" for slug, _ in pending]
         return
-    by_slug = {p.slug: p for p in posts}
     for slug, live_at in pending:
         post = by_slug.get(slug)
         if post is None or not post.is_live(config.now) or not post.email:
             why = "it is no longer live or no longer allows email"
-        elif config.now - live_at > config.newsletter.announce_max_age:
+        elif config.now - emailed_at(post, live_at) > config.newsletter.announce_max_age:
             max_age = config.newsletter.announce_max_age
             why = f"it went live more than [newsletter] announce_max_age ({max_age}) ago"
         else:

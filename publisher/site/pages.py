@@ -86,13 +86,15 @@ class Page:
 
 
 def make_entries(config: Config, posts: Iterable[Post], drafts: bool, future: bool) -> list[Entry]:
-    """The posts this build shows, newest first, with their URLs, status and tags.
+    """The posts this build shows, newest first, with their URLs, status and tags. A
+    letter (`email_only`) is not among them: no page, no feed entry, no tag page (the
+    newsletter archive shows it once it is sent).
 
     Tags that differ only in case or punctuation ("Sleep", "sleep") share one page, named
     after the first spelling in alphabetical order.
     """
     shown = []
-    for post in posts:
+    for post in (p for p in posts if not p.email_only):
         status = "live" if post.is_live(config.now) else "draft" if post.draft else "scheduled"
         if status == "live" or (status == "draft" and drafts) or (status == "scheduled" and future):
             shown.append((post, status))
