@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.docs import docs_page
 from publisher.errors import ConfigError
+from publisher.moved import moved_settings
 from publisher.topics import Topic, parse_topics
 from publisher.values import convert, parse_now
 
@@ -396,7 +397,7 @@ def load_config(
         raise ConfigError(f"{config_path}: no such config file")
 
     problems: list[str] = []
-    data, env, warnings = _moved(data, env)
+    data, env, warnings = moved_settings(data, env)
     for unknown in sorted(set(data) - {*SECTIONS, "topics"}):
         problems.append(f"[{unknown}]: unknown section (known: {', '.join(SECTIONS)}, topics)")
     topics = parse_topics(data.get("topics"), problems)
@@ -421,36 +422,6 @@ def load_config(
     if problems:
         raise ConfigError("\n".join(f"{config_path}: {p}" for p in problems))
     return _resolve_paths(config)
-
-
-# Keys an earlier version read elsewhere: (old section, old key) -> (section, key).
-MOVED = {("newsletter", "digest_subject"): ("digest", "subject")}
-
-
-def _moved(
-    data: dict[str, Any], env: Mapping[str, str]
-) -> tuple[dict[str, Any], Mapping[str, str], tuple[str, ...]]:
-    """The file and environment with each moved key read at its new place (unless set
-    there too), and a warning for each, so an upgrade keeps working and says what to edit."""
-    data, env, warnings = dict(data), dict(env), []
-    for (old_section, old), (section, new) in MOVED.items():
-        old_env, new_env = (
-            f"PUBLISHER_{old_section}_{old}".upper(),
-            f"PUBLISHER_{section}_{new}".upper(),
-        )
-        if old_env in env:
-            env.setdefault(new_env, env.pop(old_env))
-            warnings.append(f"{old_env} is now {new_env}; rename it")
-        table = data.get(old_section)
-        if isinstance(table, dict) and old in table:
-            table = dict(table)
-            value = table.pop(old)
-            data[old_section] = table
-            target = data.setdefault(section, {})
-            if isinstance(target, dict):
-                data[section] = {new: value, **target}
-            warnings.append(f"[{old_section}] {old} is now [{section}] {new}; move it there")
-    return data, env, tuple(warnings)
 
 
 def _zone(site: SiteSection) -> ZoneInfo | None:

@@ -649,6 +649,26 @@ def live_server():
         thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def app_client(live_server, **settings: str) -> Iterator[tuple[Any, Any, Any]]:
+    """The subscriber web app of the site in the working directory on a loopback port,
+    with `PUBLISHER_<KEY>` settings (`database_url=...`), `[web] url` the server itself:
+    (config, store, an httpx client on it)."""
+    import httpx
+
+    from publisher.config import load_config
+    from publisher.web.app import create_app
+
+    port = free_port()
+    env = {**os.environ, "PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}"}
+    env.update({f"PUBLISHER_{key.upper()}": value for key, value in settings.items()})
+    config = load_config(env=env)
+    app = create_app(config)
+    url = live_server(app, port)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        yield config, app.state.store, client
+
+
 # --- Databases ----------------------------------------------------------------------
 
 

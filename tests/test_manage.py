@@ -3,38 +3,24 @@ nothing that tells a stranger whether the address is on the list."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import httpx
 import pytest
 
 from publisher import store as st
-from publisher.config import load_config
 from publisher.subscribers.tokens import load_tokens
-from publisher.web.app import create_app
 
-from conftest import free_port
+from conftest import app_client
 
 
 @pytest.fixture
 def web(site: Path, live_server, database_url: str):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}",
-        "PUBLISHER_DATABASE_URL": database_url,
-        "PUBLISHER_WEB_SUBSCRIBE_PER_MINUTE": "4",
-    }
-    config = load_config(env=env)
-    app = create_app(config)
-    url = live_server(app, port)
-    with httpx.Client(base_url=url, timeout=10) as client:
-        yield config, app.state.store, client
+    with app_client(live_server, database_url=database_url, web_subscribe_per_minute="4") as web:
+        yield web
 
 
 def outbox(config) -> list:

@@ -24,7 +24,7 @@ from publisher.store.db import Store, open_store
 from publisher.subscribers.tokens import load_tokens
 from publisher.web.app import create_app
 
-from conftest import free_port, run_publisher, write_config, write_post, write_relay_config
+from conftest import app_client, run_publisher, write_config, write_post, write_relay_config
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TOPICS = """
@@ -192,17 +192,8 @@ def test_import_reads_topics_and_export_round_trips_consent(store, tmp_path: Pat
 @pytest.fixture
 def web(site: Path, live_server, database_url: str):
     topics_site(site)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}",
-        "PUBLISHER_DATABASE_URL": database_url,
-    }
-    config = load_config(env=env)
-    app = create_app(config)
-    url = live_server(app, port)
-    with httpx.Client(base_url=url, timeout=10) as client:
-        yield config, app.state.store, client
+    with app_client(live_server, database_url=database_url) as web:
+        yield web
 
 
 def test_form_topics_survive_confirmation(web) -> None:
