@@ -53,14 +53,6 @@ def audience(conn: Connection, frequency: str, wants: Wants | None) -> ColumnEle
     return and_(readers, subscribers.c.topics.in_(taken))
 
 
-def count_recipients(store: Store, frequency: str, wants: Wants | None = None) -> int:
-    """How many subscribers a new campaign for `frequency` (and `wants`) would go to now."""
-    with store.read() as conn:
-        return conn.execute(
-            select(func.count()).where(audience(conn, frequency, wants))
-        ).scalar_one()
-
-
 def create_campaign(
     store: Store, newsletter, frequency: str, now: datetime, wants: Wants | None = None
 ) -> tuple[Campaign, bool]:
