@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from publisher.admin.api import campaigns, posts, queue, staff, subscribers
+from publisher.admin.api import campaigns, posts, queue, staff, subscribers, topics
 from publisher.admin.auth import Actor
 from publisher.admin.permissions import PUBLIC, allow
 from publisher.content import editing
@@ -22,7 +22,14 @@ from publisher.delivery import holds
 from publisher.errors import ContentErrors, DeliveryError, PublisherError, StoreError
 from publisher.store.staff import StaffExists, StaffNotFound
 
-ROUTERS = [posts.router, campaigns.router, subscribers.router, queue.router, staff.router]
+ROUTERS = [
+    posts.router,
+    campaigns.router,
+    subscribers.router,
+    topics.router,
+    queue.router,
+    staff.router,
+]
 SERVER = "/admin/api"
 
 

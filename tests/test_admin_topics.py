@@ -1,0 +1,60 @@
+"""Topics in the Admin API: the site's with their readers, and a subscriber's, changed as
+their preferences page would, with an audit row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from publisher import store as st
+from publisher.store import audit
+
+from conftest import write_config
+
+TOPICS = """
+[topics]
+nutrition = { label = "Food and mood", tags = ["nutrition"] }
+sleep = { label = "Sleep", tags = ["sleep"] }
+"""
+
+
+def test_topics_are_shown_and_changed_through_the_api(site: Path, start_console) -> None:
+    write_config(site, TOPICS)
+    console = start_console()
+    now = console.clock()
+    ana = st.add(console.store, "ana@example.org", now=now, topics="sleep").subscriber
+    st.add(console.store, "bo@example.org", now=now, frequency="digest", topics="nutrition,sleep")
+    st.add(console.store, "cy@example.org", now=now)
+    editor = console.staff("ed@example.org", "editor")
+
+    site_topics = editor.get("/admin/api/topics").json()
+    assert site_topics == {
+        "topics": [
+            {
+                "name": "nutrition",
+                "label": "Food and mood",
+                "tags": ["nutrition"],
+                "readers": {"each": 0, "digest": 1},
+            },
+            {
+                "name": "sleep",
+                "label": "Sleep",
+                "tags": ["sleep"],
+                "readers": {"each": 1, "digest": 1},
+            },
+        ],
+        "every_topic": {"each": 1, "digest": 0},
+    }
+    path = f"/admin/api/subscribers/{ana.id}/topics"
+    assert editor.get(path).json() == {"topics": ["sleep"]}
+    changed = editor.put(path, json={"topics": ["nutrition", "sleep"]})
+    assert changed.status_code == 200 and changed.json() == {"topics": ["nutrition", "sleep"]}
+    assert st.get(console.store, ana.id).topics == "nutrition,sleep"
+    wrong = editor.put(path, json={"topics": ["diet"]})
+    assert wrong.status_code == 422 and "not a topic: 'diet'" in wrong.json()["detail"]
+    assert (
+        editor.put("/admin/api/subscribers/999999/topics", json={"topics": []}).status_code == 404
+    )
+    author = console.staff("au@example.org", "author")
+    assert author.put(path, json={"topics": []}).status_code == 403
+    rows = [r for r in audit.rows(console.store) if r.action == "subscriber.topics"]
+    assert [(r.object, r.detail) for r in rows] == [(str(ana.id), "nutrition,sleep")]
