@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from publisher.config import load_config
 from publisher.content.posts import load_posts
 from publisher.store import subscribers
+from publisher.topics import post_topics
 from publisher.web.app import create_app
 
 from conftest import free_port, run_publisher
@@ -60,7 +61,9 @@ def test_subscribe_confirm_and_one_click_unsubscribe(
     live_server(app, web_port)
     store, outbox = app.state.store, config.delivery.outbox
     subscribers.add(store, "other@example.com", now=config.now)
-    live = [p.slug for p in load_posts(config) if p.is_live(config.now) and not p.draft]
+    live_posts = [p for p in load_posts(config) if p.is_live(config.now) and not p.draft]
+    live = [p.slug for p in live_posts]
+    topic = post_topics(live_posts[0].tags, config.topics)[0]  # the reader's one choice
 
     post = next(
         p
@@ -78,6 +81,7 @@ def test_subscribe_confirm_and_one_click_unsubscribe(
         page.fill("#subscribe-email", EMAIL)
         page.fill("#subscribe-name", "Robin")
         page.check("input[name=frequency][value=each]")
+        page.check(f"input[name=topics][value={topic}]")
         page.locator("#subscribe").screenshot(path=artifacts / "web-subscribe-form.png")
         page.click("#subscribe button[type=submit]")
         page.wait_for_url(f"http://127.0.0.1:{web_port}/subscribe")
@@ -94,6 +98,7 @@ def test_subscribe_confirm_and_one_click_unsubscribe(
         assert "You are subscribed" in page.inner_text("h1")
         page.screenshot(path=artifacts / "web-confirmed.png", full_page=True)
         assert subscribers.get_by_email(store, EMAIL).status == "active"
+        assert subscribers.get_by_email(store, EMAIL).topics == topic  # kept from the form
         welcome = wait_for_mail(outbox, EMAIL, 2)[-1]  # issue 12: a welcome after confirming
         assert welcome["Subject"].startswith("Welcome to ")
 
