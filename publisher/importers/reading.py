@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from publisher.content.frontmatter import MAX_POST_BYTES
 from publisher.content.posts import is_backup
+from publisher.content.yamlfront import MAX_POST_BYTES
 from publisher.importers import tree
 from publisher.importers.model import Harvest, When
 
