@@ -28,7 +28,8 @@ STRONG = "a kept secret, long enough to sign links"
 @pytest.mark.parametrize("purpose", tokens.PURPOSES)
 def test_round_trip(purpose: str) -> None:
     token = SIGNER.make(purpose, 42, KEY, NOW)
-    assert SIGNER.read(purpose, token, KEY, NOW + timedelta(days=6)) == 42
+    later = NOW + min(tokens.EXPIRY[purpose] or timedelta(days=7), timedelta(days=7)) * 0.9
+    assert SIGNER.read(purpose, token, KEY, later) == 42
 
 
 def test_tampered_or_foreign_tokens_are_invalid() -> None:
