@@ -8,7 +8,7 @@ from pathlib import Path
 from publisher import store as st
 from publisher.store import audit
 
-from conftest import write_config
+from conftest import write_config, write_post
 
 TOPICS = """
 [topics]
@@ -58,3 +58,39 @@ def test_topics_are_shown_and_changed_through_the_api(site: Path, start_console)
     assert author.put(path, json={"topics": []}).status_code == 403
     rows = [r for r in audit.rows(console.store) if r.action == "subscriber.topics"]
     assert [(r.object, r.detail) for r in rows] == [(str(ana.id), "nutrition,sleep")]
+
+    write_post(site, "rest.md", "title: Rest\ndate: 2026-12-05 09:00\ntags: [sleep]")
+    [queued] = editor.get("/admin/api/queue").json()["posts"]
+    assert (queued["recipients"], queued["per_topic"]) == (2, {"sleep": 1, "": 1})
+
+
+def test_the_post_api_reads_and_writes_when_and_how_a_post_is_emailed(console) -> None:
+    editor = console.staff("ed@example.org", "editor")
+    new = {
+        "title": "Food and mood",
+        "body": "Eat well.\n",
+        "date": "2026-12-10 09:00",
+        "email_at": "2026-12-11 10:00",
+        "email_subject": "What to eat this week",
+        "email_preheader": "Three small changes",
+    }
+    made = editor.post("/admin/api/posts", json=new)
+    assert made.status_code == 201, made.text
+    post = made.json()
+    text = (console.config.root / post["source"]).read_text()
+    assert "email_at: 2026-12-11 10:00\n" in text
+    assert 'email_subject: "What to eat this week"\n' in text
+    assert post["email_at"] == "2026-12-11T16:00:00Z" and post["email_only"] is False
+    url = "/admin/api/posts/food-and-mood"
+    early = editor.put(
+        url, json={"email_at": "2026-12-09 10:00"}, headers={"if-match": post["etag"]}
+    )
+    assert early.status_code == 422 and "is before the date" in early.text
+    letter = editor.put(
+        url, json={"email_only": True, "email_at": None}, headers={"if-match": post["etag"]}
+    )
+    assert letter.status_code == 200, letter.text
+    assert (letter.json()["email_only"], letter.json()["email_at"]) == (True, None)
+    text = (console.config.root / post["source"]).read_text()
+    assert "email_only: true\n" in text and "email_at" not in text
+    assert 'email_subject: "What to eat this week"\n' in text  # kept: not in the change

@@ -26,6 +26,7 @@ from publisher.content.posts import Post, parse_post, scan
 from publisher.errors import ContentError, ContentErrors, PublisherError
 
 EDITED = ("title", "date", "tags", "summary", "image", "image_alt", "draft")  # in this order
+EMAILING = ("email_at", "email_subject", "email_preheader", "email_only")  # after them
 TRASH = "trash"  # under the site's data folder: where deleted posts go
 TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 CLOSING = re.compile(r"^---[ \t]*$", re.MULTILINE)
@@ -43,6 +44,10 @@ class PostFields:
     image_alt: str
     draft: bool
     body: str
+    email_at: datetime | None = None  # aware; None: when it goes live
+    email_subject: str = ""
+    email_preheader: str = ""
+    email_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,22 @@ def post_text(config: Config, fields: PostFields, old: str = "") -> str:
         if value:
             lines.append(f"{name}: {_quoted(value)}")
     lines.append(f"draft: {'true' if fields.draft else 'false'}")
+    lines += _emailing(config, fields)
     body = fields.body.replace("\r\n", "\n")
     return "---\n" + "".join(line + "\n" for line in kept + lines) + "---\n\n" + body.lstrip("\n")
+
+
+def _emailing(config: Config, fields: PostFields) -> list[str]:
+    """The lines of the keys that say when and how the post is emailed, those set."""
+    lines = []
+    if fields.email_at is not None:
+        lines.append(f"email_at: {config.local(fields.email_at):%Y-%m-%d %H:%M}")
+    for name in ("email_subject", "email_preheader"):
+        if value := getattr(fields, name).strip():
+            lines.append(f"{name}: {_quoted(value)}")
+    if fields.email_only:
+        lines.append("email_only: true")
+    return lines
 
 
 def check(config: Config, source: str, text: str) -> Post:
@@ -122,6 +141,10 @@ def fields_of(config: Config, post: Post, text: str) -> PostFields:
         image_alt=read.image_alt,
         draft=read.draft,
         body=read.body.lstrip("\n"),
+        email_at=read.email_at,
+        email_subject=read.email_subject,
+        email_preheader=read.email_preheader,
+        email_only=read.email_only,
     )
 
 
@@ -171,7 +194,7 @@ def _other_lines(old: str) -> list[str]:
     for line in front.splitlines():
         key = TOP_KEY.match(line)
         if key:
-            skipping = key.group(1) in EDITED
+            skipping = key.group(1) in EDITED + EMAILING
         elif line.startswith("#"):  # a comment at the margin belongs to no value
             skipping = False
         if not skipping:

@@ -52,6 +52,10 @@ class PostBody(Model):
     image: str = Field("", max_length=500)
     image_alt: str = Field("", max_length=500)
     draft: StrictBool = True
+    email_at: datetime | None = None  # the announcement's time, when not the date's
+    email_subject: str = Field("", max_length=300)  # instead of the title, in the email
+    email_preheader: str = Field("", max_length=2000)  # instead of the summary, ditto
+    email_only: StrictBool = False  # a letter: emailed and archived, no page
 
 
 class PostChange(Model):
@@ -65,6 +69,10 @@ class PostChange(Model):
     image: str | None = Field(None, max_length=500)
     image_alt: str | None = Field(None, max_length=500)
     draft: StrictBool | None = None
+    email_at: datetime | None = None  # null: back to when it goes live
+    email_subject: str | None = Field(None, max_length=300)
+    email_preheader: str | None = Field(None, max_length=2000)
+    email_only: StrictBool | None = None
 
 
 class PostFile(Answer):
@@ -79,6 +87,10 @@ class PostFile(Answer):
     image_alt: str
     draft: bool
     body: str
+    email_at: datetime | None
+    email_subject: str
+    email_preheader: str
+    email_only: bool
 
 
 class Changed(Answer):
@@ -134,6 +146,10 @@ def file_of(config, post: Post, text: str) -> PostFile:
         image_alt=fields.image_alt,
         draft=fields.draft,
         body=fields.body,
+        email_at=fields.email_at,
+        email_subject=fields.email_subject,
+        email_preheader=fields.email_preheader,
+        email_only=fields.email_only,
     )
 
 
@@ -220,6 +236,10 @@ async def create(
         image_alt=new.image_alt,
         draft=new.draft,
         body=new.body,
+        email_at=None if new.email_at is None else aware(console_of(request), new.email_at),
+        email_subject=new.email_subject,
+        email_preheader=new.email_preheader,
+        email_only=new.email_only,
     )
     file, _post = await save(request, actor, "post.create", None, fields, "")
     return tagged(response, file)
@@ -246,8 +266,11 @@ async def change(
 ) -> PostFile:
     """Change the fields given; 412 when the file changed since its ETag."""
     changes = body.model_dump(exclude_none=True)
-    if "date" in changes:
-        changes["date"] = aware(console_of(request), body.date)
+    for name in ("date", "email_at"):
+        if name in changes:
+            changes[name] = aware(console_of(request), changes[name])
+    if "email_at" in body.model_fields_set and body.email_at is None:
+        changes["email_at"] = None  # null: announced when it goes live again
     if "tags" in changes:
         changes["tags"] = tuple(body.tags or ())
     return tagged(response, await edit(request, actor, "post.update", slug, changes, if_match))

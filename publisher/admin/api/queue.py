@@ -24,6 +24,7 @@ class QueuedPost(Answer):
     publish_at: datetime
     announce: bool
     recipients: int
+    per_topic: dict[str, int] = {}  # its recipients per topic of the post, "" every topic
     email: str  # the email decision, in words
 
 
@@ -33,6 +34,7 @@ class NextDigest(Answer):
     posts: list[str]
     live_at: dict[str, datetime]
     recipients: int
+    per_topic: dict[str, int] = {}  # its readers per topic of its posts, "" every topic
 
 
 class Published(Answer):
