@@ -41,6 +41,7 @@ from common import (
     postgres_schema,
     relay_env,
     start_sink,
+    subscriber_rows,
 )
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -166,23 +167,10 @@ def make_send_site(root: Path, size: int, with_topics: bool) -> None:
     count = 2 * size if with_topics else size
     with open_store("sqlite:///data/publisher.db", root) as store, store.transaction() as conn:
         for start in range(0, count, 10_000):
-            rows = []
-            for n in range(start, min(count, start + 10_000)):
+            rows = subscriber_rows(start, min(count, start + 10_000), NOW)
+            for n, row in enumerate(rows, start):
                 chosen = ("sleep" if n % 4 == 0 else "") if n % 2 == 0 else "nutrition"
-                email = f"reader{n}@example.org"
-                rows.append(
-                    dict(
-                        email=email,
-                        email_key=email,
-                        name=f"Reader {n}",
-                        status="active",
-                        frequency="each",
-                        source="bench",
-                        created_at=NOW,
-                        bounce_count=0,
-                        topics=chosen if with_topics else "",
-                    )
-                )
+                row["topics"] = chosen if with_topics else ""
             conn.execute(insert(subscribers), rows)
 
 
