@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,6 +156,33 @@ def postgres_schema(url: str, prefix: str) -> Iterator[tuple[str, str]]:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def copy_subscribers(
+    root: Path, url: str, size: int, created: datetime, topics: Callable[[int], str] | None = None
+) -> float:
+    """Migrate the PostgreSQL store at `url`, then COPY `size` active `each` subscribers
+    in (reader<n>@example.org, their chosen topics `topics(n)`, none by default); the
+    seconds the COPY and ANALYZE took."""
+    import psycopg
+
+    from publisher.store import open_store
+
+    open_store(url, root).close()
+    started = time.perf_counter()
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    naive = created.replace(tzinfo=None)
+    columns = "email, email_key, name, status, frequency, source, created_at, bounce_count, topics"
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY subscribers ({columns}) FROM STDIN") as copy:
+            for n in range(size):
+                email = f"reader{n}@example.org"
+                chosen = topics(n) if topics else ""
+                copy.write_row(
+                    (email, email, f"Reader {n}", "active", "each", "bench", naive, 0, chosen)
+                )
+        cur.execute("ANALYZE subscribers")
+    return time.perf_counter() - started
 
 
 # --- Processes -----------------------------------------------------------------------

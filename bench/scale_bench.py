@@ -36,6 +36,7 @@ from common import (
     SLUG,
     bench_env,
     copy_sample_site,
+    copy_subscribers,
     find_sink,
     postgres_schema,
     relay_env,
@@ -51,26 +52,6 @@ def sink_messages(counters: Path) -> int:
     text = counters.read_bytes()[-4096:].decode("ascii", "replace")
     found = re.findall(r"mesg=(\d+)", text)
     return int(found[-1]) if found else 0
-
-
-def import_subscribers(root: Path, url: str, size: int) -> float:
-    """Migrate the schema and COPY `size` active subscribers in; seconds taken."""
-    from publisher.store import open_store
-
-    open_store(url, root).close()
-    import psycopg
-
-    started = time.perf_counter()
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
-    created = NOW.replace(tzinfo=None)
-    columns = "email, email_key, name, status, frequency, source, created_at, bounce_count"
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        with cur.copy(f"COPY subscribers ({columns}) FROM STDIN") as copy:
-            for n in range(size):
-                email = f"reader{n}@example.org"
-                copy.write_row((email, email, f"Reader {n}", "active", "each", "bench", created, 0))
-        cur.execute("ANALYZE subscribers")
-    return time.perf_counter() - started
 
 
 def ledger_state(url: str) -> tuple[int | None, float | None, dict[str, int]]:
@@ -124,7 +105,7 @@ def run(args: argparse.Namespace, schema: str, url: str) -> None:
     processes: list[tuple[str, subprocess.Popen, float]] = []
     try:
         root = copy_sample_site(tmp / "site")
-        imported = import_subscribers(root, url, args.size)
+        imported = copy_subscribers(root, url, args.size, NOW)
         print(
             f"{args.size:,} subscribers imported by COPY in {imported:.1f} s "
             f"({args.size / imported:,.0f} rows/s); schema {schema}",

@@ -37,6 +37,7 @@ from common import (
     SLUG,
     bench_env,
     copy_sample_site,
+    copy_subscribers,
     find_sink,
     postgres_schema,
     relay_env,
@@ -65,28 +66,6 @@ def fake_newsletter(key: str, kind: str = "post"):
 # --- Creation on PostgreSQL -----------------------------------------------------------
 
 
-def copy_subscribers(url: str, root: Path, size: int) -> float:
-    """Migrate, then COPY `size` active `each` subscribers with random topics; seconds."""
-    import psycopg
-
-    from publisher.store import open_store
-
-    open_store(url, root).close()
-    rng = random.Random(23)
-    started = time.perf_counter()
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
-    created = NOW.replace(tzinfo=None)
-    columns = "email, email_key, name, status, frequency, source, created_at, bounce_count, topics"
-    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        with cur.copy(f"COPY subscribers ({columns}) FROM STDIN") as copy:
-            for n in range(size):
-                email = f"reader{n}@example.org"
-                row = (email, email, "", "active", "each", "bench", created, 0, random_choice(rng))
-                copy.write_row(row)
-        cur.execute("ANALYZE subscribers")
-    return time.perf_counter() - started
-
-
 def create(args: argparse.Namespace) -> None:
     from sqlalchemy import text
 
@@ -103,7 +82,8 @@ def create(args: argparse.Namespace) -> None:
     ):
         root = copy_sample_site(Path(tmp) / "site")
         config = load_config(root / "config" / "site.toml", now=NOW, env={})
-        seconds = copy_subscribers(url, root, args.size)
+        rng = random.Random(23)
+        seconds = copy_subscribers(root, url, args.size, NOW, lambda _n: random_choice(rng))
         print(f"{args.size:,} subscribers with random topics by COPY in {seconds:.1f} s")
         wants = topics.reaches((SEND_POST_TOPIC,), config.topics)
         store = open_store(url, root)
