@@ -389,3 +389,33 @@ def test_changing_topics_on_the_preferences_page_changes_the_next_send(
 def campaigns(config) -> list:
     with Store.open(config) as store:
         return ledger.list_campaigns(store)
+
+
+def test_editions_take_each_reader_once_on_both_databases(store) -> None:
+    from publisher.mail.message import Newsletter
+    from publisher.store import audience
+
+    for n, chosen in enumerate(["sleep", "sleep,nutrition", "", "nutrition", "sleep"]):
+        st.add(store, f"r{n}@example.org", now=NOW, frequency="digest", topics=chosen)
+    st.add(store, "each@example.org", now=NOW, topics="sleep")  # another frequency
+
+    def edition(key: str):
+        return Newsletter(key, "digest", "Subject", "<p>Hi</p>", "Hi")
+
+    made = audience.create_campaigns(
+        store,
+        [
+            (edition("digest:x"), lambda value: value == ""),
+            (edition("digest:x.sleep"), lambda value: "sleep" in value),
+            (edition("digest:x.none"), lambda value: False),
+        ],
+        "digest",
+        NOW,
+    )
+    assert [(c.key, c.total, created) for c, created in made] == [
+        ("digest:x", 1, True),
+        ("digest:x.sleep", 3, True),
+        ("digest:x.none", 0, True),
+    ]
+    again = audience.create_campaigns(store, [(edition("digest:x"), None)], "digest", NOW)
+    assert [(c.key, created) for c, created in again] == [("digest:x", False)]

@@ -13,7 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from publisher.errors import StoreError
 from publisher.store.db import Store
@@ -70,13 +80,15 @@ def create_campaigns(
 ) -> list[tuple[Campaign, bool]]:
     """`create_campaign` for several newsletters in one transaction (a digest's editions,
     each for the readers of some topics): all of them are created, or, when the first
-    already exists, none is and those that exist are returned."""
+    already exists, none is and those that exist are returned. A reader gets the first
+    edition whose `wants` takes their topics, and the deliveries of all editions are one
+    INSERT ... SELECT: one pass over the subscribers, however many editions."""
     first = editions[0][0].key
     if get_campaign(store, first) is None:
         try:
             with store.transaction() as conn:
-                for newsletter, wants in editions:
-                    _create(conn, newsletter, audience(conn, frequency, wants), now)
+                ids = [_insert_campaign(conn, newsletter, now) for newsletter, _ in editions]
+                _snapshot(conn, ids, [wants for _, wants in editions], frequency)
             return [(get_campaign(store, n.key), True) for n, _ in editions]
         except StoreError:  # a unique violation when another process created them first
             if get_campaign(store, first) is None:
@@ -85,9 +97,8 @@ def create_campaigns(
     return [(campaign, False) for campaign in found if campaign is not None]
 
 
-def _create(conn: Connection, newsletter, readers: ColumnElement[bool], now: datetime) -> None:
-    """Insert one campaign and a queued delivery for each of `readers` (a WHERE clause)."""
-    campaign_id = conn.execute(
+def _insert_campaign(conn: Connection, newsletter, now: datetime) -> int:
+    return conn.execute(
         insert(campaigns)
         .values(
             key=newsletter.key,
@@ -103,13 +114,36 @@ def _create(conn: Connection, newsletter, readers: ColumnElement[bool], now: dat
         )
         .returning(campaigns.c.id)
     ).scalar_one()
-    recipients = select(literal(campaign_id), subscribers.c.id, literal(QUEUED), literal(0))
+
+
+def _snapshot(conn: Connection, ids: list[int], wanted: list[Wants | None], frequency: str) -> None:
+    """A queued delivery for each reader of `frequency` in the campaign (of `ids`) whose
+    `wants` first takes their stored choice, then each campaign's total."""
+    readers = _readers(frequency)
+    if wanted == [None]:
+        campaign, where = literal(ids[0]), readers
+    else:
+        owner = {}
+        for value in choices(conn, frequency):
+            taker = next(
+                (i for i, w in zip(ids, wanted, strict=True) if w is None or w(value)), None
+            )
+            if taker is not None:
+                owner[value] = taker
+        campaign = case(owner, value=subscribers.c.topics) if owner else literal(ids[0])
+        where = and_(readers, subscribers.c.topics.in_(list(owner)))
+    recipients = select(campaign, subscribers.c.id, literal(QUEUED), literal(0)).where(where)
     conn.execute(
         insert(deliveries).from_select(
-            ["campaign_id", "subscriber_id", "state", "attempts"], recipients.where(readers)
+            ["campaign_id", "subscriber_id", "state", "attempts"], recipients
         )
     )
-    total = conn.execute(  # rowcount of INSERT ... SELECT is not portable
-        select(func.count()).where(deliveries.c.campaign_id == campaign_id)
-    ).scalar_one()
-    conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(total=total))
+    totals = dict.fromkeys(ids, 0) | dict(  # rowcount of INSERT ... SELECT is not portable
+        conn.execute(
+            select(deliveries.c.campaign_id, func.count())
+            .where(deliveries.c.campaign_id.in_(ids))
+            .group_by(deliveries.c.campaign_id)
+        ).all()
+    )
+    for campaign_id, total in totals.items():
+        conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(total=total))
