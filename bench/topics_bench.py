@@ -66,6 +66,15 @@ def fake_newsletter(key: str, kind: str = "post"):
 # --- Creation on PostgreSQL -----------------------------------------------------------
 
 
+def vacuum(url: str) -> None:
+    """VACUUM ANALYZE the subscribers (outside a transaction, as PostgreSQL requires)."""
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE subscribers")
+
+
 def create(args: argparse.Namespace) -> None:
     from sqlalchemy import text
 
@@ -107,7 +116,7 @@ def create(args: argparse.Namespace) -> None:
                 )
             with store.transaction() as conn:
                 conn.execute(text("UPDATE subscribers SET frequency = 'digest'"))
-                conn.execute(text("ANALYZE subscribers"))
+            vacuum(url)  # the update left a dead version of every row behind
             post_topics = [("sleep",), ("nutrition", "anxiety"), ()]
             started = time.perf_counter()
             choices = audience.reader_choices(store, "digest")
