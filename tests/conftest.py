@@ -613,6 +613,21 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+# Read at import, before the fixtures clean PUBLISHER_* and move into a temp site.
+SCREENSHOTS = os.environ.get("PUBLISHER_SCREENSHOTS")
+SCREENSHOTS_FOLDER = Path(SCREENSHOTS).resolve() if SCREENSHOTS else None
+
+
+@pytest.fixture
+def shots(artifacts: Path) -> Path:
+    """Where the docs' screenshots go: PUBLISHER_SCREENSHOTS=docs/images writes them there
+    under stable names (so the docs show the current console and emails), otherwise
+    test-artifacts/."""
+    folder = SCREENSHOTS_FOLDER or artifacts
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 # --- HTTP ---------------------------------------------------------------------------
 
 

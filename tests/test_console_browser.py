@@ -8,7 +8,6 @@ there under stable names (console-*.png), otherwise into test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -21,17 +20,6 @@ from conftest import horizontal_overflow, png, run_publisher, wait_for, write_po
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-01T15:00:00Z"  # the console fixture's clock
-# Read before the fixtures clean PUBLISHER_* and move into a temp site.
-SCREENSHOTS = os.environ.get("PUBLISHER_SCREENSHOTS")
-SCREENSHOTS_FOLDER = Path(SCREENSHOTS).resolve() if SCREENSHOTS else None
-
-
-@pytest.fixture
-def shots(artifacts: Path) -> Path:
-    """Where the screenshots go: PUBLISHER_SCREENSHOTS (docs/images) or test-artifacts/."""
-    folder = SCREENSHOTS_FOLDER or artifacts
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def staff_add(console, email: str, role: str) -> str:
