@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, MetaData, inspect, text
 
-from publisher.store import schema, staff_schema
+from publisher.store import click_schema, schema, staff_schema
 
 
 def _initial_schema(conn: Connection) -> None:
@@ -153,6 +153,12 @@ def _topics(conn: Connection) -> None:
     )
 
 
+def _clicks(conn: Connection) -> None:
+    """Clicks and opens counted per campaign, link and hour (store/clicks.py)."""
+    for table in click_schema.TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -164,4 +170,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _staff_console,
     _inbound_namespaces,
     _topics,
+    _clicks,
 ]
