@@ -94,3 +94,37 @@ def test_the_post_api_reads_and_writes_when_and_how_a_post_is_emailed(console) -
     text = (console.config.root / post["source"]).read_text()
     assert "email_only: true\n" in text and "email_at" not in text
     assert 'email_subject: "What to eat this week"\n' in text  # kept: not in the change
+
+
+def test_the_console_shows_readers_per_topic_and_changes_a_subscribers_topics(
+    site: Path, start_console
+) -> None:
+    write_config(site, TOPICS)
+    console = start_console()
+    now = console.clock()
+    ana = st.add(console.store, "ana@example.org", now=now, topics="sleep").subscriber
+    st.add(console.store, "bo@example.org", now=now)
+    editor = console.staff("ed@example.org", "editor")
+
+    listed = editor.get("/admin/subscribers").text
+    assert "Active readers by topic" in listed and "Food and mood" in listed
+    assert f'href="/admin/subscribers/{ana.id}">ana@example.org</a>' in listed
+    assert "every topic" in listed  # bo chose none
+    page = editor.get(f"/admin/subscribers/{ana.id}").text
+    assert 'name="topics" value="sleep" checked' in page
+    assert 'name="topics" value="nutrition">' in page
+
+    changed = editor.post(f"/admin/subscribers/{ana.id}/topics", data={"topics": ["nutrition"]})
+    assert changed.status_code == 303 and changed.headers["location"].endswith("done=topics")
+    assert st.get(console.store, ana.id).topics == "nutrition"
+    everything = editor.post(f"/admin/subscribers/{ana.id}/topics", data={})
+    assert everything.status_code == 303 and st.get(console.store, ana.id).topics == ""
+    wrong = editor.post(f"/admin/subscribers/{ana.id}/topics", data={"topics": ["diet"]})
+    assert wrong.status_code == 422 and "not a topic: &#39;diet&#39;" in wrong.text
+    assert editor.get("/admin/subscribers/999999").status_code == 404
+
+    author = console.staff("au@example.org", "author")
+    assert author.get(f"/admin/subscribers/{ana.id}").status_code == 403
+    assert author.post(f"/admin/subscribers/{ana.id}/topics", data={}).status_code == 403
+    rows = [r for r in audit.rows(console.store) if r.action == "subscriber.topics"]
+    assert [r.detail for r in rows] == ["every topic", "nutrition"]  # newest first

@@ -5,7 +5,7 @@ row, and a progress answer for big files), export, erase. The same library funct
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -20,6 +20,7 @@ from publisher.admin.imports import Job
 from publisher.admin.permissions import allow
 from publisher.store import search as finder
 from publisher.store.subscribers import Subscriber as Row
+from publisher.topics import Topic, chosen
 
 router = APIRouter(tags=["subscribers"], responses=COMMON)
 PAGE = 50
@@ -37,9 +38,10 @@ class Subscriber(Answer):
     confirmed: datetime | None
     unsubscribed: datetime | None
     bounces: int
+    topics: list[str]  # the site's topics they chose, by name; none: every topic
 
     @classmethod
-    def of(cls, row: Row) -> Subscriber:
+    def of(cls, row: Row, configured: Sequence[Topic]) -> Subscriber:
         return cls(
             id=row.id,
             email=row.email,
@@ -51,6 +53,7 @@ class Subscriber(Answer):
             confirmed=row.confirmed_at,
             unsubscribed=row.unsubscribed_at,
             bounces=row.bounce_count,
+            topics=[t.name for t in configured if t.name in chosen(row.topics, configured)],
         )
 
 
@@ -125,12 +128,10 @@ async def search(
 ) -> Found:
     """Newest first, `PAGE` a page: by status, and by address (from its start) or by any
     part of the address or name."""
-    found, more, total = await console_of(request).read(
-        finder.search, query, status, (page - 1) * PAGE, PAGE
-    )
-    return Found(
-        subscribers=[Subscriber.of(row) for row in found], page=page, more=more, total=total
-    )
+    console = console_of(request)
+    found, more, total = await console.read(finder.search, query, status, (page - 1) * PAGE, PAGE)
+    people = [Subscriber.of(row, console.config.topics) for row in found]
+    return Found(subscribers=people, page=page, more=more, total=total)
 
 
 @router.post("/subscribers", status_code=201, responses=answers(409))
@@ -158,7 +159,8 @@ async def add(
     if change.outcome != "unchanged":  # named by id, known once it is added
         entry = actor.did("subscriber.add", str(change.subscriber.id), change.outcome)
         await console.record(request, entry)
-    return Added(outcome=change.outcome, subscriber=Subscriber.of(change.subscriber))
+    subscriber = Subscriber.of(change.subscriber, console.config.topics)
+    return Added(outcome=change.outcome, subscriber=subscriber)
 
 
 @router.post("/subscribers/import", status_code=202)

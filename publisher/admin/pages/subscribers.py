@@ -1,5 +1,6 @@
-"""The subscribers' pages: counts, search, add, erase, export, and a CSV import shown as
-a dry run (every row left out, and why) before anything is written."""
+"""The subscribers' pages: counts (and readers per topic), search, one subscriber's page
+with their topics to change, add, erase, export, and a CSV import shown as a dry run
+(every row left out, and why) before anything is written."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from publisher import store as st
+from publisher import topics
 from publisher.admin.api import subscribers as api
+from publisher.admin.api import topics as topics_api
 from publisher.admin.auth import Actor
 from publisher.admin.pages.forms import done, notices, problem, text
 from publisher.admin.pages.render import page
@@ -26,6 +29,7 @@ SAID = {
     "added": "Added.",
     "erased": "Erased: the address and everything about it are gone; it is never imported again.",
     "imported": "Imported.",
+    "topics": "Topics changed: the next emails follow them.",
 }
 MAX_CSV = 64 * 1024 * 1024
 
@@ -40,6 +44,7 @@ async def list_page(request: Request, status_code: int = 200, flashes=None) -> R
     actor = request.state.actor
     found = await api.search(request, query, status or None, number, actor)
     counts = await console.read(st.counts)
+    site_topics = await topics_api.site_topics(request, actor) if console.config.topics else None
     base = f"{request.scope.get('root_path', '')}/subscribers?"
     base += urlencode({"query": query, "status": status})
     pages = {
@@ -53,6 +58,8 @@ async def list_page(request: Request, status_code: int = 200, flashes=None) -> R
         section="subscribers",
         people=found.subscribers,
         counts=counts,
+        site_topics=site_topics,
+        labels={t.name: t.label for t in console.config.topics},
         query=query,
         chosen=status,
         statuses=st.STATUSES,
@@ -64,6 +71,50 @@ async def list_page(request: Request, status_code: int = 200, flashes=None) -> R
 @router.get("/subscribers")
 async def subscribers(request: Request, actor: Actor = allow("subscribers.read")) -> Response:
     return await list_page(request)
+
+
+async def one_page(
+    request: Request, subscriber_id: int, status_code: int = 200, flashes=None
+) -> Response:
+    """One subscriber: what the store holds about them, and their topics."""
+    console = request.app.state.console
+    row = await console.read(st.get, subscriber_id)
+    if row is None:
+        raise HTTPException(404, "No subscriber has this id: they may have been erased.")
+    return page(
+        request,
+        "subscriber",
+        status_code,
+        section="subscribers",
+        person=api.Subscriber.of(row, console.config.topics),
+        topics=console.config.topics,
+        flashes=flashes if flashes is not None else notices(request, SAID),
+    )
+
+
+@router.get("/subscribers/{subscriber_id}")
+async def subscriber(
+    request: Request, subscriber_id: int, actor: Actor = allow("subscribers.read")
+) -> Response:
+    return await one_page(request, subscriber_id)
+
+
+@router.post("/subscribers/{subscriber_id}/topics")
+async def choose_topics(
+    request: Request, subscriber_id: int, actor: Actor = allow("subscribers.manage")
+) -> Response:
+    """The topics ticked on their page (none ticked: every topic), set as the API does."""
+    form = await request.form()
+    names = [name[:40] for name in form.getlist("topics") if isinstance(name, str)]
+    try:
+        chosen = topics_api.Chosen(topics=names[: topics.MAX_TOPICS + 1])
+        await topics_api.choose_topics(request, subscriber_id, chosen, actor)
+    except HTTPException as refused:
+        if refused.status_code == 404:
+            raise
+        said = f"Not changed: {refused.detail}"
+        return await one_page(request, subscriber_id, 422, problem(said))
+    return done(request, f"/subscribers/{subscriber_id}", "topics")
 
 
 @router.post("/subscribers/add")
