@@ -22,7 +22,16 @@ from publisher.site import build as site
 from publisher.site import writer as writer_module
 from publisher.site.writer import Writer
 
-from conftest import broken_links, free_port, page, run_publisher, tree, wait_for, write_post
+from conftest import (
+    broken_links,
+    free_port,
+    page,
+    png,
+    run_publisher,
+    tree,
+    wait_for,
+    write_post,
+)
 
 NOW = "2026-03-10T12:00:00+00:00"
 BASE = "https://blog.example.org"
@@ -104,6 +113,28 @@ def test_post_page_has_metadata_navigation_related_and_subscribe_form(site: Path
     honeypot = post.find("input", name="website")[0]
     assert honeypot["tabindex"] == "-1" and honeypot["autocomplete"] == "off"
     assert 'class="visually-hidden" aria-hidden="true"' in html.split('name="website"')[0][-400:]
+
+
+def test_the_sites_own_pictures_get_their_width_and_height(site: Path) -> None:
+    uploads = site / "templates/site/static/uploads/2026"
+    uploads.mkdir(parents=True)
+    (uploads / "walk.png").write_bytes(png(800, 450))
+    (uploads / "wide.png").write_bytes(png(1600, 400))
+    body = (
+        "![A path](/static/uploads/2026/walk.png)\n\n"
+        '<img src="/static/uploads/2026/wide.png" width="400" alt="Sized by hand">\n\n'
+        "![Elsewhere](https://pictures.example.net/a.png) ![Beside](walk.png)\n"
+    )
+    front = "title: A walk\ndate: 2026-03-01 09:00\nimage: /static/uploads/2026/wide.png"
+    write_post(site, "walk.md", front, body)
+    result = build(site)
+    post = page(result.output, "posts/a-walk/")
+    [hero] = post.find("img", class_="post-image")
+    assert (hero["width"], hero["height"]) == ("1600", "400")
+    shown = {img["alt"]: (img.get("width"), img.get("height")) for img in post.find("img")}
+    assert shown["A path"] == ("800", "450")
+    assert shown["Sized by hand"] == ("400", None)  # what the post's HTML says wins
+    assert shown["Elsewhere"] == shown["Beside"] == (None, None)  # not the site's files
 
 
 def test_index_pagination_tags_archive_in_site_time_zone(site: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import imagesize
 
@@ -33,19 +33,9 @@ class Picture:
     height: int | None  # None when the file is not ours to measure
 
 
-def site_path(config: Config, url: str) -> str | None:
-    """`static/images/x.png` for a URL on the site (root-relative or absolute), else None."""
-    base = urlsplit(config.site.url.rstrip("/") + "/")
-    parts = urlsplit(theme.absolute_url(config.site.url, url))
-    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
-        return None
-    path = unquote(parts.path)
-    return path[len(base.path) :] if path.startswith(base.path) else None
-
-
 def local_file(config: Config, url: str) -> Path | None:
     """The theme's static file behind a URL on the site, or None."""
-    path = site_path(config, url)
+    path = theme.site_path(config, url)
     return dict((p, s) for s, p in theme.static_files(config)).get(path) if path else None
 
 
@@ -92,7 +82,7 @@ def _ours(config: Config, url: str, label: str) -> bool:
     """A picture the site serves from its theme: a relative `image:` or a root-relative
     picture (a picture relative to a post's page is not looked up)."""
     local = "://" not in url and (label == "image" or url.startswith("/"))
-    return local and site_path(config, url) is not None
+    return local and theme.site_path(config, url) is not None
 
 
 def _source_lines(config: Config, post: Post) -> list[str]:

@@ -4,16 +4,21 @@ Templates are looked up in the site's own `templates/` first, then in the defaul
 shipped inside the package (package data, so an installed wheel has it too), so a site overrides only the files it wants to change.
 Autoescape is on and undefined names are errors (`StrictUndefined`), so a typo in a
 template fails the build with the template's name and line instead of printing nothing.
-The site's environment (`site_environment`) adds its URL filters and a bytecode cache.
+The site's environment (`site_environment`) adds its URL filters and a bytecode cache, and
+gives the site's own pictures their width and height (`Sizes`): the file's, read from its
+header, so the browser keeps their room while they load and the text does not jump.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
+import imagesize
 import jinja2
+from markupsafe import Markup
 
 from publisher.config import Config
 from publisher.errors import TemplateError
@@ -21,6 +26,9 @@ from publisher.site.cache import cache_folder
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 DIGEST_PERIODS = {"day": "daily", "month": "monthly"}  # any weekday: "weekly"
+IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+SRC = re.compile(r"""\ssrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+SIZED = re.compile(r"\s(width|height)\s*=", re.IGNORECASE)
 
 
 def environment(config: Config, folder: str) -> jinja2.Environment:
@@ -55,6 +63,9 @@ def site_environment(config: Config) -> jinja2.Environment:
         "period": DIGEST_PERIODS.get(config.digest.every.lower(), "weekly"),
         "topics": config.topics,
     }
+    sizes = Sizes(config)
+    env.filters["size"] = sizes.attributes
+    env.filters["sized_pictures"] = sizes.sized
     return env
 
 
@@ -69,6 +80,63 @@ def static_files(config: Config) -> list[tuple[Path, str]]:
             if source.is_file():
                 found["static/" + source.relative_to(folder).as_posix()] = source
     return [(source, path) for path, source in sorted(found.items())]
+
+
+def site_path(config: Config, url: str) -> str | None:
+    """`static/images/x.png` for a URL on the site (root-relative or absolute), else None."""
+    base = urlsplit(config.site.url.rstrip("/") + "/")
+    parts = urlsplit(absolute_url(config.site.url, url))
+    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+        return None
+    path = unquote(parts.path)
+    return path[len(base.path) :] if path.startswith(base.path) else None
+
+
+class Sizes:
+    """Width and height of the site's own pictures (its static files) for one environment:
+    the files are listed once, and each picture's header is read once."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.files: dict[str, Path] | None = None
+        self.known: dict[str, tuple[int, int] | None] = {}
+
+    def of(self, url: str) -> tuple[int, int] | None:
+        """(width, height) of the picture at `url` when the site serves it, else None."""
+        if url not in self.known:
+            self.known[url] = self._measure(url)
+        return self.known[url]
+
+    def _measure(self, url: str) -> tuple[int, int] | None:
+        path = site_path(self.config, url)
+        if path is None:
+            return None
+        if self.files is None:
+            self.files = {p: s for s, p in static_files(self.config)}
+        source = self.files.get(path)
+        try:
+            width, height = imagesize.get(source) if source else (-1, -1)
+        except (OSError, ValueError):
+            return None
+        return (int(width), int(height)) if width > 0 and height > 0 else None
+
+    def attributes(self, url: str) -> Markup:
+        """` width="W" height="H"` for a template's <img> of `url`, or nothing."""
+        size = self.of(url)
+        return Markup(' width="%d" height="%d"') % size if size else Markup("")
+
+    def sized(self, html: str) -> Markup:
+        """A post's HTML with width and height given to each of the site's pictures that
+        has neither (a size written in the Markdown's HTML wins)."""
+
+        def add(match: re.Match[str]) -> str:
+            tag, src = match.group(0), SRC.search(match.group(0))
+            url = src.group(1).replace("&amp;", "&") if src else ""
+            if SIZED.search(tag) or not url.startswith(("/", "http:", "https:")):
+                return tag  # sized already, or relative to the page: not a theme file
+            return tag[:4] + str(self.attributes(url)) + tag[4:]  # text: Markup would escape
+
+        return Markup(IMG.sub(add, html))
 
 
 def mix_colors(color: str, other: str, amount: float) -> str:
