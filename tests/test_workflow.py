@@ -404,3 +404,28 @@ def test_item_6_serve_is_a_sandbox(blog: Path) -> None:
     assert outbox(blog) == []  # the real outbox
     listed = publisher(blog, "subscribers", "list", "--format", "csv", now="2026-11-30 09:05")
     assert "tryout@example.org" not in listed
+
+
+def test_issue_20_item_8_a_renamed_live_post_has_one_address_everywhere(blog: Path) -> None:
+    """The title (so the slug) of a live post changes: `posts`, `queue`, the digest preview
+    and `send` name it by the address its page keeps, the one already emailed."""
+    post = write_post(blog, "tpis.md", "title: Sleep Tpis\ndate: 2026-12-01 08:30", "Zz.\n")
+    publisher(blog, "tick", now="2026-12-01 08:31")
+    post.write_text(post.read_text().replace("Sleep Tpis", "Sleep Tips"))
+    now = "2026-12-01 09:00"
+    publisher(blog, "tick", now=now)
+    assert (blog / "public" / "posts" / "sleep-tpis" / "index.html").exists()
+    assert not (blog / "public" / "posts" / "sleep-tips").exists()
+
+    rows = json.loads(publisher(blog, "posts", "--json", now=now))
+    row = next(r for r in rows if r["title"] == "Sleep Tips")
+    assert (row["slug"], row["url"]) == ("sleep-tpis", "https://blog.example.org/posts/sleep-tpis/")
+    assert row["email"] == "announced to 1; in the digest of 2026-12-07"
+    queued = publisher(blog, "queue", now=now)
+    assert "sleep-tips" not in queued
+    assert "holding 1 post(s) so far\n  2026-12-01 08:30  sleep-tpis\n" in queued
+    preview = blog / publisher(blog, "preview", "--digest", now=now).split()[0]
+    assert "https://blog.example.org/posts/sleep-tpis/" in preview.read_text()
+    assert "/posts/sleep-tips/" not in preview.read_text()
+    sent = publisher(blog, "send", row["slug"], "--dry-run", now=now)
+    assert "post:sleep-tpis: campaign exists (done): 1 of 1 sent" in sent

@@ -24,6 +24,7 @@ from publisher.config import Config
 from publisher.content import frontmatter
 from publisher.content.posts import Post, parse_post, scan
 from publisher.errors import ContentError, ContentErrors, PublisherError
+from publisher.schedule.links import pinned_posts
 
 EDITED = ("title", "date", "tags", "summary", "image", "image_alt", "draft")  # in this order
 EMAILING = ("email_at", "email_subject", "email_preheader", "email_only")  # after them
@@ -122,8 +123,9 @@ def check(config: Config, source: str, text: str) -> Post:
 
 
 def find(config: Config, slug: str) -> tuple[Post, str]:
-    """The post with this slug and its file's text; NotFound when none has it."""
-    for post in scan(config).publishable:
+    """The post with this slug and its file's text; NotFound when none has it. A live post
+    answers to the slug it went live with, as `publisher posts` and the site name it."""
+    for post in pinned_posts(config, scan(config).publishable):
         if post.slug == slug:
             return post, (config.root / post.source).read_text(encoding="utf-8")
     raise NotFound(f"no post has the slug {slug!r}; `publisher posts` lists them")
@@ -179,6 +181,7 @@ def save(config: Config, post: Post | None, fields: PostFields, if_match: str) -
     saved = check(config, source, text)
     data = text.encode("utf-8")
     _write(path, data, new=post is None)
+    [saved] = pinned_posts(config, [saved])  # a live post keeps its address (`find`)
     return Saved(saved, path, etag(data))
 
 

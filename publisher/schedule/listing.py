@@ -13,6 +13,7 @@ from datetime import timedelta
 from publisher import topics
 from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
+from publisher.schedule import links
 from publisher.schedule.calendar import email_time, new_publications, period_after
 from publisher.schedule.decisions import describe
 from publisher.store import campaign_counts, published
@@ -37,10 +38,12 @@ class PostRow:
 
 
 def list_posts(config: Config) -> list[PostRow]:
-    """Every post, newest first, then the files with errors."""
+    """Every post, newest first, then the files with errors; each live post under the
+    address it went live at, as the site shows it (`links.settle`)."""
     found = scan_logged(config)
     with Store.open(config) as store:
         seen = published.seen(store)
+        found = links.settle(found, seen)
         totals = campaign_counts.totals(store)
         ours = [totals[f"post:{p.slug}"] for p in found.publishable if f"post:{p.slug}" in totals]
         sent = campaign_counts.sent(store, [i for i, _ in ours], dict(ours))

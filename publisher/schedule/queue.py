@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from publisher import topics
 from publisher.config import Config
 from publisher.content.posts import Post, load_posts
+from publisher.schedule import links
 from publisher.schedule.calendar import (
     Period,
     Publication,
@@ -91,13 +92,15 @@ RECENT = timedelta(days=7)  # how far back `queue` shows what was published
 
 
 def queue(config: Config) -> Queue:
-    """What the scheduler will do next, as of `config.now`."""
+    """What the scheduler will do next, as of `config.now`; live posts under the
+    addresses they went live at (`links.pin`), as the site and the emails name them."""
     posts = load_posts(config)
     with Store.open(config) as store:
         each = reader_choices(store, "each")
         digest = reader_choices(store, "digest")
         keys = published.campaign_keys(store, "digest:")
         seen = published.seen(store)
+        posts = links.pin(posts, seen)
         waiting = published.digest_waiting(store)
         totals = {key: total for key, (_id, total) in campaign_counts.totals(store).items()}
     now, started = config.now, seen.started

@@ -20,6 +20,8 @@ from publisher.delivery.transports import DEFERRED, SENT, Result, Transport, ope
 from publisher.errors import ConfigError, DeliveryError
 from publisher.mail.message import MessageBuilder
 from publisher.mail.newsletter import render_welcome
+from publisher.schedule.links import pin
+from publisher.store import published
 from publisher.store import subscribers as people
 from publisher.store.db import Store
 from publisher.store.newcomers import claim_welcome, owe_welcome
@@ -67,7 +69,7 @@ def send_owed(config: Config, store: Store, owed: Sequence[people.Subscriber]) -
     """The tick's step: send the welcomes still owed; a line saying how many went out. A
     relay that is down raises DeliveryError, and they stay owed."""
     tokens = load_tokens(config)
-    posts = scan_logged(config).publishable  # read once for all of them
+    posts = _latest(store, config)  # read once for all of them
     transport = open_transport(config)
     try:
         results = [
@@ -87,11 +89,17 @@ def _message(
     posts: Sequence[Post] | None,
 ) -> bytes:
     if posts is None:
-        posts = scan_logged(config).publishable  # a broken post is left out, not a failure
+        posts = _latest(store, config)
     newsletter = render_welcome(config, posts, subscriber.frequency)
     key = people.token_key(store, subscriber.id)
     reader = recipient(config, tokens, subscriber.id, key or "", subscriber.email, subscriber.name)
     return MessageBuilder(config, newsletter).build(reader)
+
+
+def _latest(store: Store, config: Config) -> list[Post]:
+    """The posts the welcome lists, at the addresses they went live at (`links.pin`); a
+    broken post is left out, not a failure."""
+    return pin(scan_logged(config).publishable, published.seen(store))
 
 
 def _sender(config: Config) -> str:
