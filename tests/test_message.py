@@ -171,6 +171,21 @@ def test_two_recipients_get_their_own_links_and_ids(config):
     assert builder.build(recipient(n=1)) == builder.build(recipient(n=1))
 
 
+def test_each_message_is_dated_when_it_is_built(dkim_config):
+    """Issue 20 item 14: a campaign's builder is made once, and every message of a run of
+    hours carried its start in Date. Date is signed with the message's other headers."""
+    from datetime import UTC, datetime
+
+    config, record = dkim_config
+    builder = MessageBuilder(config, sample_newsletter())
+    later = datetime(2026, 3, 2, 18, 30, 5, tzinfo=UTC)
+    data = builder.build(recipient(), later)
+    assert parse(data)["Date"] == "Mon, 02 Mar 2026 18:30:05 +0000"
+    assert parse(builder.build(recipient()))["Date"] == "Mon, 02 Mar 2026 15:00:00 +0000"
+    assert "date" in dkim_signed_names(parse(data)["DKIM-Signature"])
+    assert dkim.verify(data, dnsfunc=dns_stub(record))
+
+
 def test_non_ascii_names_are_encoded(config):
     person = recipient(name="Zoë Ünder, MD")
     data = MessageBuilder(config, sample_newsletter()).build(person)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -37,7 +37,7 @@ from publisher.store.schema import subscribers as schema_subscribers
 from publisher.subscribers.tokens import load_tokens
 from publisher.web.app import create_app
 
-from conftest import PUBLISHER, dkim_dns, dkim_key, free_port
+from conftest import PUBLISHER, MovingClock, dkim_dns, dkim_key, free_port, write_post
 
 FORM = {"email": "ana@example.com", "name": "Ana", "frequency": "each"}
 
@@ -96,12 +96,13 @@ def start_web(site: Path, live_server):
     """Start the app with extra `PUBLISHER_*` settings; `[web] url` is the server itself."""
     opened = []
 
-    def start(**settings: str) -> Web:
+    def start(clock=None, **settings: str) -> Web:
+        """`clock`: the app's (a MovingClock), else the real time moved by `--now`."""
         port = free_port()
         env = {**os.environ, "PUBLISHER_WEB_URL": f"http://127.0.0.1:{port}"}
         env.update({f"PUBLISHER_{k.upper()}": v for k, v in settings.items()})
         config = load_config(env=env)
-        app = create_app(config)
+        app = create_app(config, clock=clock)
         url = live_server(app, port)
         client = httpx.Client(base_url=url, follow_redirects=False, timeout=10)
         opened.append(client)
@@ -478,6 +479,22 @@ def test_time_travel_moves_the_app_clock(start_web):
     # Tokens signed in 2030 are valid in 2030: the app runs on the shifted clock.
     assert web.confirm(link).status_code == 200
     assert web.status("ana@example.com") == "active"
+
+
+def test_a_welcome_takes_the_time_it_is_sent(site: Path, start_web):
+    """Issue 20 item 14: a welcome sent by the app carried the time the app started in its
+    Date (before the confirmation it follows) and listed the posts live at that time."""
+    clock = MovingClock(datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    web = start_web(clock=clock, now=clock.now.isoformat())
+    write_post(site, "later.md", "title: Later news\ndate: 2026-12-01 12:00")  # 18:00 UTC
+    web.subscribe()
+    [confirmation] = web.wait_for_mail(1)
+    clock.advance(hours=5)
+    assert web.confirm(web.confirm_link(confirmation)).status_code == 200
+    welcome = web.wait_for_mail(2)[-1]
+    assert welcome["Subject"] == "Welcome to Test Clinic Blog"
+    assert welcome["Date"].datetime == clock.now > confirmation["Date"].datetime
+    assert "Later news" in welcome.get_body(("plain",)).get_content()
 
 
 @contextmanager

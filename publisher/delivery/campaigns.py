@@ -185,19 +185,14 @@ class _Run:
             return failure(exc)
 
     def _message(self, claimed: Claimed) -> bytes:
-        return self.builder.build(
-            recipient(
-                self.config,
-                self.tokens,
-                claimed.subscriber_id,
-                claimed.token_key,
-                claimed.email,
-                claimed.name,
-                verp.unsubscribe_address(
-                    self.config, self.tokens, claimed.subscriber_id, claimed.token_key
-                ),
-            )
+        """The message as of now: a campaign runs for hours, and each one is dated then."""
+        config, tokens, now = self.config, self.tokens, self.clock()
+        key, subscriber_id = claimed.token_key, claimed.subscriber_id
+        mailto = verp.unsubscribe_address(config, tokens, subscriber_id, key)
+        reader = recipient(
+            config, tokens, subscriber_id, key, claimed.email, claimed.name, mailto, now
         )
+        return self.builder.build(reader, now)
 
     def _my_turn(self) -> bool:
         """Wait for the hourly cap and the rate limit; False when the run must stop."""

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from publisher.config import Config
 from publisher.errors import ConfigError
 
-PER_RECIPIENT = ("To", "Message-ID", "List-Unsubscribe")  # MessageBuilder's own headers
+PER_RECIPIENT = ("Date", "To", "Message-ID", "List-Unsubscribe")  # each message's own
 SIGNED_HEADERS = (
     "From",
     "To",

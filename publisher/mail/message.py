@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -134,9 +135,12 @@ class MessageBuilder:
         self.body = Body(frame, parts)
         self.signer = DkimSigner.from_config(config, self.head)
         self.smtputf8 = config.smtp.smtputf8
+        self.now = config.now
 
-    def build(self, recipient: Recipient) -> bytes:
-        """The complete message for `recipient`: CRLF line ends, signed when DKIM is on."""
+    def build(self, recipient: Recipient, now: datetime | None = None) -> bytes:
+        """The complete message for `recipient`: CRLF line ends, signed when DKIM is on.
+        Its Date is `now`, the time it is built (a campaign runs for hours), or else the
+        config's time."""
         _require_safe(
             {
                 f"recipient {recipient.email!r} name": recipient.name,
@@ -147,6 +151,7 @@ class MessageBuilder:
             }
         )
         headers = [
+            ("Date", format_datetime(now or self.now)),
             ("To", mailbox(recipient.name, recipient.email, smtputf8=self.smtputf8)),
             ("Message-ID", self._message_id(recipient.email)),
             ("List-Unsubscribe", list_unsubscribe(recipient)),
@@ -204,7 +209,7 @@ def mailbox(name: str, email: str, *, smtputf8: bool) -> str:
 
 
 def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMessage:
-    """The headers every recipient's message shares."""
+    """The headers every recipient's message shares (Date is each message's own)."""
     settings = config.newsletter
     domain = urlsplit(config.site.url).hostname or "localhost"
     message = EmailMessage(policy=policy.SMTP)
@@ -215,7 +220,6 @@ def _skeleton(config: Config, newsletter: Newsletter, subject: str) -> EmailMess
     except (ValueError, IndexError) as exc:
         raise ConfigError(f"[newsletter] from_address/reply_to: {exc}") from None
     message["Subject"] = subject
-    message["Date"] = format_datetime(config.now)
     message["List-Id"] = formataddr((config.site.title, f"newsletter.{domain}"), "utf-8")
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Feedback-ID"] = feedback_id(newsletter, settings.from_address)

@@ -229,13 +229,15 @@ def recipient(
     email: str,
     name: str,
     unsubscribe_address: str = "",
+    now: datetime | None = None,
 ) -> Recipient:
-    """A newsletter's recipient with their unsubscribe and preferences links; subscriber 0
-    with key "" (test sends, previews) gets links that show "not valid"."""
+    """A newsletter's recipient with their unsubscribe and preferences links (signed at
+    `now`, else `config.now`); subscriber 0 with key "" (test sends, previews) gets links
+    that show "not valid"."""
     return Recipient(
         email=email,
         name=name,
-        unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key),
-        preferences_url=preferences_url(config, tokens, subscriber_id, key),
+        unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key, now),
+        preferences_url=preferences_url(config, tokens, subscriber_id, key, now),
         unsubscribe_address=unsubscribe_address,
     )

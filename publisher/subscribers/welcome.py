@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from publisher.clock import Clock
 from publisher.config import Config
 from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import DEFERRED, SENT, Result, Transport, open_transport
@@ -42,7 +44,10 @@ def send_welcome(
     posts: Sequence[Post] | None = None,
 ) -> Result | None:
     """Welcome `subscriber` if they are owed it; None when not (or no longer). `posts`: the
-    site's posts when the caller has them (read here otherwise)."""
+    site's posts when the caller has them (read here otherwise).
+
+    The message is made at `now`, not at `config.now`: the web app runs for weeks, and its
+    Date, links and latest posts are those of the moment it is sent."""
     if not config.newsletter.welcome:
         return None
     due = claim_welcome(store, subscriber.id, now)
@@ -51,6 +56,7 @@ def send_welcome(
     if now - due > LATE:
         log.warning("welcome to %s not sent: owed since %s, too late now", subscriber.email, due)
         return None
+    config = replace(config, now=now)
     try:
         result = transport.send(
             _sender(config), subscriber.email, _message(config, store, tokens, subscriber, posts)
@@ -71,10 +77,9 @@ def send_owed(config: Config, store: Store, owed: Sequence[people.Subscriber]) -
     tokens = load_tokens(config)
     posts = _latest(store, config)  # read once for all of them
     transport = open_transport(config)
+    clock = Clock(config.now)
     try:
-        results = [
-            send_welcome(config, store, tokens, transport, s, config.now, posts) for s in owed
-        ]
+        results = [send_welcome(config, store, tokens, transport, s, clock(), posts) for s in owed]
     finally:
         transport.close()
     sent = sum(1 for result in results if result is not None and result.status == SENT)
