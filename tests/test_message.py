@@ -186,6 +186,21 @@ def test_each_message_is_dated_when_it_is_built(dkim_config):
     assert dkim.verify(data, dnsfunc=dns_stub(record))
 
 
+def test_test_copies_and_welcomes_each_get_their_own_message_id(config):
+    """Issue 20 item 15: three `send SLUG --to` copies shared one Message-ID, and a
+    re-subscriber's second welcome the first's, so mailboxes that de-duplicate on it hid
+    the corrected copy. Only a campaign's delivery, which a retry builds again, keeps one."""
+    welcome = dataclasses.replace(sample_newsletter(), key="welcome:each", kind="welcome")
+    for builder in (
+        MessageBuilder(config, sample_newsletter(), mark="[TEST]"),
+        MessageBuilder(config, welcome),
+    ):
+        ids = {parse(builder.build(recipient()))["Message-ID"] for _ in range(3)}
+        assert len(ids) == 3 and all(i.endswith("@blog.example.org>") for i in ids), ids
+    campaign = MessageBuilder(config, sample_newsletter())
+    assert len({parse(campaign.build(recipient()))["Message-ID"] for _ in range(3)}) == 1
+
+
 def test_non_ascii_names_are_encoded(config):
     person = recipient(name="Zoë Ünder, MD")
     data = MessageBuilder(config, sample_newsletter()).build(person)

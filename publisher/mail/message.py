@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,7 @@ SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_UR
 SOFT_BREAK = b"=\r\n"
 QP_LINE = 76
 HEADER_LINE = 78  # RFC 5322's recommended limit, where a header can be folded
+CAMPAIGN_KINDS = ("post", "digest")  # newsletters sent as campaigns (a welcome is not)
 FEEDBACK_CAMPAIGN = 32  # characters of the campaign id kept in Feedback-ID
 
 
@@ -125,6 +127,10 @@ class MessageBuilder:
         subject = f"{mark} {newsletter.subject}" if mark else newsletter.subject
         _require_safe({"subject": subject, **config_header_fields(config)})
         self.key = newsletter.key + (":test" if mark else "")
+        # A campaign's delivery is built again when retried and must keep its id; a test
+        # copy or a welcome is a new message each time, which a mailbox must not take for
+        # one it already has.
+        self.retried = not mark and newsletter.kind in CAMPAIGN_KINDS
         self.domain = urlsplit(config.site.url).hostname or "localhost"
         boundary = "==publisher-" + _digest(newsletter.key, newsletter.text, newsletter.html)
         self.head, frame = alternative_frame(_skeleton(config, newsletter, subject), boundary)
@@ -169,8 +175,10 @@ class MessageBuilder:
         return head + self.head + b"\r\n" + body
 
     def _message_id(self, email: str) -> str:
-        """Unique per recipient and campaign, and stable, so a retry keeps the same id."""
-        digest = hashlib.blake2b(f"{self.key}\n{email}".encode(), digest_size=12).hexdigest()
+        """Unique per recipient and campaign, and stable, so a retry keeps the same id;
+        unique per message for any other."""
+        seed = f"{self.key}\n{email}" if self.retried else secrets.token_hex(16)
+        digest = hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
         return f"<{digest}.{self.key.split(':', 1)[0]}@{self.domain}>"
 
 
