@@ -40,6 +40,7 @@ COMMANDS = {
     "web": "web",
     "inbound": "inbound",
     "staff": "staff",
+    "report": "report",
 }
 
 

@@ -964,3 +964,49 @@ def console(start_console) -> StaffConsole:
 def console_on(start_console, database_url: str) -> StaffConsole:
     """The staff console on SQLite, and on PostgreSQL when PUBLISHER_TEST_DATABASE_URL is set."""
     return start_console(database_url)
+
+
+def insert_campaign(store, key: str, states: list[str], started_at=None, **values) -> int:
+    """A campaign row with one delivery per entry of `states` (each to a new subscriber
+    `<key>-<n>@example.com`), as a send would leave them ("failed 550": failed with that
+    SMTP code); returns the campaign's id."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from publisher.store.schema import campaigns, deliveries
+
+    started = started_at or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    row = dict(
+        key=key,
+        kind="post",
+        subject=f"About {key}",
+        html="",
+        text="",
+        status="done",
+        created_at=started,
+        started_at=started,
+        total=len(states),
+    )
+    people = [
+        insert_subscriber(store, f"{key.replace(':', '-')}-{n}@example.com")
+        for n in range(len(states))
+    ]
+    with store.transaction() as conn:
+        campaign_id = conn.execute(
+            insert(campaigns).values(**row | values).returning(campaigns.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "subscriber_id": who,
+                    "state": state.partition(" ")[0],
+                    "smtp_code": int(state.partition(" ")[2] or 0) or None,
+                    "attempts": 1,
+                }
+                for who, state in zip(people, states, strict=True)
+            ],
+        )
+    return campaign_id

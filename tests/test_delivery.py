@@ -278,7 +278,9 @@ def test_campaign_reaches_every_subscriber_once_over_parallel_connections(
     assert message["Subject"] == "Hello readers"
     assert message["To"].addresses[0].addr_spec == first.recipients[0]
     assert "/unsubscribe?token=" in message["List-Unsubscribe"]
-    assert ledger.get_campaign(store, "post:hello").finished_at is not None
+    sent = ledger.get_campaign(store, "post:hello")
+    assert f"&campaign={sent.id}>" in message["List-Unsubscribe"]  # for its report
+    assert sent.finished_at is not None
     again = run(config, store, campaign)  # nothing left: sends nothing
     assert again.sent == 0 and len(smtp_server.received) == 120
 

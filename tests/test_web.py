@@ -259,6 +259,54 @@ def test_unsubscribe_button_on_the_page(web: Web):
     assert response.status_code == 200 and web.status("di@example.com") == "unsubscribed"
 
 
+def test_unsubscribe_asks_why_never_requires_it_and_keeps_the_campaign(web: Web):
+    from publisher.reports.audience import audience_report
+    from publisher.reports.campaign import campaign_report
+
+    from conftest import insert_campaign
+
+    campaign = insert_campaign(web.store, "post:hello", ["sent", "sent"])
+    people = [subscribers.get_by_email(web.store, f"post-hello-{n}@example.com").id for n in (0, 1)]
+    said = []
+    for who, reason in zip(people, ({"reason": "too-many"}, {}), strict=True):
+        token = web.token("unsubscribe", who)
+        url = f"{web.url}/unsubscribe?token={token}&campaign={campaign}"
+        page = web.client.get(url).text
+        assert "Would you tell us why? (optional)" in page and "required" not in page
+        assert 'name="reason" value="never-signed-up"' in page
+        action = html.unescape(re.search(r'action="([^"]+)"', page).group(1))
+        answer = web.client.post(
+            urljoin(url, action), data={"List-Unsubscribe": "One-Click", **reason}
+        )
+        said.append(answer.status_code)
+    forged = web.token(
+        "unsubscribe", subscribers.add(web.store, "x@example.com", now=web.config.now).subscriber.id
+    )
+    web.client.post(f"{web.url}/unsubscribe?token={forged}&campaign=1e3", data={"reason": "<b>"})
+    assert said == [200, 200] and web.status("x@example.com") == "unsubscribed"
+    assert campaign_report(web.store, "post:hello").unsubscribes == 2
+    found = audience_report(web.store, web.config.now + timedelta(days=1))
+    assert {r.label: r.count for r in found.reasons if r.count} == {
+        "Too many emails": 1,
+        "No reason given": 2,  # the page's unanswered question, and a reason not offered
+    }
+
+
+def test_a_sign_up_keeps_the_page_its_form_was_on(web: Web):
+    web.subscribe(email="pa@example.com", page="/posts/hello/")
+    web.subscribe(email="pb@example.com", page="https://evil.example/\nx")  # not a path
+    web.subscribe(email="pc@example.com")
+    got = {
+        e: subscribers.get_by_email(web.store, e).source
+        for e in ("pa@example.com", "pb@example.com", "pc@example.com")
+    }
+    assert got == {
+        "pa@example.com": "web:/posts/hello/",
+        "pb@example.com": "web",
+        "pc@example.com": "web",
+    }
+
+
 def test_preferences_need_the_form_token(web: Web):
     subscriber = subscribers.add(web.store, "cy@example.com", now=web.config.now).subscriber
     path = f"/preferences?token={web.token('preferences', subscriber.id)}"

@@ -190,7 +190,15 @@ class _Run:
         key, subscriber_id = claimed.token_key, claimed.subscriber_id
         mailto = verp.unsubscribe_address(config, tokens, subscriber_id, key)
         reader = recipient(
-            config, tokens, subscriber_id, key, claimed.email, claimed.name, mailto, now
+            config,
+            tokens,
+            subscriber_id,
+            key,
+            claimed.email,
+            claimed.name,
+            mailto,
+            now,
+            campaign_id=self.campaign.id,
         )
         return self.builder.build(reader, now)
 

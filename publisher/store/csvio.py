@@ -310,12 +310,12 @@ def export_csv(store: Store, out: TextIO, raw: bool = False) -> int:
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for subscriber in iter_subscribers(store):
-        writer.writerow(_cell(getattr(subscriber, name), raw) for name in EXPORT_COLUMNS)
+        writer.writerow(cell(getattr(subscriber, name), raw) for name in EXPORT_COLUMNS)
         count += 1
     return count
 
 
-def _cell(value: object, raw: bool) -> object:
+def cell(value: object, raw: bool) -> object:
     if value is None:
         return ""
     if isinstance(value, datetime):

@@ -159,6 +159,19 @@ def _clicks(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _report_events(conn: Connection) -> None:
+    """Events keep the campaign an unsubscribe link came from and the reason chosen on the
+    unsubscribe page, with the indexes the reports read them by."""
+    have = {c["name"] for c in inspect(conn).get_columns("events")}
+    if "campaign_id" not in have:
+        kind = schema.Id.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE events ADD COLUMN campaign_id {kind}"))
+    if "reason" not in have:
+        conn.execute(text("ALTER TABLE events ADD COLUMN reason VARCHAR(32) NOT NULL DEFAULT ''"))
+    for index in schema.events.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -171,4 +184,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _inbound_namespaces,
     _topics,
     _clicks,
+    _report_events,
 ]

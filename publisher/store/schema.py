@@ -146,6 +146,12 @@ events = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("source", String(64), nullable=False, default=""),
     Column("detail", Text, nullable=False, default=""),
+    # Reports' facts that outlive erasure, since they name no one (schema version 12): the
+    # campaign whose link an unsubscribe came from, and the reason the person chose.
+    Column("campaign_id", Id),
+    Column("reason", String(32), nullable=False, server_default=""),
+    Index("events_kind_at", "kind", "at"),  # the audience report's ranges of one kind
+    Index("events_campaign", "campaign_id", "kind"),  # a campaign report's unsubscribes
 )
 
 # Addresses that must never be re-imported, kept after erasure as a salted hash only

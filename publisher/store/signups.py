@@ -65,6 +65,11 @@ class SignUp:
     name: str
     frequency: str | None
     topics: str = ""  # a stored choice (`publisher.topics.checked`): "" for every topic
+    page: str = ""  # the site's page whose form it came from (`/posts/<slug>/`), if known
+
+    def source(self, source: str) -> str:
+        """Where it came from, as stored: `web:/posts/<slug>/` for a page's form."""
+        return f"{source}:{self.page}"[:64] if self.page else source
 
 
 def subscribe_many(
@@ -137,7 +142,7 @@ def _subscribe_batch(
                 "email_key": address.key,
                 "name": name,
                 "frequency": signup.frequency or store.default_frequency,
-                "source": source,
+                "source": signup.source(source),
                 "now": now,
                 "topics": signup.topics,
             }
@@ -149,13 +154,15 @@ def _subscribe_batch(
                         "subscriber_id": current.id,
                         "kind": "subscribed",
                         "at": now,
-                        "source": source,
+                        "source": signup.source(source),
                         "detail": "status=pending",
                     }
                 )
                 results.append((current, True))
                 continue
-        current = _subscribe_pending(conn, store, replace(signup, name=name), source, now)
+        current = _subscribe_pending(
+            conn, store, replace(signup, name=name), signup.source(source), now
+        )
         known[address.key] = current
         claimed = current.status not in NOT_MAILED and _claim_confirmation(
             conn, current.id, now, CONFIRM_INTERVAL, None

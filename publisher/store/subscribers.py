@@ -97,10 +97,12 @@ def log_event(
     now: datetime,
     source: str,
     detail: str = "",
+    **kept: object,
 ) -> None:
+    """Append an event; `kept` are its columns for the reports (campaign_id, reason)."""
     conn.execute(
         insert(events).values(
-            subscriber_id=subscriber_id, kind=kind, at=now, source=source, detail=detail
+            subscriber_id=subscriber_id, kind=kind, at=now, source=source, detail=detail, **kept
         )
     )
 
@@ -237,10 +239,12 @@ def confirm(
         )
 
 
-def _unsubscribe(conn: Connection, current: Subscriber, now: datetime, source: str) -> Subscriber:
+def _unsubscribe(
+    conn: Connection, current: Subscriber, now: datetime, source: str, **kept: object
+) -> Subscriber:
     if current.status in SUPPRESSED:
         return current
-    log_event(conn, current.id, "unsubscribed", now, source)
+    log_event(conn, current.id, "unsubscribed", now, source, **kept)
     return update_subscriber(conn, current.id, status="unsubscribed", unsubscribed_at=now)
 
 
@@ -259,12 +263,21 @@ def remove(
 
 
 def unsubscribe(
-    store: Store, subscriber_id: int, *, now: datetime, source: str = "web"
+    store: Store,
+    subscriber_id: int,
+    *,
+    now: datetime,
+    source: str = "web",
+    campaign_id: int | None = None,
+    reason: str = "",
 ) -> Subscriber | None:
-    """Unsubscribe by id (the signed link, List-Unsubscribe); None if no such subscriber."""
+    """Unsubscribe by id (the signed link, List-Unsubscribe); None if no such subscriber.
+    The event keeps the campaign whose link it was and the reason chosen, for the reports."""
     with store.transaction() as conn:
         current = by_id(conn, subscriber_id)
-        return None if current is None else _unsubscribe(conn, current, now, source)
+        if current is None:
+            return None
+        return _unsubscribe(conn, current, now, source, campaign_id=campaign_id, reason=reason)
 
 
 def set_preferences(

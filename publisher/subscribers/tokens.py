@@ -205,9 +205,17 @@ def confirm_url(
 
 
 def unsubscribe_url(
-    config: Config, tokens: Tokens, subscriber_id: int, key: str, now: datetime | None = None
+    config: Config,
+    tokens: Tokens,
+    subscriber_id: int,
+    key: str,
+    now: datetime | None = None,
+    campaign_id: int | None = None,
 ) -> str:
-    return _url(config, tokens, "unsubscribe", subscriber_id, key, now)
+    """The unsubscribe page's link; in a campaign's message it names the campaign (not
+    signed: it only says, in the campaign's report, which email someone left from)."""
+    url = _url(config, tokens, "unsubscribe", subscriber_id, key, now)
+    return url if campaign_id is None else f"{url}&campaign={campaign_id}"
 
 
 def preferences_url(
@@ -230,6 +238,7 @@ def recipient(
     name: str,
     unsubscribe_address: str = "",
     now: datetime | None = None,
+    campaign_id: int | None = None,
 ) -> Recipient:
     """A newsletter's recipient with their unsubscribe and preferences links (signed at
     `now`, else `config.now`); subscriber 0 with key "" (test sends, previews) gets links
@@ -237,7 +246,7 @@ def recipient(
     return Recipient(
         email=email,
         name=name,
-        unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key, now),
+        unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key, now, campaign_id),
         preferences_url=preferences_url(config, tokens, subscriber_id, key, now),
         unsubscribe_address=unsubscribe_address,
     )

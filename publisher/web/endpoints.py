@@ -25,7 +25,7 @@ from publisher.errors import ConfigError, DeliveryError
 from publisher.store import signups, subscribers
 from publisher.store.db import Store
 from publisher.store.schema import FREQUENCIES
-from publisher.subscribers import addresses, welcome
+from publisher.subscribers import addresses, leaving, welcome
 from publisher.subscribers import confirmations as confirmation
 from publisher.subscribers.tokens import TokenError, load_tokens
 from publisher.web.guard import ClientLimit
@@ -67,6 +67,14 @@ def clean_text(value: object, limit: int) -> str:
     character (control, line separator) becomes a space, so `Ana\\nLee` stays two words."""
     text = value if isinstance(value, str) else ""
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:limit]
+
+
+def form_page(value: object) -> str:
+    """The site's page a sign-up form was on (its hidden `page` field: `/posts/<slug>/`),
+    for the audience report's sources; "" for anything that is not a short plain path."""
+    text = value if isinstance(value, str) else ""
+    plain = text.startswith("/") and text.isascii() and text.isprintable() and " " not in text
+    return text if plain and len(text) <= 56 else ""
 
 
 class Endpoints:
@@ -126,7 +134,8 @@ class Endpoints:
         chosen = self.chosen_topics(form)
         if chosen is None:
             return self.refuse(request, TOPICS_REFUSED)
-        await self.signups.subscribe(signups.SignUp(address, name, frequency, chosen))
+        page = form_page(form.get("page"))
+        await self.signups.subscribe(signups.SignUp(address, name, frequency, chosen, page))
         return self.check_inbox(request)
 
     def check_inbox(self, request: Request) -> Response:
@@ -193,9 +202,18 @@ class Endpoints:
         subscriber = await self.subscriber(request, "unsubscribe")
         if not subscriber:
             return self.invalid_link(request)
+        campaign = leaving.campaign(request.query_params.get("campaign"))
         if request.method != "POST":
-            return self.pages.render("unsubscribe", token=request.query_params["token"])
-        await self.call(request, subscribers.unsubscribe, subscriber.id)
+            return self.pages.render(
+                "unsubscribe",
+                token=request.query_params["token"],
+                campaign=campaign,
+                reasons=leaving.REASONS,
+            )
+        reason = leaving.reason((await request.form()).get("reason"))
+        await self.call(
+            request, subscribers.unsubscribe, subscriber.id, campaign_id=campaign, reason=reason
+        )
         return self.answer(request, "unsubscribed", 200, "Unsubscribed.")
 
     async def preferences(self, request: Request) -> Response:

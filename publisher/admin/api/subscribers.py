@@ -149,7 +149,7 @@ async def add(
         name=new.name,
         status=new.status,
         frequency=new.frequency,
-        source="console",
+        source="api" if actor.via == "key" else "console",  # a program, or staff in the console
         smtputf8=console.config.smtp.smtputf8,
     )
     if change.outcome == "skipped":

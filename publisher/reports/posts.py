@@ -1,0 +1,60 @@
+"""Which posts' emails were clicked most in a period: the clicks of that period on links to
+each post, in its announcement, in digests and in other posts' emails, and on the other
+links of its own announcement (its body's), most clicked first, scanners apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlsplit
+
+from publisher.reports.clicks import clicks_counted, period_clicks
+from publisher.store import campaign_counts, reporting
+from publisher.store.db import Store
+
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class PostRow:
+    slug: str
+    clicks: int  # by people
+    scanner_clicks: int
+    emails: int  # campaigns whose clicks counted for it
+
+
+@dataclass(frozen=True)
+class PostsReport:
+    since: date
+    until: date  # inclusive
+    clicks_counted: bool
+    posts: list[PostRow]
+
+
+def posts_report(
+    store: Store, now: datetime, since: date | None = None, limit: int = 20
+) -> PostsReport:
+    """The `limit` posts whose emails were clicked most from `since` (default: the last
+    DEFAULT_DAYS days) to `now`."""
+    until = now.astimezone(UTC).date()
+    since = since or until - timedelta(days=DEFAULT_DAYS - 1)
+    start = datetime.combine(since, time(), UTC)
+    end = datetime.combine(until + timedelta(days=1), time(), UTC)
+    counted = period_clicks(store, start, end)
+    keys = {cid: key for key, (cid, _total) in campaign_counts.totals(store).items()}
+    paths = reporting.post_paths(store) if counted else {}
+    clicks: dict[str, int] = {}
+    scanners: dict[str, int] = {}
+    emails: dict[str, set[int]] = {}
+    for campaign_id, figures in counted.items():
+        own = keys.get(campaign_id, "")
+        own = own.removeprefix("post:") if own.startswith("post:") else ""
+        for link in figures.links:
+            slug = paths.get(urlsplit(link.url).path) or own
+            if slug:
+                clicks[slug] = clicks.get(slug, 0) + link.clicks
+                scanners[slug] = scanners.get(slug, 0) + link.scanner_clicks
+                emails.setdefault(slug, set()).add(campaign_id)
+    rows = [PostRow(slug, clicks[slug], scanners[slug], len(emails[slug])) for slug in clicks]
+    rows.sort(key=lambda r: (-r.clicks, r.slug))
+    return PostsReport(since, until, clicks_counted(store), rows[:limit])

@@ -1,0 +1,116 @@
+"""The reports' queries: aggregates only, each read from an index range or a table the
+size of the list (never a pass over a campaign's deliveries but for its own few unsent
+and bounced ones). `publisher.reports` turns them into reports.
+
+Days are `date()` of a stored UTC time, which both databases have: SQLite answers text,
+PostgreSQL a date; both are read back as `YYYY-MM-DD`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+
+from publisher.store.db import Store
+from publisher.store.schema import deliveries, events, inbound, published, subscribers
+
+SOFT = "soft bounce%"  # inbound.action of a soft bounce not yet counted as a hard one
+
+
+@dataclass(frozen=True)
+class StatusDates:
+    """How many subscribers share a status and the days they joined, confirmed and left."""
+
+    status: str
+    created: str
+    confirmed: str | None
+    left: str | None
+    count: int
+
+
+def day(column: ColumnElement) -> ColumnElement:
+    return func.date(column)
+
+
+def as_day(value: object) -> str | None:
+    return None if value is None else str(value)[:10]
+
+
+def soft_bounces(store: Store, campaign_id: int) -> int:
+    """Messages of the campaign a soft bounce (a full mailbox, a delay) came back for:
+    the campaign's rows in `inbound`, few, joined to their deliveries by primary key."""
+    query = (
+        select(func.count(func.distinct(inbound.c.delivery_id)))
+        .join(deliveries, deliveries.c.id == inbound.c.delivery_id)
+        .where(
+            deliveries.c.campaign_id == campaign_id,
+            inbound.c.kind == "bounce",
+            inbound.c.action.like(SOFT),
+        )
+    )
+    with store.read() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def unsubscribes(store: Store, campaign_id: int) -> int:
+    """Unsubscribes by the campaign's own links (index `events_campaign`)."""
+    query = select(func.count()).where(
+        events.c.campaign_id == campaign_id, events.c.kind == "unsubscribed"
+    )
+    with store.read() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def status_dates(store: Store) -> list[StatusDates]:
+    """Every subscriber's status and days, counted together: one pass over the list, whose
+    groups are about as many as the days it has existed."""
+    keys = (
+        subscribers.c.status,
+        day(subscribers.c.created_at),
+        day(subscribers.c.confirmed_at),
+        day(subscribers.c.unsubscribed_at),
+    )
+    with store.read() as conn:
+        rows = conn.execute(select(*keys, func.count()).group_by(*keys)).all()
+    return [
+        StatusDates(status, as_day(created), as_day(confirmed), as_day(left), count)
+        for status, created, confirmed, left, count in rows
+    ]
+
+
+def event_counts(
+    store: Store, kind: str, by: ColumnElement, since: datetime, until: datetime
+) -> dict[str, int]:
+    """Events of `kind` in [since, until) counted by one of their columns (index
+    `events_kind_at`)."""
+    query = (
+        select(by, func.count())
+        .where(events.c.kind == kind, events.c.at >= since, events.c.at < until)
+        .group_by(by)
+    )
+    with store.read() as conn:
+        return {str(value): count for value, count in conn.execute(query)}
+
+
+def signup_sources(store: Store, since: datetime, until: datetime) -> dict[str, int]:
+    """New subscribers in the period by their `source` (web, web:<page>, import:<file>,
+    cli, console, api): the `subscribed` events, and the `imported` ones of an import."""
+    found: dict[str, int] = {}
+    for kind in ("subscribed", "imported"):
+        for source, count in event_counts(store, kind, events.c.source, since, until).items():
+            found[source] = found.get(source, 0) + count
+    return found
+
+
+def unsubscribe_reasons(store: Store, since: datetime, until: datetime) -> dict[str, int]:
+    return event_counts(store, "unsubscribed", events.c.reason, since, until)
+
+
+def post_paths(store: Store) -> dict[str, str]:
+    """Each published post's slug by the address it went live at, to tell which post a
+    digest's link is to."""
+    query = select(published.c.path, published.c.slug).where(published.c.path.is_not(None))
+    with store.read() as conn:
+        return {path: slug for path, slug in conn.execute(query)}
