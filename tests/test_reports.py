@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from dataclasses import astuple
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from publisher.reports import tables
 from publisher.reports.audience import audience_report, source_kind
 from publisher.reports.campaign import campaign_report
 from publisher.reports.posts import posts_report
+from publisher.store import clicks
 from publisher.store import inbound as recorded
 from publisher.store import subscribers as store_subscribers
 from publisher.store.db import open_store
@@ -84,10 +85,86 @@ def test_a_campaign_report_counts_every_state_bounce_complaint_and_unsubscribe(s
     assert (found.deferred, found.failed, found.skipped, found.unknown) == (1, 2, 1, 1)
     assert (found.bounced_hard, found.bounced_soft) == (2, 2)  # bounced + the 550
     assert (found.complaints, found.unsubscribes) == (1, 1)  # only by its own links
-    assert found.clicks_counted is False and found.click_rate == 0.0
+    assert found.clicks_counted is False and found.click_rate == 0.0 and found.links == []
     assert campaign_report(store, "post:other").unsubscribes == 1
     with pytest.raises(PublisherError, match="no campaign 'post:nothing'"):
         campaign_report(store, "nothing")
+
+
+LINKS = [
+    clicks.Link(1, "https://blog.example.org/posts/hello/?utm_source=newsletter", "Read on"),
+    clicks.Link(2, "https://blog.example.org/posts/older/", "An older post"),
+    clicks.Link(3, "https://elsewhere.example/study", "the study"),
+]
+
+
+def count_clicks(store, campaign_id: int, taken: list[tuple[int, str, datetime]], scanners=()):
+    """The campaign's link table (LINKS) and these clicks (link, reader, when) and scanner
+    clicks (link, when), written as the redirect's group commit writes them."""
+    tally = clicks.Tally()
+    for link, who, at in taken:
+        tally.clicks[campaign_id, link, clicks.hour_of(at)] += 1
+        tally.sketch(campaign_id, link).add(who)
+        tally.sketch(campaign_id, clicks.WHOLE_CAMPAIGN).add(who)
+    for link, at in scanners:
+        tally.scanners[campaign_id, link, clicks.hour_of(at)] += 1
+    with store.transaction() as conn:
+        clicks.add_links(conn, campaign_id, LINKS)
+        clicks.write(conn, tally)
+
+
+def test_a_campaign_report_counts_clicks_per_link_and_hour(store) -> None:
+    campaign = insert_campaign(store, "post:hello", ["sent"] * 10, started_at=SENT_AT)
+    later = SENT_AT + timedelta(hours=3, minutes=20)
+    taken = [(1, "r1", SENT_AT), (1, "r2", SENT_AT), (1, "r3", later), (1, "r1", later)]
+    taken += [(3, "r2", later)]
+    count_clicks(store, campaign, taken, scanners=[(1, SENT_AT), (2, SENT_AT), (3, SENT_AT)])
+    found = campaign_report(store, "post:hello")
+    assert found.clicks_counted is True
+    assert (found.clicks, found.unique_clickers, found.scanner_clicks) == (5, 3, 3)
+    assert found.click_rate == pytest.approx(0.3)  # 3 people of 10 delivered
+    assert [(k.number, k.text, k.clicks, k.unique, k.scanner_clicks) for k in found.links] == [
+        (1, "Read on", 4, 3, 1),
+        (2, "An older post", 0, 0, 1),
+        (3, "the study", 1, 1, 1),
+    ]
+    assert [astuple(h) for h in found.by_hour] == [(0, 2, 3), (1, 0, 0), (2, 0, 0), (3, 3, 0)]
+    hours = tables.to_csv(tables.table(found, "hours")).splitlines()
+    assert hours == [
+        "hours since sending,clicks,scanner clicks",
+        "0,2,3",
+        "1,0,0",
+        "2,0,0",
+        "3,3,0",
+    ]
+
+
+def test_the_posts_report_ranks_posts_by_their_emails_clicks(store) -> None:
+    from sqlalchemy import insert
+
+    from publisher.store.schema import published
+
+    hello = insert_campaign(store, "post:hello", ["sent"], started_at=SENT_AT)
+    digest = insert_campaign(store, "digest:2026-w10", ["sent"], started_at=SENT_AT, kind="digest")
+    with store.transaction() as conn:
+        for slug in ("hello", "older"):
+            conn.execute(
+                insert(published).values(
+                    slug=slug, live_at=SENT_AT, seen_at=SENT_AT, announce=True,
+                    path=f"/posts/{slug}/",
+                )
+            )  # fmt: skip
+    count_clicks(store, hello, [(1, "a", SENT_AT), (3, "b", SENT_AT), (2, "c", SENT_AT)])
+    count_clicks(
+        store,
+        digest,
+        [(2, "a", SENT_AT), (2, "b", SENT_AT), (2, "d", SENT_AT), (2, "e", SENT_AT)],
+        scanners=[(2, SENT_AT)],
+    )
+    count_clicks(store, insert_campaign(store, "post:gone", ["sent"]), [(1, "x", moment(1))])
+    found = posts_report(store, NOW, date(2026, 3, 2))
+    assert [astuple(r) for r in found.posts] == [("older", 5, 1, 2), ("hello", 2, 0, 1)]
+    assert posts_report(store, NOW, date(2026, 3, 5)).posts == []  # no clicks since
 
 
 def test_an_erasure_keeps_the_campaigns_unsubscribe_and_the_reason(store) -> None:

@@ -11,9 +11,9 @@ from publisher.errors import PublisherError
 from publisher.reports import tables
 from publisher.reports.audience import audience_report
 from publisher.reports.campaign import CampaignReport, campaign_report
-from publisher.reports.posts import PostsReport, posts_report
+from publisher.reports.posts import posts_report
 
-NO_CLICKS = "clicks: not counted by this store"
+NO_CLICKS = "clicks: not counted for this campaign (its links went out untracked)"
 
 
 @click.command()
@@ -85,10 +85,7 @@ def _heading(found: tables.Report) -> list[str]:
         started = found.started_at.isoformat(" ", "minutes") if found.started_at else "not yet"
         lines = [f"{found.key}: {found.subject}", f"status {found.status}, started {started} UTC"]
         return lines + ([] if found.clicks_counted else [NO_CLICKS])
-    lines = [f"{found.since} to {found.until} (UTC days)"]
-    if isinstance(found, PostsReport) and not found.clicks_counted:
-        lines.append(NO_CLICKS)
-    return lines
+    return [f"{found.since} to {found.until} (UTC days)"]
 
 
 def _shown(value: object) -> str:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from publisher.errors import PublisherError
-from publisher.reports.clicks import CampaignClicks, LinkClicks, campaign_clicks
+from publisher.reports.clicks import CampaignClicks, campaign_clicks
 from publisher.store import campaign_counts, reporting
+from publisher.store.clicks import ClickSummary, LinkTotal
 from publisher.store.db import Store
 from publisher.store.schema import (
     BOUNCED,
@@ -59,12 +60,13 @@ class CampaignReport:
     bounced_soft: int  # messages a soft bounce came back for
     complaints: int
     unsubscribes: int  # by this campaign's own unsubscribe links
-    clicks_counted: bool  # False: this store counts no clicks; the click figures are 0
+    clicks_counted: bool  # False: its links were not counted (clicks off); the figures are 0
     clicks: int
     unique_clickers: int  # estimated: no one's identity is kept
     scanner_clicks: int  # security scanners and link checkers, not people
     click_rate: float  # unique clickers per delivered message
-    links: list[LinkClicks]
+    opens: int  # 0 unless [tracking] opens is on; machine opens included
+    links: list[LinkTotal]
     by_hour: list[HourRow]
 
 
@@ -84,7 +86,8 @@ def campaign_report(store: Store, name: str) -> CampaignReport:
     states = campaign_counts.states(store, [row])[row.id]
     delivered, bounced = states.get(SENT, 0), states.get(BOUNCED, 0)
     clicked = campaign_clicks(store, row.id)
-    figures = clicked or CampaignClicks([], [], 0, 0, 0)
+    figures = clicked or CampaignClicks([], [], ClickSummary(0, 0, 0, 0))
+    totals = figures.totals
     return CampaignReport(
         key=row.key,
         subject=row.subject,
@@ -104,10 +107,11 @@ def campaign_report(store: Store, name: str) -> CampaignReport:
         complaints=campaign_counts.complaints(store, row.id),
         unsubscribes=reporting.unsubscribes(store, row.id),
         clicks_counted=clicked is not None,
-        clicks=figures.clicks,
-        unique_clickers=figures.unique,
-        scanner_clicks=figures.scanner_clicks,
-        click_rate=figures.unique / delivered if delivered else 0.0,
+        clicks=totals.clicks,
+        unique_clickers=totals.unique,
+        scanner_clicks=totals.scanner_clicks,
+        click_rate=totals.unique / delivered if delivered else 0.0,
+        opens=totals.opens,
         links=figures.links,
         by_hour=_by_hour(figures, row.started_at),
     )

@@ -1,52 +1,28 @@
-"""What the reports read of the click counts (`publisher.store.clicks`): the boundary
-between the reports and the click store, in the reports' own types."""
+"""What the reports read of the click counts (`publisher.store.clicks`): one campaign's
+links, hours and totals in one read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from publisher.store import clicks
+from publisher.store.clicks import ClickSummary, HourCount, LinkTotal
 from publisher.store.db import Store
 
 
 @dataclass(frozen=True)
-class LinkClicks:
-    """One link of a campaign's email and the clicks on it."""
-
-    number: int  # from 1, in the email's order
-    url: str
-    text: str  # the link's text ("" for a picture)
-    clicks: int  # by people; scanners apart
-    unique: int  # distinct people who clicked it (estimated)
-    scanner_clicks: int
-
-
-@dataclass(frozen=True)
-class HourClicks:
-    hour: datetime  # the hour's start, UTC
-    clicks: int
-    scanner_clicks: int
-
-
-@dataclass(frozen=True)
 class CampaignClicks:
-    links: list[LinkClicks]
-    hours: list[HourClicks]
-    clicks: int
-    unique: int  # distinct people who clicked any link (estimated)
-    scanner_clicks: int
+    links: list[LinkTotal]  # every link of its email, clicked or not
+    hours: list[HourCount]  # hours with clicks, oldest first
+    totals: ClickSummary
 
 
 def campaign_clicks(store: Store, campaign_id: int) -> CampaignClicks | None:
-    """The campaign's clicks, or None where this store counts none."""
-    return None
-
-
-def period_clicks(store: Store, since: datetime, until: datetime) -> dict[int, CampaignClicks]:
-    """Clicks in the period of each campaign that had any, by campaign id."""
-    return {}
-
-
-def clicks_counted(store: Store) -> bool:
-    """Whether this store counts clicks at all."""
-    return False
+    """The campaign's clicks; None when its links were not counted (it has no link table:
+    made with clicks off, or before publisher counted them)."""
+    with store.read() as conn:
+        links = clicks.link_totals(conn, campaign_id)
+        if not links:
+            return None
+        hours = clicks.clicks_by_hour(conn, campaign_id)
+        return CampaignClicks(links, hours, clicks.summary(conn, campaign_id))

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
-from publisher.reports.clicks import clicks_counted, period_clicks
 from publisher.store import campaign_counts, reporting
 from publisher.store.db import Store
 
@@ -27,7 +26,6 @@ class PostRow:
 class PostsReport:
     since: date
     until: date  # inclusive
-    clicks_counted: bool
     posts: list[PostRow]
 
 
@@ -40,21 +38,23 @@ def posts_report(
     since = since or until - timedelta(days=DEFAULT_DAYS - 1)
     start = datetime.combine(since, time(), UTC)
     end = datetime.combine(until + timedelta(days=1), time(), UTC)
-    counted = period_clicks(store, start, end)
-    keys = {cid: key for key, (cid, _total) in campaign_counts.totals(store).items()}
+    counted = reporting.period_clicks(store, start, end)
+    keys = (
+        {cid: key for key, (cid, _total) in campaign_counts.totals(store).items()}
+        if counted
+        else {}
+    )
     paths = reporting.post_paths(store) if counted else {}
     clicks: dict[str, int] = {}
     scanners: dict[str, int] = {}
     emails: dict[str, set[int]] = {}
-    for campaign_id, figures in counted.items():
-        own = keys.get(campaign_id, "")
-        own = own.removeprefix("post:") if own.startswith("post:") else ""
-        for link in figures.links:
-            slug = paths.get(urlsplit(link.url).path) or own
-            if slug:
-                clicks[slug] = clicks.get(slug, 0) + link.clicks
-                scanners[slug] = scanners.get(slug, 0) + link.scanner_clicks
-                emails.setdefault(slug, set()).add(campaign_id)
+    for link in counted:
+        own = keys.get(link.campaign_id, "")
+        slug = paths.get(urlsplit(link.url).path) or own.partition("post:")[2]
+        if slug:
+            clicks[slug] = clicks.get(slug, 0) + link.clicks
+            scanners[slug] = scanners.get(slug, 0) + link.scanner_clicks
+            emails.setdefault(slug, set()).add(link.campaign_id)
     rows = [PostRow(slug, clicks[slug], scanners[slug], len(emails[slug])) for slug in clicks]
     rows.sort(key=lambda r: (-r.clicks, r.slug))
-    return PostsReport(since, until, clicks_counted(store), rows[:limit])
+    return PostsReport(since, until, rows[:limit])

@@ -41,6 +41,7 @@ FIGURES = [
     ("clicks", "Clicks"),
     ("unique_clickers", "Unique clickers (estimated)"),
     ("scanner_clicks", "Scanner clicks (not people)"),
+    ("opens", "Opens (machine opens included)"),
 ]
 
 

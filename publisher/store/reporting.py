@@ -13,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 
+from publisher.store.click_schema import campaign_links, click_hours
+from publisher.store.clicks import hour_of
 from publisher.store.db import Store
 from publisher.store.schema import deliveries, events, inbound, published, subscribers
 
@@ -114,3 +116,36 @@ def post_paths(store: Store) -> dict[str, str]:
     query = select(published.c.path, published.c.slug).where(published.c.path.is_not(None))
     with store.read() as conn:
         return {path: slug for path, slug in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class PeriodClicks:
+    """One link's clicks within a period."""
+
+    campaign_id: int
+    url: str
+    clicks: int
+    scanner_clicks: int
+
+
+def period_clicks(store: Store, since: datetime, until: datetime) -> list[PeriodClicks]:
+    """Each clicked link's clicks in [since, until): the period's hours (index
+    `click_hours_hour`), each joined to its link by the link table's primary key."""
+    hours = click_hours.c
+    query = (
+        select(
+            hours.campaign_id,
+            campaign_links.c.url,
+            func.sum(hours.clicks),
+            func.sum(hours.scanner_clicks),
+        )
+        .join(
+            campaign_links,
+            (campaign_links.c.campaign_id == hours.campaign_id)
+            & (campaign_links.c.number == hours.link),
+        )
+        .where(hours.hour >= hour_of(since), hours.hour < until)
+        .group_by(hours.campaign_id, hours.link, campaign_links.c.url)
+    )
+    with store.read() as conn:
+        return [PeriodClicks(c, url, int(n), int(s)) for c, url, n, s in conn.execute(query)]
