@@ -6,6 +6,7 @@ import email
 import re
 from email import policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -524,6 +525,36 @@ def test_preview_send_to_and_a_subscriber_get_the_same_message(site: Path, live_
         shown = client.get(f"/_email/post-sleep-well.{kind}").text
         part = message.get_body(preferencelist=(subtype,)).get_content().replace("\r\n", "\n")
         assert re.sub(r"token=[\w.=-]+", "T", shown) == re.sub(r"token=[\w.=-]+", "T", part)
+
+
+def test_send_puts_the_issue_in_the_web_archive_and_a_test_copy_links_the_post(site: Path):
+    """Issue 20 item 16: after `send SLUG`, "View in browser" was a 404 and /newsletter/
+    said "No newsletter sent yet" until someone ran `build`; a [TEST] copy linked an issue
+    page that will never exist."""
+    from conftest import run_publisher
+
+    sleep_post(site)
+    at = ("--now", NOW)
+    assert run_publisher("subscribers", "add", "ann@example.org", *at).returncode == 0
+    test = run_publisher("send", "sleep-well", "--to", "me@example.org", *at)
+    assert test.returncode == 0, test.stderr
+    [copy] = (site / "data/outbox/new").glob("*.eml")
+    text = email.message_from_bytes(copy.read_bytes(), policy=policy.default)
+    text = text.get_body(preferencelist=("plain",)).get_content()
+    assert "View in browser: https://blog.example.org/posts/sleep-well/?utm_" in text
+    copy.unlink()
+
+    sent = run_publisher("send", "sleep-well", *at)
+    assert sent.returncode == 0, sent.stderr
+    assert "newsletter archive: " in sent.stdout, sent.stdout
+    [received] = (site / "data/outbox/new").glob("*.eml")
+    message = email.message_from_bytes(received.read_bytes(), policy=policy.default)
+    browser = re.search(r"View in browser: (\S+)", message.get_body(("plain",)).get_content())
+    path = urlsplit(browser.group(1)).path
+    assert path == "/newsletter/post-sleep-well/"
+    assert "Sleep well" in (site / "public" / path.strip("/") / "index.html").read_text()
+    index = (site / "public/newsletter/index.html").read_text()
+    assert "No newsletter sent yet" not in index and 'href="/newsletter/post-sleep-well/"' in index
 
 
 def test_text_part_lays_out_tables_and_footnotes():

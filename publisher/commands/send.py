@@ -161,7 +161,7 @@ def send(
     from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
 
     post, posts = _post(config, slug, test=bool(address))
-    newsletter = render_post(config, post, posts)
+    newsletter = render_post(config, post, posts, test_copy=bool(address))
     if address:
         mark = "[DRAFT]" if post.draft else "[TEST]"
         result = send_test(config, newsletter, address, mark=mark)
@@ -188,7 +188,22 @@ def send(
             return
         if created:
             click.echo(f"{campaign.key}: campaign created for {_subscribers(campaign.total)}")
+            click.echo(f"newsletter archive: {_archive(config)}")
         _run(config, lambda **opts: [run_campaign(config, store, campaign, force=force, **opts)])
+
+
+def _archive(config: Config) -> str:
+    """Build (and deploy) the site with the new campaign's page in the newsletter archive,
+    as a tick does, before its first message arrives: its "View in browser" link opens
+    that page, and /newsletter/ lists it."""
+    from publisher.schedule.links import site_posts  # lazy: the site build, for a send only
+    from publisher.schedule.publish import build_and_deploy
+
+    try:
+        built, deployed = build_and_deploy(config, site_posts(config))
+    except PublisherError as exc:  # the mail still goes; the next tick or build adds it
+        return f"not updated: {exc}; `publisher build --deploy` adds the issue's page"
+    return f"{built}; deploy {deployed}"
 
 
 def _share(count: int, of: int) -> str:

@@ -48,10 +48,13 @@ def post_url(config: Config, post: Post) -> str:
     return theme.absolute_url(config.site.url, f"posts/{post.slug}/")
 
 
-def render_post(config: Config, post: Post, posts: Sequence[Post] | None = None) -> Newsletter:
+def render_post(
+    config: Config, post: Post, posts: Sequence[Post] | None = None, test_copy: bool = False
+) -> Newsletter:
     """The email announcing `post`; `posts` (all posts) supplies 'more from the blog' links.
     Its subject and preheader are `email_subject` and `email_preheader` when it has them; a
-    letter (`email_only`) is sent whole, its archive page standing in for the blog's."""
+    letter (`email_only`) is sent whole, its archive page standing in for the blog's. A
+    `test_copy` is archived nowhere: its "View in browser" opens the post."""
     campaign = post.slug
     track = _tracker(config, campaign)
     url = post_url(config, post)
@@ -69,7 +72,7 @@ def render_post(config: Config, post: Post, posts: Sequence[Post] | None = None)
         "post_url": track(url),
         "image": _picture(config, post),
         "recent": [_item(config, p, track) for p in recent[:RECENT_POSTS]],
-        "browser_url": track(archive_url(config, f"post:{post.slug}")),
+        "browser_url": track(url if test_copy else archive_url(config, f"post:{post.slug}")),
     }
     return _render(config, f"post:{post.slug}", "post", subject, track, context)
 

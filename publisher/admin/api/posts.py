@@ -389,7 +389,7 @@ def test_send(config, post: Post, to: str, mark: str):
     from publisher.mail.newsletter import render_post
 
     posts = load_posts(config)
-    return send_test(config, render_post(config, post, posts), to, mark=mark)
+    return send_test(config, render_post(config, post, posts, test_copy=True), to, mark=mark)
 
 
 TEXT = {"schema": {"type": "string"}}
