@@ -16,7 +16,14 @@ import pytest
 
 from publisher import store as st
 
-from conftest import horizontal_overflow, png, run_publisher, wait_for, write_post
+from conftest import (
+    horizontal_overflow,
+    png,
+    run_publisher,
+    wait_for,
+    write_config,
+    write_post,
+)
 
 pytestmark = pytest.mark.browser
 NOW = "2026-12-01T15:00:00Z"  # the console fixture's clock
@@ -116,8 +123,14 @@ def test_an_editor_writes_previews_tests_and_schedules_a_post_that_tick_sends(
     try:
         problems += check_page(page, axe, "overview")
         page.click("text=Write a post")
+        # The body is in the Markdown editor: its toolbar, over the same field.
+        assert page.locator(".overtype-container textarea#body[name=body]").count() == 1
+        assert page.locator("[role=toolbar] button[aria-label]").count() > 5
         page.fill("#title", "Winter blues")
         page.fill("#date", "2026-12-02T09:00")
+        page.fill("#tags", "mood, ")  # the site's tags are suggested for the next one
+        suggested = page.eval_on_selector_all("#known-tags option", "os => os.map(o => o.value)")
+        assert suggested == ["mood, sleep"]
         page.fill("#tags", "mood, winter")
         page.fill("#summary", "Short days and what helps.")
         page.fill("#body", "Short days, **long** nights.\n")
@@ -195,8 +208,9 @@ def publisher_here(console, *args: str):
 
 
 def test_an_admin_manages_people_and_an_author_only_drafts(
-    start_console, browser, axe, shots: Path
+    site: Path, start_console, browser, axe, shots: Path
 ) -> None:
+    write_config(site, '[topics]\nsleep = { label = "Sleep", tags = ["sleep"] }\n')
     console = start_console()
     root = console.config.root
     write_post(
@@ -211,12 +225,18 @@ def test_an_admin_manages_people_and_an_author_only_drafts(
         page.click("nav >> text=Subscribers")
         page.fill("#query", "reader1")
         page.click("button:has-text('Search')")
-        assert page.locator("tbody tr").count() == 1
+        assert page.locator("table:has(caption:text('Subscribers found')) tbody tr").count() == 1
         page.fill("#add-email", "new@example.org")
         page.click("button:has-text('Add')")
         page.wait_for_selector(".flash-ok")
         problems += check_page(page, axe, "subscribers")
         page.screenshot(path=shots / "console-subscribers.png", full_page=True)
+        page.click("text=new@example.org")
+        page.check("input[name=topics][value=sleep]")
+        page.click("button:has-text('Save topics')")
+        page.wait_for_selector(".flash-ok")
+        assert st.get_by_email(console.store, "new@example.org").topics == "sleep"
+        problems += check_page(page, axe, "subscriber")
         page.click("nav >> text=Staff")
         page.fill("#staff-email", "au@example.org")
         page.fill("#staff-name", "Au Thor")
@@ -268,3 +288,47 @@ def test_an_admin_manages_people_and_an_author_only_drafts(
     finally:
         context.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_the_editor_works_without_javascript_and_gives_back_a_closed_tabs_text(
+    start_console, browser
+) -> None:
+    console = start_console()
+    root = console.config.root
+    write_post(root, "2026-11-20-sleep.md", "title: Sleep\ndate: 2026-11-20 09:00\ndraft: true\n")
+    link = staff_add(console, "ed@example.org", "editor")
+    context = browser.new_context(java_script_enabled=False)
+    try:  # a plain form: the body is the page's own textarea, and saving works
+        page = context.new_page()
+        page.goto(link)
+        page.click("main button[type=submit]")
+        page.wait_for_url(re.compile(r"/admin/$"))  # signed in by the button's POST
+        page.goto(console.url + "/admin/posts/sleep")
+        assert page.locator(".overtype-container").count() == 0
+        assert page.locator("textarea#body[name=body]").count() == 1
+        page.fill("#body", "Written without a script.\n")
+        page.click("button[value=save]")
+        page.wait_for_selector(".flash-ok")
+        assert "Written without a script." in (root / "posts/2026-11-20-sleep.md").read_text()
+    finally:
+        context.close()
+
+    link = staff_add(console, "ed2@example.org", "editor")
+    context, page, errors = sign_in(browser, link)
+    try:  # typed in the Markdown editor, the tab closed before saving: nothing is lost
+        page.goto(console.url + "/admin/posts/sleep")
+        page.locator("#body").press_sequentially("Kept as I typed. ")
+        page.wait_for_selector("#autosave-status:has-text('Draft copy kept')")
+        with page.expect_event("dialog") as asked:  # the browser asks before leaving
+            page.close(run_before_unload=True)
+        assert asked.value.type == "beforeunload"
+        asked.value.dismiss()  # stay; then the tab is closed anyway, unsaved
+        page.close()
+        page = context.new_page()
+        page.goto(console.url + "/admin/posts/sleep")
+        page.click("text=Bring them back")
+        assert "Kept as I typed." in page.input_value("#body")
+        assert "Kept as I typed." not in (root / "posts/2026-11-20-sleep.md").read_text()
+        assert errors == [], errors
+    finally:
+        context.close()

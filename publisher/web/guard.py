@@ -43,17 +43,25 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
-    """Headers set on every response. Styles and images may come from the blog's origin,
-    since the pages reuse its theme; nothing else loads, and no one may frame the pages."""
+def content_policy(config: Config, *more: str) -> str:
+    """Every page's Content-Security-Policy, with `more` directives for one page. Styles
+    and images may come from the blog's origin, since the pages reuse its theme; nothing
+    else loads, and no one may frame the pages."""
     blog, app = origin(config.site.url), origin(config.web.url)
-    csp = (
-        f"default-src 'self'; style-src 'self' {blog}; img-src 'self' {blog} data:; "
-        f"font-src 'self' {blog}; form-action 'self' {app}; frame-ancestors 'none'; "
-        "base-uri 'none'; object-src 'none'"
+    return "; ".join(
+        [
+            f"default-src 'self'; style-src 'self' {blog}; img-src 'self' {blog} data:",
+            f"font-src 'self' {blog}; form-action 'self' {app}; frame-ancestors 'none'",
+            "base-uri 'none'; object-src 'none'",
+            *more,
+        ]
     )
+
+
+def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
+    """Headers set on every response (a response may set its own `OWN_HEADERS`)."""
     headers = {
-        "content-security-policy": csp,
+        "content-security-policy": content_policy(config),
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
         "referrer-policy": "no-referrer",

@@ -29,12 +29,16 @@ from publisher.content.posts import Post, scan
 from publisher.errors import ContentError, ContentErrors, PublisherError
 from publisher.schedule.listing import list_posts
 from publisher.store.drafts import NEW_POST, Draft, discard_draft, get_draft, save_draft
+from publisher.web.guard import content_policy
 
 router = APIRouter(include_in_schema=False)
 
 FIELDS = ("title", "date", "tags", "summary", "image", "image_alt", "body", "draft")
 MAX_FIELD = 1024 * 1024  # a post file is at most 1 MB (content.posts)
 NEW = "new"  # the editor's address of a post not created yet
+# The Markdown editor (static/vendor/overtype) writes a few style attributes (its link
+# tooltip's place); style elements and every other source stay as on every page.
+EDITOR_STYLES = "style-src-attr 'unsafe-inline'"
 
 
 @router.get("/posts")
@@ -124,7 +128,7 @@ async def show_editor(
     shown = fields if fields is not None else on_disk
     if stored and restore:
         shown, stored = {**on_disk, **stored.fields}, None
-    return page(
+    answer = page(
         request,
         "editor",
         status,
@@ -140,6 +144,8 @@ async def show_editor(
         flashes=flashes if flashes is not None else notices(request, SAID),
         **_urls(request, slug),
     )
+    answer.headers["content-security-policy"] = content_policy(config, EDITOR_STYLES)
+    return answer
 
 
 @router.get("/posts/{slug}")

@@ -3,10 +3,14 @@
 //   a field), so a closed tab or a crash loses nothing;
 // - reloads the live preview (page and email, phone and desktop width) from that copy;
 // - warns before leaving the page with changes not saved to the post;
-// - asks before the buttons marked data-confirm (Publish now, Unpublish, Move to trash).
+// - asks before the buttons marked data-confirm (Publish now, Unpublish, Move to trash);
+// - puts the body's plain textarea in a Markdown editor (OverType, vendored under
+//   static/vendor/overtype by tools/vendor_editor.py) and suggests tags as they are typed.
 "use strict";
 (function () {
   const form = document.querySelector("form[data-autosave]");
+  if (form) markdownEditor(document.getElementById("body"));
+  if (form) tagSuggestions(document.getElementById("tags"));
   document.addEventListener("submit", (event) => {
     const button = event.submitter;
     const question = button && button.dataset.confirm;
@@ -105,4 +109,48 @@
   const panel = document.getElementById("preview-live");
   if (panel) panel.hidden = false;
   reload();
+
+  // The body in OverType: a real textarea (same name and id, so the form, the label, the
+  // autosave and the tests see the same field) over a highlighted copy of the Markdown.
+  // Without the library (or without JavaScript) the plain textarea stays.
+  function markdownEditor(plain) {
+    if (!plain || !window.OverType) return;
+    // The stylesheet is static/vendor/overtype/overtype.css: the console's policy allows
+    // no inline <style>, so the library must not add its own.
+    window.OverType.stylesInjected = true;
+    const holder = document.createElement("div");
+    holder.className = "markdown-editor";
+    plain.after(holder);
+    const props = { name: "body", id: "body", spellcheck: "true" };
+    props["aria-describedby"] = plain.getAttribute("aria-describedby") || "";
+    const value = plain.value;
+    plain.remove();
+    new window.OverType(holder, {
+      value: value,
+      toolbar: true,
+      spellcheck: true,
+      fontSize: "15px",
+      padding: "12px",
+      textareaProps: props,
+    });
+  }
+
+  // Tags are typed separated by commas; the datalist suggests the site's known tags for
+  // the one being typed (keeping those before it), and not those already given.
+  function tagSuggestions(input) {
+    const list = input && document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    const known = Array.from(list.options, (option) => option.value);
+    function suggest() {
+      const cut = input.value.lastIndexOf(",");
+      const before = cut < 0 ? "" : input.value.slice(0, cut + 1) + " ";
+      const given = new Set(
+        input.value.split(",").slice(0, -1).map((tag) => tag.trim().toLowerCase()),
+      );
+      const left = known.filter((tag) => !given.has(tag.toLowerCase()));
+      list.replaceChildren(...left.map((tag) => new Option(before + tag, before + tag)));
+    }
+    input.addEventListener("input", suggest);
+    suggest();
+  }
 })();
