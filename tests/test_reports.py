@@ -310,6 +310,7 @@ def test_publisher_report_as_text_json_and_csv(site: Path) -> None:
         (("audience", "--since", "2026-13-01"), "Invalid value for '--since'"),
         (("audience", "--since", "2026-04-01"), "error: --since 2026-04-01 is after today"),
         (("post:x", "--since", "2026-03-01"), "error: --since is for audience and posts"),
+        (("posts", "--since", "0001-01-01"), "error: --since 0001-01-01: a report covers at most"),
         (("audience", "--csv", "nope"), "error: --csv: no table 'nope'; this report has days"),
     ],
 )

@@ -23,6 +23,7 @@ from publisher.store.subscribers import STATUSES, SUPPRESSED
 from publisher.subscribers import leaving
 
 DEFAULT_DAYS = 90
+LONGEST = 3660  # days a report may cover: ten years
 SOURCES = ("web form", "import", "staff", "API", "other")
 
 
@@ -74,37 +75,70 @@ class AudienceReport:
 
 def audience_report(store: Store, now: datetime, since: date | None = None) -> AudienceReport:
     """The audience from `since` (default: the last DEFAULT_DAYS days) up to `now`."""
-    until = now.astimezone(UTC).date()
-    since = since or until - timedelta(days=DEFAULT_DAYS - 1)
-    if since > until:
-        raise PublisherError(f"--since {since} is after today ({until}); give an earlier day")
+    since, until = period(now, since, DEFAULT_DAYS)
     groups = reporting.status_dates(store)
+    first = since.replace(day=1) - timedelta(days=1)  # the day before its first month
+    daily = statuses(groups, first, until)
     start = datetime.combine(since, time(), UTC)
     end = datetime.combine(until + timedelta(days=1), time(), UTC)
     return AudienceReport(
         since=since,
         until=until,
-        days=[_day(groups, day) for day in _days(since, until)],
+        days=[
+            DayRow(first + timedelta(days=n), *daily[n].values())
+            for n in range((since - first).days, len(daily))
+        ],
         sources=_sources(reporting.signup_sources(store, start, end)),
         reasons=_reasons(reporting.unsubscribe_reasons(store, start, end)),
-        months=_months(groups, since, until),
+        months=_months(groups, daily, first, until),
     )
 
 
-def status_on(groups: list[StatusDates], day: date) -> dict[str, int]:
-    """Subscribers by status at the end of `day`."""
-    found = dict.fromkeys(STATUSES, 0)
-    text = day.isoformat()
-    for group in groups:
-        if group.created > text:
-            continue
-        if group.left is not None and group.left <= text and group.status in SUPPRESSED:
-            found[group.status] += group.count
-        elif (active := _active_since(group)) is not None and active <= text:
-            found["active"] += group.count
-        else:
-            found["pending"] += group.count
+def period(now: datetime, since: date | None, default: int) -> tuple[date, date]:
+    """A report's days: from `since` (else `default` days back) to today, UTC, inclusive."""
+    until = now.astimezone(UTC).date()
+    since = since or until - timedelta(days=default - 1)
+    if since > until:
+        raise PublisherError(f"--since {since} is after today ({until}); give an earlier day")
+    if (until - since).days > LONGEST:
+        raise PublisherError(f"--since {since}: a report covers at most {LONGEST:,} days")
+    return since, until
+
+
+def statuses(groups: list[StatusDates], start: date, until: date) -> list[dict[str, int]]:
+    """Subscribers by status at the end of each day from `start` to `until`: each group
+    is pending from joining, active from `_active_since`, and its suppressed status from
+    leaving; those spans go in as changes on their first and after their last day, summed
+    day by day (one pass over the groups, one over the days)."""
+    size = (until - start).days + 1
+    changes = [dict.fromkeys(STATUSES, 0) for _ in range(size + 1)]
+
+    def span(status: str, first: str | None, end: str | None, count: int) -> None:
+        if first is None or (end is not None and end <= first):
+            return
+        changes[_index(first, start, size)][status] += count
+        if end is not None:
+            changes[_index(end, start, size)][status] -= count
+
+    for g in groups:
+        left = g.left if g.left is not None and g.status in SUPPRESSED else None
+        active = _active_since(g)
+        active = max(active, g.created) if active is not None else None
+        span("pending", g.created, min((d for d in (active, left) if d), default=None), g.count)
+        span("active", active, left, g.count)
+        span(g.status, left, None, g.count)
+    running = dict.fromkeys(STATUSES, 0)
+    found = []
+    for change in changes[:size]:
+        running = {status: running[status] + change[status] for status in STATUSES}
+        found.append(running)
     return found
+
+
+def _index(day: str, start: date, size: int) -> int:
+    """Where a day's change goes: a day before `start` counts from the first, a day after
+    the last goes past the end."""
+    return min(max((date.fromisoformat(day) - start).days, 0), size)
 
 
 def _active_since(group: StatusDates) -> str | None:
@@ -113,14 +147,6 @@ def _active_since(group: StatusDates) -> str | None:
     if group.confirmed is None and group.status == "active":
         return group.created
     return group.confirmed
-
-
-def _day(groups: list[StatusDates], day: date) -> DayRow:
-    return DayRow(day, *status_on(groups, day).values())
-
-
-def _days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
 
 
 def source_kind(source: str) -> str:
@@ -141,21 +167,24 @@ def _reasons(counted: dict[str, int]) -> list[ReasonRow]:
     return [ReasonRow(value, leaving.label(value), counted.get(value, 0)) for value in order]
 
 
-def _months(groups: list[StatusDates], since: date, until: date) -> list[MonthRow]:
+def _months(
+    groups: list[StatusDates], daily: list[dict[str, int]], first: date, until: date
+) -> list[MonthRow]:
+    """Each month from the day after `first` (whose statuses are `daily[0]`) to `until`."""
     rows = []
-    month = since.replace(day=1)
+    month = first + timedelta(days=1)
     while month <= until:
         following = (month + timedelta(days=32)).replace(day=1)
         last = min(following - timedelta(days=1), until)
-        before = status_on(groups, month - timedelta(days=1))["active"]
-        after = status_on(groups, last)["active"]
-        first, final = month.isoformat(), last.isoformat()
-        joined = sum(g.count for g in groups if first <= g.created <= final)
-        confirmed = sum(g.count for g in groups if first <= (_active_since(g) or "") <= final)
+        before = daily[(month - first).days - 1]["active"]
+        after = daily[(last - first).days]["active"]
+        opens, closes = month.isoformat(), last.isoformat()
+        joined = sum(g.count for g in groups if opens <= g.created <= closes)
+        confirmed = sum(g.count for g in groups if opens <= (_active_since(g) or "") <= closes)
         left = sum(
             g.count
             for g in groups
-            if g.status in SUPPRESSED and g.left and first <= g.left <= final
+            if g.status in SUPPRESSED and g.left and opens <= g.left <= closes
         )
         churn = left / before if before else None
         rows.append(

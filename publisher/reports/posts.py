@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
+from publisher.reports.audience import period
 from publisher.store import campaign_counts, reporting
 from publisher.store.db import Store
 
@@ -34,8 +35,7 @@ def posts_report(
 ) -> PostsReport:
     """The `limit` posts whose emails were clicked most from `since` (default: the last
     DEFAULT_DAYS days) to `now`."""
-    until = now.astimezone(UTC).date()
-    since = since or until - timedelta(days=DEFAULT_DAYS - 1)
+    since, until = period(now, since, DEFAULT_DAYS)
     start = datetime.combine(since, time(), UTC)
     end = datetime.combine(until + timedelta(days=1), time(), UTC)
     counted = reporting.period_clicks(store, start, end)
