@@ -1010,3 +1010,27 @@ def insert_campaign(store, key: str, states: list[str], started_at=None, **value
             ],
         )
     return campaign_id
+
+
+LINKS = [  # (number, url, text) of the link table `count_clicks` writes
+    (1, "https://blog.example.org/posts/hello/?utm_source=newsletter", "Read on"),
+    (2, "https://blog.example.org/posts/older/", "An older post"),
+    (3, "https://elsewhere.example/study", "the study"),
+]
+
+
+def count_clicks(store, campaign_id: int, taken: list, scanners=()):
+    """The campaign's link table (LINKS) and these clicks (link, reader, when) and scanner
+    clicks (link, when), written as the redirect's group commit writes them."""
+    from publisher.store import clicks
+
+    tally = clicks.Tally()
+    for link, who, at in taken:
+        tally.clicks[campaign_id, link, clicks.hour_of(at)] += 1
+        tally.sketch(campaign_id, link).add(who)
+        tally.sketch(campaign_id, clicks.WHOLE_CAMPAIGN).add(who)
+    for link, at in scanners:
+        tally.scanners[campaign_id, link, clicks.hour_of(at)] += 1
+    with store.transaction() as conn:
+        clicks.add_links(conn, campaign_id, [clicks.Link(*link) for link in LINKS])
+        clicks.write(conn, tally)

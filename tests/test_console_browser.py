@@ -332,3 +332,30 @@ def test_the_editor_works_without_javascript_and_gives_back_a_closed_tabs_text(
         assert errors == [], errors
     finally:
         context.close()
+
+
+def test_the_reports_pages_read_in_light_and_dark(start_console, browser, axe, shots: Path) -> None:
+    from datetime import UTC, datetime
+
+    from conftest import count_clicks, insert_campaign
+
+    console = start_console()
+    started = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    campaign = insert_campaign(console.store, "post:hello", ["sent"] * 5, started_at=started)
+    later = datetime(2026, 12, 1, 13, tzinfo=UTC)
+    count_clicks(console.store, campaign, [(1, "a", started), (2, "b", later), (1, "c", later)])
+    context, page, errors = sign_in(browser, staff_add(console, "ed@example.org", "editor"))
+    problems: list[str] = []
+    try:
+        page.click("nav >> text=Reports")
+        assert page.locator("svg.chart").count() >= 3
+        problems += check_page(page, axe, "reports")
+        page.goto(console.url + "/admin/campaigns/post:hello")
+        page.click("text=Report: clicks, bounces, unsubscribes")
+        assert "Read on" in page.inner_text("main")
+        problems += check_page(page, axe, "campaign report")
+        page.screenshot(path=shots / "console-report.png", full_page=True)
+        assert errors == [], errors
+    finally:
+        context.close()
+    assert problems == [], "\n".join(problems)

@@ -15,7 +15,7 @@ from publisher.store.staff_schema import audit
 from conftest import write_post
 
 PAGES = ["/admin/", "/admin/posts", "/admin/posts/new", "/admin/posts/hello", "/admin/campaigns"]
-PAGES += ["/admin/subscribers", "/admin/staff", "/admin/audit"]
+PAGES += ["/admin/subscribers", "/admin/staff", "/admin/audit", "/admin/reports"]
 MAY = {
     "author": {"/admin/", "/admin/posts", "/admin/posts/new", "/admin/posts/hello"},
     "editor": set(PAGES) - {"/admin/staff", "/admin/audit"},

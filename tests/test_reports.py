@@ -17,13 +17,12 @@ from publisher.reports import tables
 from publisher.reports.audience import audience_report, source_kind
 from publisher.reports.campaign import campaign_report
 from publisher.reports.posts import posts_report
-from publisher.store import clicks
 from publisher.store import inbound as recorded
 from publisher.store import subscribers as store_subscribers
 from publisher.store.db import open_store
 from publisher.store.schema import subscribers
 
-from conftest import insert_campaign, insert_subscriber, run_publisher
+from conftest import count_clicks, insert_campaign, insert_subscriber, run_publisher
 
 SENT_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -89,28 +88,6 @@ def test_a_campaign_report_counts_every_state_bounce_complaint_and_unsubscribe(s
     assert campaign_report(store, "post:other").unsubscribes == 1
     with pytest.raises(PublisherError, match="no campaign 'post:nothing'"):
         campaign_report(store, "nothing")
-
-
-LINKS = [
-    clicks.Link(1, "https://blog.example.org/posts/hello/?utm_source=newsletter", "Read on"),
-    clicks.Link(2, "https://blog.example.org/posts/older/", "An older post"),
-    clicks.Link(3, "https://elsewhere.example/study", "the study"),
-]
-
-
-def count_clicks(store, campaign_id: int, taken: list[tuple[int, str, datetime]], scanners=()):
-    """The campaign's link table (LINKS) and these clicks (link, reader, when) and scanner
-    clicks (link, when), written as the redirect's group commit writes them."""
-    tally = clicks.Tally()
-    for link, who, at in taken:
-        tally.clicks[campaign_id, link, clicks.hour_of(at)] += 1
-        tally.sketch(campaign_id, link).add(who)
-        tally.sketch(campaign_id, clicks.WHOLE_CAMPAIGN).add(who)
-    for link, at in scanners:
-        tally.scanners[campaign_id, link, clicks.hour_of(at)] += 1
-    with store.transaction() as conn:
-        clicks.add_links(conn, campaign_id, LINKS)
-        clicks.write(conn, tally)
 
 
 def test_a_campaign_report_counts_clicks_per_link_and_hour(store) -> None:

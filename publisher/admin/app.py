@@ -17,7 +17,16 @@ from starlette.staticfiles import StaticFiles
 
 from publisher.admin.api import create_api
 from publisher.admin.console import Console
-from publisher.admin.pages import campaigns, home, look, posts, signin, staff, subscribers
+from publisher.admin.pages import (
+    campaigns,
+    home,
+    look,
+    posts,
+    reports,
+    signin,
+    staff,
+    subscribers,
+)
 from publisher.admin.pages.render import message
 from publisher.admin.permissions import check_routes
 from publisher.config import Config
@@ -31,6 +40,7 @@ PAGES = [
     look.router,
     posts.router,
     campaigns.router,
+    reports.router,
     subscribers.router,
     staff.router,
 ]

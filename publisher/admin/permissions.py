@@ -33,6 +33,7 @@ ACTIONS: dict[str, bool] = {
     "queue.read": False,
     "campaigns.read": False,
     "campaigns.send": True,  # pause, resume (and release the brake)
+    "reports.read": False,  # campaign, audience and posts reports, and their CSV
     "subscribers.read": False,
     "subscribers.manage": True,  # add, import, erase
     "health.read": False,
@@ -49,6 +50,7 @@ EDITOR = AUTHOR | {
     "posts.publish",
     "campaigns.read",
     "campaigns.send",
+    "reports.read",
     "subscribers.read",
     "subscribers.manage",
     "health.read",

@@ -16,7 +16,7 @@ DEFAULT_DAYS = 30
 
 
 @dataclass(frozen=True)
-class PostRow:
+class PostClicks:
     slug: str
     clicks: int  # by people
     scanner_clicks: int
@@ -27,7 +27,7 @@ class PostRow:
 class PostsReport:
     since: date
     until: date  # inclusive
-    posts: list[PostRow]
+    posts: list[PostClicks]
 
 
 def posts_report(
@@ -55,6 +55,6 @@ def posts_report(
             clicks[slug] = clicks.get(slug, 0) + link.clicks
             scanners[slug] = scanners.get(slug, 0) + link.scanner_clicks
             emails.setdefault(slug, set()).add(link.campaign_id)
-    rows = [PostRow(slug, clicks[slug], scanners[slug], len(emails[slug])) for slug in clicks]
+    rows = [PostClicks(slug, clicks[slug], scanners[slug], len(emails[slug])) for slug in clicks]
     rows.sort(key=lambda r: (-r.clicks, r.slug))
     return PostsReport(since, until, rows[:limit])

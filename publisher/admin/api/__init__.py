@@ -14,17 +14,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from publisher.admin.api import campaigns, posts, queue, staff, subscribers, topics
+from publisher.admin.api import campaigns, posts, queue, reports, staff, subscribers, topics
 from publisher.admin.auth import Actor
 from publisher.admin.permissions import PUBLIC, allow
 from publisher.content import editing
 from publisher.delivery import holds
 from publisher.errors import ContentErrors, DeliveryError, PublisherError, StoreError
+from publisher.reports.campaign import CampaignNotFound
 from publisher.store.staff import StaffExists, StaffNotFound
 
 ROUTERS = [
     posts.router,
     campaigns.router,
+    reports.router,
     subscribers.router,
     topics.router,
     queue.router,
@@ -89,6 +91,7 @@ STATUS: dict[type[Exception], int] = {
     StaffExists: 409,
     StaffNotFound: 404,
     holds.CampaignNotFound: 404,
+    CampaignNotFound: 404,
     holds.CannotResume: 409,
     editing.NotFound: 404,
     DeliveryError: 502,  # the relay refused a test copy: its reply says why

@@ -38,6 +38,7 @@ SECTIONS = (
     Section("overview", "Overview", "/", "console.use"),
     Section("posts", "Posts", "/posts", "posts.read"),
     Section("campaigns", "Campaigns", "/campaigns", "campaigns.read"),
+    Section("reports", "Reports", "/reports", "reports.read"),
     Section("subscribers", "Subscribers", "/subscribers", "subscribers.read"),
     Section("staff", "Staff", "/staff", "staff.read"),
     Section("audit", "Audit log", "/audit", "audit.read"),
