@@ -260,3 +260,29 @@ def test_template_syntax_left_in_a_post_is_a_warning_with_its_line(site: Path) -
     done = run_publisher("check", "--now", "2026-04-01", cwd=site)
     assert done.returncode == 0, done.stderr
     assert "warning: posts/a.md:8: Hugo shortcode {{< youtube abc >}} is shown" in done.stderr
+
+
+def test_scripts_frames_forms_and_javascript_links_are_warnings_with_their_line(site: Path):
+    """Issue 20 item 20: raw <script>, <iframe>, <form> and javascript: links reached the
+    site and the email with no word from `check`. Shown in code, they are only text."""
+    body = (
+        "Intro.\n\n<script>track()</script>\n\n"
+        '<IFRAME src="https://maps.example.com/embed"></IFRAME>\n\n'
+        '<form action="https://evil.example.net/login"><input name="pw"></form>\n\n'
+        "A [trap](javascript:alert(1)) here.\n\n"
+        "```html\n<script>shown()</script>\n```\n"
+    )
+    write_post(site, "a.md", GOOD, body)
+    email = "is left out of its email (mail clients drop or flag scripts, frames and forms)"
+    assert scan(site).warnings == [
+        f"posts/a.md:8: <script> runs on the post's page (make sure you mean it) and {email}",
+        'posts/a.md:10: <IFRAME src="https://maps.example.com/embed"> runs on the post\'s page '
+        f"(make sure you mean it) and {email}",
+        'posts/a.md:12: <form action="https://evil.example.net/login"> runs on the post\'s '
+        f"page (make sure you mean it) and {email}",
+        "posts/a.md:14: a javascript: link runs a script on the post's page and is plain "
+        "text in its email; link to a page instead",
+    ]
+    done = run_publisher("check", "--now", "2026-04-01", cwd=site)
+    assert done.returncode == 0, done.stderr
+    assert "warning: posts/a.md:8: <script> runs on the post's page" in done.stderr

@@ -5,8 +5,11 @@ or `published: false` that we ignored would publish a draft, so those are errors
 our key; a capitalised key (Pelican writes `Title:`) is an error naming the lowercase one;
 keys with an equivalent of ours get a warning that names it. Template syntax of those
 engines left in a post's text (`{% include %}`, `{{< youtube >}}`, `{filename}`) is a
-warning with its line (`leftovers`): readers would see it as written. Plain values in,
-(line, message) pairs out: nothing here knows YAML.
+warning with its line (`leftovers`): readers would see it as written. So is active HTML
+(`<script>`, `<iframe>`, `<form>`, `javascript:` links), pasted from another site's
+embed code: it runs on the post's page, and the email leaves it out (mail clients drop
+or flag it; `mail.newsletter.absolute_html`). Plain values in, (line, message) pairs
+out: nothing here knows YAML.
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ def _draft_message(key: str, value: Any) -> str:
 _LEFTOVER = re.compile(
     r"(?P<shortcode>\{\{[<%].*?[%>]\}\})|(?P<tag>\{%.*?%\})|(?P<output>\{\{.*?\}\})"
     r"|(?P<link>[{|](?:filename|static|attach)[}|][^\s)\"'<>]*)"
+    r"|(?P<active>(?i:<(?:script|iframe|form|object|embed)\b)[^>]*>?)"
+    r"|(?P<script>(?i:javascript:))"
 )
 _ADVICE = {
     "shortcode": "Hugo shortcode {} is shown to readers as written (publisher has no "
@@ -92,6 +97,10 @@ _ADVICE = {
     "Liquid); write the value itself",
     "link": "Pelican link {} leads nowhere; link to the post (/posts/<slug>/) or the file "
     "(/static/...) instead",
+    "active": "{} runs on the post's page (make sure you mean it) and is left out of its "
+    "email (mail clients drop or flag scripts, frames and forms)",
+    "script": "a {} link runs a script on the post's page and is plain text in its email; "
+    "link to a page instead",
 }
 _CODE_SPAN = re.compile(r"(`+).+?\1")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -99,9 +108,10 @@ SHOWN = 60  # characters of a construct quoted in a warning
 
 
 def leftovers(body: str, first_line: int) -> list[tuple[int, str]]:
-    """(line, warning) for each Liquid tag or output, Hugo shortcode or Pelican link left
-    in a post's text outside code, where readers would see it as written (an imported or
-    pasted post); code blocks and `code` may show them on purpose."""
+    """(line, warning) for each Liquid tag or output, Hugo shortcode, Pelican link or
+    active HTML left in a post's text outside code, where readers would see it as written
+    or it would run (an imported or pasted post); code blocks and `code` may show them on
+    purpose."""
     if not _LEFTOVER.search(body):
         return []
     found, fence = [], ""

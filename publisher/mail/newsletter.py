@@ -38,6 +38,14 @@ URL_ATTRIBUTE = re.compile(r"""\s(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'
 # back to its reference; a footnote reference keeps its number but not its link.
 PAGE_ONLY_LINK = re.compile(r'<a class="(?:headerlink|footnote-backref)"[^>]*>.*?</a>', re.DOTALL)
 FOOTNOTE_REF = re.compile(r'<a class="footnote-ref"[^>]*>(.*?)</a>', re.DOTALL)
+# Active content a post may carry for its page (embed code), which mail clients drop or
+# flag: left out of the email, to the end of the text when never closed (as a browser
+# would run it); `check` names each on the site (content/foreign.py).
+ACTIVE = re.compile(
+    r"<(script|iframe|form|object)\b.*?(?:</\1\s*>|\Z)|<embed\b[^>]*>", re.IGNORECASE | re.DOTALL
+)
+SCRIPT_SCHEMES = ("javascript", "vbscript", "data")  # a link to these runs or hides code
+NOT_IN_URLS = re.compile(r"[\x00-\x20]")  # what browsers ignore in a URL's scheme
 
 
 def post_url(config: Config, post: Post) -> str:
@@ -222,7 +230,8 @@ def _tracker(config: Config, campaign: str) -> Callable[[str], str]:
 
 
 def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
-    """Make every href/src in `html` absolute against the page, track links, size images.
+    """Make every href/src in `html` absolute against the page, track links, size images,
+    and leave out active content (`ACTIVE`, script links).
 
     Only attributes inside <a> and <img> tags are touched, so code samples that show HTML
     (escaped as text) keep what they say.
@@ -231,6 +240,8 @@ def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
     def attribute(match: re.Match) -> str:
         name, value = match.group(1).lower(), next(v for v in match.groups()[1:] if v is not None)
         url = urljoin(page_url, unescape(value))
+        if name == "href" and urlsplit(NOT_IN_URLS.sub("", url)).scheme in SCRIPT_SCHEMES:
+            return ""  # a link without its script: the words stay
         return f' {name}="{escape(track(url) if name == "href" else url)}"'
 
     def tag(match: re.Match) -> str:
@@ -239,4 +250,5 @@ def absolute_html(html: str, page_url: str, track: Callable[[str], str]) -> str:
             text = re.sub(r"\s*/?>$", f' width="{CONTENT_WIDTH}">', text)
         return text
 
-    return TAG.sub(tag, FOOTNOTE_REF.sub(r"\1", PAGE_ONLY_LINK.sub("", html)))
+    html = ACTIVE.sub("", PAGE_ONLY_LINK.sub("", html))
+    return TAG.sub(tag, FOOTNOTE_REF.sub(r"\1", html))
