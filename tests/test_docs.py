@@ -16,11 +16,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from publisher.admin.api import document
 from publisher.cli import COMMANDS, main
 from publisher.config import documented_keys
 from publisher.content.keys import FRONT_MATTER
 
 from conftest import REPO, Html, broken_links
+
+sys.path.insert(0, str(REPO / "tools"))
+from docs_reference import operation_anchor, schema_anchor  # noqa: E402
 
 COMMON = {"--debug", "--now", "--config", "--help"}
 
@@ -80,6 +84,24 @@ def test_every_command_and_option_has_a_reference_entry(built: Path) -> None:
 def test_every_front_matter_key_has_a_reference_entry(built: Path) -> None:
     anchors = ids(built, "reference/front-matter")
     assert [key.name for key in FRONT_MATTER if key.name not in anchors] == []
+
+
+def test_every_admin_api_route_and_schema_has_a_reference_entry(built: Path) -> None:
+    """The Admin API page is generated from the OpenAPI document: every operation (with
+    the action it needs) and every schema it names has its entry."""
+    spec = document()
+    html = (built / "reference/admin-api/index.html").read_text(encoding="utf-8")
+    anchors = Html(html).ids
+    operations = [(m, p, op) for p, ms in spec["paths"].items() for m, op in ms.items()]
+    assert len(operations) > 30
+    missing = [
+        f"{m.upper()} {p}" for m, p, _ in operations if operation_anchor(m, p) not in anchors
+    ]
+    missing += [
+        name for name in spec["components"]["schemas"] if schema_anchor(name) not in anchors
+    ]
+    assert missing == []
+    assert all(op["x-permission"] in html for _, _, op in operations)
 
 
 def test_every_page_a_message_names_exists(built: Path) -> None:

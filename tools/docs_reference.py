@@ -3,8 +3,10 @@
 Each page is written at build time from the one declaration the program itself reads: the
 settings from the config schema (`publisher.config.SECTIONS`), the commands and their
 options from the click app (every command of `publisher.cli.COMMANDS`, loaded as the CLI
-loads it), the front matter keys from `publisher.content.keys.FRONT_MATTER`. Nothing here
-lists a key, a command or an option by hand, so a new one is documented by construction.
+loads it), the front matter keys from `publisher.content.keys.FRONT_MATTER`, the Admin
+API from its OpenAPI document (`publisher.admin.api.document()`, what
+`/admin/api/openapi.json` serves). Nothing here lists a key, a command, an option or a
+route by hand, so a new one is documented by construction.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 
 import click
 
+from publisher.admin.api import SERVER, document
 from publisher.cli import main
 from publisher.config import SECTIONS
 from publisher.content.keys import FRONT_MATTER
@@ -136,6 +139,106 @@ def front_matter_page() -> str:
     return FRONT_MATTER_INTRO + "\n" + "".join(rows)
 
 
+ADMIN_API_INTRO = """\
+# Admin API
+
+Every route of the Admin API, generated from its OpenAPI document (the one
+`publisher web` serves at `/admin/api/openapi.json`, from the same declarations that
+validate each request). How to use it, with examples: [The staff console](../run/console.md).
+
+Each route says the action it needs and the roles that have it; without a signed-in
+person the answer is 401, for a role that may not, 403. Errors are JSON with a `detail`
+sentence (and `problems`, each with its line, when a post would not pass `publisher check`).
+"""
+
+
+def admin_api_page() -> str:
+    """Every operation of the OpenAPI document, grouped by its tag, then every schema."""
+    spec = document()
+    parts = [ADMIN_API_INTRO]
+    by_tag: dict[str, list[tuple[str, str, dict]]] = {}
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            by_tag.setdefault(operation["tags"][0], []).append((method, path, operation))
+    for tag, operations in by_tag.items():
+        parts.append(f"\n## {tag.capitalize()} {{#{tag}}}\n")
+        for method, path, operation in operations:
+            parts.append(operation_section(method, path, operation))
+    parts.append("\n## Schemas {#schemas}\n\nThe request and response bodies named above.\n")
+    for name, schema in spec["components"]["schemas"].items():
+        parts.append(schema_section(name, schema))
+    return "".join(parts)
+
+
+def operation_anchor(method: str, path: str) -> str:
+    """`get-posts-slug` for GET /posts/{slug}: stable while the route is."""
+    return f"{method}-" + re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+
+
+def schema_anchor(name: str) -> str:
+    return "schema-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def operation_section(method: str, path: str, operation: dict) -> str:
+    anchor = operation_anchor(method, path)
+    lines = [f"\n### {method.upper()} {SERVER}{path} {{#{anchor}}}\n\n"]
+    lines.append(f"**{operation.get('summary', '')}.** {prose(operation.get('description', ''))}\n")
+    action = operation.get("x-permission")
+    if action:
+        roles = ", ".join(operation.get("x-roles", [])) or "nobody"
+        lines.append(f"\nNeeds `{action}`: {roles}.\n" if action != "public" else "\nPublic.\n")
+    if operation.get("parameters"):
+        lines.append("\n| parameter | in | required | type |\n|---|---|---|---|\n")
+        for param in operation["parameters"]:
+            required = "yes" if param.get("required") else "no"
+            kind = type_of(param.get("schema", {}))
+            lines.append(f"| `{param['name']}` | {param['in']} | {required} | {kind} |\n")
+    body = operation.get("requestBody", {}).get("content", {})
+    for media, content in body.items():
+        lines.append(f"\nRequest body ({media}): {type_of(content.get('schema', {}))}.\n")
+    lines.append("\n| status | meaning | body |\n|---|---|---|\n")
+    for status, answer in sorted(operation["responses"].items()):
+        content = answer.get("content", {})
+        kinds = "; ".join(f"{type_of(c.get('schema', {}))} ({m})" for m, c in content.items())
+        lines.append(f"| {status} | {cell(answer.get('description', ''))} | {kinds} |\n")
+    return "".join(lines)
+
+
+def schema_section(name: str, schema: dict) -> str:
+    lines = [f"\n### {name} {{#{schema_anchor(name)}}}\n\n"]
+    if schema.get("description"):
+        lines.append(prose(inspect.cleandoc(schema["description"])) + "\n\n")
+    properties = schema.get("properties", {})
+    if not properties:
+        return "".join(lines) + f"{type_of(schema)}.\n"
+    required = set(schema.get("required", []))
+    lines.append("| field | type | required | default |\n|---|---|---|---|\n")
+    for field, spec in properties.items():
+        default = f"`{spec['default']!r}`" if "default" in spec else ""
+        need = "yes" if field in required else "no"
+        lines.append(f"| `{field}` | {type_of(spec)} | {need} | {cell(default)} |\n")
+    return "".join(lines)
+
+
+def type_of(schema: dict) -> str:
+    """A JSON schema as a few words: `string`, list of [Post](#schema-post), ..."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{schema_anchor(name)})"
+    if "anyOf" in schema:
+        return " or ".join(type_of(option) for option in schema["anyOf"])
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{value}`" for value in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list of {type_of(schema.get('items', {}))}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"object of {type_of(schema['additionalProperties'])}"
+    return f"{kind} ({schema['format']})" if "format" in schema else str(kind)
+
+
 def prose(text: str) -> str:
     """Help text as Markdown: click's `\\b` markers dropped, `<` and `>` outside code spans
     escaped (so `posts/<date>-<slug>.md` is not taken for an HTML tag)."""
@@ -156,6 +259,7 @@ PAGES = {
     "reference/settings.md": settings_page,
     "reference/commands.md": commands_page,
     "reference/front-matter.md": front_matter_page,
+    "reference/admin-api.md": admin_api_page,
 }
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from publisher.admin.api import campaigns, posts, queue, reports, staff, subscribers, topics
 from publisher.admin.auth import Actor
-from publisher.admin.permissions import PUBLIC, allow
+from publisher.admin.permissions import PUBLIC, ROLES, allow, declared, flat, may
 from publisher.content import editing
 from publisher.delivery import holds
 from publisher.errors import ContentErrors, DeliveryError, PublisherError, StoreError
@@ -56,6 +57,7 @@ def create_api() -> FastAPI:
     async def openapi(request: Request, actor: Actor | None = allow(PUBLIC)) -> JSONResponse:
         return JSONResponse(request.app.openapi())
 
+    api.openapi = lambda: with_permissions(api)
     api.add_exception_handler(StoreError, unavailable)
     api.add_exception_handler(PublisherError, refused)
     for error in STATUS:
@@ -64,6 +66,22 @@ def create_api() -> FastAPI:
     api.add_exception_handler(ContentErrors, check_refused)
     api.add_exception_handler(RequestValidationError, invalid)
     return api
+
+
+def with_permissions(api: FastAPI) -> dict:
+    """FastAPI's document of `api` with each operation's declared action and the roles
+    that have it (`x-permission`, `x-roles`): what a script's key needs, in the docs too."""
+    if api.openapi_schema is None:
+        schema = FastAPI.openapi(api)
+        for route in flat(api.routes):
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            action = declared(route)[0].action
+            for method in route.methods:
+                operation = schema["paths"][route.path][method.lower()]
+                operation["x-permission"] = action
+                operation["x-roles"] = [role for role in ROLES if may(role, action)]
+    return api.openapi_schema
 
 
 def document() -> dict:
