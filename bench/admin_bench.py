@@ -22,71 +22,10 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import PUBLISHER, bench_env, free_port, postgres_schema, subscriber_rows, write_config
+from common import PUBLISHER, bench_env, fill_store, free_port, postgres_schema, write_config
 
 BAR_MS = 100.0
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-
-
-def build_store(url: str, root: Path, subscribers: int, campaigns: int, each: int) -> None:
-    from sqlalchemy import insert, literal, select, text
-
-    from publisher.store.db import open_store
-    from publisher.store.schema import campaigns as campaign_table
-    from publisher.store.schema import deliveries
-    from publisher.store.schema import subscribers as subscriber_table
-
-    store = open_store(url, root)
-    batch = 10_000
-    for start in range(0, subscribers, batch):
-        rows = subscriber_rows(start, min(start + batch, subscribers), NOW - timedelta(days=400))
-        with store.transaction() as conn:
-            conn.execute(insert(subscriber_table), rows)
-    for number in range(campaigns):
-        sending = number >= campaigns - 2
-        at = NOW - timedelta(days=campaigns - number)
-        state = text(
-            "CASE WHEN subscribers.id % 997 = 0 THEN 'failed' "
-            "WHEN subscribers.id % 211 = 0 THEN 'bounced' "
-            + ("WHEN subscribers.id % 3 = 0 THEN 'queued' " if sending else "")
-            + "ELSE 'sent' END"
-        )
-        with store.transaction() as conn:
-            campaign_id = conn.execute(
-                insert(campaign_table)
-                .values(
-                    key=f"post:bench-post-{number}",
-                    kind="post",
-                    subject=f"Bench post {number}",
-                    html="<p>bench</p>",
-                    text="bench",
-                    headers="{}",
-                    status="sending" if sending else "done",
-                    note="",
-                    created_at=at,
-                    started_at=at,
-                    finished_at=None if sending else at + timedelta(hours=1),
-                    total=min(each, subscribers),
-                )
-                .returning(campaign_table.c.id)
-            ).scalar_one()
-            recipients = select(
-                literal(campaign_id), subscriber_table.c.id, state, literal(1), literal(at)
-            ).where(subscriber_table.c.id <= each)
-            conn.execute(
-                insert(deliveries).from_select(
-                    ["campaign_id", "subscriber_id", "state", "attempts", "sent_at"], recipients
-                )
-            )
-        if number % 20 == 19:
-            print(f"  {number + 1} campaigns written", flush=True)
-    with store.transaction() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ANALYZE"))
-    if store.is_sqlite:
-        with store.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-    store.close()
 
 
 def site(root: Path, url: str, port: int, posts: int) -> dict[str, str]:
@@ -136,7 +75,7 @@ def run(url: str, root: Path, args: argparse.Namespace) -> dict[str, dict]:
     port = free_port()
     env = site(root, url, port, args.posts)
     started = time.perf_counter()
-    build_store(url, root, args.subscribers, args.campaigns, args.deliveries)
+    fill_store(url, root, args.subscribers, args.campaigns, args.deliveries, NOW)
     print(f"  store written in {time.perf_counter() - started:.0f} s", flush=True)
     subprocess.run(
         [PUBLISHER, "staff", "add", "bench@example.org", "--role", "admin"],

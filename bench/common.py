@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -304,3 +304,69 @@ def cpu_seconds() -> float:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def fill_store(
+    url: str, root: Path, subscribers: int, campaigns: int, each: int, now: datetime
+) -> None:
+    """The console's benchmark store at `url`: `subscribers` active subscribers and
+    `campaigns` campaigns of `each` deliveries (mostly sent, some failed and bounced; the
+    newest two still sending), written with INSERT ... SELECT, then ANALYZE."""
+    from sqlalchemy import insert, literal, select, text
+
+    from publisher.store.db import open_store
+    from publisher.store.schema import campaigns as campaign_table
+    from publisher.store.schema import deliveries
+    from publisher.store.schema import subscribers as subscriber_table
+
+    store = open_store(url, root)
+    batch = 10_000
+    for start in range(0, subscribers, batch):
+        rows = subscriber_rows(start, min(start + batch, subscribers), now - timedelta(days=400))
+        with store.transaction() as conn:
+            conn.execute(insert(subscriber_table), rows)
+    for number in range(campaigns):
+        sending = number >= campaigns - 2
+        at = now - timedelta(days=campaigns - number)
+        state = text(
+            "CASE WHEN subscribers.id % 997 = 0 THEN 'failed' "
+            "WHEN subscribers.id % 211 = 0 THEN 'bounced' "
+            + ("WHEN subscribers.id % 3 = 0 THEN 'queued' " if sending else "")
+            + "ELSE 'sent' END"
+        )
+        with store.transaction() as conn:
+            campaign_id = conn.execute(
+                insert(campaign_table)
+                .values(
+                    key=f"post:bench-post-{number}",
+                    kind="post",
+                    subject=f"Bench post {number}",
+                    html="<p>bench</p>",
+                    text="bench",
+                    headers="{}",
+                    status="sending" if sending else "done",
+                    note="",
+                    created_at=at,
+                    started_at=at,
+                    finished_at=None if sending else at + timedelta(hours=1),
+                    total=min(each, subscribers),
+                )
+                .returning(campaign_table.c.id)
+            ).scalar_one()
+            recipients = select(
+                literal(campaign_id), subscriber_table.c.id, state, literal(1), literal(at)
+            ).where(subscriber_table.c.id <= each)
+            conn.execute(
+                insert(deliveries).from_select(
+                    ["campaign_id", "subscriber_id", "state", "attempts", "sent_at"], recipients
+                )
+            )
+        if number % 20 == 19:
+            print(f"  {number + 1} campaigns written", flush=True)
+    with store.transaction() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE"))
+    if store.is_sqlite:
+        with store.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    store.close()
