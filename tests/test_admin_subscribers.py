@@ -8,7 +8,7 @@ import time
 
 from publisher.store import audit, subscribers
 from publisher.store.search import escape
-from publisher.store.subscribers import STATUSES
+from publisher.vocabulary import STATUSES
 
 from conftest import insert_subscriber
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
 from publisher.commands.options import common_options, get_config
 from publisher.errors import StoreError
-from publisher.inbound.effects import FAILED, Outcome, process_all
-from publisher.inbound.mailboxes import read_mailbox
-from publisher.inbound.sources import read_maildir, read_stdin
-from publisher.store import Store
-from publisher.store import inbound as recorded
+
+if TYPE_CHECKING:
+    from publisher.inbound.effects import Outcome
+    from publisher.store import Store
+
+# What reads and records mail (SQLAlchemy, the mail parsers) is imported when the command
+# runs, so that `publisher --help`, which loads this module for its summary, stays quick.
 
 TEMPFAIL = 75  # EX_TEMPFAIL: Postfix and Exim keep the message and try the pipe again
 
@@ -44,6 +47,11 @@ def inbound(maildir: Path | None, recipient: str, mailbox: bool, report: bool, d
     the failed folder, left on a POP3 server, or refused to the mail server (exit 1); the
     others are read, and the exit code is 1.
     """
+    from publisher.inbound.effects import process_all
+    from publisher.inbound.mailboxes import read_mailbox
+    from publisher.inbound.sources import read_maildir
+    from publisher.store import Store
+
     config = get_config()
     with Store.open(config) as store:
         if report:
@@ -64,6 +72,9 @@ def inbound(maildir: Path | None, recipient: str, mailbox: bool, report: bool, d
 
 
 def _stdin(config, store: Store, recipient: str) -> None:
+    from publisher.inbound.effects import process_all
+    from publisher.inbound.sources import read_stdin
+
     incoming = read_stdin(sys.stdin.buffer, recipient)
     refused = "refused: the mail server returns it to its sender (exit 1)"
     try:
@@ -78,10 +89,14 @@ def _stdin(config, store: Store, recipient: str) -> None:
 
 
 def _failed(outcomes: list[Outcome]) -> int:
+    from publisher.inbound.effects import FAILED
+
     return sum(outcome.kind == FAILED for outcome in outcomes)
 
 
 def _report(config, store: Store, days: int) -> None:
+    from publisher.store import inbound as recorded
+
     with store.read() as conn:
         rows = recorded.received(conn, config.now - timedelta(days=days))
     for row in rows:
@@ -92,6 +107,8 @@ def _report(config, store: Store, days: int) -> None:
 
 
 def _show(outcome: Outcome) -> None:
+    from publisher.inbound.effects import FAILED
+
     if outcome.kind == FAILED:
         click.echo(f"error: a message {outcome.action}", err=True)
         return

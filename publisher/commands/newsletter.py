@@ -9,9 +9,6 @@ import click
 from publisher.commands.options import common_options, get_config
 from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
-from publisher.mail import newsletter
-from publisher.schedule.links import pinned_posts
-from publisher.web import previews
 
 
 @click.command()
@@ -27,6 +24,11 @@ def preview(slug: str | None, digest: bool, out: Path | None) -> None:
     """Write a post's email (or the next digest) as .html and .eml files and print their paths."""
     if bool(slug) == digest:
         raise click.UsageError("give a post's SLUG or --digest")
+    # lazy: premailer, Jinja and the store, which `publisher --help` has no use for
+    from publisher.mail import newsletter
+    from publisher.schedule.links import pinned_posts
+    from publisher.web import previews
+
     config = get_config()
     posts = pinned_posts(config, load_posts(config))
     if digest:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from publisher.config import Config, default_config_path, load_config, parse_now
-
 if TYPE_CHECKING:
+    from publisher.config import Config
     from publisher.store.db import Store
+
+# The config module is imported when a command reads its config, not here: `publisher
+# --version` and `--help` read none.
 
 
 @dataclass
@@ -67,6 +69,8 @@ def common_options(command: Callable) -> Callable:
 
 def get_config() -> Config:
     """The configuration for the running command, honouring --config and --now."""
+    from publisher.config import load_config
+
     options = click.get_current_context().find_root().ensure_object(Options)
     return load_config(options.config, options.now)
 
@@ -74,12 +78,16 @@ def get_config() -> Config:
 def config_file() -> Path:
     """The config file the running command reads (--config, $PUBLISHER_CONFIG, else
     config/site.toml); it may not exist yet."""
+    from publisher.config import default_config_path
+
     options = click.get_current_context().find_root().ensure_object(Options)
     return Path(options.config) if options.config else default_config_path(os.environ)
 
 
 def get_now() -> datetime:
     """--now (or $PUBLISHER_NOW) for a command that has no config to read it with."""
+    from publisher.values import parse_now
+
     options = click.get_current_context().find_root().ensure_object(Options)
     return parse_now(options.now or os.environ.get("PUBLISHER_NOW"))
 

@@ -7,25 +7,30 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
 from publisher import topics
 from publisher.commands.options import common_options, get_config
-from publisher.config import Config
 from publisher.content.lookup import find_post
 from publisher.content.posts import load_posts
-from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
 from publisher.errors import PublisherError
-from publisher.schedule.links import campaign_key, pinned_posts
 from publisher.signals import stop_on_signals
-from publisher.store import Store, health, ledger
-from publisher.store.audience import reader_choices
-from publisher.store.newcomers import add_newcomers
+
+if TYPE_CHECKING:
+    from publisher.config import Config
+    from publisher.store import Store
+
+# The store and the delivery code (SQLAlchemy, the mail code) are imported by the commands
+# when they run, so that `publisher --help`, which loads this module for its summary, and
+# `send --resume`, which renders nothing, import only what they use.
 
 
 def _post(config: Config, slug: str, test: bool = False):
     """The post to send, and every post; a draft or a queued one only for a test copy."""
+    from publisher.schedule.links import pinned_posts
+
     posts = pinned_posts(config, load_posts(config))
     post = find_post(posts, slug)
     if test:
@@ -140,6 +145,10 @@ def send(
     finishes the messages in flight, and running it again continues where it stopped.
     `--to ADDR` sends one copy of a post (live, queued or draft) or of the next digest.
     """
+    from publisher.delivery.campaigns import create_campaign, resume_all, run_campaign, send_test
+    from publisher.schedule.links import campaign_key
+    from publisher.store import Store, ledger
+
     if digest:
         if slug or resume or not address:
             raise click.UsageError("--digest goes with --to ADDR (and no SLUG)")
@@ -158,7 +167,7 @@ def send(
             _run(config, lambda **opts: resume_all(config, store, force=force, **opts))
         return
 
-    from publisher.mail.newsletter import render_post  # lazy: premailer; --resume needs none
+    from publisher.mail.newsletter import render_post  # premailer; --resume needs none
 
     post, posts = _post(config, slug, test=bool(address))
     newsletter = render_post(config, post, posts, test_copy=bool(address))
@@ -217,7 +226,7 @@ def _subscribers(count: int) -> str:
 def _test_digest(config: Config, address: str) -> None:
     """One [TEST] copy of the digest as it would go out now (as `queue` and `preview
     --digest` show it), to `address`."""
-    # lazy: premailer and the scheduler's queue, for this test send only
+    from publisher.delivery.campaigns import send_test
     from publisher.mail.newsletter import render_digest
     from publisher.schedule.queue import queue
 
@@ -235,6 +244,10 @@ def _test_digest(config: Config, address: str) -> None:
 def _newcomers(config: Config, store: Store, key: str, wants: topics.Wants) -> None:
     """`send SLUG --new-subscribers`: the post's campaign, as it went out, to the active
     subscribers it does not hold yet whose topics it is for; nobody gets it twice."""
+    from publisher.delivery.campaigns import run_campaign
+    from publisher.store import ledger
+    from publisher.store.newcomers import add_newcomers
+
     campaign = ledger.get_campaign(store, key)
     if campaign is None:
         slug = key.removeprefix("post:")
@@ -247,6 +260,9 @@ def _newcomers(config: Config, store: Store, key: str, wants: topics.Wants) -> N
 
 
 def _dry_run(config: Config, store: Store, key: str, post_topics: tuple[str, ...]) -> str:
+    from publisher.store import ledger
+    from publisher.store.audience import reader_choices
+
     campaign = ledger.get_campaign(store, key)
     if campaign is None:
         reach = topics.reach([post_topics], reader_choices(store, "each"), config.topics)
@@ -263,6 +279,8 @@ def _dry_run(config: Config, store: Store, key: str, post_topics: tuple[str, ...
 @common_options
 def campaigns() -> None:
     """List campaigns: messages per state, when they started and finished, the rate."""
+    from publisher.store import Store, health, ledger
+
     config = get_config()
     with Store.open(config) as store:
         found = ledger.list_campaigns(store)

@@ -8,9 +8,10 @@ import click
 
 from publisher.commands.options import common_options, opened
 from publisher.content.frontmatter import parse_date
-from publisher.store import audit
-from publisher.store import staff as staff_store
-from publisher.store.staff_schema import ROLES
+from publisher.vocabulary import ROLES
+
+# The store and the accounts are imported by each command that uses them, so that
+# `publisher --help`, which loads this module for its summary, does not import SQLAlchemy.
 
 
 @click.group()
@@ -31,7 +32,8 @@ def staff() -> None:
 @common_options
 def add(email: str, name: str, role: str) -> None:
     """Add EMAIL to the staff; print a sign-in link (one use, 24 hours) and email it."""
-    from publisher.admin import accounts  # lazy: the mail code, for this command only
+    from publisher.admin import accounts
+    from publisher.store import audit
 
     with opened() as (config, store):
         invited = accounts.add(config, store, email, name, role, audit.command_line(), config.now)
@@ -47,6 +49,8 @@ def add(email: str, name: str, role: str) -> None:
 @common_options
 def list_(as_json: bool) -> None:
     """Everyone on the staff, with their role and whether they have an API key."""
+    from publisher.store import staff as staff_store
+
     with opened() as (config, store):
         members = staff_store.list_staff(store)
     if as_json:
@@ -75,7 +79,8 @@ def list_(as_json: bool) -> None:
 @common_options
 def remove(email: str) -> None:
     """Remove EMAIL from the staff: their sessions and API key stop working at once."""
-    from publisher.admin import accounts  # lazy, as in `add`
+    from publisher.admin import accounts
+    from publisher.store import audit
 
     with opened() as (config, store):
         member = accounts.remove(store, email, audit.command_line(), config.now)
@@ -87,7 +92,8 @@ def remove(email: str) -> None:
 @common_options
 def key(email: str) -> None:
     """Print a new API key for EMAIL, alone on its line (shown once; the old one stops)."""
-    from publisher.admin import accounts  # lazy, as in `add`
+    from publisher.admin import accounts
+    from publisher.store import audit
 
     with opened() as (config, store):
         click.echo(accounts.new_key(store, email, audit.command_line(), config.now))
@@ -100,6 +106,8 @@ def key(email: str) -> None:
 @common_options
 def audit_(since: str | None, limit: int, as_json: bool) -> None:
     """What staff changed, newest first: when, who, what, which object, from where."""
+    from publisher.store import audit
+
     with opened() as (config, store):
         start = None
         if since:

@@ -11,7 +11,6 @@ import click
 
 from publisher.commands.options import common_options, get_now
 from publisher.errors import PublisherError
-from publisher.starter.create import CLEAN, Answers, create_site, local_timezone
 
 QUESTIONS = {  # field -> (flag, prompt)
     "title": ("--title", "Site title"),
@@ -24,6 +23,7 @@ QUESTIONS = {  # field -> (flag, prompt)
 
 def _ask(name: str, default: str) -> str:
     """Prompt until the answer is acceptable."""
+    from publisher.starter.create import CLEAN
 
     def check(text: str) -> str:
         try:
@@ -46,6 +46,9 @@ def _ask(name: str, default: str) -> str:
 def init(folder: Path, no_input: bool, **flags: str | None) -> None:
     """Start a new site in FOLDER (default: here): config, a first post, a templates note,
     a .gitignore and cron/systemd snippets. Asks on a terminal; never overwrites a file."""
+    # lazy: Jinja, which `publisher --help` (loading this module for its summary) needs not
+    from publisher.starter.create import CLEAN, Answers, create_site, local_timezone
+
     defaults = Answers(timezone=local_timezone())
     interactive = sys.stdin.isatty() and not no_input
     values = {}

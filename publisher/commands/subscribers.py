@@ -8,20 +8,24 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from publisher import store as subscriber_store
 from publisher import topics
 from publisher.commands.options import common_options, opened
-from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
-from publisher.store import SUPPRESSED, Store, Subscriber
-from publisher.store.signups import NOT_MAILED
 from publisher.subscribers.addresses import visible
+from publisher.vocabulary import FREQUENCIES, STATUSES, SUPPRESSED
 
-STATUS_CHOICE = click.Choice(subscriber_store.STATUSES)
-FREQUENCY_CHOICE = click.Choice(subscriber_store.FREQUENCIES)
+if TYPE_CHECKING:
+    from publisher.config import Config
+    from publisher.store import Store, Subscriber
+
+# The store (SQLAlchemy) is imported in each command that opens it, not here, so that
+# `publisher --help`, which loads this module for its summary, stays quick.
+STATUS_CHOICE = click.Choice(STATUSES)
+FREQUENCY_CHOICE = click.Choice(FREQUENCIES)
 FIELDS = [
     "id",
     "email",
@@ -74,6 +78,9 @@ def add(
     """Add EMAIL (a suppressed or erased address is skipped, never reactivated; one that
     bounced or complained can be sent a confirmation link with --send-confirmation); for
     one already on the list, change what is given (--topics "" chooses everything again)."""
+    from publisher import store as subscriber_store
+    from publisher.store.signups import NOT_MAILED
+
     with opened() as (config, store):
         change = subscriber_store.add(
             store,
@@ -122,6 +129,8 @@ def _topics(config: Config, text: str) -> str:
 @common_options
 def remove(email: str) -> None:
     """Unsubscribe EMAIL; the address stays on the list as suppressed."""
+    from publisher import store as subscriber_store
+
     with opened() as (config, store):
         subscriber, changed = subscriber_store.remove(store, email, now=config.now)
     state = "unsubscribed" if changed else f"already {subscriber.status}"
@@ -133,6 +142,8 @@ def remove(email: str) -> None:
 @common_options
 def forget(email: str) -> None:
     """Erase EMAIL's personal data (GDPR); a salted hash blocks re-import."""
+    from publisher import store as subscriber_store
+
     with opened() as (config, store):
         existed = subscriber_store.forget(store, email, now=config.now)
     if existed:
@@ -149,6 +160,8 @@ def forget(email: str) -> None:
 def list_(status: str | None, frequency: str | None, output: str) -> None:
     """List subscribers in id order (times in the site's time zone; control characters
     stored before intake refused them shown escaped, as \\x1b)."""
+    from publisher import store as subscriber_store
+
     with opened() as (config, store):
         rows = subscriber_store.iter_subscribers(store, status, frequency)
         why = subscriber_store.reasons(store, status) if status in SUPPRESSED else {}
@@ -187,6 +200,8 @@ def _shown(config: Config, value: object) -> object:
 @common_options
 def count() -> None:
     """Subscribers per status."""
+    from publisher import store as subscriber_store
+
     with opened() as (_config, store):
         found = subscriber_store.counts(store)
     for status, number in found.items():
@@ -208,6 +223,7 @@ def import_(file: Path, status: str, dry_run: bool) -> None:
     """Import FILE.csv (email, name, frequency, topics columns in any order; a file from
     `subscribers export` also keeps each status and when and how each person subscribed,
     confirmed and left; a suppressed address stays suppressed)."""
+    from publisher import store as subscriber_store
 
     def report(line: int, problem: str) -> None:
         click.echo(f"{file}:{line}: skipped: {problem}", err=True)
@@ -274,6 +290,8 @@ def _send_confirmations(config: Config, store: Store) -> None:
 def export(out: Path | None, raw: bool) -> None:
     """Write every subscriber as CSV (status and UTC timestamps included); --out FILE is
     readable by its owner only (mode 0600): the list is personal data."""
+    from publisher import store as subscriber_store
+
     with opened() as (_config, store):
         if out is None:
             subscriber_store.export_csv(store, sys.stdout, raw)

@@ -6,7 +6,6 @@ explicit `now` (aware UTC), so every caller honours --now.
 
 from publisher.store.csvio import ImportFileError, ImportSummary, export_csv, import_csv
 from publisher.store.db import Store, open_store
-from publisher.store.schema import FREQUENCIES
 from publisher.store.signups import (
     CONFIRM_INTERVAL,
     claim_confirmation,
@@ -14,8 +13,6 @@ from publisher.store.signups import (
     subscribe_pending,
 )
 from publisher.store.subscribers import (
-    STATUSES,
-    SUPPRESSED,
     Change,
     NotFound,
     Subscriber,
@@ -36,6 +33,7 @@ from publisher.store.subscribers import (
     unsubscribe,
 )
 from publisher.store.tallies import counts, reasons
+from publisher.vocabulary import FREQUENCIES, STATUSES, SUPPRESSED
 
 __all__ = [
     "CONFIRM_INTERVAL",

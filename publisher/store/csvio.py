@@ -62,9 +62,10 @@ from publisher.errors import PublisherError
 from publisher.store.csvread import ImportFileError, staged, staged_rows
 from publisher.store.db import Store
 from publisher.store.schema import UTCDateTime, events, subscribers, suppressions
-from publisher.store.subscribers import COLUMNS, SUPPRESSED, hash_salt, iter_subscribers
+from publisher.store.subscribers import COLUMNS, hash_salt, iter_subscribers
 from publisher.subscribers.addresses import visible
 from publisher.topics import Topic
+from publisher.vocabulary import SUPPRESSED
 
 __all__ = ["ImportFileError", "ImportSummary", "export_csv", "import_csv"]
 

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from publisher.errors import PublisherError
-from publisher.store.schema import FREQUENCIES
-from publisher.store.subscribers import STATUSES
 from publisher.subscribers.addresses import AddressError, InvalidName, check_name, normalize, shown
 from publisher.topics import Topic, parse_choice
+from publisher.vocabulary import FREQUENCIES, STATUSES
 
 HEADER_NAMES = {  # the order of a file without a header
     "email": ("email", "e-mail", "email address", "e-mail address", "mail"),

@@ -70,7 +70,6 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-FREQUENCIES = ("each", "digest")  # subscribers.frequency
 # deliveries.state; a transport's result for one message is SENT, DEFERRED, FAILED or UNKNOWN.
 QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED, BOUNCED, UNKNOWN = (
     "queued",

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Insert, bindparam, insert, select, update
 
 from publisher.errors import StoreError
 from publisher.store.db import Store, insert_or_skip
-from publisher.store.schema import FREQUENCIES, events, subscribers
+from publisher.store.schema import events, subscribers
 from publisher.store.subscribers import (
     COLUMNS,
     Subscriber,
@@ -25,6 +25,7 @@ from publisher.store.subscribers import (
     update_subscriber,
 )
 from publisher.subscribers.addresses import Address, check_name, normalize
+from publisher.vocabulary import FREQUENCIES
 
 CONFIRM_INTERVAL = timedelta(minutes=10)  # at most one confirmation email per address
 # A sign-up from the form mails these nothing: they are subscribed already, or their mail

@@ -13,8 +13,9 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from publisher.errors import PublisherError
 from publisher.store.db import Store
-from publisher.store.staff_schema import ROLES, staff
+from publisher.store.staff_schema import staff
 from publisher.subscribers.addresses import Address
+from publisher.vocabulary import ROLES
 
 
 class StaffNotFound(PublisherError):

@@ -12,8 +12,6 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 
 from publisher.store.schema import Id, UTCDateTime, metadata
 
-ROLES = ("author", "editor", "admin")  # staff.role, least to most
-
 staff = Table(
     "staff",
     metadata,

@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 from publisher.errors import PublisherError
 from publisher.store.db import Store, insert_or_skip
 from publisher.store.schema import (
-    FREQUENCIES,
     UNSENT,
     events,
     inbound,
@@ -27,9 +26,7 @@ from publisher.store.schema import (
     suppressions,
 )
 from publisher.subscribers.addresses import Address, check_name, normalize
-
-SUPPRESSED = ("unsubscribed", "bounced", "complained")
-STATUSES = ("pending", "active", *SUPPRESSED)
+from publisher.vocabulary import FREQUENCIES, STATUSES, SUPPRESSED
 
 
 class NotFound(PublisherError):

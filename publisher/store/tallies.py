@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from publisher.store.db import Store
 from publisher.store.schema import events, subscribers
-from publisher.store.subscribers import STATUSES
+from publisher.vocabulary import STATUSES
 
 
 def counts(store: Store) -> dict[str, int]:

@@ -24,10 +24,10 @@ from publisher.delivery.transports import open_transport
 from publisher.errors import ConfigError, DeliveryError
 from publisher.store import signups, subscribers
 from publisher.store.db import Store
-from publisher.store.schema import FREQUENCIES
 from publisher.subscribers import addresses, leaving, welcome
 from publisher.subscribers import confirmations as confirmation
 from publisher.subscribers.tokens import TokenError, load_tokens
+from publisher.vocabulary import FREQUENCIES
 from publisher.web.guard import ClientLimit
 from publisher.web.pages import Pages
 from publisher.web.signups import Mailer, SignUps
