@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from publisher.commands.options import common_options, opened
 from publisher.errors import PublisherError
-from publisher.reports import tables
-from publisher.reports.audience import audience_report
-from publisher.reports.campaign import CampaignReport, campaign_report
-from publisher.reports.posts import posts_report
+
+if TYPE_CHECKING:
+    from publisher.reports.tables import Report
+
+# The reports (and the store under them) are imported when the command runs, so that
+# `publisher --help`, which loads this module for its summary, does not import SQLAlchemy.
 
 NO_CLICKS = "clicks: not counted for this campaign (its links went out untracked)"
 
@@ -38,6 +41,11 @@ def report(what: str, since, as_json: bool, csv_table: str | None) -> None:
 
     Every figure is counted without names: see docs/staff/reports.md.
     """
+    from publisher.reports import tables
+    from publisher.reports.audience import audience_report
+    from publisher.reports.campaign import campaign_report
+    from publisher.reports.posts import posts_report
+
     day = since.date() if since else None
     with opened() as (config, store):
         if what == "audience":
@@ -59,8 +67,10 @@ def report(what: str, since, as_json: bool, csv_table: str | None) -> None:
         click.echo("\n".join(_text(found)))
 
 
-def _text(found: tables.Report) -> list[str]:
+def _text(found: Report) -> list[str]:
     """The report's tables as aligned text, one after another."""
+    from publisher.reports import tables
+
     lines = _heading(found)
     for shown in tables.tables(found):
         if shown.name in ("days",):
@@ -80,7 +90,9 @@ def _text(found: tables.Report) -> list[str]:
     return lines
 
 
-def _heading(found: tables.Report) -> list[str]:
+def _heading(found: Report) -> list[str]:
+    from publisher.reports.campaign import CampaignReport
+
     if isinstance(found, CampaignReport):
         started = found.started_at.isoformat(" ", "minutes") if found.started_at else "not yet"
         lines = [f"{found.key}: {found.subject}", f"status {found.status}, started {started} UTC"]
