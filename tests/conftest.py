@@ -746,21 +746,24 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-def open_email(browser, html: str, width: int, scheme: str = "light"):
-    """A page showing `html`; image requests are answered locally, nothing leaves the host."""
+def open_email(browser, html: str, width: int, scheme: str = "light", images: bool = True):
+    """A page showing `html`; image requests are answered locally (or, without `images`,
+    refused, as a mail client that blocks them does), nothing leaves the host."""
     page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     image = png(1200, 500)
-    page.route(
-        "**/*",
-        lambda route: (
+
+    def answer(route) -> None:
+        if route.request.resource_type != "image":
+            route.fulfill(status=404, body="offline test")
+        elif images:
             route.fulfill(body=image, content_type="image/png")
-            if route.request.resource_type == "image"
-            else route.fulfill(status=404, body="offline test")
-        ),
-    )
+        else:
+            route.abort("blockedbyclient")
+
+    page.route("**/*", answer)
     page.set_content(html, wait_until="load")
     return page, errors
 

@@ -93,8 +93,10 @@ def test_dark_mode_follows_the_reader(browser, email_html, artifacts):
     assert found["background"] == "rgb(18, 26, 28)"
 
 
-def test_premailer_defaults_would_break_the_phone_layout(browser, site, monkeypatch):
-    """Issue 241: with premailer's default strip_important=True the inline 600 px wins.
+def test_premailer_defaults_would_break_the_desktop_layout(browser, site, monkeypatch):
+    """Issue 241: with premailer's default strip_important=True the inline styles win over
+    every @media rule: the phone's paddings (inline, so a client without <style> fits a
+    phone) would stay on a desktop screen.
 
     Proves the layout test above notices the bug our inlining avoids.
     """
@@ -103,9 +105,9 @@ def test_premailer_defaults_would_break_the_phone_layout(browser, site, monkeypa
         return Premailer(html, allow_network=False, disable_link_rewrites=True).transform()
 
     monkeypatch.setattr(newsletter, "inline_css", default_inlining)
-    page, _ = open_email(browser, received_html(site), 375)
+    page, _ = open_email(browser, received_html(site), 800)
     try:
         found = layout(page)
     finally:
         page.close()
-    assert found["card"] == 600 and found["scroll"] > found["viewport"]
+    assert found["card"] == 600 and found["padding"] == "18px"

@@ -4,6 +4,7 @@ its actual background), nothing wider than the screen, no word broken inside a t
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 
 import pytest
@@ -104,3 +105,22 @@ def test_every_email_is_readable_and_fits(browser, emails, artifacts, shots, wid
         finally:
             page.close()
     assert problems == {}, f"below {WCAG_AA}:1, words broken in tables, or overflow: {problems}"
+
+
+@pytest.mark.parametrize("images", [True, False], ids=["images", "images-blocked"])
+def test_every_email_fits_a_phone_without_its_stylesheet(browser, emails, artifacts, images):
+    """Issue 20 item 17: a mail client that drops <style> keeps only the inline styles,
+    and the card's inline width:600px cut the text at 375 px; with images blocked too,
+    the digest was 572 px wide. The layout must be fluid from its inline styles alone."""
+    problems = {}
+    for name, html in emails.items():
+        bare = re.sub(r"<style\b.*?</style>", "", html, flags=re.DOTALL | re.IGNORECASE)
+        page, _errors = open_email(browser, bare, 375, images=images)
+        try:
+            found = page.evaluate(MEASURE)
+            if found["scroll"] > found["viewport"]:
+                page.screenshot(path=str(artifacts / f"{name}-375-bare.png"), full_page=True)
+                problems[name] = found["scroll"]
+        finally:
+            page.close()
+    assert problems == {}, f"wider than 375 px without <style>: {problems}"
