@@ -273,6 +273,13 @@ def unfinished_drafts(config: Config, posts: Sequence[Post]) -> Findings:
     return Findings(warnings=warnings)
 
 
+def tracking(config: Config, _posts: Sequence[Post]) -> Findings:
+    """A health-related site that counts opens or clicks per person (privacy.py)."""
+    from publisher.privacy import health_warnings
+
+    return Findings(warnings=health_warnings(config))
+
+
 CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     newsletters,
     subjects,
@@ -283,6 +290,7 @@ CHECKS: list[Callable[[Config, Sequence[Post]], Findings]] = [
     public_urls,
     moved,
     unfinished_drafts,
+    tracking,
 ]
 
 

@@ -34,6 +34,7 @@ from publisher.sections import (
     SchedulerSection,
     SiteSection,
     SmtpSection,
+    TrackingSection,
     WebSection,
 )
 from publisher.topics import Topic, parse_topics
@@ -57,6 +58,7 @@ class Config:
     inbound: InboundSection = InboundSection()
     scheduler: SchedulerSection = SchedulerSection()
     admin: AdminSection = AdminSection()
+    tracking: TrackingSection = TrackingSection()
     topics: tuple[Topic, ...] = ()  # `[topics]`, a table of its own: see publisher.topics
     warnings: tuple[str, ...] = ()  # keys read from where an earlier version had them
 

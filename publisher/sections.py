@@ -38,6 +38,11 @@ class SiteSection:
         "Colour of links, buttons and highlights on the site and in emails: a CSS hex "
         "colour such as '#2b6a5d' (dark enough for text on white).",
     )
+    health_related: bool = key(
+        False,
+        "The site is about health (a practice, a clinic): check warns about tracking that "
+        "tells which reader read what (HIPAA, GDPR).",
+    )
     old_feeds: str = key(
         "",
         "Old feed paths, comma-separated ('/atom.xml, /index.xml'): the feed is written there "
@@ -198,4 +203,23 @@ class AdminSection:
     api_per_minute: int = key(300, "Most Admin API requests per API key (and per client) a minute.")
     git_commit: bool = key(
         True, "Commit each post saved in the console, as its author, when posts/ is in git."
+    )
+
+
+@dataclass(frozen=True)
+class TrackingSection:
+    clicks: str = key(
+        "aggregate",
+        "Clicks on emails' links: counted per link and hour, tied to no one ('aggregate'), "
+        "per subscriber ('individual', said in the footer), or not at all ('off': direct links).",
+        ("aggregate", "individual", "off"),
+    )
+    opens: str = key(
+        "off",
+        "Email opens by a pixel: 'on' counts them per hour, tied to no one (machine opens, "
+        "such as Apple Mail's, included).",
+        ("off", "on"),
+    )
+    all_links: bool = key(
+        False, "Count clicks on links to other sites too, not just links to the site."
     )

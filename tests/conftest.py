@@ -491,6 +491,18 @@ def message_to_ann(config, rendered, token: str) -> EmailMessage:
 # --- Store ---------------------------------------------------------------------------
 
 
+def link_target(config, text: str, label: str) -> str:
+    """Where the tracked link after `label` in an email's `text` goes: the target in its
+    campaign's link table (the link itself is `<[web] url>/l/<campaign>/<number>/...`)."""
+    from publisher.store import clicks
+    from publisher.store.db import Store
+
+    found = re.search(re.escape(label) + r"\s*https?://\S+/l/([0-9]+)/([0-9]+)/", text)
+    assert found, f"no tracked link after {label!r} in {text!r}"
+    with Store.open(config) as store, store.read() as conn:
+        return clicks.links(conn, int(found[1]))[int(found[2]) - 1].url
+
+
 def insert_subscriber(store, email: str, name: str = "", status: str = "active", **values) -> int:
     """Write one subscriber row as it is, bypassing intake (as rows stored before today's
     checks, or by another tool, may be); returns its id."""

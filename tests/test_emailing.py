@@ -18,7 +18,7 @@ from publisher.store import ledger
 from publisher.store.db import Store
 from publisher.store.subscribers import add
 
-from conftest import write_post, write_relay_config
+from conftest import link_target, write_post, write_relay_config
 
 CHICAGO = ZoneInfo("America/Chicago")
 T = datetime(2026, 3, 4, 10, 0, tzinfo=CHICAGO).astimezone(UTC)  # a Wednesday
@@ -137,7 +137,8 @@ def test_a_letter_is_emailed_and_archived_but_never_on_the_blog(site: Path, smtp
     assert message["subject"] == "New opening hours"
     text = message.get_body(("plain",)).get_content()
     assert "From Monday we open at 8." in text
-    assert "View in your browser: https://blog.example.org/newsletter/post-hours/" in text
+    browser = link_target(at(site, T), text, "View in your browser:")
+    assert browser.startswith("https://blog.example.org/newsletter/post-hours/?utm_")
     assert "Read on the blog" not in text
 
     public = site / "public"

@@ -64,6 +64,7 @@ def expected(content: str, person: Recipient, escape_html: bool) -> str:
         "email": person.email,
         "unsubscribe_url": person.unsubscribe_url,
         "preferences_url": person.preferences_url,
+        "reader": person.reader,
     }
     for slot, token in SLOTS.items():
         value = html_module.escape(values[slot]) if escape_html else values[slot]

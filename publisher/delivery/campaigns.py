@@ -38,6 +38,7 @@ from publisher.delivery.transports import (
 )
 from publisher.errors import DeliveryError, PublisherError
 from publisher.inbound import brake, verp
+from publisher.mail import tracking
 from publisher.mail.message import MessageBuilder, Newsletter
 from publisher.store import audience, ledger, record_bounce
 from publisher.store.ledger import Campaign, Claimed, Counts
@@ -116,6 +117,7 @@ class _Run:
         self.worker = ledger.worker_id()
         self.builder: MessageBuilder | None = None  # built in `run`, where a failure pauses
         self.tokens = load_tokens(config)
+        self.reader_part = tracking.readers(config, store, campaign.id, self.tokens.secret)
         self.envelope_from = config.delivery.envelope_from or config.newsletter.from_address
         self.rate = TokenBucket(config.delivery.rate_per_second)
         self.hourly = HourlyLimit(
@@ -190,16 +192,9 @@ class _Run:
         key, subscriber_id = claimed.token_key, claimed.subscriber_id
         mailto = verp.unsubscribe_address(config, tokens, subscriber_id, key)
         reader = recipient(
-            config,
-            tokens,
-            subscriber_id,
-            key,
-            claimed.email,
-            claimed.name,
-            mailto,
-            now,
-            campaign_id=self.campaign.id,
-        )
+            config, tokens, subscriber_id, key, claimed.email, claimed.name, mailto, now,
+            campaign_id=self.campaign.id, reader=self.reader_part(subscriber_id, now),
+        )  # fmt: skip
         return self.builder.build(reader, now)
 
     def _my_turn(self) -> bool:
@@ -372,6 +367,7 @@ def create_campaigns(
     A subject or header that cannot be built (a line break in a post's title) raises here,
     before a campaign exists: once stored, fixing the post would no longer fix it.
     """
+    editions = [(tracking.tracked(config, newsletter), wants) for newsletter, wants in editions]
     for newsletter, _ in editions:
         builder(config, newsletter)
     return audience.create_campaigns(store, editions, frequency, config.now)

@@ -41,8 +41,10 @@ PLACEHOLDERS = {
     "email": "__PUBLISHER_EMAIL__",
     "unsubscribe_url": "__PUBLISHER_UNSUBSCRIBE_URL__",
     "preferences_url": "__PUBLISHER_PREFERENCES_URL__",
+    "reader": "__PUBLISHER_READER__",  # the reader part of tracked links (mail/tracking.py)
 }
 CONFIRM_URL = "__PUBLISHER_CONFIRM_URL__"  # the link in confirmation emails (confirmations.py)
+NO_READER = "-"  # the reader part of links in test copies and the archive: never counted
 NAME_FALLBACK = "there"  # "Hi there" when a subscriber gave no name
 SLOT = re.compile("|".join([*PLACEHOLDERS.values(), CONFIRM_URL]))
 SLOT_NAMES = {token: name for name, token in PLACEHOLDERS.items()} | {CONFIRM_URL: "confirm_url"}
@@ -66,6 +68,7 @@ class Newsletter:
     subject: str
     html: str  # inlined HTML holding the PLACEHOLDERS
     text: str  # plain text holding the same PLACEHOLDERS
+    links: tuple = ()  # store.clicks.Link of each tracked link (mail/tracking.py)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Recipient:
     unsubscribe_url: str  # https://.../unsubscribe?token=...
     preferences_url: str
     unsubscribe_address: str = ""  # List-Unsubscribe's mailto: only with [inbound] (verp)
+    reader: str = NO_READER  # the reader part of tracked links (mail/tracking.py)
 
 
 def header_errors(fields: Mapping[str, str]) -> list[str]:
@@ -154,6 +158,7 @@ class MessageBuilder:
                 "unsubscribe URL": recipient.unsubscribe_url,
                 "preferences URL": recipient.preferences_url,
                 "unsubscribe address": recipient.unsubscribe_address,
+                "reader part": recipient.reader,
             }
         )
         headers = [
@@ -167,6 +172,7 @@ class MessageBuilder:
             "email": recipient.email,
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
+            "reader": recipient.reader,
         }
         body, canonical = self.body.fill([values, values])
         head = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers)

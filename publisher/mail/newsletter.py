@@ -26,6 +26,7 @@ from publisher.errors import ConfigError
 from publisher.mail.images import Picture, email_size
 from publisher.mail.message import PLACEHOLDERS, Newsletter
 from publisher.mail.plaintext import html_to_text
+from publisher.mail.tracking import on_site
 from publisher.site import theme
 from publisher.site.newsletters import archive_url
 
@@ -214,15 +215,11 @@ def inline_css(html: str) -> str:
 
 def _tracker(config: Config, campaign: str) -> Callable[[str], str]:
     """A function adding UTM parameters to links to the site (when `[newsletter] utm`)."""
-    site = urlsplit(config.site.url.rstrip("/") + "/")
     utm = urlencode({"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": campaign})
 
     def track(url: str) -> str:
         parts = urlsplit(url)
-        on_site = (parts.scheme, parts.netloc) == (site.scheme, site.netloc) and (
-            parts.path + "/"
-        ).startswith(site.path)
-        if not config.newsletter.utm or not on_site or "utm_" in parts.query:
+        if not config.newsletter.utm or not on_site(config.site.url, url) or "utm_" in parts.query:
             return url
         return parts._replace(query=f"{parts.query}&{utm}" if parts.query else utm).geturl()
 

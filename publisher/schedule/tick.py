@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import schedule
@@ -26,7 +26,7 @@ from publisher.schedule.calendar import emailed_at, period_after, plan_digest
 from publisher.schedule.decisions import describe
 from publisher.schedule.publish import publish, rebuild
 from publisher.schedule.summary import StepError, TickSummary
-from publisher.store import ledger, newcomers, published
+from publisher.store import clicks, ledger, newcomers, published
 from publisher.store.audience import reader_choices
 from publisher.store.db import Store
 from publisher.store.subscribers import iter_unsent_confirmations
@@ -83,8 +83,15 @@ def tick(config: Config, stop: threading.Event | None = None, dry_run: bool = Fa
             _attempt(summary, _inbound, config, store, summary)
         if stop is None or not stop.is_set():
             _attempt(summary, _deliver, config, store, stop, summary)
+        _attempt(summary, _forget_salts, store, config.now)
         _attempt(summary, published.note_pass, store, config.now)
     return summary
+
+
+def _forget_salts(store: Store, now: datetime) -> None:
+    """From a week after a campaign, its emails' reader tags can be tied to no one."""
+    with store.transaction() as conn:
+        clicks.forget_salts(conn, now)
 
 
 def refuse_backwards(config: Config, seen: published.Seen) -> None:

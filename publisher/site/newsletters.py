@@ -20,10 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from publisher.config import Config
 from publisher.errors import StoreError
-from publisher.mail.message import NAME_FALLBACK, PLACEHOLDERS
+from publisher.mail.message import NAME_FALLBACK, NO_READER, PLACEHOLDERS
+from publisher.mail.tracking import untracked
 from publisher.site import theme
 from publisher.site.pages import Page
-from publisher.store import ledger
+from publisher.store import clicks, ledger
 from publisher.store.db import Store, database_url
 
 ARCHIVED = ("sending", "paused", "done")  # a campaign that started going out
@@ -82,6 +83,10 @@ def load_issues(config: Config) -> list[Issue]:
     try:
         with Store.open(config) as store:
             campaigns = ledger.list_campaigns(store)
+            with store.read() as conn:
+                targets = {
+                    c.id: {n.number: n.url for n in clicks.links(conn, c.id)} for c in campaigns
+                }
     except SQLAlchemyError as exc:
         raise StoreError(f"newsletter archive: {exc}; the site was left as it was") from None
     issues = [
@@ -90,7 +95,7 @@ def load_issues(config: Config) -> list[Issue]:
             c.kind,
             c.subject,
             c.started_at or c.created_at,
-            public(config, c.html),
+            public(config, untracked(c.html, targets[c.id])),
             listed=c.kind == "post" or "." not in c.key,
         )
         for c in campaigns
@@ -113,6 +118,7 @@ def public(config: Config, html: str) -> str:
         "email": "",
         "unsubscribe_url": index,
         "preferences_url": index,
+        "reader": NO_READER,
     }
     for slot, token in PLACEHOLDERS.items():
         html = html.replace(token, escape(values[slot]))

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from publisher.config import Config
 from publisher.errors import TemplateError
+from publisher.privacy import notice
 from publisher.site.cache import cache_folder
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -46,6 +47,7 @@ def environment(config: Config, folder: str) -> jinja2.Environment:
     env.filters["absolute"] = lambda url: absolute_url(config.site.url, url)
     env.filters["mix"] = mix_colors
     env.globals["site"] = config.site
+    env.globals["privacy"] = notice(config)  # what the site counts, from [tracking]
     return env
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from publisher.errors import StoreError
+from publisher.store import clicks
 from publisher.store.db import Store
 from publisher.store.ledger import Campaign, get_campaign
 from publisher.store.schema import QUEUED, campaigns, deliveries, subscribers
@@ -98,7 +99,7 @@ def create_campaigns(
 
 
 def _insert_campaign(conn: Connection, newsletter, now: datetime) -> int:
-    return conn.execute(
+    campaign_id = conn.execute(
         insert(campaigns)
         .values(
             key=newsletter.key,
@@ -114,6 +115,14 @@ def _insert_campaign(conn: Connection, newsletter, now: datetime) -> int:
         )
         .returning(campaigns.c.id)
     ).scalar_one()
+    if clicks.CAMPAIGN_SLOT in newsletter.html:  # tracked links name the campaign by its id
+        html, text = (part.replace(clicks.CAMPAIGN_SLOT, str(campaign_id)) for part in
+                      (newsletter.html, newsletter.text))  # fmt: skip
+        conn.execute(
+            update(campaigns).where(campaigns.c.id == campaign_id).values(html=html, text=text)
+        )
+        clicks.add_links(conn, campaign_id, newsletter.links)
+    return campaign_id
 
 
 def _snapshot(conn: Connection, ids: list[int], wanted: list[Wants | None], frequency: str) -> None:

@@ -64,6 +64,9 @@ from publisher.store.hyperloglog import Sketch
 from publisher.store.schema import campaigns
 
 SALT_LIFETIME = timedelta(days=7)  # how long a campaign's reader tags can be tied to anyone
+# Where a new campaign's id goes in its tracked links (mail/tracking.py): `add_links`
+# writes the id in once the campaign row has one.
+CAMPAIGN_SLOT = "__PUBLISHER_CAMPAIGN__"
 WHOLE_CAMPAIGN = 0  # click_sketches.link of the campaign's sketch (every link together)
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from publisher.config import Config
 from publisher.errors import ConfigError, PublisherError
-from publisher.mail.message import Recipient
+from publisher.mail.message import NO_READER, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -239,14 +239,17 @@ def recipient(
     unsubscribe_address: str = "",
     now: datetime | None = None,
     campaign_id: int | None = None,
+    reader: str = NO_READER,
 ) -> Recipient:
     """A newsletter's recipient with their unsubscribe and preferences links (signed at
     `now`, else `config.now`); subscriber 0 with key "" (test sends, previews) gets links
-    that show "not valid"."""
+    that show "not valid". `reader` is the reader part of their tracked links
+    (`mail.tracking`)."""
     return Recipient(
         email=email,
         name=name,
         unsubscribe_url=unsubscribe_url(config, tokens, subscriber_id, key, now, campaign_id),
         preferences_url=preferences_url(config, tokens, subscriber_id, key, now),
         unsubscribe_address=unsubscribe_address,
+        reader=reader,
     )

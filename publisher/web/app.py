@@ -1,5 +1,5 @@
 """The subscriber web app: subscribe, confirm, unsubscribe (RFC 8058 one-click), preferences,
-"Manage your subscription" (`manage`), and the mail providers' bounce and complaint
+"Manage your subscription" (`manage`), the click redirect and open pixel (`clicks`), and the mail providers' bounce and complaint
 webhooks (`webhooks`); the staff console (`publisher.admin`) is mounted under /admin/.
 
 Starlette on uvicorn: an async server in one process, small enough to read, with a real
@@ -40,6 +40,7 @@ from publisher.admin.app import create_admin
 from publisher.clock import Clock
 from publisher.config import Config
 from publisher.errors import StoreError
+from publisher.web.clicks import ClickCounter
 from publisher.web.endpoints import Endpoints
 from publisher.web.guard import REDACT_TOKENS, Guard, origin, security_headers
 from publisher.web.manage import ManageLinks
@@ -55,8 +56,10 @@ def create_app(
     endpoints = Endpoints(config, clock or Clock(config.now))
     admin = create_admin(config, endpoints.store, endpoints.clock)
     manage = ManageLinks(endpoints)
+    counter = ClickCounter(config, endpoints.store, endpoints.clock, endpoints.tokens.secret)
     logging.getLogger("uvicorn.access").addFilter(REDACT_TOKENS)  # added once, however often
     routes = [
+        *counter.routes(),  # first: the busiest paths, matched before any other
         Route("/subscribe", endpoints.subscribe, methods=["POST"]),
         Route("/confirm", endpoints.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe", endpoints.unsubscribe, methods=["GET", "POST"]),
@@ -87,6 +90,7 @@ def create_app(
         await run_in_threadpool(endpoints.welcomes.close)
         await run_in_threadpool(admin.state.console.close)
         await run_in_threadpool(manage.mailer.close)
+        await run_in_threadpool(counter.close)  # the last group commit of clicks
         endpoints.store.close()
 
     app = Starlette(

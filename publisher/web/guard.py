@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from urllib.parse import unquote_plus, urlsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +30,7 @@ BODY_CAPS = (
 )
 
 
-OWN_HEADERS = {"content-security-policy", "x-frame-options"}  # a response may set its own
+OWN_HEADERS = {b"content-security-policy", b"x-frame-options"}  # a response may set its own
 
 
 def body_cap(path: str) -> int:
@@ -76,13 +76,19 @@ def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
 QUERY_FIELD = re.compile(r"([?&])([^&=#?\s]*)=[^&#\s]*")
 
 
+TRACKED_PATH = re.compile(r"/[lo]/")  # a click or an open: counted, never logged
+
+
 class RedactTokens(logging.Filter):
     """Uvicorn's access log prints each request's query string, and a link's token is as
     good as a password for that subscriber: keep the path and the other fields, hide it.
-    A field is the token when its name reads `token` as the app decodes it (`%74oken`)."""
+    A field is the token when its name reads `token` as the app decodes it (`%74oken`).
+    Clicks and opens are left out of the log: their paths carry a reader's tag."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
+            if any(isinstance(a, str) and TRACKED_PATH.match(a) for a in record.args):
+                return False
             record.args = tuple(
                 QUERY_FIELD.sub(_redacted, arg) if isinstance(arg, str) else arg
                 for arg in record.args
@@ -115,18 +121,14 @@ class Guard:
             return
         started = False
         head = scope["method"] == "HEAD"
-        if head:
-            scope = {**scope, "method": "GET"}
+        if head:  # the click redirect counts a HEAD as a link scanner's (web/clicks.py)
+            scope = {**scope, "method": "GET", "publisher.head": True}
 
         async def send_secured(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                own = OWN_HEADERS & set(headers.keys())  # the console's preview frame
-                for name, value in self.headers:
-                    if name.decode() not in own:
-                        headers[name.decode()] = value.decode()
+                message = {**message, "headers": self._secured(message.get("headers", []))}
             elif head:
                 message = {**message, "body": b""}
             await send(message)
@@ -152,6 +154,18 @@ class Guard:
             if not started:
                 await self.error_page(500)(scope, receive, send_secured)
             raise
+
+    def _secured(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """`headers` with the security headers set, but for a CSP or frame option the
+        response set itself (the console's preview frame)."""
+        present = {name.lower() for name, _ in headers}
+        ours = [
+            (name, value)
+            for name, value in self.headers
+            if not (name in present and name in OWN_HEADERS)
+        ]
+        replaced = {name for name, _ in ours}
+        return [h for h in headers if h[0].lower() not in replaced] + ours
 
 
 class ClientLimit:
