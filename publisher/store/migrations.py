@@ -172,6 +172,14 @@ def _report_events(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _report_index(conn: Connection) -> None:
+    """The audience report counts sources and reasons from an index that holds them
+    (`events_reports`), which replaces the one by kind and time alone."""
+    conn.execute(text("DROP INDEX IF EXISTS events_kind_at"))
+    for index in schema.events.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -185,4 +193,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _topics,
     _clicks,
     _report_events,
+    _report_index,
 ]

@@ -85,8 +85,8 @@ def status_dates(store: Store) -> list[StatusDates]:
 def event_counts(
     store: Store, kind: str, by: ColumnElement, since: datetime, until: datetime
 ) -> dict[str, int]:
-    """Events of `kind` in [since, until) counted by one of their columns (index
-    `events_kind_at`)."""
+    """Events of `kind` in [since, until) counted by one of their columns, from the index
+    `events_reports` alone."""
     query = (
         select(by, func.count())
         .where(events.c.kind == kind, events.c.at >= since, events.c.at < until)
