@@ -427,7 +427,7 @@ def test_every_produced_eml_is_complete(site: Path, kind: str):
     html = message.get_body(preferencelist=("html",)).get_content()
     assert "__PUBLISHER_" not in text + html
     assert all(h.startswith(("https://", "mailto:")) for h in hrefs(html)), hrefs(html)
-    body = html[html.index("<body") :]
+    body = re.sub(r"<!--.*?-->", "", html[html.index("<body") :], flags=re.DOTALL)  # Outlook's
     for element in re.findall(r"<(?:p|a|td|h1|h2|li|img)\b[^>]*>", body):
         assert "style=" in element, element
     for url in ("token=7.a", "token=7.b", "https://blog.example.org/posts/sleep-well/?"):
@@ -597,6 +597,49 @@ def test_scripts_frames_forms_and_javascript_links_are_left_out_of_the_email(sit
     assert "trap" in newsletter.text and "another" in newsletter.text
 
 
+def test_text_part_headings_code_and_footnotes_read_as_text():
+    """Issue 20 item 19: h3 came out as `### ...`, footnotes as `[^1]` beside the numbered
+    links `[1]`, and code ran to 230 columns."""
+    code = "result = compute(" + ", ".join(f"argument_{n}" for n in range(12)) + ")"
+    html = (
+        "<h3>A simple routine</h3><p>Text.</p><h4>Smaller</h4>"
+        f"<pre><code>{code}\n    short = 1</code></pre>"
+    )
+    text = html_to_text(html)
+    assert text.startswith("A simple routine\n~~~~~~~~~~~~~~~~\n\nText.\n\nSmaller\n\n")
+    assert "#" not in text
+    code_lines = text.split("Smaller\n\n")[1].splitlines()
+    assert max(len(line) for line in code_lines) <= 78 and len(code_lines) == 4
+    assert code_lines[0].startswith("    result = compute(argument_0,")
+    assert code_lines[1].startswith("      argument_")  # a continuation, indented further
+    assert code_lines[3] == "        short = 1"
+    assert " ".join(line.strip() for line in code_lines[:3]) == code
+
+
+def test_every_text_part_of_the_sample_site_fits_78_columns(tmp_path: Path):
+    """Issue 20 item 19 on the sample site's emails: 'More from the blog' lines ran to 272
+    columns (title and URL on one line), footnotes read [^1] beside links [1], and the
+    author was left out. A URL cannot be broken: it stands on its own line, after at most
+    a short label."""
+    from conftest import copy_sample_site, sample_emails
+
+    root = copy_sample_site(tmp_path / "sample")
+    texts = {}
+    for name, data in sample_emails(root).items():
+        message = email.message_from_bytes(data, policy=policy.default)
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        texts[name] = text.replace("\r\n", "\n")
+    for name, text in texts.items():
+        for line in text.splitlines():
+            label = re.sub(r"https?://\S+", "", line)
+            assert len(line) <= 78 or (label != line and len(label) <= 20), (name, line)
+    sleep = texts["post-sleep-and-mood-why-your-nights-shape-your-days"]
+    assert "[^" not in sleep and "###" not in sleep
+    assert "lever.\u00b9" in sleep and "\n\u00b9 Freeman et al., 2017 (reference 1)." in sleep
+    assert "A simple wind-down routine\n~~~~" in sleep
+    assert re.search(r"\n.* min read · Dr\. [^\n]+\n", sleep), sleep[:300]
+
+
 def test_text_part_lays_out_tables_and_footnotes():
     """On main: table rows wrapped raggedly with a blank line after the header row, and
     footnotes came out as 'ends.2 [2]' and '↩ [6]', numbered links to the web page."""
@@ -619,4 +662,4 @@ def test_text_part_lays_out_tables_and_footnotes():
     )
     html = absolute_html(post, "https://blog.example.org/posts/p/", lambda url: url)
     assert "href" not in html and "&#8617;" not in html
-    assert html_to_text(html) == "It ends.[^1]\n\n--------------------\n\n[^1] Freeman, 2017.\n"
+    assert html_to_text(html) == "It ends.¹\n\n--------------------\n\n¹ Freeman, 2017.\n"

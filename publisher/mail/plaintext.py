@@ -1,10 +1,11 @@
 """HTML to readable plain text, for the text part of every email.
 
 A small renderer over `html.parser`: headings underlined, paragraphs separated by blank
-lines, lists with `-` or `1.` markers, quotes with `> `, code blocks indented and left
-unwrapped, tables as aligned columns when they fit (else one record per row), footnotes as
-`[^1]`, links as numbered references listed at the end, and every line wrapped at 78
-columns. It was kept over the libraries: html2text is GPL; inscriptis (Apache-2.0) lays out
+lines, lists with `-` or `1.` markers, quotes with `> `, code blocks indented (a line too
+long broken, its rest indented further), tables as aligned columns when they fit (else
+one record per row), footnotes with superscript numbers (¹, so they never read as the
+links' `[1]`), links as numbered references listed at the end, and every line wrapped at
+78 columns. It was kept over the libraries: html2text is GPL; inscriptis (Apache-2.0) lays out
 tables but neither wraps nor numbers links, so the sample posts' tables came out 160
 columns wide and their links were lost.
 """
@@ -19,16 +20,18 @@ from html.parser import HTMLParser
 WIDTH = 78
 BLOCKS = {"p", "div", "section", "article", "header", "footer", "figure", "figcaption", "dl"}
 BLOCKS |= {"dt", "dd", "thead", "tbody", "tfoot", "center", "main", "aside", "nav"}
-HEADINGS = {"h1": "=", "h2": "-", "h3": "", "h4": "", "h5": "", "h6": ""}
+HEADINGS = {"h1": "=", "h2": "-", "h3": "~", "h4": "", "h5": "", "h6": ""}  # underlines
 SKIPPED = {"script", "style", "head", "title", "template", "svg"}
 SPACES = re.compile(r"\s+")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+CONTINUED = "  "  # further indentation of the rest of a code line too long for the width
 
 
 @dataclass
 class _ListState:
     ordered: bool
     count: int = 0
-    notes: bool = False  # the footnotes' list: markers [^1]
+    notes: bool = False  # the footnotes' list: markers ¹
 
 
 @dataclass
@@ -56,7 +59,7 @@ class _Renderer(HTMLParser):
         self.link_start: list[int] = []
         self.table: _Table | None = None
         self.footnotes = False  # inside <div class="footnote">
-        self.sups: list[bool] = []  # open <sup>: a footnote reference or not
+        self.sups: list[int | None] = []  # open <sup>: where a footnote reference starts
 
     # --- parser callbacks -----------------------------------------------------------
 
@@ -78,7 +81,9 @@ class _Renderer(HTMLParser):
             state = self.lists[-1] if self.lists else _ListState(ordered=False)
             state.count += 1
             self.marker = f"{state.count}. " if state.ordered else "- "
-            self.marker = f"[^{state.count}] " if state.notes else self.marker
+            self.marker = (
+                f"{state.count}".translate(SUPERSCRIPT) + " " if state.notes else self.marker
+            )
             self.tight = state.count > 1 or len(self.lists) > 1
         elif tag == "blockquote":
             self.flush()
@@ -89,8 +94,9 @@ class _Renderer(HTMLParser):
         elif tag == "br":
             self.flush(tight_next=True)
         elif tag == "sup":
-            self.sups.append((dict(attrs).get("id") or "").startswith("fnref"))
-            self.inline.append("[^" if self.sups[-1] else "^")
+            footnote = (dict(attrs).get("id") or "").startswith("fnref")
+            self.sups.append(len(self.inline) if footnote else None)
+            self.inline.append("" if footnote else "^")
         elif tag == "hr":
             self.flush()
             self.emit(["-" * 20])
@@ -110,9 +116,11 @@ class _Renderer(HTMLParser):
         elif self.table and tag in ("table", "tr", "td", "th"):
             self.end_table_tag(tag)
         elif tag in HEADINGS:
-            self.flush(underline=HEADINGS[tag], prefix="" if HEADINGS[tag] else "### ")
+            self.flush(underline=HEADINGS[tag])
         elif tag == "sup" and self.sups:
-            self.inline.append("]" if self.sups.pop() else "")
+            start = self.sups.pop()
+            if start is not None:  # the footnote's number, raised
+                self.inline[start:] = ["".join(self.inline[start:]).translate(SUPERSCRIPT)]
         elif tag in BLOCKS or tag == "li":
             self.flush()
             self.tight = False
@@ -184,13 +192,13 @@ class _Renderer(HTMLParser):
             self.lines.append(">" if inside_quote else "")
         self.lines.extend(lines)
 
-    def flush(self, underline: str = "", prefix: str = "", tight_next: bool = False) -> None:
+    def flush(self, underline: str = "", tight_next: bool = False) -> None:
         if self.pre:
             return
         text = SPACES.sub(" ", "".join(self.inline)).strip()
         self.inline.clear()
         if text:
-            first = self.indent() + self.marker + prefix
+            first = self.indent() + self.marker
             rest = self.indent() + " " * len(self.marker)
             lines = textwrap.wrap(
                 text,
@@ -209,11 +217,17 @@ class _Renderer(HTMLParser):
             self.tight = True
 
     def flush_pre(self) -> None:
-        """Code keeps its line breaks and spacing, indented four spaces and never wrapped."""
+        """Code keeps its line breaks and spacing, indented four spaces; a line too long
+        for the width is broken (after a space when it has one) and its rest indented
+        further, so no line of the text part runs off a phone's screen."""
         code = "".join(self.inline).strip("\n")
         self.inline.clear()
-        if code:
-            self.emit([(self.indent() + "    " + line).rstrip() for line in code.splitlines()])
+        prefix = self.indent() + "    "
+        lines = []
+        for line in code.splitlines():
+            lines += code_lines(prefix + line.rstrip(), prefix + CONTINUED, self.width)
+        if lines:
+            self.emit(lines)
         self.tight = False
 
     def result(self) -> str:
@@ -224,6 +238,19 @@ class _Renderer(HTMLParser):
             refs = [f"[{n}] {url}" for n, url in enumerate(self.links, 1)]
             text += "\n\n" + "\n".join(refs)
         return text + "\n" if text else ""
+
+
+def code_lines(line: str, continued: str, width: int) -> list[str]:
+    """`line` of code in pieces of at most `width` columns, each after the first starting
+    with `continued`; cut after the last space that leaves some code on the line."""
+    pieces = []
+    while len(line) > width:
+        cut = line.rfind(" ", len(continued) + 1, width) + 1 or width
+        if not line[:cut].strip():
+            cut = width
+        pieces.append(line[:cut].rstrip())
+        line = continued + line[cut:].lstrip(" ")
+    return [*pieces, line]
 
 
 def table_lines(table: _Table, width: int) -> list[str]:
