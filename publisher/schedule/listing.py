@@ -37,11 +37,12 @@ class PostRow:
         return asdict(self)
 
 
-def list_posts(config: Config) -> list[PostRow]:
+def list_posts(config: Config, store: Store | None = None) -> list[PostRow]:
     """Every post, newest first, then the files with errors; each live post under the
-    address it went live at, as the site shows it (`links.settle`)."""
+    address it went live at, as the site shows it (`links.settle`). In `store` when the
+    caller holds one open."""
     found = scan_logged(config)
-    with Store.open(config) as store:
+    with Store.held(config, store) as store:
         seen = published.seen(store)
         found = links.settle(found, seen)
         totals = campaign_counts.totals(store)

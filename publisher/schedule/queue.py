@@ -91,11 +91,12 @@ class Queue:
 RECENT = timedelta(days=7)  # how far back `queue` shows what was published
 
 
-def queue(config: Config) -> Queue:
+def queue(config: Config, store: Store | None = None) -> Queue:
     """What the scheduler will do next, as of `config.now`; live posts under the
-    addresses they went live at (`links.pin`), as the site and the emails name them."""
+    addresses they went live at (`links.pin`), as the site and the emails name them. In
+    `store` when the caller holds one open."""
     posts = load_posts(config)
-    with Store.open(config) as store:
+    with Store.held(config, store) as store:
         each = reader_choices(store, "each")
         digest = reader_choices(store, "digest")
         keys = published.campaign_keys(store, "digest:")

@@ -84,6 +84,18 @@ class Store:
             lock_wait=lock_wait,
         )
 
+    @classmethod
+    @contextmanager
+    def held(cls, config: Config, store: Store | None) -> Iterator[Store]:
+        """`store` when the caller keeps one open (the web app, whose pages would otherwise
+        pay a new engine, connection, schema check and statement cache per request), else
+        a store opened and closed for this call."""
+        if store is not None:
+            yield store
+            return
+        with cls.open(config) as opened:
+            yield opened
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"

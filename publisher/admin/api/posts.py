@@ -218,7 +218,7 @@ def commit(console: Console, path: Path, message: str, actor: Actor) -> None:
 async def posts(request: Request, actor: Actor = allow("posts.read")) -> list[PostRow]:
     """Every post, newest first, then the files with errors: state, date, email, address."""
     console = console_of(request)
-    rows = await console.thread(list_posts, console.now_config())
+    rows = await console.thread(list_posts, console.now_config(), console.store)
     return [PostRow(**row.as_dict()) for row in rows]
 
 

@@ -85,7 +85,7 @@ async def queue(request: Request, actor: Actor = allow("queue.read")) -> Queue:
     """Queued posts with their announcements, the next digest, the last week's posts."""
     console: Console = request.app.state.console
     config = console.now_config()
-    found = await console.thread(upcoming, config)
+    found = await console.thread(upcoming, config, console.store)
     return Queue(**found.as_dict(config))
 
 

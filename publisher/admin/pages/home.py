@@ -63,7 +63,7 @@ def attention(config: Config, store, actor: Actor) -> dict:
 async def home(request: Request, actor: Actor = allow("console.use")) -> Response:
     console = request.app.state.console
     config = console.now_config()
-    upcoming = await console.thread(queue.queue, config)
+    upcoming = await console.thread(queue.queue, config, console.store)
     found = await console.read(lambda store: attention(config, store, actor))
     return page(
         request,

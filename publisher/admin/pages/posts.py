@@ -43,9 +43,8 @@ EDITOR_STYLES = "style-src-attr 'unsafe-inline'"
 
 @router.get("/posts")
 async def posts_list(request: Request, actor: Actor = allow("posts.read")) -> Response:
-    rows = await request.app.state.console.thread(
-        list_posts, request.app.state.console.now_config()
-    )
+    console = request.app.state.console
+    rows = await console.thread(list_posts, console.now_config(), console.store)
     return page(request, "posts", section="posts", posts=rows)
 
 
@@ -269,9 +268,8 @@ def draft_key(slug: str) -> str:
 
 async def _described(request: Request, post: Post):
     """The post's row of the list: its state and email decision."""
-    rows = await request.app.state.console.thread(
-        list_posts, request.app.state.console.now_config()
-    )
+    console = request.app.state.console
+    rows = await console.thread(list_posts, console.now_config(), console.store)
     return next((row for row in rows if row.slug == post.slug), None)
 
 
