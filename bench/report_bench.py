@@ -18,9 +18,11 @@ The bar (issue 22): every report under 100 ms. What each reads, and by which ind
   hard refusals the `failed` range; soft bounces and complaints `inbound` joined to
   deliveries by primary key; unsubscribes `events_campaign` (campaign_id, kind); clicks
   the primary keys of `campaign_links`, `click_hours`, `click_sketches` (campaign first).
-- audience: one pass over `subscribers` grouped by status and days (not indexed: a
-  pass over the whole list); sign-up sources and unsubscribe reasons from the covering
-  index `events_reports` (kind, at, source, reason).
+- audience: subscribers per status from `subscribers_status` (status, id), then those
+  who joined, confirmed or left since the period's first month by `subscribers_created`,
+  `_confirmed`, `_left` (so it costs the period's changes: in this store, where people
+  join every day of the year, about a third of the list for 90 days); sign-up sources and
+  unsubscribe reasons from the covering index `events_reports` (kind, at, source, reason).
 - posts: `click_hours_hour` (hour, campaign_id) for the period, `campaign_links` by key.
 """
 

@@ -200,6 +200,29 @@ def test_the_audience_by_day_and_by_month(store) -> None:
     assert march.churn == pytest.approx(0.5)
 
 
+def test_subscribers_unchanged_in_the_period_keep_their_status_every_day(store) -> None:
+    long_ago = datetime(2025, 1, 1, tzinfo=UTC)
+    insert_subscriber(store, "ancient@example.com", created_at=long_ago, confirmed_at=long_ago)
+    insert_subscriber(store, "dated@example.com", created_at=long_ago)  # active, no confirmation
+    insert_subscriber(
+        store,
+        "gone@example.com",
+        status="unsubscribed",
+        created_at=long_ago,
+        confirmed_at=long_ago,
+        unsubscribed_at=datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    insert_subscriber(store, "new@example.com", created_at=moment(2), confirmed_at=moment(4))
+    found = audience_report(store, NOW, date(2026, 3, 1))
+    days = {row.day: astuple(row)[1:] for row in found.days}
+    assert days[date(2026, 3, 1)] == (0, 2, 1, 0, 0)
+    assert days[date(2026, 3, 3)] == (1, 2, 1, 0, 0)
+    assert days[date(2026, 3, 10)] == (0, 3, 1, 0, 0)
+    [march] = found.months
+    assert (march.active_at_start, march.joined, march.confirmed, march.left) == (2, 1, 1, 0)
+    assert (march.active_at_end, march.growth, march.churn) == (3, 1, 0.0)
+
+
 def test_sign_ups_by_source_and_unsubscribes_by_reason(store) -> None:
     sources = ("web", "web", "cli", "console", "api", "web:/posts/hello/", "web")
     for n, source in enumerate(sources):

@@ -1,7 +1,8 @@
 """Who is on the list over time: subscribers by status each day, where sign-ups came from,
 why people left, and growth and churn each month.
 
-The daily statuses come from each subscriber's own days (joined, confirmed, left): a
+The daily statuses come from each subscriber's own days (joined, confirmed, left), read
+for those who changed in the period only (the others' status is today's): a
 subscriber is pending from joining, active from confirming (or joining, when added as
 active with no confirmation recorded), and has their current
 suppressed status from leaving. Someone who came back after leaving counts as active
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from publisher.errors import PublisherError
-from publisher.store import reporting
+from publisher.store import reporting, tallies
 from publisher.store.db import Store
 from publisher.store.reporting import StatusDates
 from publisher.store.subscribers import STATUSES, SUPPRESSED
@@ -76,9 +77,9 @@ class AudienceReport:
 def audience_report(store: Store, now: datetime, since: date | None = None) -> AudienceReport:
     """The audience from `since` (default: the last DEFAULT_DAYS days) up to `now`."""
     since, until = period(now, since, DEFAULT_DAYS)
-    groups = reporting.status_dates(store)
     first = since.replace(day=1) - timedelta(days=1)  # the day before its first month
-    daily = statuses(groups, first, until)
+    groups = reporting.changed_since(store, datetime.combine(first, time(), UTC))
+    daily = statuses(tallies.counts(store), groups, first, until)
     start = datetime.combine(since, time(), UTC)
     end = datetime.combine(until + timedelta(days=1), time(), UTC)
     return AudienceReport(
@@ -105,13 +106,21 @@ def period(now: datetime, since: date | None, default: int) -> tuple[date, date]
     return since, until
 
 
-def statuses(groups: list[StatusDates], start: date, until: date) -> list[dict[str, int]]:
-    """Subscribers by status at the end of each day from `start` to `until`: each group
-    is pending from joining, active from `_active_since`, and its suppressed status from
-    leaving; those spans go in as changes on their first and after their last day, summed
-    day by day (one pass over the groups, one over the days)."""
+def statuses(
+    now: dict[str, int], groups: list[StatusDates], start: date, until: date
+) -> list[dict[str, int]]:
+    """Subscribers by status at the end of each day from `start` to `until`, from the
+    counts `now` and the `groups` that changed since `start`. Those are pending from
+    joining, active from `_active_since`, and have their suppressed status from leaving:
+    their spans go in as changes on their first and after their last day, summed day by
+    day (one pass over the groups, one over the days). The others had their status now
+    on every one of these days."""
     size = (until - start).days + 1
     changes = [dict.fromkeys(STATUSES, 0) for _ in range(size + 1)]
+    unchanged = dict(now)
+    for g in groups:
+        unchanged[g.status] -= g.count
+    changes[0] = unchanged
 
     def span(status: str, first: str | None, end: str | None, count: int) -> None:
         if first is None or (end is not None and end <= first):

@@ -110,6 +110,10 @@ subscribers = Table(
     Column("topics", Text, nullable=False, server_default=""),
     Index("subscribers_status", "status", "id"),  # keyset pages of one status in id order
     Index("subscribers_audience", "status", "frequency", "topics"),
+    # The audience report reads the subscribers who joined, confirmed or left in its period.
+    Index("subscribers_created", "created_at"),
+    Index("subscribers_confirmed", "confirmed_at"),
+    Index("subscribers_left", "unsubscribed_at"),
     # Ids are never reused (PostgreSQL's sequences never go back), so a link made for an
     # erased subscriber never names someone else.
     sqlite_autoincrement=True,
