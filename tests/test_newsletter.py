@@ -640,6 +640,36 @@ def test_every_text_part_of_the_sample_site_fits_78_columns(tmp_path: Path):
     assert re.search(r"\n.* min read · Dr\. [^\n]+\n", sleep), sleep[:300]
 
 
+def test_each_email_says_what_to_do_next(tmp_path: Path):
+    """Issue 20 item 18: the welcome had no visible call to action and its "View in
+    browser" opened the home page; full-text emails had no "read on the blog / reply /
+    forward" line; every digest link read "Read more"."""
+    from conftest import copy_sample_site, sample_emails
+
+    root = copy_sample_site(tmp_path / "sample")
+    parts = {}
+    for name, data in sample_emails(root).items():
+        message = email.message_from_bytes(data, policy=policy.default)
+        html = message.get_body(preferencelist=("html",)).get_content()
+        text = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+        parts[name] = (html, text)
+
+    def link_texts(html: str) -> list[str]:
+        return [re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r"<a\b[^>]*>(.*?)</a>", html)]
+
+    html, text = parts["welcome"]
+    assert re.search(r'<a [^>]*class="button"[^>]*>Visit [^<]+</a>', html), html
+    assert "View in browser" not in html + text
+    titles = re.findall(r'class="item-title"[^>]*><a [^>]*>([^<]+)</a>', html)
+    assert titles and all(f"Read \u201c{title}\u201d" in link_texts(html) for title in titles)
+    html, text = parts["post-sleep-and-mood-why-your-nights-shape-your-days"]  # full text
+    for words in ("Read on the blog", "reply to this email", "Forward it"):
+        assert words in html and words in text, words
+    html, _ = parts["digest"]
+    reads = [t for t in link_texts(html) if t.startswith("Read")]
+    assert len(reads) > 2 and len(set(reads)) == len(reads) and "Read more" not in reads
+
+
 def test_text_part_lays_out_tables_and_footnotes():
     """On main: table rows wrapped raggedly with a blank line after the header row, and
     footnotes came out as 'ends.2 [2]' and '↩ [6]', numbered links to the web page."""

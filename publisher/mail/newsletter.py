@@ -117,7 +117,7 @@ def render_welcome(config: Config, posts: Sequence[Post], frequency: str) -> New
         "preheader": "Thank you for confirming your subscription.",
         "items": [_item(config, p, track) for p in chosen],
         "frequency": frequency,
-        "browser_url": track(theme.absolute_url(config.site.url, "")),
+        "browser_url": "",  # a welcome is archived nowhere; its button opens the blog
     }
     return _render(config, f"welcome:{frequency}", "welcome", subject, track, context)
 
