@@ -25,16 +25,16 @@ import mmap
 import re
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from publisher.config import Config
 from publisher.mail.message import NO_READER
@@ -140,25 +140,25 @@ class ClickCounter:
         with self.store.read() as conn:
             return tuple(link.url for link in clicks.links(conn, campaign_id))
 
-    async def redirect(self, request: Request) -> Response:
-        campaign_id, number = _number(request, "campaign"), _number(request, "link")
+    async def redirect(self, scope: Scope) -> Response:
+        params = scope["path_params"]
+        campaign_id, number = _number(params["campaign"]), _number(params["link"])
         targets = await self.targets(campaign_id)
         if not 1 <= number <= len(targets):
             raise HTTPException(404)
-        part = request.path_params["reader"]
+        part = params["reader"]
         reader = None if part == NO_READER else self.signer.read(campaign_id, part)
         if reader is None and part != NO_READER:
             raise HTTPException(404)
         if reader is not None and self.config.tracking.clicks != "off":
-            scanner = request.scope.get("publisher.head", False) or is_scanner_agent(
-                request.headers.get("user-agent", "")
-            )
+            scanner = scope.get("publisher.head", False) or is_scanner_agent(_agent(scope))
             self.count(campaign_id, number, reader, scanner, len(targets))
         return Response(status_code=302, headers={"location": targets[number - 1]})
 
-    async def pixel(self, request: Request) -> Response:
-        campaign_id = _number(request, "campaign")
-        reader = self.signer.read(campaign_id, request.path_params["reader"])
+    async def pixel(self, scope: Scope) -> Response:
+        params = scope["path_params"]
+        campaign_id = _number(params["campaign"])
+        reader = self.signer.read(campaign_id, params["reader"])
         if reader is None:
             raise HTTPException(404)
         if self.config.tracking.opens == "on":
@@ -242,13 +242,32 @@ class ClickCounter:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/l/{campaign}/{link}/{reader}", self.redirect, methods=["GET"]),
-            Route("/o/{campaign}/{reader}", self.pixel, methods=["GET"]),
+            Route("/l/{campaign}/{link}/{reader}", Plain(self.redirect), methods=["GET"]),
+            Route("/o/{campaign}/{reader}", Plain(self.pixel), methods=["GET"]),
         ]
 
 
-def _number(request: Request, name: str) -> int:
-    value = request.path_params[name]
+@dataclass(frozen=True)
+class Plain:
+    """A route's endpoint as a plain ASGI app, answering from the scope alone: Starlette
+    then makes no Request and no exception-handling wrapper for the busiest paths (a
+    quarter of a click's CPU time in the framework)."""
+
+    answer: Callable[[Scope], Awaitable[Response]]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.answer(scope)
+        await response(scope, receive, send)
+
+
+def _agent(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            return value.decode("latin-1")
+    return ""
+
+
+def _number(value: str) -> int:
     if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise HTTPException(404)
     return int(value)
