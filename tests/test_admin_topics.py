@@ -110,6 +110,7 @@ def test_the_console_shows_readers_per_topic_and_changes_a_subscribers_topics(
     assert "Active readers by topic" in listed and "Food and mood" in listed
     assert f'href="/admin/subscribers/{ana.id}">ana@example.org</a>' in listed
     assert "every topic" in listed  # bo chose none
+    assert "Active readers by topic" not in editor.get("/admin/subscribers?query=ana").text
     page = editor.get(f"/admin/subscribers/{ana.id}").text
     assert 'name="topics" value="sleep" checked' in page
     assert 'name="topics" value="nutrition">' in page

@@ -44,7 +44,9 @@ async def list_page(request: Request, status_code: int = 200, flashes=None) -> R
     actor = request.state.actor
     found = await api.search(request, query, status or None, number, actor)
     counts = await console.read(st.counts)
-    site_topics = await topics_api.site_topics(request, actor) if console.config.topics else None
+    # Readers per topic read the whole list: on the list's front page, not on every search.
+    front = console.config.topics and number == 1 and not query and not status
+    site_topics = await topics_api.site_topics(request, actor) if front else None
     base = f"{request.scope.get('root_path', '')}/subscribers?"
     base += urlencode({"query": query, "status": status})
     pages = {
