@@ -670,6 +670,31 @@ def test_each_email_says_what_to_do_next(tmp_path: Path):
     assert len(reads) > 2 and len(set(reads)) == len(reads) and "Read more" not in reads
 
 
+def test_an_archived_issue_is_a_page_of_the_site(site: Path):
+    """Issue 20 item 18: an issue's page was the bare email, with no main landmark,
+    canonical link, description, site navigation or subscribe form, and /newsletter/ was
+    linked from no blog page."""
+    from conftest import run_publisher
+
+    sleep_post(site)
+    at = ("--now", NOW)
+    assert run_publisher("subscribers", "add", "ann@example.org", *at).returncode == 0
+    sent = run_publisher("send", "sleep-well", *at)
+    assert sent.returncode == 0, sent.stderr
+    page = (site / "public/newsletter/post-sleep-well/index.html").read_text()
+    assert page.count("<main") == 1 and "</main>" in page
+    url = "https://blog.example.org/newsletter/post-sleep-well/"
+    assert f'<link rel="canonical" href="{url}">' in page
+    description = re.search(r'<meta name="description" content="([^"]+)">', page)
+    assert description and "Sleep well" in description.group(1)
+    nav = re.search(r'<nav aria-label="Main"[^>]*>(.*?)</nav>', page, re.DOTALL).group(1)
+    assert 'href="/"' in nav and 'href="/newsletter/"' in nav
+    assert re.search(r'<form method="post" action="[^"]+/subscribe">', page)
+    assert "token=" not in page and "ann@example.org" not in page
+    for blog_page in ("index.html", "posts/sleep-well/index.html", "archive/index.html"):
+        assert 'href="/newsletter/"' in (site / "public" / blog_page).read_text(), blog_page
+
+
 def test_text_part_lays_out_tables_and_footnotes():
     """On main: table rows wrapped raggedly with a blank line after the header row, and
     footnotes came out as 'ends.2 [2]' and '↩ [6]', numbered links to the web page."""

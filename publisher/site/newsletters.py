@@ -29,6 +29,7 @@ from publisher.store.db import Store, database_url
 
 ARCHIVED = ("sending", "paused", "done")  # a campaign that started going out
 FOOTER = re.compile(r'(<td class="footer"[^>]*>).*?(</td>)', re.DOTALL)
+DOCUMENT = re.compile(r"<head[^>]*>(.*?)</head>.*?<body([^>]*)>(.*)</body>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,19 @@ def newsletter_pages(issues: Sequence[Issue]) -> list[Page]:
     return [
         Page("newsletter/", "newsletters.html", {"issues": listed(issues)}),
         *(
-            Page(i.url, "newsletter-issue.html", {"issue": i, "page": Markup(i.page)})
+            Page(i.url, "newsletter-issue.html", {"issue": i, **email_parts(i.page)})
             for i in issues
         ),
     ]
+
+
+def email_parts(page: str) -> dict[str, Markup]:
+    """The email's head, body attributes and body, which its page on the site wraps in
+    the site's navigation, landmarks and subscribe form (a template with no <head> or
+    <body> is all body)."""
+    found = DOCUMENT.search(page)
+    head, attributes, body = found.groups() if found else ("", "", page)
+    return {"head": Markup(head), "body_attributes": Markup(attributes), "body": Markup(body)}
 
 
 def listed(issues: Sequence[Issue]) -> list[Issue]:
