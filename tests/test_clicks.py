@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from html import unescape
 from urllib.parse import urlsplit
 
+import httpx
 from click.testing import CliRunner
 from sqlalchemy import func, insert, inspect, select
 
@@ -26,7 +28,15 @@ from publisher.store.subscribers import add, forget, get_by_email
 from publisher.subscribers.tokens import load_tokens
 from publisher.web.clicks import PendingCount
 
-from conftest import app_client, wait_for, write_config, write_post, write_relay_config
+from conftest import (
+    app_client,
+    free_port,
+    start_publisher,
+    wait_for,
+    write_config,
+    write_post,
+    write_relay_config,
+)
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 LINKS = [
@@ -307,3 +317,67 @@ def test_clicks_lost_to_a_kill_are_logged_at_the_next_start(tmp_path, caplog) ->
     with caplog.at_level(logging.WARNING):
         PendingCount(tmp_path / "clicks.pending").close()
     assert caplog.text == ""
+
+
+def test_opens_on_counts_the_pixel_tied_to_no_one(site, smtp_server, live_server, database_url):
+    tracking_site(site, smtp_server, database_url, 'clicks = "aggregate"\nopens = "on"')
+    html = html_of(smtp_server.received[0])
+    assert "and count how many emails are opened, tied to no one." in " ".join(html.split())
+    [pixel] = re.findall(r'<img src="([^"]+/o/[^"]+)"', html)
+    with app_client(live_server, database_url=database_url, tracking_opens="on") as web:
+        _config, store, client = web
+        answer = client.get(urlsplit(pixel).path)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/gif"
+        assert client.get(urlsplit(pixel).path[:-3] + "xyz").status_code == 404
+        wait_for(lambda: total(store, campaign_id(store)).opens == 1)
+        assert total(store, campaign_id(store)).clicks == 0
+
+
+def test_a_killed_web_app_says_how_many_clicks_it_lost(site) -> None:
+    """SIGKILL while clicks wait for their group commit: the next start logs how many were
+    lost, and those plus the ones written are every click the app answered."""
+    write_config(site)
+    port = free_port()
+    env = {
+        "PUBLISHER_SECRET_KEY": "a test secret that is long enough, 32+",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env["PUBLISHER_WEB_URL"] = f"http://127.0.0.1:{port}"
+    config = load_config(env={**os.environ, **env})
+    with Store.open(config) as store:
+        campaign = new_campaign(store)
+        with store.read() as conn:
+            salt = clicks.salt(conn, campaign)
+    signer = ClickSigner(env["PUBLISHER_SECRET_KEY"].encode())
+    sent = datetime.now(UTC) - timedelta(days=1)
+    paths = [f"/l/{campaign}/1/{signer.reader(False, campaign, salt, n, sent)}" for n in range(200)]
+    browser = {"user-agent": "Mozilla/5.0 Firefox/128.0"}
+    answered = 0
+    for attempt in ("killed", "stopped"):
+        log = site / f"{attempt}.log"
+        with open(log, "w") as output:
+            web = start_publisher("web", "--port", str(port), cwd=site, env=env,
+                                  stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_for(lambda: _up(port), timeout=30)
+            if attempt == "killed":
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=browser) as client:
+                    answered = sum(client.get(path).status_code == 302 for path in paths)
+                web.kill()  # SIGKILL: no shutdown, no last commit
+        finally:
+            if web.poll() is None:
+                web.terminate()
+            web.wait(timeout=30)
+    lost = re.search(r"clicks: ([0-9]+) click\(s\) counted before the last stop were lost",
+                     (site / "stopped.log").read_text())  # fmt: skip
+    with Store.open(config) as store:
+        written = total(store, campaign).clicks
+    assert answered == len(paths) and written <= answered
+    assert written + (int(lost[1]) if lost else 0) >= answered
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
