@@ -1,6 +1,6 @@
 """The guard around every request: security headers, the body cap (larger for the
 providers' webhooks and the console), HEAD served as GET, the per-client limit on
-`/subscribe`, and tokens kept out of the access log."""
+`/subscribe`, and the access log (tokens redacted, clicks left out)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus, urlsplit
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from publisher.config import Config
 
@@ -76,19 +77,17 @@ def security_headers(config: Config) -> list[tuple[bytes, bytes]]:
 QUERY_FIELD = re.compile(r"([?&])([^&=#?\s]*)=[^&#\s]*")
 
 
-TRACKED_PATH = re.compile(r"/[lo]/")  # a click or an open: counted, never logged
+TRACKED_PATHS = ("/l/", "/o/")  # a click or an open: counted, never logged
+ACCESS_LOG = logging.getLogger("uvicorn.access")
 
 
 class RedactTokens(logging.Filter):
-    """Uvicorn's access log prints each request's query string, and a link's token is as
+    """The access log prints each request's query string, and a link's token is as
     good as a password for that subscriber: keep the path and the other fields, hide it.
-    A field is the token when its name reads `token` as the app decodes it (`%74oken`).
-    Clicks and opens are left out of the log: their paths carry a reader's tag."""
+    A field is the token when its name reads `token` as the app decodes it (`%74oken`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            if any(isinstance(a, str) and TRACKED_PATH.match(a) for a in record.args):
-                return False
             record.args = tuple(
                 QUERY_FIELD.sub(_redacted, arg) if isinstance(arg, str) else arg
                 for arg in record.args
@@ -120,7 +119,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = False
-        head = scope["method"] == "HEAD"
+        method = scope["method"]
+        head = method == "HEAD"
         if head:  # the click redirect counts a HEAD as a link scanner's (web/clicks.py)
             scope = {**scope, "method": "GET", "publisher.head": True}
 
@@ -128,6 +128,7 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                _log_access(scope, method, message["status"])
                 message = {**message, "headers": self._secured(message.get("headers", []))}
             elif head:
                 message = {**message, "body": b""}
@@ -166,6 +167,18 @@ class Guard:
         ]
         replaced = {name for name, _ in ours}
         return [h for h in headers if h[0].lower() not in replaced] + ours
+
+
+def _log_access(scope: Scope, method: str, status: int) -> None:
+    """Uvicorn's access log line, written here instead (`server.BoundedHttp` turns
+    uvicorn's off): clicks and opens are left out before anything is formatted, since
+    their paths carry a reader's tag and a logging filter runs only after the record is
+    made (a quarter of a click's CPU time)."""
+    if scope["path"].startswith(TRACKED_PATHS) or not ACCESS_LOG.isEnabledFor(logging.INFO):
+        return
+    path = get_path_with_query_string(scope)
+    client = get_client_addr(scope)
+    ACCESS_LOG.info('%s - "%s %s HTTP/%s" %d', client, method, path, scope["http_version"], status)
 
 
 class ClientLimit:

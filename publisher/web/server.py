@@ -37,6 +37,7 @@ class BoundedHttp(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.access_log = False  # written by the app's Guard instead (web/guard.py)
         self.in_head = True  # reading a request line and headers
         self.head_bytes = 0
         self.refused = False
