@@ -24,8 +24,8 @@ from typing import Protocol
 
 from publisher.config import Config
 from publisher.errors import DeliveryError, PublisherError
-from publisher.store.schema import DEFERRED, FAILED, SENT, UNKNOWN
 from publisher.subscribers.addresses import CONTROL
+from publisher.vocabulary import DEFERRED, FAILED, SENT, UNKNOWN
 
 LINE_STARTING_WITH_DOT = re.compile(rb"\n\.")  # dot-stuffing (RFC 5321 4.5.2)
 NEEDS_SMTPUTF8 = "a non-ASCII local part needs SMTPUTF8: set [smtp] smtputf8 if the relay offers it"

@@ -11,12 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import TYPE_CHECKING
 
 from publisher.config import Config
 from publisher.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+# `cryptography` is imported by a signer, when there is a key: a site without DKIM, and
+# the site build (which reads the email module for its archive pages), never load it.
 
 PER_RECIPIENT = ("Date", "To", "Message-ID", "List-Unsubscribe")  # each message's own
 SIGNED_HEADERS = (
@@ -92,6 +96,9 @@ class DkimSigner:
     def __init__(self, domain: str, selector: str, key: rsa.RSAPrivateKey, shared: bytes = b""):
         self.domain = domain
         self.selector = selector
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         self.key = key
         self.padding = padding.PKCS1v15()
         self.hash = hashes.SHA256()
@@ -107,6 +114,9 @@ class DkimSigner:
             return None
         if not dkim.selector or str(dkim.private_key_path) in ("", "."):
             raise ConfigError("[dkim] domain is set: set selector and private_key_path too")
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         try:
             key = serialization.load_pem_private_key(dkim.private_key_path.read_bytes(), None)
         except (OSError, ValueError, TypeError) as exc:

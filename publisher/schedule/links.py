@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publisher.config import Config
 from publisher.content.frontmatter import OldPath, slugify
 from publisher.content.posts import Post, Scan, scan_logged
 from publisher.errors import ContentError, ContentErrors
-from publisher.store import published
-from publisher.store.db import Store, database_url
-from publisher.store.published import Seen
+from publisher.storefile import store_exists
+
+if TYPE_CHECKING:
+    from publisher.store.db import Store
+    from publisher.store.published import Seen
 
 
 def _current(seen: Seen) -> dict[str, str]:
@@ -85,9 +87,9 @@ def site_posts(config: Config) -> list[Post]:
     """Every post, settled against the store when there is one, for `publisher build`;
     ContentErrors if any is bad."""
     found = scan_logged(config)
-    if _store_exists(config):
-        with Store.open(config) as store:
-            found = settle(found, published.seen(store))
+    seen = _recorded(config)
+    if seen is not None:
+        found = settle(found, seen)
     if found.errors:
         raise ContentErrors(found.errors)
     return found.posts
@@ -96,16 +98,28 @@ def site_posts(config: Config) -> list[Post]:
 def pinned_posts(config: Config, posts: Sequence[Post]) -> list[Post]:
     """`pin` with what the store recorded, for commands (send, preview) that name a post
     by the address it went live at; the posts as they are when there is no store yet."""
-    if not _store_exists(config):
-        return list(posts)
+    seen = _recorded(config)
+    return list(posts) if seen is None else pin(posts, seen)
+
+
+def _recorded(config: Config) -> Seen | None:
+    """The addresses the store recorded, or None when there is no store yet (reading one
+    must not create it). The store, and SQLAlchemy with it, is imported only then."""
+    if not store_exists(config.database.url, config.root):
+        return None
+    from publisher.store import published
+    from publisher.store.db import Store
+
     with Store.open(config) as store:
-        return pin(posts, published.seen(store))
+        return published.seen(store)
 
 
 def campaign_key(store: Store, post: Post) -> str:
     """The `post:` campaign a manual `send` of `post` uses: its own, unless it went out
     under an earlier slug (its `slug:` changed since); then that one, so nobody gets it
     twice and `--new-subscribers` extends what was sent."""
+    from publisher.store import published
+
     own = f"post:{post.slug}"
     sent = set(published.campaign_keys(store, "post:"))
     if own in sent:
@@ -114,12 +128,6 @@ def campaign_key(store: Store, post: Post) -> str:
     earlier = sorted(published.seen(store).records.values(), key=lambda r: r.live_at)
     keys = [f"post:{r.slug}" for r in earlier if r.source == source]
     return next((key for key in keys if key in sent), own)
-
-
-def _store_exists(config: Config) -> bool:
-    """False for a SQLite store not created yet (reading it must not create it)."""
-    url = database_url(config.database.url, config.root)
-    return url.get_backend_name() != "sqlite" or Path(url.database or "").exists()
 
 
 def moves(posts: Sequence[Post], seen: Seen) -> dict[str, str]:
@@ -144,10 +152,9 @@ def check_moves(config: Config, posts: Sequence[Post]) -> tuple[list[str], list[
     """`check`'s (errors, warnings): posts asking for another post's address, and each live
     post whose address changed since it went live. Reads the store only when it exists
     (`check` never creates one)."""
-    if not _store_exists(config):
+    seen = _recorded(config)
+    if seen is None:
         return [], []
-    with Store.open(config) as store:
-        seen = published.seen(store)
     settled = settle(Scan(list(posts), [], [], 0, len(posts)), seen)
     by_new = {new: old for old, new in moves(settled.posts, seen).items()}
     warnings = [

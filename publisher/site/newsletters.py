@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from pathlib import Path
 
 from markupsafe import Markup
-from sqlalchemy.exc import SQLAlchemyError
 
 from publisher.config import Config
 from publisher.errors import StoreError
@@ -24,8 +22,7 @@ from publisher.mail.message import NAME_FALLBACK, NO_READER, PLACEHOLDERS
 from publisher.mail.tracking import untracked
 from publisher.site import theme
 from publisher.site.pages import Page
-from publisher.store import clicks, ledger
-from publisher.store.db import Store, database_url
+from publisher.storefile import store_exists
 
 ARCHIVED = ("sending", "paused", "done")  # a campaign that started going out
 FOOTER = re.compile(r'(<td class="footer"[^>]*>).*?(</td>)', re.DOTALL)
@@ -78,9 +75,13 @@ def load_issues(config: Config) -> list[Issue]:
     there yet (a site that never sent). A store that is there but cannot be read stops the
     build, which leaves the site as it was: built without the archive, the deployed site
     would lose every issue's page."""
-    url = database_url(config.database.url, config.root)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+    if not store_exists(config.database.url, config.root):
         return []  # never sent anything: no store to create for a build
+    from sqlalchemy.exc import SQLAlchemyError  # only now: a build without a store needs none
+
+    from publisher.store import clicks, ledger
+    from publisher.store.db import Store
+
     try:
         with Store.open(config) as store:
             campaigns = ledger.list_campaigns(store)

@@ -29,6 +29,17 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from publisher.vocabulary import (  # noqa: F401 (the store's modules read them from here)
+    BOUNCED,
+    DEFERRED,
+    FAILED,
+    QUEUED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    UNKNOWN,
+)
+
 metadata = MetaData()
 
 # Integer primary keys autoincrement on SQLite (rowid) and PostgreSQL (identity) alike.
@@ -69,18 +80,6 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
-
-# deliveries.state; a transport's result for one message is SENT, DEFERRED, FAILED or UNKNOWN.
-QUEUED, SENDING, SENT, DEFERRED, FAILED, SKIPPED, BOUNCED, UNKNOWN = (
-    "queued",
-    "sending",
-    "sent",
-    "deferred",
-    "failed",
-    "skipped",
-    "bounced",  # sent, then a bounce came back for it (publisher inbound)
-    "unknown",  # the relay never answered the end of the message: maybe sent, never resent
-)
 
 subscribers = Table(
     "subscribers",
