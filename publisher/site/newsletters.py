@@ -19,7 +19,6 @@ from markupsafe import Markup
 from publisher.config import Config
 from publisher.errors import StoreError
 from publisher.mail.message import NAME_FALLBACK, NO_READER, PLACEHOLDERS
-from publisher.mail.tracking import untracked
 from publisher.site import theme
 from publisher.site.pages import Page
 from publisher.storefile import store_exists
@@ -79,6 +78,7 @@ def load_issues(config: Config) -> list[Issue]:
         return []  # never sent anything: no store to create for a build
     from sqlalchemy.exc import SQLAlchemyError  # only now: a build without a store needs none
 
+    from publisher.mail.tracking import untracked
     from publisher.store import clicks, ledger
     from publisher.store.db import Store
 
