@@ -259,7 +259,7 @@ def test_item_9_a_sent_post_goes_to_new_subscribers_once(blog: Path) -> None:
     assert (news["sent"], news["recipients"], news["email"]) == (
         2,
         2,
-        "announced to 2; in the digest of 2026-12-07",
+        "announced to 2; in the digest of 2026-11-30",  # due at 09:00, the next tick sends it
     )
 
 
@@ -429,3 +429,26 @@ def test_issue_20_item_8_a_renamed_live_post_has_one_address_everywhere(blog: Pa
     assert "/posts/sleep-tips/" not in preview.read_text()
     sent = publisher(blog, "send", row["slug"], "--dry-run", now=now)
     assert "post:sleep-tpis: campaign exists (done): 1 of 1 sent" in sent
+
+
+def test_issue_20_item_10_a_post_promised_a_digest_is_in_it(sample_site: Path) -> None:
+    """The sample site's scheduler first runs in August, then not until October: the posts
+    that went live meanwhile are too old to announce but promised a digest, and each is in
+    the very digest its line named, which never changes."""
+    new_reader = ("subscribers", "add", "dee@example.org", "--frequency", "digest")
+    publisher(sample_site, *new_reader, now="2026-08-17 11:00")
+    promised: dict[str, set[str]] = {}
+    for now in ("2026-08-17 12:00", "2026-10-06 09:00", "2026-10-12 09:00", "2026-10-19 09:00"):
+        publisher(sample_site, "tick", now=now)
+        for row in json.loads(publisher(sample_site, "posts", "--json", now=now)):
+            if row["state"] == "live":
+                named = re.search(r"in the digest of ([\d-]+)", row["email"])
+                assert named, row["email"]  # emailed, or said plainly why not
+                promised.setdefault(row["title"], set()).add(named.group(1))
+    digests = {
+        re.search(r"utm_campaign=([\d-]+)", post_text(m)).group(1): post_text(m)
+        for m in outbox(sample_site)
+    }
+    assert len(promised) == 3 and len(digests) == 2
+    for title, [period] in promised.items():
+        assert title in digests[period]

@@ -161,13 +161,20 @@ def digest_posts(
     went_live: Mapping[str, datetime] | None = None,
 ) -> list[Post]:
     """Posts for the digest that went live in (since, until], newest first, at most
-    `max_posts`. `went_live` (slug -> when, from the store) says which posts are for the
-    digest and when each went live (a post taken out of draft goes live after its date);
-    without it, every emailable post's date does."""
+    `max_posts`. `went_live` (slug -> when, from the store) says which posts are owed a
+    digest and when each went live (a post taken out of draft goes live after its date):
+    each goes in the first digest due after it, however long before `since` that was (a
+    post that went live while no tick ran was promised one); without it, every emailable
+    post's date does, within (since, until]."""
+    owed = went_live is not None
     if went_live is None:
         went_live = {p.slug: p.date for p in posts if p.email and not p.draft}
     emailed = {p.slug: emailed_at(p, went_live[p.slug]) for p in posts if p.slug in went_live}
-    chosen = [p for p in posts if p.slug in emailed and since < emailed[p.slug] <= until]
+    chosen = [
+        p
+        for p in posts
+        if p.slug in emailed and (owed or since < emailed[p.slug]) and emailed[p.slug] <= until
+    ]
     chosen.sort(key=lambda p: emailed[p.slug], reverse=True)
     return chosen[: config.digest.max_posts]
 
@@ -210,6 +217,20 @@ def plan_digest(
     else:
         status = "due" if chosen else "empty"
     return DigestPlan(period, since, chosen, status)
+
+
+def digest_for(
+    config: Config, emailed: datetime, campaign_keys: Collection[str], now: datetime
+) -> Period:
+    """The digest that carries a post waiting for one, emailed (live, or its `email_at`)
+    at `emailed`, as `plan_digest` will choose it: the period due at `now` while its
+    digest is still to be sent and the post is in time for it, else the first one due
+    after both. What a post's line promises ("in the digest of ...")."""
+    current = period_at(config, now)
+    sendable = current.key not in campaign_keys and now - current.due <= config.digest.grace
+    if sendable and emailed <= current.due:
+        return current
+    return period_after(config, max(now, emailed - timedelta(microseconds=1)))
 
 
 # --- Publication and announcements ---------------------------------------------------

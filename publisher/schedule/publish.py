@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from publisher.config import Config
 from publisher.content.posts import Post, Scan
 from publisher.schedule import freshness, links
-from publisher.schedule.calendar import Publication, new_publications, period_after
+from publisher.schedule.calendar import Publication, digest_for, new_publications
 from publisher.schedule.decisions import describe
 from publisher.schedule.deploy import deploy, deploy_marker, site_lock
 from publisher.schedule.summary import BrokenPosts, StepError, TickSummary
@@ -51,7 +51,7 @@ def publish(
     if seen.started and shown == {p.slug for p in live} and current and not pending:
         return True
     if summary.dry_run:
-        _dry_run(config, posts, seen, current, summary)
+        _dry_run(config, store, posts, seen, current, summary)
         return True
     with site_lock(config) as locked:
         if not locked:
@@ -64,7 +64,7 @@ def publish(
             summary.build = _build(config, posts, stamp)
         if fresh or gone or not seen.started:
             published.record(store, fresh, gone, config.now)
-            _report(config, fresh, seen, summary)
+            _report(config, store, fresh, seen, summary)
         if deploy_marker(config).exists():
             summary.deploy = "failed"
             deploy(config)
@@ -100,19 +100,22 @@ def _build(config: Config, posts: Sequence[Post], stamp: str) -> str:
     return result.summary()
 
 
-def _report(config: Config, fresh: Sequence[Publication], seen: Seen, summary: TickSummary) -> None:
+def _report(
+    config: Config, store: Store, fresh: Sequence[Publication], seen: Seen, summary: TickSummary
+) -> None:
     """Each new post's email decision, in the summary and the log."""
     if not seen.started:
         summary.notes.append(f"first run: {len(fresh)} live posts recorded, not emailed")
         return
-    next_digest = period_after(config, config.now).id
+    keys = published.campaign_keys(store, "digest:")
     for item in fresh:
         record = Record(
             item.slug, item.live_at, item.announce, item.reason, item.in_digest, None, "", ""
         )
         summary.published.append(item.slug)
         at = f"{config.local(item.email_at):%Y-%m-%d %H:%M}" if item.email_at else ""
-        summary.decisions[item.slug] = describe(record, None, next_digest, at=at)
+        digest = digest_for(config, item.email_at or item.live_at, keys, config.now)
+        summary.decisions[item.slug] = describe(record, None, digest.id, at=at)
         if summary.dry_run and item.announce:
             summary.notes.append(f"would announce {item.slug}")
         elif not summary.dry_run:
@@ -120,14 +123,19 @@ def _report(config: Config, fresh: Sequence[Publication], seen: Seen, summary: T
 
 
 def _dry_run(
-    config: Config, posts: Sequence[Post], seen: Seen, current: bool, summary: TickSummary
+    config: Config,
+    store: Store,
+    posts: Sequence[Post],
+    seen: Seen,
+    current: bool,
+    summary: TickSummary,
 ) -> None:
     """What `publish` would do, written nowhere."""
     fresh = new_publications(config, posts, seen, config.now)
     if not current:
         summary.build = "would rebuild the site"
     if fresh or not seen.started:
-        _report(config, fresh, seen, summary)
+        _report(config, store, fresh, seen, summary)
     if config.site.deploy and (not current or deploy_marker(config).exists()):
         summary.deploy = "would run"
 

@@ -14,9 +14,11 @@ from publisher.schedule.calendar import (
     Period,
     Publication,
     by_date,
+    digest_for,
     digest_posts,
     digest_since,
     email_time,
+    emailed_at,
     new_publications,
     period_after,
     plan_digest,
@@ -115,12 +117,12 @@ def queue(config: Config, store: Store | None = None) -> Queue:
     period, chosen = next_digest(config, posts, keys, started, waiting)
     return Queue(
         now=now,
-        posts=[_queued(config, p, due.get(p.slug), each) for p in upcoming],
+        posts=[_queued(config, p, due.get(p.slug), each, keys) for p in upcoming],
         digest=period,
         digest_posts=chosen,
         digest_live={p.slug: waiting.get(p.slug, p.date) for p in chosen},
         digest_reach=_digest_reach(config, chosen, digest),
-        recent=_recent(config, seen, totals),
+        recent=_recent(config, seen, totals, keys, {p.slug: p for p in posts}),
     )
 
 
@@ -144,10 +146,16 @@ def next_digest(
 
 
 def _queued(
-    config: Config, post: Post, due: Publication | None, each: dict[str, int]
+    config: Config,
+    post: Post,
+    due: Publication | None,
+    each: dict[str, int],
+    keys: Collection[str],
 ) -> QueuedPost:
-    """A post the next ticks publish; `each`: the stored topic choices of `each` readers."""
-    next_digest = period_after(config, max(post.date, config.now) - timedelta(microseconds=1))
+    """A post the next ticks publish; `each`: the stored topic choices of `each` readers,
+    `keys` the digest campaigns so far."""
+    live_at = due.live_at if due else post.date
+    digest = digest_for(config, emailed_at(post, live_at), keys, config.now)
     if due is None:
         announce, in_digest, reason = post.email, post.email, "email: false in its front matter"
     else:
@@ -157,7 +165,7 @@ def _queued(
     if not announce:
         reach = Reach(0, {})
     split, at = reach.split(config.topics), email_time(config, post, post.date)
-    email = describe(record, reach.total if announce else None, next_digest.id, split, at)
+    email = describe(record, reach.total if announce else None, digest.id, split, at)
     return QueuedPost(
         post.slug, post.title, post.date, announce, reach.total, email, reach.per_topic
     )
@@ -172,11 +180,20 @@ def _digest_reach(config: Config, posts: Sequence[Post], digest: dict[str, int])
     return topics.reach(post_topics, digest, config.topics)
 
 
-def _recent(config: Config, seen: Seen, totals: dict[str, int]) -> list[tuple[str, datetime, str]]:
+def _recent(
+    config: Config,
+    seen: Seen,
+    totals: dict[str, int],
+    keys: Collection[str],
+    posts: dict[str, Post],
+) -> list[tuple[str, datetime, str]]:
     """Posts published in the last week, newest first, with their email decisions."""
-    next_digest = period_after(config, config.now).id
     recent = [r for r in seen.records.values() if config.now - r.live_at <= RECENT]
     recent.sort(key=lambda r: (r.live_at, r.slug), reverse=True)
-    return [
-        (r.slug, r.live_at, describe(r, totals.get(f"post:{r.slug}"), next_digest)) for r in recent
-    ]
+    lines = []
+    for r in recent:
+        post = posts.get(r.slug)
+        emailed = emailed_at(post, r.live_at) if post else r.live_at
+        digest = digest_for(config, emailed, keys, config.now).id
+        lines.append((r.slug, r.live_at, describe(r, totals.get(f"post:{r.slug}"), digest)))
+    return lines

@@ -22,7 +22,7 @@ from publisher.content.posts import Post, scan_logged
 from publisher.delivery.transports import reason
 from publisher.errors import PublisherError
 from publisher.schedule import links
-from publisher.schedule.calendar import emailed_at, period_after, plan_digest
+from publisher.schedule.calendar import digest_for, emailed_at, plan_digest
 from publisher.schedule.decisions import describe
 from publisher.schedule.publish import publish, rebuild
 from publisher.schedule.summary import StepError, TickSummary
@@ -175,8 +175,9 @@ def _announce_post(
         summary.campaigns.append(f"{campaign.key} ({_recipients(campaign.total)})")
     record = published.seen(store).records.get(post.slug)
     if record is not None:
-        next_digest = period_after(config, config.now).id
-        summary.decisions[post.slug] = describe(record, campaign.total, next_digest)
+        keys = published.campaign_keys(store, "digest:")
+        digest = digest_for(config, emailed_at(post, record.live_at), keys, config.now)
+        summary.decisions[post.slug] = describe(record, campaign.total, digest.id)
         log.info("%s: %s", post.slug, summary.decisions[post.slug])
 
 
