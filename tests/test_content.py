@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from publisher.content.frontmatter import slugify
 from publisher.content.lookup import find_post
 from publisher.errors import ContentErrors, PublisherError
 
-from conftest import run_publisher, write_post
+from conftest import png, run_publisher, write_post
 
 GOOD = "title: Sleep well\ndate: 2026-03-02 09:00"
 
@@ -648,6 +649,24 @@ def test_new_post_is_a_valid_draft(site: Path) -> None:
         content.new_post(config, "Sleep & Mood: What\u2019s New?")
 
 
+def test_the_picture_new_suggests_passes_check_once_the_file_is_there(site: Path) -> None:
+    """The template's image: line, uncommented as it says, with the picture put where it
+    says: check has nothing to say about it."""
+    config = load_config(site / "config" / "site.toml", env={}, now="2026-07-01T14:05:31Z")
+    path = content.new_post(config, "A Picture")
+    text = path.read_text()
+    [line] = [x for x in text.splitlines() if x.startswith("# image:")]
+    image, where = re.fullmatch(r"# image: (\S+)\s+\(a JPEG or PNG put in (\S+)\)", line).groups()
+    folder = site / where
+    folder.mkdir(parents=True)
+    (folder / Path(image).name).write_bytes(png(4, 3))
+    alt = next(x for x in text.splitlines() if x.startswith("# image_alt:"))
+    path.write_text(text.replace(line, f"image: {image}").replace(alt, alt[2:]))
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert f": image {image}" not in result.stderr
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -683,6 +702,13 @@ def test_new_command(site: Path) -> None:
     assert again.stderr == (
         "error: posts/2027-01-12-hello-world.md already exists; choose another title or --date\n"
     )
+    other_day = runner.invoke(main, ["new", "Hello World!", "--date", "2027-02-01 09:00"])
+    assert other_day.exit_code == 2  # one slug, one post: no second file
+    assert other_day.stderr == (
+        "error: posts/2027-01-12-hello-world.md already has the slug 'hello-world' (its web "
+        "address); edit that post, or choose another title\n"
+    )
+    assert sorted(p.name for p in (site / "posts").iterdir()) == ["2027-01-12-hello-world.md"]
     bad = runner.invoke(main, ["new", "Other", "--date", "tomorrow"])
     assert bad.exit_code == 2 and "expected a time such as 2026-03-02 09:00" in bad.stderr
 

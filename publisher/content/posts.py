@@ -369,7 +369,8 @@ tags: []
 # summary: one or two sentences for the index, feeds and emails (default: first paragraph)
 # description: text for search engines (default: the summary)
 # author: Your Name
-# image: /static/images/picture.svg
+# image: /static/images/picture.jpg  (a JPEG or PNG put in templates/site/static/images/)
+# image_alt: what the picture shows, for readers who cannot see it
 # email: false  # do not announce this post by email
 ---
 
@@ -395,12 +396,19 @@ def untouched_placeholders(body: str, first_line: int) -> list[tuple[int, str]]:
 
 
 def new_post(config: Config, title: str, moment: datetime | None = None) -> Path:
-    """Create posts/<date>-<slug>.md with its front matter filled in; never overwrite."""
+    """Create posts/<date>-<slug>.md with its front matter filled in; never overwrite,
+    and never give a second post a slug one already has (on another date, a new file)."""
     slug = frontmatter.slugify(title)
     if not slug:
         raise PublisherError(f"cannot make a file name from {title!r}; use a title with words")
     local = config.local(moment or config.now).replace(second=0, microsecond=0)
     path = config.posts_dir / f"{local:%Y-%m-%d}-{slug}.md"
+    owners = [p.source for p in scan(config).posts if p.slug == slug]
+    if owners and config.root / owners[0] != path:
+        raise PublisherError(
+            f"{owners[0].as_posix()} already has the slug {slug!r} (its web address); "
+            "edit that post, or choose another title"
+        )
     text = NEW_POST.format(title=_quoted(title), date=f"{local:%Y-%m-%d %H:%M}")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
