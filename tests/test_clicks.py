@@ -309,14 +309,21 @@ def test_check_warns_a_health_site_about_per_person_tracking(site) -> None:
 
 def test_clicks_lost_to_a_kill_are_logged_at_the_next_start(tmp_path, caplog) -> None:
     killed = PendingCount(tmp_path / "clicks.pending")
-    killed.add(7)  # counted, then the process died before its commit: never closed
+    killed.add(7)  # counted, then the process died before its commit
+    killed.close()  # what the kernel does for a killed process: the count stays in the file
     with caplog.at_level(logging.WARNING):
         PendingCount(tmp_path / "clicks.pending").close()
     assert "7 click(s) counted before the last stop were lost" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        PendingCount(tmp_path / "clicks.pending").close()
+    running = PendingCount(tmp_path / "clicks.pending")
+    running.add(3)
+    with caplog.at_level(logging.WARNING):  # a second app on the site: its own count
+        second = PendingCount(tmp_path / "clicks.pending")
+        second.add(5)
+        second.close()
     assert caplog.text == ""
+    assert (tmp_path / "clicks.pending").read_bytes() == (3).to_bytes(8, "little")
+    running.close()
 
 
 def test_opens_on_counts_the_pixel_tied_to_no_one(site, smtp_server, live_server, database_url):

@@ -19,6 +19,7 @@ worth. A normal stop (SIGTERM, Ctrl-C) writes everything first.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
 import mmap
@@ -77,15 +78,26 @@ class _Held:
 
 class PendingCount:
     """Clicks received and not yet committed, in a file mapped into memory: it survives a
-    SIGKILL (the kernel writes the page), so the next start can say how many were lost."""
+    SIGKILL (the kernel writes the page), so the next start can say how many were lost.
+
+    The file is locked for the process's life: a second app on the same site (`publisher
+    serve` beside `publisher web`) keeps its count in memory only, and neither reads nor
+    resets the first one's."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+b") as file:
-            file.seek(0)
-            data = file.read(8)
-            file.truncate(0)
-            file.write(bytes(8))
+        self.file = open(path, "a+b")  # noqa: SIM115 (kept open, and locked, for its life)
+        self.map: mmap.mmap | bytearray = bytearray(8)
+        self.value = 0
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        self.file.seek(0)
+        data = self.file.read(8)
+        self.file.truncate(0)
+        self.file.write(bytes(8))
+        self.file.flush()
         lost = struct.unpack("<q", data)[0] if len(data) == 8 else 0
         if lost > 0:
             log.warning(
@@ -93,16 +105,15 @@ class PendingCount:
                 "ended before its next group commit (killed?)",
                 lost,
             )
-        self.file = open(path, "r+b")  # noqa: SIM115 (kept open for the mapping's life)
         self.map = mmap.mmap(self.file.fileno(), 8)
-        self.value = 0
 
     def add(self, count: int) -> None:
         self.value += count
         struct.pack_into("<q", self.map, 0, self.value)
 
     def close(self) -> None:
-        self.map.close()
+        if isinstance(self.map, mmap.mmap):
+            self.map.close()
         self.file.close()
 
 
