@@ -163,6 +163,7 @@ def record(
             detail=detail[:2000],
             subscriber_id=subscriber_id,
             delivery_id=delivery_id,
+            campaign_id=None if delivery_id is None else campaign_of(conn, delivery_id),
         )
     )
 

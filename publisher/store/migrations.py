@@ -186,6 +186,22 @@ def _audience_indexes(conn: Connection) -> None:
         next(i for i in schema.subscribers.indexes if i.name == name).create(conn, checkfirst=True)
 
 
+def _inbound_campaigns(conn: Connection) -> None:
+    """Each message read back keeps the campaign of the delivery it names, and is indexed
+    by it (`inbound_campaign`); rows from before get theirs from their delivery."""
+    if "campaign_id" not in {c["name"] for c in inspect(conn).get_columns("inbound")}:
+        kind = schema.Id.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE inbound ADD COLUMN campaign_id {kind}"))
+        conn.execute(
+            text(
+                "UPDATE inbound SET campaign_id = (SELECT campaign_id FROM deliveries"
+                " WHERE deliveries.id = inbound.delivery_id) WHERE delivery_id IS NOT NULL"
+            )
+        )
+    for index in schema.inbound.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _initial_schema,
     _unsent_index,
@@ -201,4 +217,5 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _report_events,
     _report_index,
     _audience_indexes,
+    _inbound_campaigns,
 ]

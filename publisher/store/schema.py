@@ -219,6 +219,10 @@ inbound = Table(
     Column("action", String(64), nullable=False),  # what it did: bounced, ignored, kept...
     Column("detail", Text, nullable=False, default=""),  # sender, subject, status, diagnostic
     Index("inbound_received", "received_at"),
+    # The campaign of `delivery_id`, kept with the row (schema version 15): a campaign's
+    # report counts its bounces and complaints by this index, not by joining its deliveries.
+    Column("campaign_id", Id),
+    Index("inbound_campaign", "campaign_id", "kind"),
 )
 
 # Which migrations have run (see db.MIGRATIONS); one row per applied version.
