@@ -166,6 +166,23 @@ def test_a_bad_flag_is_one_error_naming_it_and_nothing_is_written(
     assert not (tmp_path / "site").exists()
 
 
+def test_init_and_the_first_tick_say_the_live_posts_are_not_emailed(tmp_path: Path) -> None:
+    """The first tick records what is live as the back catalogue, even a post written a
+    minute ago: init says so before, the tick's line when it happens, each with the
+    command that sends one."""
+    root = tmp_path / "garden"
+    made = init(root, *FLAGS)
+    assert made.returncode == 0, made.stderr
+    assert "`publisher tick` first runs are the back catalogue and are not emailed" in made.stdout
+    assert "`publisher send SLUG` emails one of them" in made.stdout
+    ticked = run_publisher("tick", "--now", NOW, cwd=root)
+    assert ticked.returncode == 0, ticked.stderr
+    assert "first run: 1 live posts recorded, not emailed (the back catalogue: live before " in (
+        ticked.stdout
+    )
+    assert "`publisher send welcome` emails one)" in ticked.stdout
+
+
 @pytest.mark.parametrize("existing", STARTER_FILES)
 def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, existing: str) -> None:
     root = tmp_path / "site"

@@ -209,9 +209,11 @@ def test_item_8_a_tick_before_a_recorded_one_refuses(blog: Path) -> None:
     assert page.exists()
     write_post(blog, "next.md", "title: Next\ndate: 2026-12-05 09:08", "Text.\n")
     dry = publisher(blog, "tick", "--dry-run", now="2026-12-05 09:10")
-    assert dry.startswith("dry run, nothing written: tick 2026-12-05 09:10 CST: published 1: ")
-    assert "next (announced at the next tick; in the digest of 2026-12-07)" in dry
-    assert "would rebuild the site" in dry and "would announce next" in dry
+    head = "dry run, nothing written: tick 2026-12-05 09:10 CST: would publish 1: "
+    assert dry.startswith(head)  # issue 20 item 11: one word for what it would do
+    assert "next (announced at this tick; in the digest of 2026-12-07)" in dry
+    assert "would rebuild the site" in dry and "next tick" not in dry
+    assert "would announce" not in dry
     assert not (blog / "public" / "posts" / "next").exists() and len(outbox(blog)) == 1
     done = publisher(blog, "tick", now="2026-12-05 09:10")
     assert "next (announced to 1; in the digest of 2026-12-07)" in done

@@ -70,6 +70,10 @@ def init(folder: Path, no_input: bool, **flags: str | None) -> None:
     click.echo(
         f"next: {where}publisher check && publisher serve (see scheduling/ to run it on time)"
     )
+    click.echo(
+        "note: the posts already live when `publisher tick` first runs are the back catalogue "
+        "and are not emailed; `publisher send SLUG` emails one of them"
+    )
 
 
 commands = [init]

@@ -106,6 +106,11 @@ def _report(
     """Each new post's email decision, in the summary and the log."""
     if not seen.started:
         summary.notes.append(f"first run: {len(fresh)} live posts recorded, not emailed")
+        if fresh:  # even one written a minute ago: say so, and how to send it
+            summary.notes[-1] += (
+                " (the back catalogue: live before publisher first ran; "
+                f"`publisher send {fresh[-1].slug}` emails one)"
+            )
         return
     keys = published.campaign_keys(store, "digest:")
     for item in fresh:
@@ -114,11 +119,10 @@ def _report(
         )
         summary.published.append(item.slug)
         at = f"{config.local(item.email_at):%Y-%m-%d %H:%M}" if item.email_at else ""
+        at = at or ("this tick" if summary.dry_run else "")  # a real tick announces it next
         digest = digest_for(config, item.email_at or item.live_at, keys, config.now)
         summary.decisions[item.slug] = describe(record, None, digest.id, at=at)
-        if summary.dry_run and item.announce:
-            summary.notes.append(f"would announce {item.slug}")
-        elif not summary.dry_run:
+        if not summary.dry_run:
             log.info("published %s: %s", item.slug, summary.decisions[item.slug])
 
 

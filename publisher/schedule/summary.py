@@ -49,7 +49,8 @@ class TickSummary:
         if self.published:
             shown = [f"{slug} ({self.decisions.get(slug, '')})" for slug in self.published[:5]]
             more = ", ..." if len(self.published) > 5 else ""
-            parts.append(f"published {len(self.published)}: {', '.join(shown)}{more}")
+            verb = "would publish" if self.dry_run else "published"
+            parts.append(f"{verb} {len(self.published)}: {', '.join(shown)}{more}")
         if self.build:
             parts.append(self.build)
         if self.deploy:
