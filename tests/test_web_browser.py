@@ -111,6 +111,7 @@ def test_subscribe_confirm_and_one_click_unsubscribe(
 
         page.goto(url)  # what a person sees: one button; the visit changes nothing
         assert page.locator("button").count() == 1
+        assert "Would you tell us why? (optional)" in page.inner_text("form")  # never required
         page.screenshot(path=artifacts / "web-unsubscribe.png", full_page=True)
         assert subscribers.get_by_email(store, EMAIL).status == "active"
 
