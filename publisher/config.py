@@ -38,7 +38,7 @@ from publisher.sections import (
     WebSection,
 )
 from publisher.topics import Topic, parse_topics
-from publisher.values import convert, parse_now
+from publisher.values import convert, parse_now, zone_name
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,12 @@ def _validate(config: Config, problems: list[str]) -> None:
     try:
         ZoneInfo(config.site.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(
-            f"[site] timezone: unknown time zone {config.site.timezone!r}; "
-            "write an IANA name such as 'America/Chicago'"
-        )
+        try:
+            zone = zone_name(config.site.timezone)  # written in another case
+            named = f"unknown time zone {config.site.timezone!r}; write {zone!r}"
+        except ValueError as exc:
+            named = str(exc)
+        problems.append(f"[site] timezone: {named}")
     for section, name in (("site", "url"), ("web", "url")):
         url = getattr(getattr(config, section), name)
         if not url.startswith(("http://", "https://")):

@@ -83,3 +83,22 @@ def convert(value: Any, kind: type, from_env: bool) -> Any:
     if not isinstance(value, str):
         raise ValueError("expected a string in quotes")
     return Path(value) if kind is Path else value
+
+
+def zone_name(text: str) -> str:
+    """An IANA time zone as written, or in any case ('europe/paris' is 'Europe/Paris');
+    ValueError naming the closest zones when there is no such zone."""
+    import difflib
+    from zoneinfo import available_timezones
+
+    text = text.strip()
+    zones = available_timezones()
+    if text in zones:
+        return text
+    by_case = {zone.casefold(): zone for zone in zones}
+    if text.casefold() in by_case:
+        return by_case[text.casefold()]
+    close = difflib.get_close_matches(text.casefold(), list(by_case), n=1, cutoff=0.6)
+    hint = f"did you mean {by_case[close[0]]!r}?" if close else "write an IANA name such as"
+    hint = hint if close else f"{hint} 'Europe/Paris'"
+    raise ValueError(f"unknown time zone {text!r}; {hint}")

@@ -183,6 +183,32 @@ def test_init_and_the_first_tick_say_the_live_posts_are_not_emailed(tmp_path: Pa
     assert "`publisher send welcome` emails one)" in ticked.stdout
 
 
+def test_init_names_every_bad_flag_at_once_with_what_to_write(tmp_path: Path) -> None:
+    """Issue 20 item 27: all bad flags in one go; a time zone in another case is taken, a
+    near miss is named; "Name <addr>" points to from_name."""
+    made = init(
+        tmp_path / "site",
+        "--url",
+        "garden",
+        "--timezone",
+        "Europe/Berln",
+        "--from",
+        "Garden Notes <news@garden.example.net>",
+    )
+    assert made.returncode == 2 and not (tmp_path / "site").exists()
+    assert made.stderr.splitlines() == [
+        "error: --url: expected a URL such as https://blog.example.org, got 'garden'",
+        "error: --timezone: unknown time zone 'Europe/Berln'; did you mean 'Europe/Berlin'?",
+        "error: --from: write the address alone (news@garden.example.net); the name readers "
+        "see is [newsletter] from_name in config/site.toml (the site title until you change it)",
+    ]
+    made = init(tmp_path / "site", "--timezone", "europe/berlin", "--no-input")
+    assert made.returncode == 0, made.stderr
+    assert load_config(tmp_path / "site" / "config" / "site.toml", NOW).site.timezone == (
+        "Europe/Berlin"
+    )
+
+
 @pytest.mark.parametrize("existing", STARTER_FILES)
 def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, existing: str) -> None:
     root = tmp_path / "site"

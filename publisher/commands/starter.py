@@ -51,15 +51,17 @@ def init(folder: Path, no_input: bool, **flags: str | None) -> None:
 
     defaults = Answers(timezone=local_timezone())
     interactive = sys.stdin.isatty() and not no_input
-    values = {}
-    for name, (flag, _prompt) in QUESTIONS.items():
-        given = flags[name]
-        if given is not None:
+    values, problems = {}, []
+    for name, (flag, _prompt) in QUESTIONS.items():  # every bad flag is named at once
+        if flags[name] is not None:
             try:
-                values[name] = CLEAN[name](given)
+                values[name] = CLEAN[name](flags[name])
             except ValueError as exc:
-                raise PublisherError(f"{flag}: {exc}") from None
-        elif interactive:
+                problems.append(f"{flag}: {exc}")
+    if problems:
+        raise PublisherError("\n".join(problems))
+    for name in QUESTIONS:
+        if flags[name] is None and interactive:
             values[name] = _ask(name, getattr(defaults, name))
     answers = dataclasses.replace(defaults, **values)
     for path in create_site(folder, answers, get_now()):

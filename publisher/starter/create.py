@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import jinja2
 
 from publisher.errors import PublisherError
 from publisher.starter.settings import config_text
 from publisher.subscribers.addresses import AddressError, control_character, normalize
+from publisher.values import zone_name
 
 FIRST_POST_SLUG = "welcome"
 
@@ -62,13 +63,7 @@ def _url(text: str) -> str:
 
 
 def _timezone(text: str) -> str:
-    try:
-        ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {text.strip()!r}; write an IANA name such as 'Europe/Paris'"
-        ) from None
-    return text.strip()
+    return zone_name(text)  # in any case; a near miss is named
 
 
 def _address(text: str) -> str:
@@ -77,6 +72,13 @@ def _address(text: str) -> str:
     try:
         return normalize(text, smtputf8=False).email
     except AddressError as exc:
+        name, _, inside = text.strip().rstrip(">").rpartition("<")
+        if name.strip() and "@" in inside:  # "Name <addr>": the name has its own setting
+            raise ValueError(
+                f"write the address alone ({inside.strip()}); the name readers see is "
+                f"[newsletter] from_name in config/site.toml (the site title until you "
+                f"change it)"
+            ) from None
         raise ValueError(str(exc)) from None
 
 
