@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from publisher.cli import main
-from publisher.content import frontmatter
+from publisher.content import foreign, frontmatter
 from publisher.content import posts as content
 
 TZ = ZoneInfo("America/Chicago")
@@ -93,3 +93,41 @@ def test_check_command_exits_0_or_2_with_short_lines(site: Path, data: bytes) ->
     assert "Traceback" not in result.output
     for line in result.stderr.splitlines():
         assert len(line) <= LINE_CAP + len("warning: "), line
+
+
+# Pieces of other engines' syntax and of ordinary prose, mixed at random.
+LEFTOVER_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "{{ x }}",
+            "{% if %}",
+            "{{< youtube a >}}",
+            "{filename}/a.md",
+            "|static|b.png",
+            "|attach}c.pdf",
+            "<SCRIPT>",
+            "<iframe src=x>",
+            "JavaScript:go()",
+            "javascript:",
+            "plain words",
+            "| a | b |",
+            "<b>",
+            "{",
+            "}",
+            "%",
+            "\n",
+            "`code`",
+            "    indented",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@SETTINGS
+@given(LEFTOVER_PIECES)
+def test_the_quick_look_for_leftovers_never_misses_one(text: str) -> None:
+    """`leftovers` skips a post's search when no telltale is in it: whatever the search
+    would find holds one."""
+    if foreign._LEFTOVER.search(text):
+        assert foreign._may_hold_leftovers(text)

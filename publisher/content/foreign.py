@@ -107,12 +107,22 @@ _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 SHOWN = 60  # characters of a construct quoted in a warning
 
 
+# Every match of _LEFTOVER holds one of these (javascript: in any case). Looking for them
+# is 30 times quicker than the search itself, which tries every alternative at every
+# character (5-8 ms a 1,000-word post: a third of the Markdown's own time, in every build).
+_TELLTALES = ("{", "<", "|filename", "|static", "|attach")
+
+
+def _may_hold_leftovers(body: str) -> bool:
+    return any(mark in body for mark in _TELLTALES) or "javascript:" in body.lower()
+
+
 def leftovers(body: str, first_line: int) -> list[tuple[int, str]]:
     """(line, warning) for each Liquid tag or output, Hugo shortcode, Pelican link or
     active HTML left in a post's text outside code, where readers would see it as written
     or it would run (an imported or pasted post); code blocks and `code` may show them on
     purpose."""
-    if not _LEFTOVER.search(body):
+    if not _may_hold_leftovers(body):
         return []
     found, fence = [], ""
     for number, line in enumerate(body.split("\n"), first_line):
