@@ -381,7 +381,7 @@ def test_import_header_in_any_order_with_problems_by_line(store: st.Store, tmp_p
         each,,broken-address,
 
         ,Ana again,ANA@example.org,
-        weekly,Cy,cy@example.org,
+        hourly,Cy,cy@example.org,
         """,
     )
     problems: list[tuple[int, str]] = []

@@ -132,6 +132,22 @@ def test_import_reports_refused_rows_and_exits_0(site: Path) -> None:
     ]
 
 
+def test_import_reads_a_semicolon_file_and_frequencies_as_people_write_them(site: Path) -> None:
+    """Issue 20 item 27: a spreadsheet's ;-separated CSV, and 'weekly' as the form says."""
+    csv_file = site / "people.csv"
+    csv_file.write_text(
+        "Email;Name;Frequency\nana@example.org;Ana;weekly\nbo@example.org;Bo, Jr.;Weekly digest\n"
+        "cy@example.org;Cy;every post\n",
+        encoding="utf-8",
+    )
+    result = publisher("subscribers", "import", str(csv_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "3 rows: 3 added, 0 updated, 0 unchanged, 0 skipped"
+    listed = publisher("subscribers", "list", "--format", "csv").stdout
+    assert "ana@example.org,Ana,active,digest" in listed.replace('"', "")
+    assert "Bo, Jr." in listed and "cy@example.org,Cy,active,each" in listed.replace('"', "")
+
+
 def store_names(site: Path, names: dict[str, str]) -> None:
     """Give subscribers names as data stored before intake refused control characters."""
     database = f"sqlite:///{site / 'data' / 'publisher.db'}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,7 +50,9 @@ def staged_rows(path: Path, staged: Callable[..., dict]) -> Iterator[dict]:
     except OSError as exc:
         raise ImportFileError(f"{path}: {exc.strerror}") from None
     with handle:
-        reader = csv.reader(_decoded(handle, path), strict=True)
+        lines = _decoded(handle, path)
+        first = next(lines, "")
+        reader = csv.reader(chain([first], lines), delimiter=_delimiter(first), strict=True)
         rows = _rows(reader, path)
         first_line, header = next(rows, (0, None))
         if header is None:
@@ -64,6 +67,12 @@ def staged_rows(path: Path, staged: Callable[..., dict]) -> Iterator[dict]:
                     "(truncated or malformed line); nothing was imported"
                 )
             yield staged(line, row, columns)
+
+
+def _delimiter(first: str) -> str:
+    """The file's separator, from its first line: a comma, or the semicolon a spreadsheet
+    in a language with decimal commas writes, or a tab; whichever the line holds most."""
+    return max((",", ";", "\t"), key=first.count)
 
 
 def _decoded(handle: BinaryIO, path: Path) -> Iterator[str]:
@@ -135,7 +144,7 @@ def staged(
         address = normalize(cell("email"), smtputf8=smtputf8)
         values = {
             "name": check_name(cell("name")),
-            "frequency": _choice(cell("frequency").lower(), FREQUENCIES, "frequency"),
+            "frequency": _choice(_frequency(cell("frequency")), FREQUENCIES, "frequency"),
             "status": _choice(cell("status").lower(), STATUSES, "status"),
             "topics": _topics(cell("topics"), topics),
             "source": _source(cell("source")),
@@ -154,6 +163,24 @@ def staged(
             "email_hash": address.hashed(salt),
         }
     )
+
+
+FREQUENCY_WORDS = {  # as the sign-up form and other tools word them
+    "weekly": "digest",
+    "daily": "digest",
+    "monthly": "digest",
+    "every post": "each",
+    "each post": "each",
+}
+
+
+def _frequency(value: str) -> str:
+    """A frequency cell as stored: each or digest, also as people write them ('weekly',
+    'Weekly digest', 'every post')."""
+    value = " ".join(value.lower().split())
+    if value.endswith(" digest"):
+        return "digest"
+    return FREQUENCY_WORDS.get(value, value)
 
 
 def _choice(value: str, choices: tuple[str, ...], name: str) -> str | None:
