@@ -328,6 +328,30 @@ def test_preferences_need_the_form_token(web: Web):
     assert gone.status_code == 200 and web.status("cy@example.com") == "unsubscribed"
 
 
+def test_preferences_after_unsubscribing_say_so_and_lead_back(web: Web):
+    """Issue 20 item 27: no bare "Saved." for someone who gets nothing; a way back that
+    asks them to confirm, as any sign-up does."""
+    subscriber = subscribers.add(web.store, "di@example.com", now=web.config.now).subscriber
+    path = f"/preferences?token={web.token('preferences', subscriber.id)}"
+    csrf = re.search(r'name="csrf" value="([^"]+)"', web.client.get(path).text).group(1)
+    web.client.post(path, data={"action": "unsubscribe", "csrf": csrf})
+    page = web.client.get(path).text
+    assert "You unsubscribed: we send you no emails until you subscribe again." in page
+    assert 'value="unsubscribe"' not in page
+    saved = web.client.post(path, data={"frequency": "digest", "name": "Di", "csrf": csrf}).text
+    assert "Saved, but you unsubscribed" in saved and "Saved.</p>" not in saved
+    back = re.search(r'<form method="post" action="subscribe">(.*?)</form>', saved, re.S).group(1)
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', back))
+    assert fields == {"email": "di@example.com", "name": "Di", "frequency": "digest"}
+    again = web.client.post(f"{web.url}/subscribe", data=fields)
+    assert again.status_code == 200 and "Check your inbox" in again.text
+    [mail] = web.wait_for_mail(1)
+    assert (
+        mail["To"].addresses[0].addr_spec == "di@example.com"
+        and "confirm" in mail.get_body(("plain",)).get_content()
+    )
+
+
 def test_honeypot_answers_success_and_does_nothing(web: Web):
     response = web.subscribe(website="http://spam.example")
     assert response.status_code == 200 and "Check your inbox" in response.text
