@@ -15,7 +15,7 @@ import click
 from publisher import topics
 from publisher.commands.options import common_options, opened
 from publisher.errors import DeliveryError, PublisherError
-from publisher.subscribers.addresses import visible
+from publisher.subscribers.addresses import readable, visible
 from publisher.vocabulary import FREQUENCIES, STATUSES, SUPPRESSED
 
 if TYPE_CHECKING:
@@ -111,7 +111,8 @@ def add(
         assert change.subscriber is not None
         shown = change.subscriber
         topics = f", topics {shown.topics}" if shown.topics else ""
-        click.echo(f"{change.outcome}: {shown.email} ({shown.status}, {shown.frequency}{topics})")
+        who = visible(readable(shown.email))
+        click.echo(f"{change.outcome}: {who} ({shown.status}, {shown.frequency}{topics})")
         if shown.status == "pending":
             _send_confirmations(config, store)
 
@@ -134,7 +135,7 @@ def remove(email: str) -> None:
     with opened() as (config, store):
         subscriber, changed = subscriber_store.remove(store, email, now=config.now)
     state = "unsubscribed" if changed else f"already {subscriber.status}"
-    click.echo(f"{state}: {subscriber.email}")
+    click.echo(f"{state}: {visible(readable(subscriber.email))}")
 
 
 @subscribers.command()
@@ -179,7 +180,8 @@ def list_(status: str | None, frequency: str | None, output: str) -> None:
             click.echo(f"{'id':>6}  {'status':<12} {'freq':<6} {'created':<16}  email (name)")
             for s in rows:
                 created = config.local(s.created_at).strftime("%Y-%m-%d %H:%M")
-                who = visible(f"{s.email} ({s.name})" if s.name else s.email)
+                email = readable(s.email)
+                who = visible(f"{email} ({s.name})" if s.name else email)
                 reason = f"  ({visible(why[s.id])})" if s.id in why else ""
                 click.echo(
                     f"{s.id:>6}  {s.status:<12} {s.frequency:<6} {created:<16}  {who}{reason}"

@@ -144,3 +144,17 @@ def shown(text: str) -> str:
     if len(text) > SHOWN_LIMIT:
         text = text[: SHOWN_LIMIT - 1] + "…"
     return visible(text)
+
+
+def readable(email: str) -> str:
+    """A stored address as people read it: its domain in Unicode (ana@bücher.example, not
+    ana@xn--bcher-kva.example), for listings; mail still travels in the stored form."""
+    local, _, domain = email.rpartition("@")
+    if "xn--" not in domain:
+        return email
+    import idna  # email-validator's own dependency
+
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except idna.IDNAError:
+        return email  # shown as stored rather than not at all
