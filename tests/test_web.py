@@ -352,6 +352,12 @@ def test_preferences_after_unsubscribing_say_so_and_lead_back(web: Web):
     )
 
 
+def test_the_preferences_page_shows_an_idn_address_as_people_write_it(web: Web):
+    subscriber = subscribers.add(web.store, "ana@bücher.example", now=web.config.now).subscriber
+    page = web.client.get(f"/preferences?token={web.token('preferences', subscriber.id)}")
+    assert "Address: <strong>ana@bücher.example</strong>" in page.text
+
+
 def test_honeypot_answers_success_and_does_nothing(web: Web):
     response = web.subscribe(website="http://spam.example")
     assert response.status_code == 200 and "Check your inbox" in response.text

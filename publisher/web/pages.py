@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse
 
 from publisher.config import Config
 from publisher.site import theme
+from publisher.subscribers.addresses import readable
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Pages:
     def __post_init__(self) -> None:
         self.env = theme.site_environment(self.config)
         self.env.filters["url"] = lambda url: theme.absolute_url(self.config.site.url, url)
+        self.env.filters["readable"] = readable  # an address's domain in Unicode
         # Jinja folds `'static/style.css' | url` into the compiled template, so templates
         # compiled for the blog (its bytecode cache) must not be reused with this filter.
         self.env.bytecode_cache = None
