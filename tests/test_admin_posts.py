@@ -11,7 +11,7 @@ import time
 from publisher.content.editing import etag
 from publisher.store import audit, published
 
-from conftest import write_post
+from conftest import run_publisher, write_post
 
 NEW = {"title": "Sleep and Mood", "body": "Nights shape days.\n", "date": "2026-12-10 09:00"}
 
@@ -158,6 +158,23 @@ def test_test_copies_and_previews(console) -> None:
     text = author.get(f"{url}/preview", params={"as": "text"})
     assert text.headers["content-type"].startswith("text/plain") and "Nights" in text.text
     assert author.get(f"{url}/preview", params={"as": "pdf"}).status_code == 422
+
+
+def test_a_renamed_live_post_keeps_its_address_in_the_console(console) -> None:
+    """Issue 20 item 8: the list, the editor and an email preview's 'more from the blog'
+    links name a live post whose title changed by the address its page keeps."""
+    root = console.config.root
+    tpis = write_post(root, "tpis.md", "title: Sleep Tpis\ndate: 2026-11-20 09:00", "Zz.\n")
+    write_post(root, "other.md", "title: Other\ndate: 2026-11-25 09:00", "More.\n")
+    for now in ("2026-11-19 09:00", "2026-11-30 09:00"):
+        assert run_publisher("tick", "--now", now, cwd=root).returncode == 0
+    tpis.write_text(tpis.read_text().replace("Sleep Tpis", "Sleep Tips"))
+    editor = console.staff("ed@example.org", "editor")
+    listed = {row["title"]: row["slug"] for row in editor.get("/admin/api/posts").json()}
+    assert listed["Sleep Tips"] == "sleep-tpis"
+    assert editor.get("/admin/api/posts/sleep-tpis").status_code == 200
+    email = editor.get("/admin/api/posts/other/preview", params={"as": "email"}).text
+    assert "/posts/sleep-tpis/" in email and "/posts/sleep-tips/" not in email
 
 
 def test_saves_are_committed_as_their_author(console) -> None:

@@ -384,12 +384,20 @@ async def test(
 
 
 def test_send(config, post: Post, to: str, mark: str):
-    from publisher.content.posts import load_posts
     from publisher.delivery.campaigns import send_test
     from publisher.mail.newsletter import render_post
 
-    posts = load_posts(config)
+    posts = blog_posts(config)
     return send_test(config, render_post(config, post, posts, test_copy=True), to, mark=mark)
+
+
+def blog_posts(config) -> list[Post]:
+    """Every post at the address it went live at: an email's 'more from the blog' links
+    lead where the site has the page (`links.pinned_posts`), as `publisher send` does."""
+    from publisher.content.posts import load_posts
+    from publisher.schedule.links import pinned_posts
+
+    return pinned_posts(config, load_posts(config))
 
 
 TEXT = {"schema": {"type": "string"}}
@@ -415,13 +423,12 @@ async def preview(
 
 
 def render_preview(config, post: Post, view: str) -> str:
-    from publisher.content.posts import load_posts
     from publisher.mail.newsletter import render_post
     from publisher.web import previews
 
     if view == "page":
         return previews.page_html(config, post)
     message = previews.preview(
-        config, render_post(config, post, load_posts(config)), previews.preview_recipient(config)
+        config, render_post(config, post, blog_posts(config)), previews.preview_recipient(config)
     )
     return message.part("plain" if view == "text" else "html")
