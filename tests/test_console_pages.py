@@ -117,3 +117,24 @@ def test_a_save_over_a_changed_file_shows_both_versions_and_keeps_mine(hello) ->
     assert "My words." not in path.read_text()
     bad = client.post("/admin/posts/new", data=form | {"title": "", "action": "save"})
     assert bad.status_code == 422 and "give the post a title" in bad.text
+
+
+def test_the_vendored_editor_is_the_pinned_version_with_its_licence() -> None:
+    """The Markdown editor's files are what tools/vendor_editor.py fetched: the version it
+    pins, its MIT licence beside it, and the stylesheet the CSP needs as a file."""
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import vendor_editor
+
+    folder = vendor_editor.TARGET
+    assert (folder / "VERSION").read_text().split()[:3] == [
+        vendor_editor.NAME,
+        vendor_editor.VERSION,
+        vendor_editor.INTEGRITY,
+    ]
+    assert f"OverType v{vendor_editor.VERSION}" in (folder / "overtype.min.js").read_text()[:300]
+    assert (folder / "LICENSE").read_text().startswith("MIT License")
+    assert ".overtype-container" in (folder / "overtype.css").read_text()
