@@ -87,11 +87,17 @@ async def list_campaigns(
     request: Request, page: int = Query(1, ge=1, le=100_000), actor: Actor = allow("campaigns.read")
 ) -> CampaignList:
     """Newest first, `PAGE` a page, with their messages per state."""
-    console: Console = request.app.state.console
-    rows, total = await console.read(campaign_counts.page, (page - 1) * PAGE, PAGE)
-    counted = await console.read(campaign_counts.states, rows)
-    items = [summary(row, counted[row.id]) for row in rows]
+    items, total = await newest(request.app.state.console, (page - 1) * PAGE, PAGE)
     return CampaignList(campaigns=items, page=page, pages=max(1, -(-total // PAGE)), total=total)
+
+
+async def newest(console: Console, offset: int, most: int) -> tuple[list[CampaignSummary], int]:
+    """`most` campaigns from `offset`, newest first, each with its messages per state
+    (counted only for those shown: a big campaign's are index ranges worth sparing), and
+    how many there are."""
+    rows, total = await console.read(campaign_counts.page, offset, most)
+    counted = await console.read(campaign_counts.states, rows)
+    return [summary(row, counted[row.id]) for row in rows], total
 
 
 @router.get("/campaigns/{key}", responses=answers(404))

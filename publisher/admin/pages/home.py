@@ -71,7 +71,7 @@ async def home(request: Request, actor: Actor = allow("console.use")) -> Respons
         section="overview",
         queue=upcoming,
         month=month_of(config, upcoming.now, upcoming.posts),
-        campaigns=(await campaigns_api.list_campaigns(request, 1, actor)).campaigns[:5]
+        campaigns=(await campaigns_api.newest(console, 0, 5))[0]
         if may(actor.role, "campaigns.read")
         else None,
         **found,
