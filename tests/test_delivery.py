@@ -594,6 +594,21 @@ def post_site(site, smtp_server, tmp_path):
     store.close()
 
 
+def test_sending_a_post_whose_campaign_exists_renders_nothing(post_site, smtp_server, monkeypatch):
+    """The campaign keeps the email it was created with: `send SLUG` run again (after a
+    stop, or by mistake) goes on from the ledger without rendering, so without premailer."""
+    sent = cli("send", "news")
+    assert "post:news: done: 1,200 of 1,200 sent" in sent.output, sent.output
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr("publisher.mail.newsletter.render_post", refuse)
+    again = cli("send", "news")
+    assert again.exit_code == 0, again.output
+    assert "already sent (1,200 of 1,200)" in again.output and len(smtp_server.received) == 1200
+
+
 def test_send_dry_run_test_copy_send_and_campaigns(post_site, smtp_server):
     dry = cli("send", "news", "--dry-run")
     assert dry.exit_code == 0 and "would be sent to 1,200 subscribers" in dry.output

@@ -170,8 +170,8 @@ def send(
     from publisher.mail.newsletter import render_post  # premailer; --resume needs none
 
     post, posts = _post(config, slug, test=bool(address))
-    newsletter = render_post(config, post, posts, test_copy=bool(address))
     if address:
+        newsletter = render_post(config, post, posts, test_copy=True)
         mark = "[DRAFT]" if post.draft else "[TEST]"
         result = send_test(config, newsletter, address, mark=mark)
         outcome = result.reply if config.delivery.transport == "file" else f"SMTP {result.code}"
@@ -179,18 +179,22 @@ def send(
         return
     with Store.open(config) as store:
         key = campaign_key(store, post)
-        if key != newsletter.key:
+        if key != f"post:{post.slug}":
             click.echo(f"{post.slug} went out as {key} before its slug changed")
-            newsletter = replace(newsletter, key=key)
         post_topics = topics.post_topics(post.tags, config.topics)
         wants = topics.reaches(post_topics, config.topics)
         if new_subscribers:
-            _newcomers(config, store, newsletter.key, wants)
+            _newcomers(config, store, key, wants)
             return
         if dry_run:
-            click.echo(_dry_run(config, store, newsletter.key, post_topics))
+            click.echo(_dry_run(config, store, key, post_topics))
             return
-        campaign, created = create_campaign(config, store, newsletter, "each", wants)
+        # A campaign keeps the email it was created with: one that exists (sent, or
+        # stopped and run again) needs no rendering, so no premailer either.
+        campaign, created = ledger.get_campaign(store, key), False
+        if campaign is None:
+            newsletter = replace(render_post(config, post, posts), key=key)
+            campaign, created = create_campaign(config, store, newsletter, "each", wants)
         if campaign.status == "done":
             counts = ledger.counts(store, campaign.id)
             click.echo(f"{campaign.key}: already sent ({counts.sent:,} of {counts.total:,})")
