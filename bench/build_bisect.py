@@ -11,7 +11,10 @@ by `valgrind --tool=callgrind`: on a machine shared with other work, wall and CP
 moved by half between runs of the same code, the instruction count by a few percent.
 `--full` counts the full build's CPU seconds instead (callgrind would take many minutes).
 The code of `--tree` runs (on PYTHONPATH), with cached bytecode as an installed publisher.
-Exit 0 is good, 1 bad, 125 a commit that cannot build the corpus (git skips it).
+Exit 0 is good, 1 bad, 125 a commit that cannot build the corpus (git skips it). Under
+callgrind a build runs some 50 times slower: on a machine loaded several times over,
+the changed post can reach the 10 s limit on turning a text into HTML, and the
+commit is skipped; run it again when the machine is quieter.
 """
 
 from __future__ import annotations
