@@ -123,6 +123,8 @@ def run(count: int, pelican: Path | None, corpus: Path | None, runs: int) -> Non
         if pelican:
             command = [str(pelican / "bin/pelican"), "content", "-s", "pelicanconf.py", "-o", "out"]
             folder = root / "pelican"
+            for made in ("cache", "out"):  # a corpus kept by --corpus keeps Pelican's too
+                shutil.rmtree(folder / made, ignore_errors=True)
             p_full = timed(command, folder)
             touch_one(folder / f"content/post-{count // 2}.md")
             p_one = timed(command, folder)
